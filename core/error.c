@@ -1,0 +1,49 @@
+/* Error texts and the one function that fills error structs. */
+#include "error_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const texts[XMEM_ERR_COUNT_] = {
+    [XMEM_OK] = "success",
+    [XMEM_EINVAL] = "invalid argument",
+    [XMEM_ENAME] = "invalid pool name",
+    [XMEM_ENOENT] = "no such pool",
+    [XMEM_EEXIST] = "pool already exists and is in use",
+    [XMEM_ELAYOUT] = "shared memory has an incompatible layout",
+    [XMEM_ESYS] = "system call failed",
+    [XMEM_ENOMEM] = "out of memory",
+    [XMEM_EEXHAUSTED] = "pool exhausted",
+    [XMEM_ERANGE] = "buffer index out of range",
+    [XMEM_ESTALE] = "stale buffer generation (buffer was recycled)",
+    [XMEM_EFREED] = "buffer is free",
+    [XMEM_ENOTOWNER] = "this process holds no reference to the buffer",
+    [XMEM_EREADONLY] = "buffer guard is read-only",
+    [XMEM_ESTORAGE] = "buffer has another storage type",
+    [XMEM_EFORKED] = "pool handle used in a forked child",
+    [XMEM_EPROCS] = "pool process table is full",
+    [XMEM_EOVERFLOW] = "reference count overflow",
+};
+
+const char *xmem_strerror(xmem_err err)
+{
+    if ((unsigned)err >= XMEM_ERR_COUNT_ || !texts[err])
+        return "unknown error";
+    return texts[err];
+}
+
+xmem_err xmemi_fail(xmem_error_t *err, xmem_err code, int sys_errno, const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    err->code = code;
+    err->sys_errno = sys_errno;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    if (sys_errno && n >= 0 && (size_t)n < sizeof err->msg)
+        snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", strerror(sys_errno));
+    return code;
+}

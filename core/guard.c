@@ -1,0 +1,179 @@
+/* Guards: a scoped reference to one buffer, with the views and record fields it gives access to. */
+#include <xmem/guard.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <xmem/pool.h>
+
+#include "error_internal.h"
+#include "pool_internal.h"
+
+bool xmem_guard_valid(const xmem_guard_t *g)
+{
+    return g && g->pool;
+}
+
+xmem_buf_ref xmem_guard_ref(const xmem_guard_t *g)
+{
+    return g->ref;
+}
+
+uint32_t xmem_guard_index(const xmem_guard_t *g)
+{
+    return g->ref.index;
+}
+
+xmem_access xmem_guard_mode(const xmem_guard_t *g)
+{
+    return g->mode;
+}
+
+size_t xmem_guard_size(const xmem_guard_t *g)
+{
+    return g->pool ? g->size : 0;
+}
+
+const void *xmem_guard_data(const xmem_guard_t *g)
+{
+    return g && g->pool ? g->data : NULL;
+}
+
+static xmem_err need_valid(const xmem_guard_t *g, xmem_error_t *err)
+{
+    if (!g || !g->pool)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "the guard holds no buffer");
+    return XMEM_OK;
+}
+
+static xmem_err need_writable(const xmem_guard_t *g, xmem_error_t *err)
+{
+    xmem_err rc = need_valid(g, err);
+    if (rc)
+        return rc;
+    if (g->mode != XMEM_ACCESS_READ_WRITE)
+        return xmemi_fail(err, XMEM_EREADONLY, 0,
+                          "pool '%s': guard on buffer %u generation %u is read-only", g->pool->name,
+                          g->ref.index, g->ref.generation);
+    return XMEM_OK;
+}
+
+xmem_err xmem_guard_data_mut(xmem_guard_t *g, void **out, xmem_error_t *err)
+{
+    xmem_err rc = need_writable(g, err);
+    if (rc)
+        return rc;
+    *out = g->data;
+    return XMEM_OK;
+}
+
+xmem_err xmem_guard_meta(const xmem_guard_t *g, xmem_meta_t *out, xmem_error_t *err)
+{
+    xmem_err rc = need_valid(g, err);
+    if (rc)
+        return rc;
+    xmemi_record *rec = &g->pool->region.records[g->ref.index];
+    memset(out, 0, sizeof *out);
+    out->ref = g->ref;
+    out->refcount = atomic_load_explicit(&rec->refcount, memory_order_acquire);
+    out->storage = (xmem_storage)rec->storage;
+    out->device = rec->device;
+    out->dtype = (xmem_dtype)rec->dtype;
+    out->ndim = rec->ndim;
+    memcpy(out->shape, rec->shape, sizeof(int64_t) * rec->ndim);
+    memcpy(out->strides, rec->strides, sizeof(int64_t) * rec->ndim);
+    out->size = rec->size;
+    out->capacity = rec->capacity;
+    out->timestamp_ns = rec->timestamp_ns;
+    out->sequence = rec->sequence;
+    return XMEM_OK;
+}
+
+xmem_err xmem_guard_set_layout(xmem_guard_t *g, xmem_dtype dtype, uint32_t ndim,
+                               const int64_t *shape, const int64_t *strides, xmem_error_t *err)
+{
+    xmem_err rc = need_writable(g, err);
+    if (rc)
+        return rc;
+    const char *pool = g->pool->name;
+    size_t elem = xmem_dtype_size(dtype);
+    if (elem == 0)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': buffer %u: dtype %d is not a type", pool,
+                          g->ref.index, (int)dtype);
+    if (ndim > XMEM_MAX_NDIM || (ndim && !shape))
+        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': buffer %u: %u dimensions, at most %d",
+                          pool, g->ref.index, ndim, XMEM_MAX_NDIM);
+    int64_t dense[XMEM_MAX_NDIM];
+    int64_t step = (int64_t)elem;
+    for (uint32_t d = ndim; d-- > 0;) {
+        dense[d] = step;
+        if (shape[d] < 0 || (shape[d] && step > INT64_MAX / shape[d]))
+            return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': buffer %u: dimension %u is %lld",
+                              pool, g->ref.index, d, (long long)shape[d]);
+        step *= shape[d];
+    }
+    const int64_t *st = strides ? strides : dense;
+    /* The furthest byte any index reaches must lie inside the buffer. */
+    uint64_t extent = elem;
+    bool empty = false;
+    for (uint32_t d = 0; d < ndim; d++) {
+        if (st[d] < 0)
+            return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': buffer %u: stride %u is negative",
+                              pool, g->ref.index, d);
+        if (shape[d] == 0)
+            empty = true;
+        else
+            extent += (uint64_t)(shape[d] - 1) * (uint64_t)st[d];
+    }
+    if (!empty && extent > g->size)
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "pool '%s': buffer %u: a %s layout reaching %llu bytes does not fit its "
+                          "%zu bytes",
+                          pool, g->ref.index, xmem_dtype_name(dtype), (unsigned long long)extent,
+                          g->size);
+    xmemi_record *rec = &g->pool->region.records[g->ref.index];
+    rec->dtype = (uint8_t)dtype;
+    rec->ndim = ndim;
+    memset(rec->shape, 0, sizeof rec->shape);
+    memset(rec->strides, 0, sizeof rec->strides);
+    if (ndim) {
+        memcpy(rec->shape, shape, sizeof(int64_t) * ndim);
+        memcpy(rec->strides, st, sizeof(int64_t) * ndim);
+    }
+    return XMEM_OK;
+}
+
+xmem_err xmem_guard_set_stamp(xmem_guard_t *g, uint64_t sequence, uint64_t timestamp_ns,
+                              xmem_error_t *err)
+{
+    xmem_err rc = need_writable(g, err);
+    if (rc)
+        return rc;
+    xmemi_record *rec = &g->pool->region.records[g->ref.index];
+    rec->sequence = sequence;
+    rec->timestamp_ns = timestamp_ns;
+    return XMEM_OK;
+}
+
+xmem_err xmem_guard_release(xmem_guard_t *g, xmem_error_t *err)
+{
+    if (!g || !g->pool)
+        return XMEM_OK;
+    xmem_pool_t *pool = g->pool;
+    xmem_buf_ref ref = g->ref;
+    xmem_guard_forget(g);
+    return xmem_pool_release(pool, ref, err);
+}
+
+void xmem_guard_forget(xmem_guard_t *g)
+{
+    if (g)
+        *g = (xmem_guard_t)XMEM_GUARD_INIT;
+}
+
+void xmem_guard_cleanup(xmem_guard_t *g)
+{
+    xmem_error_t err;
+    if (xmem_guard_release(g, &err) != XMEM_OK)
+        fprintf(stderr, "xmem: releasing a guard at scope exit failed: %s\n", err.msg);
+}

@@ -1,0 +1,294 @@
+/* The metadata region: layout checks at open, the lock-free free lists, the process table and
+ * giving back a dead process's references. */
+#define _GNU_SOURCE
+#include "meta_region.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error_internal.h"
+#include "proc.h"
+
+void xmemi_meta_shm_name(const char *pool, char *out)
+{
+    snprintf(out, XMEMI_SHM_NAME_MAX, "/%s_meta", pool);
+}
+
+void xmemi_buffer_shm_name(const char *pool, uint32_t index, char *out)
+{
+    snprintf(out, XMEMI_SHM_NAME_MAX, "/%s_%u", pool, index);
+}
+
+xmem_err xmemi_pool_name_check(const char *name, xmem_error_t *err)
+{
+    if (!name || !*name)
+        return xmemi_fail(err, XMEM_ENAME, 0, "pool name is empty");
+    size_t len = strlen(name);
+    if (len > XMEM_POOL_NAME_MAX)
+        return xmemi_fail(err, XMEM_ENAME, 0, "pool name '%.*s...' is %zu characters, at most %d",
+                          16, name, len, XMEM_POOL_NAME_MAX);
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok)
+            return xmemi_fail(err, XMEM_ENAME, 0,
+                              "pool name '%s' has '%c' at position %zu (letters, digits, '.', '_' "
+                              "and '-' only)",
+                              name, c, i);
+    }
+    if (name[0] == '.')
+        return xmemi_fail(err, XMEM_ENAME, 0, "pool name '%s' starts with '.'", name);
+    return XMEM_OK;
+}
+
+static size_t region_size(uint32_t capacity)
+{
+    return sizeof(xmemi_meta_header) + (size_t)capacity * sizeof(xmemi_record);
+}
+
+static void bind_region(xmemi_meta_region *r)
+{
+    r->hdr = r->shm.addr;
+    r->records = (xmemi_record *)((char *)r->shm.addr + sizeof(xmemi_meta_header));
+}
+
+xmem_err xmemi_meta_create(const char *pool, uint32_t capacity, xmemi_meta_region *out,
+                           xmem_error_t *err)
+{
+    char name[XMEMI_SHM_NAME_MAX];
+    xmemi_meta_shm_name(pool, name);
+    xmem_err rc = xmemi_shm_create(name, region_size(capacity), true, &out->shm, err);
+    if (rc)
+        return rc;
+    bind_region(out);
+    xmemi_meta_header *h = out->hdr;
+    /* ftruncate gave zeroes: only non-zero fields are written. */
+    h->layout_version = XMEMI_META_LAYOUT_VERSION;
+    h->header_size = sizeof(xmemi_meta_header);
+    h->record_size = sizeof(xmemi_record);
+    h->capacity = capacity;
+    h->max_procs = XMEM_POOL_MAX_PROCS;
+    h->num_classes = XMEMI_NUM_CLASSES;
+    snprintf(h->name, sizeof h->name, "%s", pool);
+    h->creator_pid = getpid();
+    h->creator_start_time = xmemi_proc_start_time(h->creator_pid);
+    long page = sysconf(_SC_PAGESIZE);
+    h->page_size = page > 0 ? (uint64_t)page : 4096;
+    for (uint32_t c = 0; c < XMEMI_NUM_CLASSES; c++)
+        atomic_init(&h->free_heads[c], XMEMI_NIL);
+    atomic_init(&h->unbacked_head, XMEMI_NIL);
+    for (uint32_t i = 0; i < capacity; i++) {
+        xmemi_record *rec = &out->records[i];
+        rec->index = i;
+        rec->device = -1;
+    }
+    /* Pushed in reverse so a fresh pool hands out index 0 first. */
+    for (uint32_t i = capacity; i-- > 0;)
+        xmemi_free_push(out, &h->unbacked_head, i);
+    atomic_store_explicit(&h->magic, XMEMI_META_MAGIC, memory_order_release);
+    return XMEM_OK;
+}
+
+static xmem_err check_header(const char *pool, const xmemi_shm *shm, xmem_error_t *err)
+{
+    const xmemi_meta_header *h = shm->addr;
+    uint64_t magic = atomic_load_explicit(&((xmemi_meta_header *)h)->magic, memory_order_acquire);
+    if (magic != XMEMI_META_MAGIC)
+        return xmemi_fail(err, XMEM_ELAYOUT, 0,
+                          "pool '%s': meta region has magic 0x%016llx, expected 0x%016llx (not an "
+                          "xmem pool, or still being created)",
+                          pool, (unsigned long long)magic, (unsigned long long)XMEMI_META_MAGIC);
+    if (h->layout_version != XMEMI_META_LAYOUT_VERSION)
+        return xmemi_fail(err, XMEM_ELAYOUT, 0,
+                          "pool '%s': meta region layout version %u, this library reads %u", pool,
+                          h->layout_version, XMEMI_META_LAYOUT_VERSION);
+    if (h->header_size != sizeof(xmemi_meta_header) || h->record_size != sizeof(xmemi_record) ||
+        h->max_procs != XMEM_POOL_MAX_PROCS || h->num_classes != XMEMI_NUM_CLASSES)
+        return xmemi_fail(err, XMEM_ELAYOUT, 0,
+                          "pool '%s': meta region header %u/record %u bytes, %u procs, %u classes; "
+                          "this library expects %zu/%zu, %d, %d",
+                          pool, h->header_size, h->record_size, h->max_procs, h->num_classes,
+                          sizeof(xmemi_meta_header), sizeof(xmemi_record), XMEM_POOL_MAX_PROCS,
+                          XMEMI_NUM_CLASSES);
+    if (h->capacity == 0 || h->capacity > XMEM_POOL_MAX_CAPACITY ||
+        shm->size < region_size(h->capacity))
+        return xmemi_fail(err, XMEM_ELAYOUT, 0,
+                          "pool '%s': meta region of %zu bytes cannot hold its capacity of %u "
+                          "buffers",
+                          pool, shm->size, h->capacity);
+    if (strncmp(h->name, pool, sizeof h->name) != 0)
+        return xmemi_fail(err, XMEM_ELAYOUT, 0, "pool '%s': meta region names pool '%.*s'", pool,
+                          (int)sizeof h->name, h->name);
+    return XMEM_OK;
+}
+
+xmem_err xmemi_meta_open(const char *pool, xmemi_meta_region *out, xmem_error_t *err)
+{
+    char name[XMEMI_SHM_NAME_MAX];
+    xmemi_meta_shm_name(pool, name);
+    xmem_err rc = xmemi_shm_open(name, 0, true, &out->shm, err);
+    if (rc == XMEM_ENOENT)
+        return xmemi_fail(err, XMEM_ENOENT, 0, "pool '%s' does not exist (no shm object '%s')",
+                          pool, name);
+    if (rc == XMEM_ELAYOUT)
+        return xmemi_fail(err, XMEM_ELAYOUT, 0, "pool '%s': meta region '%s' is empty or truncated",
+                          pool, name);
+    if (rc)
+        return rc;
+    if (out->shm.size < sizeof(xmemi_meta_header)) {
+        size_t size = out->shm.size;
+        xmemi_shm_close(&out->shm);
+        return xmemi_fail(err, XMEM_ELAYOUT, 0,
+                          "pool '%s': meta region '%s' is %zu bytes, smaller than its header", pool,
+                          name, size);
+    }
+    rc = check_header(pool, &out->shm, err);
+    if (rc) {
+        xmemi_shm_close(&out->shm);
+        return rc;
+    }
+    bind_region(out);
+    return XMEM_OK;
+}
+
+void xmemi_meta_close(xmemi_meta_region *region)
+{
+    xmemi_shm_close(&region->shm);
+    region->hdr = NULL;
+    region->records = NULL;
+}
+
+uint32_t xmemi_size_class(uint64_t size, uint64_t page_size)
+{
+    uint64_t pages = size ? (size + page_size - 1) / page_size : 1;
+    if (pages <= 4)
+        return (uint32_t)(pages - 1);
+    uint64_t m = pages - 1;
+    uint32_t b = 63u - (uint32_t)__builtin_clzll(m);
+    uint32_t sub = (uint32_t)(m >> (b - 2)) & 3u;
+    return 4u + (b - 2u) * 4u + sub;
+}
+
+uint64_t xmemi_class_capacity(uint32_t size_class, uint64_t page_size)
+{
+    if (size_class < 4)
+        return (size_class + 1u) * page_size;
+    uint32_t b = (size_class - 4u) / 4u + 2u;
+    uint32_t sub = (size_class - 4u) % 4u;
+    return ((uint64_t)(4u + sub + 1u) << (b - 2u)) * page_size;
+}
+
+static inline uint64_t head_pack(uint64_t tag, uint32_t index)
+{
+    return (tag << 32) | index;
+}
+
+uint32_t xmemi_free_pop(xmemi_meta_region *r, _Atomic uint64_t *head)
+{
+    uint64_t old = atomic_load_explicit(head, memory_order_acquire);
+    for (;;) {
+        uint32_t index = (uint32_t)old;
+        if (index == XMEMI_NIL)
+            return XMEMI_NIL;
+        uint32_t next = atomic_load_explicit(&r->records[index].next_free, memory_order_relaxed);
+        uint64_t new_head = head_pack((old >> 32) + 1, next);
+        if (atomic_compare_exchange_weak_explicit(head, &old, new_head, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return index;
+    }
+}
+
+void xmemi_free_push(xmemi_meta_region *r, _Atomic uint64_t *head, uint32_t index)
+{
+    uint64_t old = atomic_load_explicit(head, memory_order_relaxed);
+    for (;;) {
+        atomic_store_explicit(&r->records[index].next_free, (uint32_t)old, memory_order_relaxed);
+        uint64_t new_head = head_pack((old >> 32) + 1, index);
+        if (atomic_compare_exchange_weak_explicit(head, &old, new_head, memory_order_release,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
+uint32_t xmemi_record_unref(xmemi_meta_region *r, uint32_t index, uint32_t n)
+{
+    uint32_t before = atomic_fetch_sub_explicit(&r->records[index].refcount, n, memory_order_acq_rel);
+    if (before != n)
+        return before - n;
+    xmemi_record_recycle(r, index);
+    return 0;
+}
+
+void xmemi_record_recycle(xmemi_meta_region *r, uint32_t index)
+{
+    xmemi_record *rec = &r->records[index];
+    /* A new generation makes every outstanding name of this buffer stale before the slot can be
+     * handed out again. */
+    atomic_fetch_add_explicit(&rec->generation, 1, memory_order_release);
+    if (rec->capacity)
+        xmemi_free_push(r, &r->hdr->free_heads[rec->size_class], index);
+    else
+        xmemi_free_push(r, &r->hdr->unbacked_head, index);
+}
+
+xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, uint32_t *slot,
+                          xmem_error_t *err)
+{
+    for (uint32_t i = 0; i < XMEM_POOL_MAX_PROCS; i++) {
+        xmemi_proc_entry *p = &r->hdr->procs[i];
+        uint32_t expected = XMEMI_PROC_FREE;
+        if (!atomic_compare_exchange_strong(&p->state, &expected, XMEMI_PROC_CLAIMING))
+            continue;
+        p->pid = pid;
+        p->start_time = start_time;
+        atomic_fetch_add(&p->epoch, 1);
+        atomic_store_explicit(&p->state, XMEMI_PROC_ATTACHED, memory_order_release);
+        *slot = i;
+        return XMEM_OK;
+    }
+    return xmemi_fail(err, XMEM_EPROCS, 0, "pool '%s': all %d process slots are attached",
+                      r->hdr->name, XMEM_POOL_MAX_PROCS);
+}
+
+uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot)
+{
+    xmemi_proc_entry *p = &r->hdr->procs[slot];
+    uint32_t expected = XMEMI_PROC_ATTACHED;
+    if (!atomic_compare_exchange_strong(&p->state, &expected, XMEMI_PROC_RECLAIMING))
+        return 0;
+    uint64_t returned = 0;
+    for (uint32_t i = 0; i < r->hdr->capacity; i++) {
+        xmemi_record *rec = &r->records[i];
+        uint32_t n = atomic_exchange_explicit(&rec->owner_refs[slot], 0, memory_order_acq_rel);
+        if (n) {
+            xmemi_record_unref(r, i, n);
+            returned += n;
+        }
+    }
+    p->pid = 0;
+    p->start_time = 0;
+    atomic_store_explicit(&p->state, XMEMI_PROC_FREE, memory_order_release);
+    return returned;
+}
+
+bool xmemi_meta_in_use(const xmemi_meta_region *r, pid_t *pid)
+{
+    const xmemi_meta_header *h = r->hdr;
+    if (xmemi_proc_alive(h->creator_pid, h->creator_start_time)) {
+        *pid = h->creator_pid;
+        return true;
+    }
+    for (uint32_t i = 0; i < XMEM_POOL_MAX_PROCS; i++) {
+        const xmemi_proc_entry *p = &h->procs[i];
+        uint32_t state = atomic_load(&((xmemi_proc_entry *)p)->state);
+        if (state == XMEMI_PROC_FREE)
+            continue;
+        if (xmemi_proc_alive(p->pid, p->start_time)) {
+            *pid = p->pid;
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,43 @@
+/* The pool handle, shared by the core's pool, reference, buffer and guard code. */
+#ifndef XMEM_CORE_POOL_INTERNAL_H
+#define XMEM_CORE_POOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <xmem/pool.h>
+
+#include "meta_region.h"
+
+/* This process's mapping of one slot's shm object, valid while epoch equals the record's
+ * backing_epoch. Written under map_lock; epoch is stored last so lock-free readers see a whole one. */
+typedef struct xmemi_mapping {
+    _Atomic uint64_t epoch;
+    void *addr;
+    size_t len;
+} xmemi_mapping;
+
+struct xmem_pool {
+    char name[XMEM_POOL_NAME_MAX + 1];
+    xmemi_meta_region region;
+    uint32_t capacity;
+    uint32_t me;           /* this handle's process slot (owner id) */
+    bool creator;          /* removes the shm objects at destroy */
+    unsigned fork_gen;     /* xmemi_fork_gen when the handle was made */
+    pthread_mutex_t map_lock;
+    xmemi_mapping *maps;   /* capacity entries */
+};
+
+/* Incremented in every child after fork(); a handle made before it refuses to work. */
+extern _Atomic unsigned xmemi_fork_gen;
+
+static inline bool xmemi_pool_forked(const xmem_pool_t *pool)
+{
+    return pool->fork_gen != atomic_load_explicit(&xmemi_fork_gen, memory_order_relaxed);
+}
+
+xmem_err xmemi_pool_forked_error(const xmem_pool_t *pool, xmem_error_t *err);
+
+#endif

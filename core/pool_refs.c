@@ -1,0 +1,326 @@
+/* References to buffers: acquire, get, add_ref, release, set_ref_count, give, and giving back a
+ * dead process's references. The steady state makes no system call: free lists, refcounts and
+ * per-process owner counts are atomics in the meta region, mappings are cached per process. */
+#define _GNU_SOURCE
+#include <xmem/pool.h>
+
+#include <string.h>
+#include <unistd.h>
+
+#include "buffer.h"
+#include "error_internal.h"
+#include "pool_internal.h"
+#include "pool_slots.h"
+#include "proc.h"
+
+static const char *slot_state(const xmemi_record *rec)
+{
+    return atomic_load_explicit(&((xmemi_record *)rec)->refcount, memory_order_relaxed) ? "in use"
+                                                                                        : "free";
+}
+
+/* Finds the record `ref` names, if that buffer still lives. Changes nothing. */
+static xmem_err lookup(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record **out,
+                       xmem_error_t *err)
+{
+    if (__builtin_expect(xmemi_pool_forked(pool), 0))
+        return xmemi_pool_forked_error(pool, err);
+    if (__builtin_expect(ref.index >= pool->capacity, 0))
+        return xmemi_fail(err, XMEM_ERANGE, 0, "pool '%s': buffer index %u is out of range (capacity %u)",
+                          pool->name, ref.index, pool->capacity);
+    xmemi_record *rec = &pool->region.records[ref.index];
+    uint32_t gen = atomic_load_explicit(&rec->generation, memory_order_acquire);
+    if (__builtin_expect(gen != ref.generation, 0))
+        return xmemi_fail(err, XMEM_ESTALE, 0,
+                          "pool '%s': buffer %u generation %u is stale (the slot is at generation "
+                          "%u, %s)",
+                          pool->name, ref.index, ref.generation, gen, slot_state(rec));
+    if (__builtin_expect(atomic_load_explicit(&rec->refcount, memory_order_acquire) == 0, 0))
+        return xmemi_fail(err, XMEM_EFREED, 0, "pool '%s': buffer %u generation %u is free",
+                          pool->name, ref.index, ref.generation);
+    *out = rec;
+    return XMEM_OK;
+}
+
+static xmem_err not_owner(const xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
+{
+    return xmemi_fail(err, XMEM_ENOTOWNER, 0,
+                      "pool '%s': process %d (owner id %u) holds no reference to buffer %u "
+                      "generation %u",
+                      pool->name, (int)getpid(), pool->me, ref.index, ref.generation);
+}
+
+/* Takes `n` of this process's references to a record, if it holds that many. */
+static bool take_owned(xmemi_record *rec, uint32_t me, uint32_t n)
+{
+    _Atomic uint32_t *own = &rec->owner_refs[me];
+    uint32_t have = atomic_load_explicit(own, memory_order_relaxed);
+    do {
+        if (have < n)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(own, &have, have - n, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    return true;
+}
+
+xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out, xmem_error_t *err)
+{
+    if (__builtin_expect(xmemi_pool_forked(pool), 0))
+        return xmemi_pool_forked_error(pool, err);
+    if (!out || out->pool)
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "pool '%s': acquire needs an empty guard (XMEM_GUARD_INIT)", pool->name);
+    if (size == 0 || size > XMEMI_MAX_BUFFER_SIZE)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': buffer size %zu is outside 1..%llu",
+                          pool->name, size, (unsigned long long)XMEMI_MAX_BUFFER_SIZE);
+    xmemi_meta_region *r = &pool->region;
+    uint32_t size_class = xmemi_size_class(size, r->hdr->page_size);
+    uint32_t index = xmemi_free_pop(r, &r->hdr->free_heads[size_class]);
+    if (__builtin_expect(index == XMEMI_NIL, 0)) {
+        xmem_err rc = xmemi_slot_new(pool, size_class, &index, err);
+        if (rc)
+            return rc;
+    }
+    xmemi_record *rec = &r->records[index];
+    void *addr;
+    xmem_err rc = xmemi_buffer_addr(pool, index, &addr, err);
+    if (__builtin_expect(rc != XMEM_OK, 0)) {
+        xmemi_free_push(r, &r->hdr->free_heads[rec->size_class], index);
+        return rc;
+    }
+    rec->size = size;
+    rec->dtype = XMEM_DTYPE_UNKNOWN;
+    rec->ndim = 0;
+    rec->timestamp_ns = 0;
+    rec->sequence = 0;
+    atomic_store_explicit(&rec->owner_refs[pool->me], 1, memory_order_relaxed);
+    atomic_store_explicit(&rec->refcount, 1, memory_order_release);
+    *out = (xmem_guard_t){
+        .pool = pool,
+        .ref = {index, atomic_load_explicit(&rec->generation, memory_order_relaxed)},
+        .data = addr,
+        .size = size,
+        .mode = XMEM_ACCESS_READ_WRITE,
+    };
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_preallocate_cpu(xmem_pool_t *pool, size_t size, uint32_t count, xmem_buf_ref *ids,
+                                   xmem_error_t *err)
+{
+    if (count && !ids)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': preallocate needs an ids array",
+                          pool->name);
+    for (uint32_t n = 0; n < count; n++) {
+        xmem_guard_t g = XMEM_GUARD_INIT;
+        xmem_err rc = xmem_pool_acquire_cpu(pool, size, &g, err);
+        if (rc) {
+            while (n-- > 0)
+                xmem_pool_release(pool, ids[n], NULL);
+            return rc;
+        }
+        ids[n] = g.ref;
+        xmem_guard_forget(&g);
+    }
+    return XMEM_OK;
+}
+
+static xmem_err get_guard(xmem_pool_t *pool, xmem_buf_ref ref, xmem_access mode, xmem_guard_t *out,
+                          xmem_error_t *err)
+{
+    if (!out || out->pool)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': get needs an empty guard", pool->name);
+    xmemi_record *rec;
+    xmem_err rc = lookup(pool, ref, &rec, err);
+    if (rc)
+        return rc;
+    if (atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire) == 0)
+        return not_owner(pool, ref, err);
+    /* The generation has not moved since lookup, so the reference seen is one to this buffer. */
+    if (atomic_load_explicit(&rec->generation, memory_order_acquire) != ref.generation)
+        return lookup(pool, ref, &rec, err);
+    void *addr;
+    rc = xmemi_buffer_addr(pool, ref.index, &addr, err);
+    if (rc)
+        return rc;
+    *out = (xmem_guard_t){.pool = pool, .ref = ref, .data = addr, .size = rec->size, .mode = mode};
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_get(xmem_pool_t *pool, xmem_buf_ref ref, xmem_guard_t *out, xmem_error_t *err)
+{
+    return get_guard(pool, ref, XMEM_ACCESS_READ, out, err);
+}
+
+xmem_err xmem_pool_get_mut(xmem_pool_t *pool, xmem_buf_ref ref, xmem_guard_t *out,
+                           xmem_error_t *err)
+{
+    return get_guard(pool, ref, XMEM_ACCESS_READ_WRITE, out, err);
+}
+
+xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
+{
+    xmemi_record *rec;
+    xmem_err rc = lookup(pool, ref, &rec, err);
+    if (rc)
+        return rc;
+    if (atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire) == 0)
+        return not_owner(pool, ref, err);
+    uint32_t count = atomic_load_explicit(&rec->refcount, memory_order_relaxed);
+    do {
+        if (count == 0)
+            return lookup(pool, ref, &rec, err);
+        if (count == UINT32_MAX)
+            return xmemi_fail(err, XMEM_EOVERFLOW, 0, "pool '%s': buffer %u has %u references",
+                              pool->name, ref.index, count);
+    } while (!atomic_compare_exchange_weak_explicit(&rec->refcount, &count, count + 1,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    /* The total first: dying between the two leaks one reference instead of freeing early. */
+    atomic_fetch_add_explicit(&rec->owner_refs[pool->me], 1, memory_order_relaxed);
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
+{
+    xmemi_record *rec;
+    xmem_err rc = lookup(pool, ref, &rec, err);
+    if (rc)
+        return rc;
+    if (!take_owned(rec, pool->me, 1))
+        return not_owner(pool, ref, err);
+    xmemi_record_unref(&pool->region, ref.index, 1);
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t count,
+                                 xmem_error_t *err)
+{
+    xmemi_record *rec;
+    xmem_err rc = lookup(pool, ref, &rec, err);
+    if (rc)
+        return rc;
+    _Atomic uint32_t *own = &rec->owner_refs[pool->me];
+    if (atomic_load_explicit(own, memory_order_acquire) == 0)
+        return not_owner(pool, ref, err);
+    uint32_t old = atomic_load_explicit(&rec->refcount, memory_order_relaxed);
+    do {
+        if (old == 0)
+            return lookup(pool, ref, &rec, err);
+        uint32_t mine = atomic_load_explicit(own, memory_order_relaxed);
+        if (count < old && old - count > mine)
+            return xmemi_fail(err, XMEM_EINVAL, 0,
+                              "pool '%s': set_ref_count(%u) on buffer %u would drop %u references "
+                              "but this process holds %u (others hold the rest)",
+                              pool->name, count, ref.index, old - count, mine);
+    } while (!atomic_compare_exchange_weak_explicit(&rec->refcount, &old, count,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    if (count >= old) {
+        atomic_fetch_add_explicit(own, count - old, memory_order_relaxed);
+        return XMEM_OK;
+    }
+    atomic_fetch_sub_explicit(own, old - count, memory_order_relaxed);
+    if (count == 0)
+        xmemi_record_recycle(&pool->region, ref.index);
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t *out,
+                             xmem_error_t *err)
+{
+    xmemi_record *rec;
+    xmem_err rc = lookup(pool, ref, &rec, err);
+    if (rc)
+        return rc;
+    *out = atomic_load_explicit(&rec->refcount, memory_order_acquire);
+    return XMEM_OK;
+}
+
+uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref)
+{
+    if (ref.index >= pool->capacity || xmemi_pool_forked(pool))
+        return 0;
+    xmemi_record *rec = &pool->region.records[ref.index];
+    if (atomic_load_explicit(&rec->generation, memory_order_acquire) != ref.generation)
+        return 0;
+    return atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire);
+}
+
+xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
+                        xmem_error_t *err)
+{
+    xmemi_record *rec;
+    xmem_err rc = lookup(pool, ref, &rec, err);
+    if (rc)
+        return rc;
+    if (owner_id >= XMEM_POOL_MAX_PROCS)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': owner id %u is out of range (0..%d)",
+                          pool->name, owner_id, XMEM_POOL_MAX_PROCS - 1);
+    if (count == 0 || owner_id == pool->me)
+        return XMEM_OK;
+    xmemi_proc_entry *to = &pool->region.hdr->procs[owner_id];
+    uint32_t epoch = atomic_load_explicit(&to->epoch, memory_order_acquire);
+    if (atomic_load_explicit(&to->state, memory_order_acquire) != XMEMI_PROC_ATTACHED)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': owner id %u is not an attached process",
+                          pool->name, owner_id);
+    /* Ours first: dying between the two steps leaks references rather than freeing early. */
+    if (!take_owned(rec, pool->me, count))
+        return xmemi_fail(err, XMEM_ENOTOWNER, 0,
+                          "pool '%s': cannot give %u references to buffer %u: this process holds "
+                          "%u",
+                          pool->name, count, ref.index,
+                          atomic_load(&rec->owner_refs[pool->me]));
+    atomic_fetch_add_explicit(&rec->owner_refs[owner_id], count, memory_order_acq_rel);
+    if (atomic_load_explicit(&to->state, memory_order_acquire) == XMEMI_PROC_ATTACHED &&
+        atomic_load_explicit(&to->epoch, memory_order_acquire) == epoch)
+        return XMEM_OK;
+    /* The receiver detached meanwhile. Either its reclaim took our references with the rest
+     * (they are back already), or they are still in its count and we give them back here. */
+    if (take_owned(rec, owner_id, count))
+        xmemi_record_unref(&pool->region, ref.index, count);
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_reclaim_pid(xmem_pool_t *pool, pid_t pid, uint64_t *returned, xmem_error_t *err)
+{
+    if (xmemi_pool_forked(pool))
+        return xmemi_pool_forked_error(pool, err);
+    if (pid == getpid())
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "pool '%s': pid %d is this process; close its handles instead",
+                          pool->name, (int)pid);
+    uint64_t total = 0;
+    for (uint32_t slot = 0; slot < XMEM_POOL_MAX_PROCS; slot++) {
+        xmemi_proc_entry *p = &pool->region.hdr->procs[slot];
+        if (p->pid != pid)
+            continue;
+        uint32_t claiming = XMEMI_PROC_CLAIMING;
+        atomic_compare_exchange_strong(&p->state, &claiming, XMEMI_PROC_ATTACHED);
+        total += xmemi_proc_reclaim(&pool->region, slot);
+    }
+    if (returned)
+        *returned = total;
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned, xmem_error_t *err)
+{
+    if (xmemi_pool_forked(pool))
+        return xmemi_pool_forked_error(pool, err);
+    uint64_t total = 0;
+    for (uint32_t slot = 0; slot < XMEM_POOL_MAX_PROCS; slot++) {
+        xmemi_proc_entry *p = &pool->region.hdr->procs[slot];
+        uint32_t state = atomic_load_explicit(&p->state, memory_order_acquire);
+        if (state != XMEMI_PROC_ATTACHED && state != XMEMI_PROC_CLAIMING)
+            continue;
+        /* A process killed while claiming left its pid (or 0, never alive) in a CLAIMING slot. */
+        if (state == XMEMI_PROC_CLAIMING && p->pid == 0)
+            continue;
+        if (xmemi_proc_alive(p->pid, p->start_time))
+            continue;
+        atomic_compare_exchange_strong(&p->state, &state, XMEMI_PROC_ATTACHED);
+        total += xmemi_proc_reclaim(&pool->region, slot);
+    }
+    if (returned)
+        *returned = total;
+    return XMEM_OK;
+}

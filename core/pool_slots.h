@@ -1,0 +1,20 @@
+/* Where a new buffer comes from when its size class has no free one: a slot never used, a free
+ * buffer of a larger class, or a free buffer of a smaller class given a new shm object. */
+#ifndef XMEM_CORE_POOL_SLOTS_H
+#define XMEM_CORE_POOL_SLOTS_H
+
+#include <stdint.h>
+
+#include <xmem/error.h>
+
+#include "pool_internal.h"
+
+/* The largest buffer: the top of the last size class with 4 KiB pages. */
+#define XMEMI_MAX_BUFFER_SIZE (1ull << 40)
+
+/* Takes a slot off the free lists for a buffer of `size_class` when that class's own list is
+ * empty; the slot's refcount is 0 and the caller owns it alone. XMEM_EEXHAUSTED names the holders. */
+xmem_err xmemi_slot_new(xmem_pool_t *pool, uint32_t size_class, uint32_t *index,
+                        xmem_error_t *err);
+
+#endif

@@ -1,0 +1,16 @@
+/* Telling live processes from dead ones: a pid plus its start time names a process, so a reused
+ * pid is not mistaken for the one that attached to a pool. */
+#ifndef XMEM_CORE_PROC_H
+#define XMEM_CORE_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Start time of `pid` in clock ticks since boot (/proc/PID/stat field 22); 0 if unknown. */
+uint64_t xmemi_proc_start_time(pid_t pid);
+
+/* True if `pid` runs (not a zombie) and, when start_time is non-zero, started at that time. */
+bool xmemi_proc_alive(pid_t pid, uint64_t start_time);
+
+#endif

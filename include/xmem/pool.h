@@ -1,0 +1,149 @@
+/* A named pool of shared buffers. One process creates it; others open it by name. Every buffer has
+ * a record in the pool's metadata region (POSIX shm "/<name>_meta") with its refcount and the count
+ * of references each attached process holds, so a dead process's references can be given back.
+ * Buffers are recycled at refcount 0 and named by (index, generation) so stale names fail cleanly.
+ *
+ * A handle is for one process: after fork(), open the pool again in the child (XMEM_EFORKED). */
+#ifndef XMEM_POOL_H
+#define XMEM_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <xmem/error.h>
+#include <xmem/export.h>
+#include <xmem/guard.h>
+#include <xmem/meta.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XMEM_POOL_DEFAULT_CAPACITY 1024u
+#define XMEM_POOL_MAX_CAPACITY (1u << 20)
+#define XMEM_POOL_NAME_MAX 48     /* characters, without the terminating NUL */
+#define XMEM_POOL_MAX_PROCS 64    /* processes attached at once */
+#define XMEM_POOL_MAX_CLASSES 16  /* fixed size classes in xmem_pool_options */
+
+typedef struct xmem_pool xmem_pool_t;
+
+/* `count` buffers of `size` bytes each, created, pre-faulted and put on the free list at create. */
+typedef struct xmem_size_class {
+    size_t size;
+    uint32_t count;
+} xmem_size_class;
+
+typedef struct xmem_pool_options {
+    uint32_t capacity;                               /* buffer records; default 1024 */
+    uint32_t n_classes;                              /* entries used in classes[] */
+    xmem_size_class classes[XMEM_POOL_MAX_CLASSES];  /* preallocated buffers */
+    bool replace_stale;  /* default true: a leftover pool whose creator and users are dead is removed */
+} xmem_pool_options;
+
+/* Fills the defaults: capacity 1024, no preallocated classes, replace_stale true. */
+XMEM_EXPORT void xmem_pool_options_init(xmem_pool_options *opts);
+
+/* Creates the pool `name` (letters, digits, '.', '_' and '-'; at most XMEM_POOL_NAME_MAX) with the
+ * default options. On success the caller owns *out and destroys it with xmem_pool_destroy(), which
+ * also removes the pool's shm objects; on failure *out is NULL and nothing is left behind. */
+XMEM_EXPORT xmem_err xmem_pool_create(const char *name, xmem_pool_t **out, xmem_error_t *err);
+
+/* As xmem_pool_create() with a capacity (1..XMEM_POOL_MAX_CAPACITY). Same ownership. */
+XMEM_EXPORT xmem_err xmem_pool_create_with_capacity(const char *name, uint32_t capacity,
+                                                    xmem_pool_t **out, xmem_error_t *err);
+
+/* As xmem_pool_create() with options (NULL: defaults). Same ownership. */
+XMEM_EXPORT xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts,
+                                           xmem_pool_t **out, xmem_error_t *err);
+
+/* Opens an existing pool and attaches this process to it. On success the caller owns *out and
+ * closes it with xmem_pool_destroy() (which, for an opened pool, detaches and unmaps only); on
+ * failure *out is NULL. XMEM_ENOENT if there is no such pool, XMEM_ELAYOUT if it is incompatible. */
+XMEM_EXPORT xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err);
+
+/* Detaches and unmaps; the creator also gives back every reference this handle holds and removes
+ * the pool's shm objects (processes that still have it mapped keep their mappings). Takes
+ * ownership of *pool, sets it to NULL, and accepts NULL or a pointer to NULL. */
+XMEM_EXPORT void xmem_pool_destroy(xmem_pool_t **pool);
+
+XMEM_EXPORT const char *xmem_pool_name(const xmem_pool_t *pool);
+XMEM_EXPORT uint32_t xmem_pool_capacity(const xmem_pool_t *pool);
+XMEM_EXPORT bool xmem_pool_is_creator(const xmem_pool_t *pool);
+
+/* Buffers with refcount 0 (recycled or never used). A snapshot. */
+XMEM_EXPORT uint32_t xmem_pool_free_count(const xmem_pool_t *pool);
+
+/* This handle's slot in the pool's process table: the owner id that xmem_pool_give() takes. */
+XMEM_EXPORT uint32_t xmem_pool_owner_id(const xmem_pool_t *pool);
+
+/* Hands a read-write guard (refcount 1, owned by this process) on a buffer of at least `size` bytes.
+ * A free buffer of the same size class is reused without a system call; otherwise one is created
+ * and pre-faulted. `out` must be empty; on success it owns the reference. XMEM_EEXHAUSTED names
+ * the processes that hold the pool's buffers. */
+XMEM_EXPORT xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out,
+                                           xmem_error_t *err);
+
+/* Creates `count` buffers of `size` bytes, each at refcount 1 owned by this process; their names go
+ * to ids[0..count). The caller owns those references (release them to fill the free list). On
+ * failure no buffer is kept. */
+XMEM_EXPORT xmem_err xmem_pool_preallocate_cpu(xmem_pool_t *pool, size_t size, uint32_t count,
+                                               xmem_buf_ref *ids, xmem_error_t *err);
+
+/* Adopts one reference this process holds on `ref` into a read-only guard (get) or a read-write
+ * guard (get_mut); the refcount does not change and the guard's release gives the reference back.
+ * Fails without touching any count: XMEM_ERANGE, XMEM_ESTALE (recycled), XMEM_EFREED, or
+ * XMEM_ENOTOWNER when this process holds no reference to it. */
+XMEM_EXPORT xmem_err xmem_pool_get(xmem_pool_t *pool, xmem_buf_ref ref, xmem_guard_t *out,
+                                   xmem_error_t *err);
+XMEM_EXPORT xmem_err xmem_pool_get_mut(xmem_pool_t *pool, xmem_buf_ref ref, xmem_guard_t *out,
+                                       xmem_error_t *err);
+
+/* One more reference, owned by this process, to a live buffer this process holds a reference to. */
+XMEM_EXPORT xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err);
+
+/* Gives back one reference this process holds; the last one recycles the buffer. */
+XMEM_EXPORT xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err);
+
+/* Sets the total refcount of a live buffer this process holds a reference to. The difference is
+ * added to (or taken from) this process's own references; XMEM_EINVAL if that would take
+ * references other processes hold. Setting 0 recycles the buffer. */
+XMEM_EXPORT xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t count,
+                                             xmem_error_t *err);
+
+/* Total references of a live buffer; XMEM_ESTALE / XMEM_EFREED / XMEM_ERANGE otherwise. */
+XMEM_EXPORT xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t *out,
+                                         xmem_error_t *err);
+
+/* References to `ref` that this process holds (0 for a stale or free buffer). */
+XMEM_EXPORT uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref);
+
+/* Moves `count` of this process's references to `ref` to the attached process `owner_id` (see
+ * xmem_pool_owner_id()); the refcount does not change. If that process is gone or detaches
+ * meanwhile, the references are given back instead. XMEM_ENOTOWNER if this process holds fewer. */
+XMEM_EXPORT xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
+                                    uint32_t count, xmem_error_t *err);
+
+/* Gives back every reference held by attached process `pid` (after it died) and frees its process
+ * table slots. *returned (may be NULL) receives the number of references given back. */
+XMEM_EXPORT xmem_err xmem_pool_reclaim_pid(xmem_pool_t *pool, pid_t pid, uint64_t *returned,
+                                           xmem_error_t *err);
+
+/* As xmem_pool_reclaim_pid() for every attached process that no longer runs (a reused pid is told
+ * apart by its start time). Called by create and open too. */
+XMEM_EXPORT xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned, xmem_error_t *err);
+
+/* Removes the shm objects of pool `name` if it is stale (its creator and every attached process are
+ * dead). XMEM_EEXIST naming a live pid if it is in use, XMEM_ENOENT if there is no such pool. */
+XMEM_EXPORT xmem_err xmem_pool_remove_stale(const char *name, xmem_error_t *err);
+
+/* One line per attached process with the references it holds, for diagnostics; writes at most
+ * `len` bytes including the NUL and returns what the whole text would need (as snprintf does). */
+XMEM_EXPORT size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,12 @@
+/* Umbrella header: the whole public API. Nothing outside include/xmem/ is supported for users. */
+#ifndef XMEM_XMEM_H
+#define XMEM_XMEM_H
+
+#include <xmem/error.h>
+#include <xmem/guard.h>
+#include <xmem/meta.h>
+#include <xmem/pool.h>
+#include <xmem/types.h>
+#include <xmem/version.h>
+
+#endif
