@@ -21,6 +21,9 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
                            xmem_error_t *err)
 {
     xmemi_record *rec = &pool->region.records[index];
+    _Atomic uint32_t *backed = pool->region.hdr->class_backed;
+    if (rec->capacity)
+        atomic_fetch_sub_explicit(&backed[rec->size_class], 1, memory_order_relaxed);
     uint64_t capacity = xmemi_class_capacity(size_class, pool->region.hdr->page_size);
     char name[XMEMI_SHM_NAME_MAX];
     xmemi_buffer_shm_name(pool->name, index, name);
@@ -39,6 +42,7 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
     }
     rec->capacity = capacity;
     rec->size_class = (uint16_t)size_class;
+    atomic_fetch_add_explicit(&backed[size_class], 1, memory_order_relaxed);
     rec->storage = XMEM_STORAGE_CPU;
     rec->device = -1;
     uint64_t epoch = atomic_load_explicit(&rec->backing_epoch, memory_order_relaxed) + 1;

@@ -130,7 +130,7 @@ static xmem_err get_guard(xmem_pool_t *pool, xmem_buf_ref ref, xmem_access mode,
 {
     if (!out || out->pool)
         return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': get needs an empty guard", pool->name);
-    xmemi_record *rec;
+    xmemi_record *rec = NULL;
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
@@ -160,7 +160,7 @@ xmem_err xmem_pool_get_mut(xmem_pool_t *pool, xmem_buf_ref ref, xmem_guard_t *ou
 
 xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
 {
-    xmemi_record *rec;
+    xmemi_record *rec = NULL;
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
@@ -182,7 +182,7 @@ xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
 
 xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
 {
-    xmemi_record *rec;
+    xmemi_record *rec = NULL;
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
@@ -195,7 +195,7 @@ xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
 xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t count,
                                  xmem_error_t *err)
 {
-    xmemi_record *rec;
+    xmemi_record *rec = NULL;
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
@@ -227,7 +227,7 @@ xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t c
 xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t *out,
                              xmem_error_t *err)
 {
-    xmemi_record *rec;
+    xmemi_record *rec = NULL;
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
@@ -248,7 +248,7 @@ uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref)
 xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
                         xmem_error_t *err)
 {
-    xmemi_record *rec;
+    xmemi_record *rec = NULL;
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;

@@ -8,6 +8,22 @@
 #include "buffer.h"
 #include "error_internal.h"
 
+static xmem_err exhausted(const xmem_pool_t *pool, uint32_t size_class, xmem_error_t *err)
+{
+    if (!err) /* a caller polling for a free buffer: skip the diagnosis */
+        return XMEM_EEXHAUSTED;
+    const xmemi_meta_region *r = &pool->region;
+    uint32_t backed = atomic_load_explicit(&r->hdr->class_backed[size_class], memory_order_relaxed);
+    char holders[320];
+    xmem_pool_describe_holders(pool, holders, sizeof holders);
+    return xmemi_fail(err, XMEM_EEXHAUSTED, 0,
+                      "pool '%s' exhausted: %u buffers of up to %llu bytes, all in use (capacity "
+                      "%u); held by %s",
+                      pool->name, backed,
+                      (unsigned long long)xmemi_class_capacity(size_class, r->hdr->page_size),
+                      pool->capacity, holders[0] ? holders : "no attached process");
+}
+
 xmem_err xmemi_slot_new(xmem_pool_t *pool, uint32_t size_class, uint32_t *index,
                         xmem_error_t *err)
 {
@@ -21,6 +37,10 @@ xmem_err xmemi_slot_new(xmem_pool_t *pool, uint32_t size_class, uint32_t *index,
             *index = slot;
         return rc;
     }
+    /* Buffers of this size exist and are all in use: they come back, and taking another size's
+     * buffers would starve its users and (for smaller ones) cost new shm objects on every frame. */
+    if (atomic_load_explicit(&r->hdr->class_backed[size_class], memory_order_relaxed))
+        return exhausted(pool, size_class, err);
     for (uint32_t c = size_class + 1; c < XMEMI_NUM_CLASSES; c++) {
         slot = xmemi_free_pop(r, &r->hdr->free_heads[c]);
         if (slot != XMEMI_NIL) {
@@ -40,9 +60,5 @@ xmem_err xmemi_slot_new(xmem_pool_t *pool, uint32_t size_class, uint32_t *index,
         *index = slot;
         return XMEM_OK;
     }
-    char holders[320];
-    xmem_pool_describe_holders(pool, holders, sizeof holders);
-    return xmemi_fail(err, XMEM_EEXHAUSTED, 0,
-                      "pool '%s' exhausted: all %u buffers are in use; held by %s", pool->name,
-                      pool->capacity, holders[0] ? holders : "no attached process");
+    return exhausted(pool, size_class, err);
 }

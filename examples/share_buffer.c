@@ -220,7 +220,8 @@ int main(int argc, char **argv)
     uint64_t sent = 0, start = now_ns(), last_report = start, waits = 0;
     while (status == 0 && sent < frames && !stop_requested) {
         xmem_guard_t g = XMEM_GUARD_INIT;
-        xmem_err rc = xmem_pool_acquire_cpu(pool, size, &g, &err);
+        /* No error struct: exhaustion is expected here and its diagnosis is not needed. */
+        xmem_err rc = xmem_pool_acquire_cpu(pool, size, &g, NULL);
         if (rc == XMEM_EEXHAUSTED) {
             /* The consumer still holds every buffer: back-pressure, wait for one. */
             waits++;
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (rc) {
+            xmem_pool_acquire_cpu(pool, size, &g, &err);
             fprintf(stderr, "xmem-demo: %s\n", err.msg);
             status = 1;
             break;
