@@ -24,6 +24,8 @@ static const char *const texts[XMEM_ERR_COUNT_] = {
     [XMEM_EFORKED] = "pool handle used in a forked child",
     [XMEM_EPROCS] = "pool process table is full",
     [XMEM_EOVERFLOW] = "reference count overflow",
+    [XMEM_ETIMEDOUT] = "timed out",
+    [XMEM_ETRANSPORT] = "transport (ZeroMQ) failure",
 };
 
 const char *xmem_strerror(xmem_err err)

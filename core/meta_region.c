@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error_internal.h"
@@ -74,6 +76,8 @@ xmem_err xmemi_meta_create(const char *pool, uint32_t capacity, xmemi_meta_regio
     snprintf(h->name, sizeof h->name, "%s", pool);
     h->creator_pid = getpid();
     h->creator_start_time = xmemi_proc_start_time(h->creator_pid);
+    if (getrandom(&h->pool_id, sizeof h->pool_id, 0) != sizeof h->pool_id || h->pool_id == 0)
+        h->pool_id = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uintptr_t)out->shm.addr;
     long page = sysconf(_SC_PAGESIZE);
     h->page_size = page > 0 ? (uint64_t)page : 4096;
     for (uint32_t c = 0; c < XMEMI_NUM_CLASSES; c++)

@@ -75,6 +75,7 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
     int32_t creator_pid;     /* the process that created the pool */
     uint64_t creator_start_time; /* its start time */
     uint64_t page_size;      /* granularity of buffer capacities */
+    uint64_t pool_id;        /* random at create: tells this pool from an older one of the name */
     /* Free lists: (tag << 32 | index) heads of lock-free stacks linked through next_free. The tag
      * grows at every change so a slot popped and pushed back meanwhile fails the CAS (ABA). */
     _Atomic uint64_t free_heads[XMEMI_NUM_CLASSES]; /* backed free slots, by size class */

@@ -322,6 +322,21 @@ uint32_t xmem_pool_owner_id(const xmem_pool_t *pool)
     return pool->me;
 }
 
+uint64_t xmem_pool_id(const xmem_pool_t *pool)
+{
+    return pool->region.hdr->pool_id;
+}
+
+pid_t xmem_pool_owner_pid(const xmem_pool_t *pool, uint32_t owner_id)
+{
+    if (owner_id >= XMEM_POOL_MAX_PROCS)
+        return 0;
+    xmemi_proc_entry *p = &pool->region.hdr->procs[owner_id];
+    if (atomic_load_explicit(&p->state, memory_order_acquire) != XMEMI_PROC_ATTACHED)
+        return 0;
+    return p->pid;
+}
+
 uint32_t xmem_pool_free_count(const xmem_pool_t *pool)
 {
     uint32_t n = 0;

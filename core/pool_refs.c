@@ -235,14 +235,21 @@ xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t
     return XMEM_OK;
 }
 
-uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref)
+uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id)
 {
-    if (ref.index >= pool->capacity || xmemi_pool_forked(pool))
+    if (ref.index >= pool->capacity || owner_id >= XMEM_POOL_MAX_PROCS)
         return 0;
     xmemi_record *rec = &pool->region.records[ref.index];
     if (atomic_load_explicit(&rec->generation, memory_order_acquire) != ref.generation)
         return 0;
-    return atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire);
+    return atomic_load_explicit(&rec->owner_refs[owner_id], memory_order_acquire);
+}
+
+uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref)
+{
+    if (xmemi_pool_forked(pool))
+        return 0;
+    return xmem_pool_owned_by(pool, ref, pool->me);
 }
 
 xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
@@ -277,6 +284,27 @@ xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, 
      * (they are back already), or they are still in its count and we give them back here. */
     if (take_owned(rec, owner_id, count))
         xmemi_record_unref(&pool->region, ref.index, count);
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
+                             uint32_t count, xmem_error_t *err)
+{
+    xmemi_record *rec = NULL;
+    xmem_err rc = lookup(pool, ref, &rec, err);
+    if (rc)
+        return rc;
+    if (owner_id >= XMEM_POOL_MAX_PROCS)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': owner id %u is out of range (0..%d)",
+                          pool->name, owner_id, XMEM_POOL_MAX_PROCS - 1);
+    if (count == 0 || owner_id == pool->me)
+        return XMEM_OK;
+    /* Ours after theirs, the order give uses: a death between leaks rather than frees early. */
+    if (!take_owned(rec, owner_id, count))
+        return xmemi_fail(err, XMEM_ENOTOWNER, 0,
+                          "pool '%s': owner id %u holds fewer than %u references to buffer %u",
+                          pool->name, owner_id, count, ref.index);
+    atomic_fetch_add_explicit(&rec->owner_refs[pool->me], count, memory_order_acq_rel);
     return XMEM_OK;
 }
 

@@ -28,6 +28,8 @@ typedef enum xmem_err {
     XMEM_EFORKED,       /* a pool handle was used in a child process after fork */
     XMEM_EPROCS,        /* the pool's process table is full */
     XMEM_EOVERFLOW,     /* a reference count would overflow */
+    XMEM_ETIMEDOUT,     /* nothing arrived before the timeout */
+    XMEM_ETRANSPORT,    /* a ZeroMQ call failed; the message names the endpoint */
     XMEM_ERR_COUNT_     /* not an error: the number of codes */
 } xmem_err;
 

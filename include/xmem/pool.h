@@ -78,6 +78,12 @@ XMEM_EXPORT uint32_t xmem_pool_free_count(const xmem_pool_t *pool);
 /* This handle's slot in the pool's process table: the owner id that xmem_pool_give() takes. */
 XMEM_EXPORT uint32_t xmem_pool_owner_id(const xmem_pool_t *pool);
 
+/* Random number fixed at create: two pools of one name made at different times differ. */
+XMEM_EXPORT uint64_t xmem_pool_id(const xmem_pool_t *pool);
+
+/* The pid attached as `owner_id`, or 0 if that slot is not attached. */
+XMEM_EXPORT pid_t xmem_pool_owner_pid(const xmem_pool_t *pool, uint32_t owner_id);
+
 /* Hands a read-write guard (refcount 1, owned by this process) on a buffer of at least `size` bytes.
  * A free buffer of the same size class is reused without a system call; otherwise one is created
  * and pre-faulted. `out` must be empty; on success it owns the reference. XMEM_EEXHAUSTED names
@@ -119,11 +125,21 @@ XMEM_EXPORT xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref r
 /* References to `ref` that this process holds (0 for a stale or free buffer). */
 XMEM_EXPORT uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref);
 
+/* References to `ref` that attached process `owner_id` holds (0 for a stale or free buffer). */
+XMEM_EXPORT uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref ref,
+                                        uint32_t owner_id);
+
 /* Moves `count` of this process's references to `ref` to the attached process `owner_id` (see
  * xmem_pool_owner_id()); the refcount does not change. If that process is gone or detaches
  * meanwhile, the references are given back instead. XMEM_ENOTOWNER if this process holds fewer. */
 XMEM_EXPORT xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
                                     uint32_t count, xmem_error_t *err);
+
+/* Moves `count` references to `ref` from process `owner_id` back to this process: for a sender
+ * that gave references with a message it then failed to deliver, so the receiver never learns of
+ * them. XMEM_ENOTOWNER if `owner_id` holds fewer. */
+XMEM_EXPORT xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
+                                         uint32_t count, xmem_error_t *err);
 
 /* Gives back every reference held by attached process `pid` (after it died) and frees its process
  * table slots. *returned (may be NULL) receives the number of references given back. */

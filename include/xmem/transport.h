@@ -1,0 +1,146 @@
+/* Handing pool buffers between processes over ZeroMQ. A publisher binds an endpoint (ipc:// or
+ * tcp://); subscribers connect to it. Publishing gives one reference to each subscriber that will
+ * receive the buffer and sends it a 48-byte descriptor; a subscriber receives a read-only guard
+ * that owns that reference. No payload byte crosses the socket.
+ *
+ * Each subscriber attaches to the pool on its own (its own owner id), so whatever it was given and
+ * never received (descriptors lost in transit) comes back when it is destroyed or dies.
+ * Release every guard received from a subscriber before destroying it. */
+#ifndef XMEM_TRANSPORT_H
+#define XMEM_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xmem/descriptor.h>
+#include <xmem/error.h>
+#include <xmem/export.h>
+#include <xmem/guard.h>
+#include <xmem/pool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xmem_pub xmem_pub_t;
+typedef struct xmem_sub xmem_sub_t;
+
+typedef enum xmem_queue_policy {
+    XMEM_POLICY_DROP_OLDEST = 0, /* live video: the publisher never waits; a slow subscriber keeps
+                                    its newest `depth` buffers and gives the older ones back */
+    XMEM_POLICY_BLOCK = 1,       /* lossless: the publisher waits while the subscriber already
+                                    holds `depth` buffers (up to the publisher's block timeout) */
+} xmem_queue_policy;
+
+/* Why a publisher did not deliver a buffer to a subscriber. */
+typedef enum xmem_drop {
+    XMEM_DROP_QUEUE_FULL = 0, /* drop_oldest subscriber not draining: it holds 2 x depth already */
+    XMEM_DROP_BLOCK_TIMEOUT,  /* block subscriber still full after the block timeout */
+    XMEM_DROP_HWM,            /* ZeroMQ's send queue to it was full */
+    XMEM_DROP_GONE,           /* it disconnected or died */
+    XMEM_DROP_COUNT_
+} xmem_drop;
+
+XMEM_EXPORT const char *xmem_drop_name(xmem_drop reason);
+
+typedef struct xmem_pub_options {
+    int block_timeout_ms; /* longest wait for a `block` subscriber; default 1000 */
+    int heartbeat_ms;     /* ZeroMQ heartbeat; a silent peer is dropped after 5x; default 200 */
+} xmem_pub_options;
+
+XMEM_EXPORT void xmem_pub_options_init(xmem_pub_options *opts);
+
+typedef struct xmem_pub_sub_stats {
+    uint32_t owner;                     /* the subscriber's owner id in the pool */
+    int32_t pid;                        /* its process */
+    uint32_t depth;                     /* its queue depth */
+    xmem_queue_policy policy;
+    uint32_t outstanding;               /* buffers given to it and not yet released */
+    uint64_t delivered;                 /* descriptors sent to it */
+    uint64_t dropped[XMEM_DROP_COUNT_]; /* buffers not sent to it, by reason */
+} xmem_pub_sub_stats;
+
+typedef struct xmem_pub_stats {
+    uint64_t published;                 /* xmem_pub_publish calls that took a buffer */
+    uint64_t delivered;                 /* descriptors sent, all subscribers */
+    uint64_t unsubscribed;              /* buffers published with no subscriber (released at once) */
+    uint64_t dropped[XMEM_DROP_COUNT_]; /* all subscribers, by reason */
+    uint64_t rejected;                  /* control messages refused (garbage, wrong pool ...) */
+    uint32_t subscribers;               /* connected now */
+} xmem_pub_stats;
+
+/* Binds `endpoint` for buffers of `pool`. The caller keeps owning `pool` (it must outlive the
+ * publisher) and owns *out on success; destroy with xmem_pub_destroy(). */
+XMEM_EXPORT xmem_err xmem_pub_create(xmem_pool_t *pool, const char *endpoint,
+                                     const xmem_pub_options *opts, xmem_pub_t **out,
+                                     xmem_error_t *err);
+
+/* Closes the socket. References already given to subscribers stay theirs. Accepts NULL. */
+XMEM_EXPORT void xmem_pub_destroy(xmem_pub_t **pub);
+
+/* The bound endpoint, with a wildcard port resolved ("tcp://127.0.0.1:41234"). */
+XMEM_EXPORT const char *xmem_pub_endpoint(const xmem_pub_t *pub);
+
+/* Publishes the guard's buffer to every subscriber that can take it, and always empties the guard:
+ * its reference becomes the subscribers' (one each), or is released if none receives it. The guard
+ * may be read-write (a producer's) or read-only (forwarding an input buffer). */
+XMEM_EXPORT xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err);
+
+/* Handles subscribe and unsubscribe messages, waiting up to timeout_ms for one (0: no wait). */
+XMEM_EXPORT xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err);
+
+/* Waits until at least `count` subscribers are connected; XMEM_ETIMEDOUT after timeout_ms. */
+XMEM_EXPORT xmem_err xmem_pub_wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_ms,
+                                               xmem_error_t *err);
+
+XMEM_EXPORT void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out);
+
+/* Per-subscriber figures: fills at most `max` entries, returns how many subscribers there are. */
+XMEM_EXPORT uint32_t xmem_pub_subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_stats *out,
+                                               uint32_t max);
+
+typedef struct xmem_sub_options {
+    uint32_t depth;           /* buffers held at most before the policy applies; default 4 */
+    xmem_queue_policy policy; /* default XMEM_POLICY_DROP_OLDEST */
+    int heartbeat_ms;         /* ZeroMQ heartbeat and subscribe refresh; default 200 */
+} xmem_sub_options;
+
+XMEM_EXPORT void xmem_sub_options_init(xmem_sub_options *opts);
+
+typedef struct xmem_sub_stats {
+    uint64_t received;                      /* descriptors accepted */
+    uint64_t dropped_oldest;                /* given back unread under drop_oldest */
+    uint64_t rejected[XMEM_REJECT_COUNT_];  /* messages refused, by reason */
+    uint64_t rejected_total;
+} xmem_sub_stats;
+
+/* Attaches to pool `pool_name` on its own (see the top of this file). On success the caller owns
+ * *out and destroys it with xmem_sub_destroy(). */
+XMEM_EXPORT xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts,
+                                     xmem_sub_t **out, xmem_error_t *err);
+
+/* Connects to a publisher's endpoint and subscribes; may be called for several publishers. */
+XMEM_EXPORT xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xmem_error_t *err);
+
+/* Waits up to timeout_ms (-1: forever) for a buffer. On success `out` (empty before) owns one
+ * reference as a read-only guard; XMEM_ETIMEDOUT if none came. */
+XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms,
+                                      xmem_error_t *err);
+
+/* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp). */
+XMEM_EXPORT const xmem_descriptor *xmem_sub_last(const xmem_sub_t *sub);
+
+/* The subscriber's own handle of the pool (owned by the subscriber). */
+XMEM_EXPORT xmem_pool_t *xmem_sub_pool(xmem_sub_t *sub);
+
+XMEM_EXPORT void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out);
+
+/* Unsubscribes, gives back every reference the subscriber still holds (queued, or lost in
+ * transit), and detaches from the pool. Guards it returned must be released before. Accepts NULL. */
+XMEM_EXPORT void xmem_sub_destroy(xmem_sub_t **sub);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

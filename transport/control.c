@@ -1,0 +1,33 @@
+/* Control messages' wire form (layout in control.h). */
+#include "control.h"
+
+#include "wire.h"
+
+void xmemi_control_encode(const xmemi_control *c, uint8_t out[XMEMI_CONTROL_SIZE])
+{
+    xmemi_put32(out + 0, XMEMI_CONTROL_MAGIC);
+    xmemi_put16(out + 4, XMEMI_CONTROL_VERSION);
+    xmemi_put16(out + 6, c->type);
+    xmemi_put64(out + 8, c->pool_id);
+    xmemi_put32(out + 16, c->owner);
+    xmemi_put32(out + 20, c->pid);
+    xmemi_put32(out + 24, c->depth);
+    xmemi_put16(out + 28, c->policy);
+    xmemi_put16(out + 30, 0);
+    xmemi_put32(out + 32, xmemi_fnv32(out, 32));
+}
+
+bool xmemi_control_decode(const void *buf, size_t len, xmemi_control *out)
+{
+    const uint8_t *p = buf;
+    if (len != XMEMI_CONTROL_SIZE || xmemi_get32(p) != XMEMI_CONTROL_MAGIC ||
+        xmemi_get16(p + 4) != XMEMI_CONTROL_VERSION || xmemi_get32(p + 32) != xmemi_fnv32(p, 32))
+        return false;
+    out->type = xmemi_get16(p + 6);
+    out->pool_id = xmemi_get64(p + 8);
+    out->owner = xmemi_get32(p + 16);
+    out->pid = xmemi_get32(p + 20);
+    out->depth = xmemi_get32(p + 24);
+    out->policy = xmemi_get16(p + 28);
+    return out->type == XMEMI_SUBSCRIBE || out->type == XMEMI_UNSUBSCRIBE;
+}

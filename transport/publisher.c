@@ -1,0 +1,473 @@
+/* The publisher: a ZeroMQ ROUTER socket that knows each subscriber by its routing id and sends it
+ * descriptors addressed to it (ROUTER_MANDATORY), so it knows at send time who got a buffer and
+ * gives references only to them. Flow control reads the pool: a subscriber's outstanding buffers are
+ * those given to it that it still holds, with no acknowledgement messages. */
+#define _GNU_SOURCE
+#include <xmem/transport.h>
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "control.h"
+#include "core/error_internal.h"
+#include "zmq_util.h"
+
+#define RID_MAX 255
+#define LIVENESS_PERIOD_NS (100ull * 1000 * 1000)
+
+typedef struct sub_entry {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    uint32_t owner;
+    int32_t pid;
+    uint32_t depth;
+    xmem_queue_policy policy;
+    bool gone;            /* to be removed at the next service */
+    xmem_buf_ref *sent;   /* ring of buffers given to it, oldest at tail */
+    uint32_t sent_cap;
+    uint64_t sent_head, sent_tail;
+    uint64_t delivered;
+    uint64_t dropped[XMEM_DROP_COUNT_];
+} sub_entry;
+
+struct xmem_pub {
+    xmem_pool_t *pool;
+    uint64_t pool_id;
+    void *ctx;
+    void *sock;
+    char endpoint[256];
+    xmem_pub_options opts;
+    sub_entry *subs;
+    uint32_t nsubs, cap;
+    uint32_t *eligible; /* scratch, cap entries */
+    uint64_t seq;
+    uint64_t next_liveness_ns;
+    xmem_pub_stats stats;
+    bool logged_reject;
+};
+
+static const char *const drop_names[XMEM_DROP_COUNT_] = {
+    [XMEM_DROP_QUEUE_FULL] = "queue-full",
+    [XMEM_DROP_BLOCK_TIMEOUT] = "block-timeout",
+    [XMEM_DROP_HWM] = "hwm",
+    [XMEM_DROP_GONE] = "gone",
+};
+
+const char *xmem_drop_name(xmem_drop reason)
+{
+    return (unsigned)reason < XMEM_DROP_COUNT_ ? drop_names[reason] : "unknown";
+}
+
+void xmem_pub_options_init(xmem_pub_options *opts)
+{
+    opts->block_timeout_ms = 1000;
+    opts->heartbeat_ms = 200;
+}
+
+static uint32_t sub_limit(const sub_entry *s)
+{
+    return s->policy == XMEM_POLICY_BLOCK ? s->depth : 2 * s->depth;
+}
+
+/* Forgets the buffers the subscriber has released; compacts the ring when it looks full, since a
+ * subscriber may keep an old buffer while releasing newer ones. Returns the outstanding count. */
+static uint32_t reap(xmem_pool_t *pool, sub_entry *s)
+{
+    while (s->sent_tail < s->sent_head &&
+           xmem_pool_owned_by(pool, s->sent[s->sent_tail % s->sent_cap], s->owner) == 0)
+        s->sent_tail++;
+    uint32_t out = (uint32_t)(s->sent_head - s->sent_tail);
+    if (out < sub_limit(s))
+        return out;
+    uint64_t keep = s->sent_tail;
+    for (uint64_t i = s->sent_tail; i < s->sent_head; i++) {
+        xmem_buf_ref r = s->sent[i % s->sent_cap];
+        if (xmem_pool_owned_by(pool, r, s->owner))
+            s->sent[keep++ % s->sent_cap] = r;
+    }
+    s->sent_head = keep;
+    return (uint32_t)(s->sent_head - s->sent_tail);
+}
+
+static void remove_gone(xmem_pub_t *pub)
+{
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < pub->nsubs; i++) {
+        if (pub->subs[i].gone) {
+            free(pub->subs[i].sent);
+            continue;
+        }
+        pub->subs[w++] = pub->subs[i];
+    }
+    pub->nsubs = w;
+    pub->stats.subscribers = w;
+}
+
+static sub_entry *find_sub(xmem_pub_t *pub, const uint8_t *rid, size_t len)
+{
+    for (uint32_t i = 0; i < pub->nsubs; i++)
+        if (pub->subs[i].rid_len == len && memcmp(pub->subs[i].rid, rid, len) == 0)
+            return &pub->subs[i];
+    return NULL;
+}
+
+static void reject(xmem_pub_t *pub, const char *why)
+{
+    pub->stats.rejected++;
+    if (!pub->logged_reject)
+        fprintf(stderr,
+                "xmem: publisher %s (pool '%s'): refused a control message: %s (further ones are "
+                "only counted)\n",
+                pub->endpoint, xmem_pool_name(pub->pool), why);
+    pub->logged_reject = true;
+}
+
+static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, const void *msg,
+                       size_t len)
+{
+    xmemi_control c;
+    if (!xmemi_control_decode(msg, len, &c))
+        return reject(pub, "not a well-formed control message");
+    if (c.pool_id != pub->pool_id)
+        return reject(pub, "subscriber of another pool");
+    sub_entry *s = find_sub(pub, rid, rid_len);
+    if (c.type == XMEMI_UNSUBSCRIBE) {
+        if (s)
+            s->gone = true;
+        return;
+    }
+    if (c.depth == 0 || c.depth > 65536 || c.policy > XMEM_POLICY_BLOCK)
+        return reject(pub, "queue depth or policy out of range");
+    if (xmem_pool_owner_pid(pub->pool, c.owner) != (pid_t)c.pid)
+        return reject(pub, "owner id not attached to the pool by that pid");
+    if (s) {
+        s->gone = false;
+        return;
+    }
+    if (pub->nsubs == pub->cap) {
+        uint32_t cap = pub->cap ? pub->cap * 2 : 8;
+        sub_entry *subs = realloc(pub->subs, cap * sizeof *subs);
+        if (!subs)
+            return reject(pub, "out of memory");
+        pub->subs = subs;
+        uint32_t *el = realloc(pub->eligible, cap * sizeof *el);
+        if (!el)
+            return reject(pub, "out of memory");
+        pub->eligible = el;
+        pub->cap = cap;
+    }
+    s = &pub->subs[pub->nsubs];
+    memset(s, 0, sizeof *s);
+    s->sent_cap = 2 * c.depth;
+    s->sent = calloc(s->sent_cap, sizeof *s->sent);
+    if (!s->sent)
+        return reject(pub, "out of memory");
+    memcpy(s->rid, rid, rid_len);
+    s->rid_len = rid_len;
+    s->owner = c.owner;
+    s->pid = (int32_t)c.pid;
+    s->depth = c.depth;
+    s->policy = (xmem_queue_policy)c.policy;
+    pub->nsubs++;
+    pub->stats.subscribers = pub->nsubs;
+}
+
+/* Reads every waiting control message. */
+static void drain_control(xmem_pub_t *pub)
+{
+    for (;;) {
+        uint8_t rid[RID_MAX], msg[64];
+        int rl = zmq_recv(pub->sock, rid, sizeof rid, ZMQ_DONTWAIT);
+        if (rl < 0)
+            return;
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_getsockopt(pub->sock, ZMQ_RCVMORE, &more, &ml);
+        if (!more) {
+            reject(pub, "a message without a body");
+            continue;
+        }
+        int n = zmq_recv(pub->sock, msg, sizeof msg, 0);
+        bool extra = false;
+        for (;;) { /* swallow any further parts */
+            zmq_getsockopt(pub->sock, ZMQ_RCVMORE, &more, &ml);
+            if (!more)
+                break;
+            extra = true;
+            zmq_recv(pub->sock, msg, 0, 0);
+        }
+        if (n < 0 || extra || (size_t)rl > RID_MAX) {
+            reject(pub, "a message of the wrong shape");
+            continue;
+        }
+        on_control(pub, rid, (size_t)rl, msg, (size_t)n > sizeof msg ? sizeof msg + 1 : (size_t)n);
+    }
+}
+
+/* Subscribers whose process detached or died are dropped, and a dead one's references come back. */
+static void check_liveness(xmem_pub_t *pub)
+{
+    uint64_t now = xmemi_now_ns();
+    if (now < pub->next_liveness_ns)
+        return;
+    pub->next_liveness_ns = now + LIVENESS_PERIOD_NS;
+    xmem_pool_reclaim_dead(pub->pool, NULL, NULL);
+    for (uint32_t i = 0; i < pub->nsubs; i++)
+        if (xmem_pool_owner_pid(pub->pool, pub->subs[i].owner) != pub->subs[i].pid)
+            pub->subs[i].gone = true;
+}
+
+static void service(xmem_pub_t *pub)
+{
+    drain_control(pub);
+    check_liveness(pub);
+    remove_gone(pub);
+}
+
+xmem_err xmem_pub_create(xmem_pool_t *pool, const char *endpoint, const xmem_pub_options *opts,
+                         xmem_pub_t **out, xmem_error_t *err)
+{
+    if (!out || !pool || !endpoint)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "xmem_pub_create: pool, endpoint and out are needed");
+    *out = NULL;
+    xmem_pub_t *pub = calloc(1, sizeof *pub);
+    if (!pub)
+        return xmemi_fail(err, XMEM_ENOMEM, 0, "publisher '%s': no memory", endpoint);
+    if (opts)
+        pub->opts = *opts;
+    else
+        xmem_pub_options_init(&pub->opts);
+    pub->pool = pool;
+    pub->pool_id = xmem_pool_id(pool);
+    snprintf(pub->endpoint, sizeof pub->endpoint, "%s", endpoint);
+    xmem_err rc;
+    pub->ctx = zmq_ctx_new();
+    if (!pub->ctx) {
+        rc = xmemi_zmq_fail(err, "zmq_ctx_new for publisher", endpoint);
+        goto fail_pub;
+    }
+    pub->sock = zmq_socket(pub->ctx, ZMQ_ROUTER);
+    if (!pub->sock) {
+        rc = xmemi_zmq_fail(err, "zmq_socket(ROUTER) for publisher", endpoint);
+        goto fail_ctx;
+    }
+    int hb = pub->opts.heartbeat_ms > 0 ? pub->opts.heartbeat_ms : 200;
+    if ((rc = xmemi_zmq_setint(pub->sock, ZMQ_ROUTER_MANDATORY, 1, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(pub->sock, ZMQ_LINGER, 0, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(pub->sock, ZMQ_SNDHWM, 100000, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(pub->sock, ZMQ_HEARTBEAT_IVL, hb, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(pub->sock, ZMQ_HEARTBEAT_TIMEOUT, 5 * hb, endpoint, err)))
+        goto fail_sock;
+    if (zmq_bind(pub->sock, endpoint) != 0) {
+        rc = xmemi_zmq_fail(err, "publisher cannot bind", endpoint);
+        goto fail_sock;
+    }
+    size_t len = sizeof pub->endpoint;
+    zmq_getsockopt(pub->sock, ZMQ_LAST_ENDPOINT, pub->endpoint, &len);
+    *out = pub;
+    return XMEM_OK;
+
+fail_sock:
+    zmq_close(pub->sock);
+fail_ctx:
+    zmq_ctx_term(pub->ctx);
+fail_pub:
+    free(pub);
+    return rc;
+}
+
+void xmem_pub_destroy(xmem_pub_t **pub_ptr)
+{
+    if (!pub_ptr || !*pub_ptr)
+        return;
+    xmem_pub_t *pub = *pub_ptr;
+    *pub_ptr = NULL;
+    zmq_close(pub->sock);
+    zmq_ctx_term(pub->ctx);
+    for (uint32_t i = 0; i < pub->nsubs; i++)
+        free(pub->subs[i].sent);
+    free(pub->subs);
+    free(pub->eligible);
+    free(pub);
+}
+
+const char *xmem_pub_endpoint(const xmem_pub_t *pub)
+{
+    return pub->endpoint;
+}
+
+/* Waits (policy block) until the subscriber holds fewer than its depth, or the timeout passes. */
+static bool wait_for_room(xmem_pub_t *pub, sub_entry *s)
+{
+    uint64_t start = xmemi_now_ns();
+    uint64_t deadline = start + (uint64_t)pub->opts.block_timeout_ms * 1000000ull;
+    uint64_t next_check = start + LIVENESS_PERIOD_NS / 10;
+    while (reap(pub->pool, s) >= sub_limit(s)) {
+        uint64_t now = xmemi_now_ns();
+        if (now >= deadline)
+            return false;
+        if (now >= next_check) {
+            /* A dead subscriber never frees room: stop waiting for it. */
+            xmem_pool_reclaim_dead(pub->pool, NULL, NULL);
+            if (xmem_pool_owner_pid(pub->pool, s->owner) != s->pid) {
+                s->gone = true;
+                return false;
+            }
+            next_check = now + LIVENESS_PERIOD_NS / 10;
+        }
+        /* Room usually comes within microseconds: yield the CPU to the consumer at first, and
+         * sleep only once the wait is long. */
+        if (now - start < 200 * 1000)
+            sched_yield();
+        else
+            nanosleep(&(struct timespec){.tv_nsec = 20 * 1000}, NULL);
+    }
+    return true;
+}
+
+static void count_drop(xmem_pub_t *pub, sub_entry *s, xmem_drop why)
+{
+    s->dropped[why]++;
+    pub->stats.dropped[why]++;
+}
+
+xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
+{
+    if (!guard || !xmem_guard_valid(guard))
+        return xmemi_fail(err, XMEM_EINVAL, 0, "publisher %s: the guard holds no buffer",
+                          pub->endpoint);
+    xmem_pool_t *pool = guard->pool;
+    xmem_buf_ref ref = guard->ref;
+    if (xmem_pool_id(pool) != pub->pool_id) {
+        xmem_guard_release(guard, NULL);
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "publisher %s serves pool '%s'; the buffer is from pool '%s'",
+                          pub->endpoint, xmem_pool_name(pub->pool), xmem_pool_name(pool));
+    }
+    service(pub);
+    xmem_meta_t meta;
+    xmem_guard_meta(guard, &meta, NULL);
+
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < pub->nsubs; i++) {
+        sub_entry *s = &pub->subs[i];
+        if (reap(pub->pool, s) >= sub_limit(s)) {
+            if (s->policy == XMEM_POLICY_DROP_OLDEST) {
+                count_drop(pub, s, XMEM_DROP_QUEUE_FULL);
+                continue;
+            }
+            if (!wait_for_room(pub, s)) {
+                count_drop(pub, s, s->gone ? XMEM_DROP_GONE : XMEM_DROP_BLOCK_TIMEOUT);
+                continue;
+            }
+        }
+        pub->eligible[n++] = i;
+    }
+    pub->stats.published++;
+    if (n == 0) {
+        if (pub->nsubs == 0)
+            pub->stats.unsubscribed++;
+        return xmem_guard_release(guard, err);
+    }
+    /* One reference per receiver: the guard's own plus n - 1 more, each given away below. */
+    for (uint32_t k = 1; k < n; k++) {
+        xmem_err rc = xmem_pool_add_ref(pool, ref, err);
+        if (rc) {
+            while (k-- > 1)
+                xmem_pool_release(pool, ref, NULL);
+            xmem_guard_release(guard, NULL);
+            return rc;
+        }
+    }
+    xmem_guard_forget(guard);
+    uint64_t seq = pub->seq++;
+    xmem_descriptor d = {
+        .pool_id = pub->pool_id,
+        .ref = ref,
+        .sequence = seq,
+        .timestamp_ns = meta.timestamp_ns ? meta.timestamp_ns : xmemi_now_ns(),
+    };
+    for (uint32_t k = 0; k < n; k++) {
+        sub_entry *s = &pub->subs[pub->eligible[k]];
+        if (xmem_pool_owner_pid(pool, s->owner) != s->pid ||
+            xmem_pool_give(pool, ref, s->owner, 1, NULL) != XMEM_OK) {
+            s->gone = true;
+            count_drop(pub, s, XMEM_DROP_GONE);
+            xmem_pool_release(pool, ref, NULL);
+            continue;
+        }
+        d.owner = s->owner;
+        uint8_t wire[XMEM_DESCRIPTOR_SIZE];
+        xmem_descriptor_encode(&d, wire);
+        if (zmq_send(pub->sock, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(pub->sock, wire, sizeof wire, ZMQ_DONTWAIT) < 0) {
+            xmem_drop why = errno == EAGAIN ? XMEM_DROP_HWM : XMEM_DROP_GONE;
+            if (why == XMEM_DROP_GONE)
+                s->gone = true;
+            count_drop(pub, s, why);
+            /* It never learns of this reference: take it back. If its slot was reclaimed
+             * meanwhile the reference came back with the rest. */
+            if (xmem_pool_take_back(pool, ref, s->owner, 1, NULL) == XMEM_OK)
+                xmem_pool_release(pool, ref, NULL);
+            continue;
+        }
+        s->sent[s->sent_head++ % s->sent_cap] = ref;
+        s->delivered++;
+        pub->stats.delivered++;
+    }
+    return XMEM_OK;
+}
+
+xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err)
+{
+    zmq_pollitem_t item = {.socket = pub->sock, .events = ZMQ_POLLIN};
+    if (timeout_ms != 0 && zmq_poll(&item, 1, timeout_ms) < 0 && errno != EINTR)
+        return xmemi_zmq_fail(err, "zmq_poll on publisher", pub->endpoint);
+    service(pub);
+    return XMEM_OK;
+}
+
+xmem_err xmem_pub_wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_ms,
+                                   xmem_error_t *err)
+{
+    uint64_t deadline = xmemi_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    for (;;) {
+        xmem_err rc = xmem_pub_poll(pub, 10, err);
+        if (rc)
+            return rc;
+        if (pub->nsubs >= count)
+            return XMEM_OK;
+        if (xmemi_now_ns() >= deadline)
+            return xmemi_fail(err, XMEM_ETIMEDOUT, 0,
+                              "publisher %s: %u of %u subscribers after %d ms", pub->endpoint,
+                              pub->nsubs, count, timeout_ms);
+    }
+}
+
+void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out)
+{
+    *out = pub->stats;
+    out->subscribers = pub->nsubs;
+}
+
+uint32_t xmem_pub_subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_stats *out, uint32_t max)
+{
+    for (uint32_t i = 0; i < pub->nsubs && i < max; i++) {
+        sub_entry *s = &pub->subs[i];
+        out[i] = (xmem_pub_sub_stats){
+            .owner = s->owner,
+            .pid = s->pid,
+            .depth = s->depth,
+            .policy = s->policy,
+            .outstanding = reap(pub->pool, s),
+            .delivered = s->delivered,
+        };
+        memcpy(out[i].dropped, s->dropped, sizeof s->dropped);
+    }
+    return pub->nsubs;
+}

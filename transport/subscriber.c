@@ -1,0 +1,319 @@
+/* The subscriber: one ZeroMQ DEALER socket per publisher it connects to, its own attachment to the
+ * pool, and a local queue of accepted descriptors (where drop_oldest gives back older buffers).
+ * Every message is checked before anything touches a refcount. */
+#define _GNU_SOURCE
+#include <xmem/transport.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "control.h"
+#include "core/error_internal.h"
+#include "zmq_util.h"
+
+#define MAX_PUBLISHERS 64
+
+struct xmem_sub {
+    xmem_pool_t *pool; /* the subscriber's own attachment */
+    uint64_t pool_id;
+    uint32_t owner;
+    uint32_t capacity;
+    xmem_sub_options opts;
+    void *ctx;
+    zmq_pollitem_t items[MAX_PUBLISHERS];
+    char *endpoints[MAX_PUBLISHERS];
+    uint32_t nsocks;
+    xmem_descriptor *queue; /* accepted, not yet returned; oldest at tail */
+    uint32_t qcap;
+    uint64_t qhead, qtail;
+    xmem_descriptor last;
+    uint64_t next_refresh_ns;
+    xmem_sub_stats stats;
+    bool logged[XMEM_REJECT_COUNT_];
+};
+
+void xmem_sub_options_init(xmem_sub_options *opts)
+{
+    opts->depth = 4;
+    opts->policy = XMEM_POLICY_DROP_OLDEST;
+    opts->heartbeat_ms = 200;
+}
+
+xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xmem_sub_t **out,
+                         xmem_error_t *err)
+{
+    if (!out)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "xmem_sub_create: out is NULL");
+    *out = NULL;
+    xmem_sub_t *sub = calloc(1, sizeof *sub);
+    if (!sub)
+        return xmemi_fail(err, XMEM_ENOMEM, 0, "subscriber of pool '%s': no memory", pool_name);
+    if (opts)
+        sub->opts = *opts;
+    else
+        xmem_sub_options_init(&sub->opts);
+    xmem_err rc;
+    if (sub->opts.depth == 0 || sub->opts.depth > 65536 ||
+        (unsigned)sub->opts.policy > XMEM_POLICY_BLOCK) {
+        rc = xmemi_fail(err, XMEM_EINVAL, 0,
+                        "subscriber of pool '%s': depth %u (1..65536) or policy %d is invalid",
+                        pool_name, sub->opts.depth, (int)sub->opts.policy);
+        goto fail_sub;
+    }
+    if (sub->opts.heartbeat_ms <= 0)
+        sub->opts.heartbeat_ms = 200;
+    rc = xmem_pool_open(pool_name, &sub->pool, err);
+    if (rc)
+        goto fail_sub;
+    sub->pool_id = xmem_pool_id(sub->pool);
+    sub->owner = xmem_pool_owner_id(sub->pool);
+    sub->capacity = xmem_pool_capacity(sub->pool);
+    sub->ctx = zmq_ctx_new();
+    if (!sub->ctx) {
+        rc = xmemi_zmq_fail(err, "zmq_ctx_new for subscriber of pool", pool_name);
+        goto fail_pool;
+    }
+    *out = sub;
+    return XMEM_OK;
+
+fail_pool:
+    xmem_pool_destroy(&sub->pool);
+fail_sub:
+    free(sub);
+    return rc;
+}
+
+static void send_control(xmem_sub_t *sub, void *sock, uint16_t type)
+{
+    xmemi_control c = {
+        .type = type,
+        .pool_id = sub->pool_id,
+        .owner = sub->owner,
+        .pid = (uint32_t)getpid(),
+        .depth = sub->opts.depth,
+        .policy = (uint16_t)sub->opts.policy,
+    };
+    uint8_t wire[XMEMI_CONTROL_SIZE];
+    xmemi_control_encode(&c, wire);
+    zmq_send(sock, wire, sizeof wire, ZMQ_DONTWAIT);
+}
+
+/* Room for what the publishers may have in flight: 2 x depth each under drop_oldest. */
+static xmem_err grow_queue(xmem_sub_t *sub, xmem_error_t *err)
+{
+    uint32_t want = 2 * sub->opts.depth * (sub->nsocks + 1);
+    if (want <= sub->qcap)
+        return XMEM_OK;
+    xmem_descriptor *q = malloc(want * sizeof *q);
+    if (!q)
+        return xmemi_fail(err, XMEM_ENOMEM, 0, "subscriber of pool '%s': no memory for its queue",
+                          xmem_pool_name(sub->pool));
+    uint64_t n = 0;
+    for (uint64_t i = sub->qtail; i < sub->qhead; i++)
+        q[n++] = sub->queue[i % sub->qcap];
+    free(sub->queue);
+    sub->queue = q;
+    sub->qcap = want;
+    sub->qtail = 0;
+    sub->qhead = n;
+    return XMEM_OK;
+}
+
+xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xmem_error_t *err)
+{
+    if (sub->nsocks == MAX_PUBLISHERS)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "subscriber of pool '%s': %d publishers at most",
+                          xmem_pool_name(sub->pool), MAX_PUBLISHERS);
+    xmem_err rc = grow_queue(sub, err);
+    if (rc)
+        return rc;
+    void *sock = zmq_socket(sub->ctx, ZMQ_DEALER);
+    if (!sock)
+        return xmemi_zmq_fail(err, "zmq_socket(DEALER) for", endpoint);
+    char rid[64];
+    int rid_len = snprintf(rid, sizeof rid, "xmem-sub-%d-%u-%u", (int)getpid(), sub->owner,
+                           sub->nsocks);
+    int hb = sub->opts.heartbeat_ms;
+    if ((rc = xmemi_zmq_setint(sock, ZMQ_LINGER, 100, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(sock, ZMQ_RCVHWM, 100000, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(sock, ZMQ_HEARTBEAT_IVL, hb, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(sock, ZMQ_HEARTBEAT_TIMEOUT, 5 * hb, endpoint, err)))
+        goto fail;
+    if (zmq_setsockopt(sock, ZMQ_ROUTING_ID, rid, (size_t)rid_len) != 0) {
+        rc = xmemi_zmq_fail(err, "zmq_setsockopt(ROUTING_ID) for", endpoint);
+        goto fail;
+    }
+    if (zmq_connect(sock, endpoint) != 0) {
+        rc = xmemi_zmq_fail(err, "subscriber cannot connect to", endpoint);
+        goto fail;
+    }
+    sub->endpoints[sub->nsocks] = strdup(endpoint);
+    sub->items[sub->nsocks] = (zmq_pollitem_t){.socket = sock, .events = ZMQ_POLLIN};
+    sub->nsocks++;
+    send_control(sub, sock, XMEMI_SUBSCRIBE);
+    return XMEM_OK;
+
+fail:
+    zmq_close(sock);
+    return rc;
+}
+
+static void reject(xmem_sub_t *sub, xmem_reject why, const char *endpoint, const char *detail)
+{
+    sub->stats.rejected[why]++;
+    sub->stats.rejected_total++;
+    if (sub->logged[why])
+        return;
+    sub->logged[why] = true;
+    fprintf(stderr,
+            "xmem: subscriber of pool '%s' (owner %u): refused a message from %s (%s): %s; "
+            "further ones of this kind are only counted\n",
+            xmem_pool_name(sub->pool), sub->owner, endpoint, xmem_reject_name(why), detail);
+}
+
+/* Checks a message against the pool; only a descriptor addressed to us for a reference we hold
+ * is queued. Nothing here changes a refcount. */
+static void on_message(xmem_sub_t *sub, const void *msg, size_t len, const char *endpoint)
+{
+    xmem_descriptor d;
+    xmem_reject why;
+    if (xmem_descriptor_decode(msg, len, &d, &why) != XMEM_OK)
+        return reject(sub, why, endpoint, "not a valid descriptor");
+    if (d.pool_id != sub->pool_id)
+        return reject(sub, XMEM_REJECT_POOL, endpoint, "descriptor of another pool");
+    if (d.ref.index >= sub->capacity)
+        return reject(sub, XMEM_REJECT_INDEX, endpoint, "buffer index beyond the pool");
+    if (d.owner != sub->owner)
+        return reject(sub, XMEM_REJECT_ADDRESS, endpoint, "addressed to another subscriber");
+    uint32_t count;
+    if (xmem_pool_ref_count(sub->pool, d.ref, &count, NULL) != XMEM_OK)
+        return reject(sub, XMEM_REJECT_GENERATION, endpoint, "stale or free buffer");
+    /* References we hold to this buffer that no queued descriptor accounts for yet. */
+    uint32_t owned = xmem_pool_owned_by(sub->pool, d.ref, sub->owner);
+    for (uint64_t i = sub->qtail; i < sub->qhead && owned; i++) {
+        const xmem_descriptor *q = &sub->queue[i % sub->qcap];
+        if (q->ref.index == d.ref.index && q->ref.generation == d.ref.generation)
+            owned--;
+    }
+    if (owned == 0)
+        return reject(sub, XMEM_REJECT_NOT_OWNED, endpoint, "no reference was given with it");
+    if (sub->qhead - sub->qtail == sub->qcap) {
+        /* More than the publishers may send: give back the oldest to stay bounded. */
+        xmem_pool_release(sub->pool, sub->queue[sub->qtail++ % sub->qcap].ref, NULL);
+        sub->stats.dropped_oldest++;
+    }
+    sub->queue[sub->qhead++ % sub->qcap] = d;
+    sub->stats.received++;
+    if (sub->opts.policy == XMEM_POLICY_DROP_OLDEST) {
+        while (sub->qhead - sub->qtail > sub->opts.depth) {
+            xmem_pool_release(sub->pool, sub->queue[sub->qtail++ % sub->qcap].ref, NULL);
+            sub->stats.dropped_oldest++;
+        }
+    }
+}
+
+static void drain(xmem_sub_t *sub)
+{
+    for (uint32_t i = 0; i < sub->nsocks; i++) {
+        void *sock = sub->items[i].socket;
+        uint8_t msg[XMEM_DESCRIPTOR_SIZE + 1];
+        int n;
+        while ((n = zmq_recv(sock, msg, sizeof msg, ZMQ_DONTWAIT)) >= 0) {
+            int more = 0;
+            size_t ml = sizeof more;
+            zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml);
+            bool multipart = more;
+            while (more) {
+                zmq_recv(sock, msg, 0, 0);
+                zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml);
+            }
+            /* A truncated or multipart message can only fail the size check. */
+            size_t len = multipart || (size_t)n > XMEM_DESCRIPTOR_SIZE ? sizeof msg : (size_t)n;
+            on_message(sub, msg, len, sub->endpoints[i]);
+        }
+    }
+}
+
+static void refresh(xmem_sub_t *sub)
+{
+    uint64_t now = xmemi_now_ns();
+    if (now < sub->next_refresh_ns)
+        return;
+    sub->next_refresh_ns = now + (uint64_t)sub->opts.heartbeat_ms * 1000000ull;
+    for (uint32_t i = 0; i < sub->nsocks; i++)
+        send_control(sub, sub->items[i].socket, XMEMI_SUBSCRIBE);
+}
+
+xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xmem_error_t *err)
+{
+    if (!out || xmem_guard_valid(out))
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "subscriber of pool '%s': receive needs an empty guard",
+                          xmem_pool_name(sub->pool));
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                                       : xmemi_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    for (;;) {
+        drain(sub);
+        if (sub->qhead != sub->qtail) {
+            xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
+            xmem_err rc = xmem_pool_get(sub->pool, d.ref, out, err);
+            if (rc == XMEM_OK)
+                sub->last = d;
+            return rc;
+        }
+        refresh(sub);
+        uint64_t now = xmemi_now_ns();
+        if (now >= deadline)
+            return xmemi_fail(err, XMEM_ETIMEDOUT, 0,
+                              "subscriber of pool '%s': nothing received in %d ms",
+                              xmem_pool_name(sub->pool), timeout_ms);
+        uint64_t wait_ms = (deadline - now + 999999) / 1000000;
+        if (wait_ms > (uint64_t)sub->opts.heartbeat_ms)
+            wait_ms = (uint64_t)sub->opts.heartbeat_ms;
+        if (zmq_poll(sub->items, (int)sub->nsocks, (long)wait_ms) < 0) {
+            /* A signal: return, so the caller can look at why (a stop request, say). */
+            if (errno == EINTR)
+                return xmemi_fail(err, XMEM_ETIMEDOUT, 0, "subscriber of pool '%s': interrupted",
+                                  xmem_pool_name(sub->pool));
+            return xmemi_zmq_fail(err, "zmq_poll for subscriber of pool", xmem_pool_name(sub->pool));
+        }
+    }
+}
+
+const xmem_descriptor *xmem_sub_last(const xmem_sub_t *sub)
+{
+    return &sub->last;
+}
+
+xmem_pool_t *xmem_sub_pool(xmem_sub_t *sub)
+{
+    return sub->pool;
+}
+
+void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out)
+{
+    *out = sub->stats;
+}
+
+void xmem_sub_destroy(xmem_sub_t **sub_ptr)
+{
+    if (!sub_ptr || !*sub_ptr)
+        return;
+    xmem_sub_t *sub = *sub_ptr;
+    *sub_ptr = NULL;
+    for (uint32_t i = 0; i < sub->nsocks; i++) {
+        send_control(sub, sub->items[i].socket, XMEMI_UNSUBSCRIBE);
+        zmq_close(sub->items[i].socket);
+        free(sub->endpoints[i]);
+    }
+    zmq_ctx_term(sub->ctx);
+    /* Detaching gives back every reference of this attachment: queued ones and any whose
+     * descriptor is still in flight. */
+    xmem_pool_destroy(&sub->pool);
+    free(sub->queue);
+    free(sub);
+}

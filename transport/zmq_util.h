@@ -1,0 +1,18 @@
+/* Small helpers around libzmq shared by the publisher and the subscriber. */
+#ifndef XMEM_TRANSPORT_ZMQ_UTIL_H
+#define XMEM_TRANSPORT_ZMQ_UTIL_H
+
+#include <stdint.h>
+
+#include <xmem/error.h>
+
+/* Fails with XMEM_ETRANSPORT naming what was being done and zmq_strerror(errno). */
+xmem_err xmemi_zmq_fail(xmem_error_t *err, const char *what, const char *endpoint);
+
+/* Sets an int socket option; XMEM_ETRANSPORT on failure. */
+xmem_err xmemi_zmq_setint(void *sock, int option, int value, const char *endpoint,
+                          xmem_error_t *err);
+
+uint64_t xmemi_now_ns(void);
+
+#endif
