@@ -24,6 +24,9 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
     _Atomic uint32_t *backed = pool->region.hdr->class_backed;
     if (rec->capacity)
         atomic_fetch_sub_explicit(&backed[rec->size_class], 1, memory_order_relaxed);
+    /* Unbacked until the new object exists: a death in between leaves a slot a later backing
+     * cleans up, never one that claims an object of the wrong size. */
+    rec->capacity = 0;
     uint64_t capacity = xmemi_class_capacity(size_class, pool->region.hdr->page_size);
     char name[XMEMI_SHM_NAME_MAX];
     xmemi_buffer_shm_name(pool->name, index, name);

@@ -7,6 +7,7 @@
 #include <xmem/pool.h>
 
 #include "error_internal.h"
+#include "meta_region.h"
 #include "pool_internal.h"
 
 bool xmem_guard_valid(const xmem_guard_t *g)
@@ -75,7 +76,7 @@ xmem_err xmem_guard_meta(const xmem_guard_t *g, xmem_meta_t *out, xmem_error_t *
     xmemi_record *rec = &g->pool->region.records[g->ref.index];
     memset(out, 0, sizeof *out);
     out->ref = g->ref;
-    out->refcount = atomic_load_explicit(&rec->refcount, memory_order_acquire);
+    out->refcount = xmemi_record_refs(rec);
     out->storage = (xmem_storage)rec->storage;
     out->device = rec->device;
     out->dtype = (xmem_dtype)rec->dtype;
@@ -115,17 +116,19 @@ xmem_err xmem_guard_set_layout(xmem_guard_t *g, xmem_dtype dtype, uint32_t ndim,
     const int64_t *st = strides ? strides : dense;
     /* The furthest byte any index reaches must lie inside the buffer. */
     uint64_t extent = elem;
-    bool empty = false;
+    bool empty = false, overflow = false;
     for (uint32_t d = 0; d < ndim; d++) {
         if (st[d] < 0)
             return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': buffer %u: stride %u is negative",
                               pool, g->ref.index, d);
+        uint64_t reach;
         if (shape[d] == 0)
             empty = true;
-        else
-            extent += (uint64_t)(shape[d] - 1) * (uint64_t)st[d];
+        else if (__builtin_mul_overflow((uint64_t)(shape[d] - 1), (uint64_t)st[d], &reach) ||
+                 __builtin_add_overflow(extent, reach, &extent))
+            overflow = true;
     }
-    if (!empty && extent > g->size)
+    if (!empty && (overflow || extent > g->size))
         return xmemi_fail(err, XMEM_EINVAL, 0,
                           "pool '%s': buffer %u: a %s layout reaching %llu bytes does not fit its "
                           "%zu bytes",

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "meta_region.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -91,6 +92,8 @@ xmem_err xmemi_meta_create(const char *pool, uint32_t capacity, xmemi_meta_regio
     /* Pushed in reverse so a fresh pool hands out index 0 first. */
     for (uint32_t i = capacity; i-- > 0;)
         xmemi_free_push(out, &h->unbacked_head, i);
+    for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
+        atomic_init(&h->procs[p].acquiring, XMEMI_NIL);
     atomic_store_explicit(&h->magic, XMEMI_META_MAGIC, memory_order_release);
     return XMEM_OK;
 }
@@ -189,13 +192,16 @@ static inline uint64_t head_pack(uint64_t tag, uint32_t index)
     return (tag << 32) | index;
 }
 
-uint32_t xmemi_free_pop(xmemi_meta_region *r, _Atomic uint64_t *head)
+uint32_t xmemi_free_pop(xmemi_meta_region *r, _Atomic uint64_t *head, _Atomic uint32_t *journal)
 {
     uint64_t old = atomic_load_explicit(head, memory_order_acquire);
     for (;;) {
         uint32_t index = (uint32_t)old;
         if (index == XMEMI_NIL)
             return XMEMI_NIL;
+        /* Published before the CAS (whose release orders it): a reclaimer that finds this
+         * process dead knows which slot it may have taken. */
+        atomic_store_explicit(journal, index, memory_order_relaxed);
         uint32_t next = atomic_load_explicit(&r->records[index].next_free, memory_order_relaxed);
         uint64_t new_head = head_pack((old >> 32) + 1, next);
         if (atomic_compare_exchange_weak_explicit(head, &old, new_head, memory_order_acq_rel,
@@ -216,25 +222,113 @@ void xmemi_free_push(xmemi_meta_region *r, _Atomic uint64_t *head, uint32_t inde
     }
 }
 
-uint32_t xmemi_record_unref(xmemi_meta_region *r, uint32_t index, uint32_t n)
-{
-    uint32_t before = atomic_fetch_sub_explicit(&r->records[index].refcount, n, memory_order_acq_rel);
-    if (before != n)
-        return before - n;
-    xmemi_record_recycle(r, index);
-    return 0;
-}
-
-void xmemi_record_recycle(xmemi_meta_region *r, uint32_t index)
+void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index)
 {
     xmemi_record *rec = &r->records[index];
-    /* A new generation makes every outstanding name of this buffer stale before the slot can be
-     * handed out again. */
-    atomic_fetch_add_explicit(&rec->generation, 1, memory_order_release);
     if (rec->capacity)
         xmemi_free_push(r, &r->hdr->free_heads[rec->size_class], index);
     else
         xmemi_free_push(r, &r->hdr->unbacked_head, index);
+}
+
+uint32_t xmemi_record_refs(const xmemi_record *rec)
+{
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
+        n += atomic_load_explicit(&((xmemi_record *)rec)->owner_refs[p], memory_order_acquire);
+    return n;
+}
+
+bool xmemi_record_try_free(xmemi_meta_region *r, uint32_t index, _Atomic uint32_t *journal)
+{
+    xmemi_record *rec = &r->records[index];
+    if (xmemi_record_refs(rec) != 0)
+        return false;
+    /* Between the state change and the push the slot is on no list: journaled like a pop. */
+    if (journal)
+        atomic_store_explicit(journal, index, memory_order_relaxed);
+    uint32_t live = XMEMI_SLOT_LIVE;
+    bool won = atomic_compare_exchange_strong_explicit(&rec->state, &live, XMEMI_SLOT_FREE,
+                                                       memory_order_acq_rel, memory_order_relaxed);
+    if (won) {
+        /* A new generation makes every outstanding name of this buffer stale before the slot
+         * can be handed out again. */
+        atomic_fetch_add_explicit(&rec->generation, 1, memory_order_release);
+        xmemi_slot_push_free(r, index);
+    }
+    if (journal)
+        atomic_store_explicit(journal, XMEMI_NIL, memory_order_release);
+    return won;
+}
+
+/* Heads of every free list, to tell whether the lists changed during a walk. */
+static void snapshot_heads(const xmemi_meta_region *r, uint64_t *out)
+{
+    for (uint32_t c = 0; c < XMEMI_NUM_CLASSES; c++)
+        out[c] = atomic_load_explicit(&r->hdr->free_heads[c], memory_order_acquire);
+    out[XMEMI_NUM_CLASSES] = atomic_load_explicit(&r->hdr->unbacked_head, memory_order_acquire);
+}
+
+static bool on_a_list(const xmemi_meta_region *r, const uint64_t *heads, uint32_t index)
+{
+    for (uint32_t c = 0; c <= XMEMI_NUM_CLASSES; c++) {
+        uint32_t at = (uint32_t)heads[c];
+        for (uint32_t steps = 0; at != XMEMI_NIL && steps <= r->hdr->capacity; steps++) {
+            if (at == index)
+                return true;
+            if (at >= r->hdr->capacity)
+                break;
+            at = atomic_load_explicit(&r->records[at].next_free, memory_order_acquire);
+        }
+    }
+    return false;
+}
+
+static bool journaled_by_live(const xmemi_meta_region *r, uint32_t dead_slot, uint32_t index)
+{
+    for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++) {
+        if (p == dead_slot)
+            continue;
+        const xmemi_proc_entry *e = &r->hdr->procs[p];
+        if (atomic_load(&((xmemi_proc_entry *)e)->acquiring) == index)
+            return true;
+    }
+    return false;
+}
+
+/* The dead process was taking `index` off a free list. If the pop happened but no owner count
+ * followed, the slot is on no list and owned by nobody: put it back. The lists are walked only
+ * while no other process changes them (same heads before and after), else retried; after too
+ * many retries the slot is left out rather than risk putting it on a list twice. */
+static void recover_acquiring(xmemi_meta_region *r, uint32_t dead_slot, uint32_t index)
+{
+    if (index >= r->hdr->capacity)
+        return;
+    xmemi_record *rec = &r->records[index];
+    uint64_t before[XMEMI_NUM_CLASSES + 1], after[XMEMI_NUM_CLASSES + 1];
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        if (atomic_load(&rec->state) != XMEMI_SLOT_FREE || xmemi_record_refs(rec) != 0 ||
+            journaled_by_live(r, dead_slot, index))
+            return; /* it was handed out after all, or another process is taking it */
+        snapshot_heads(r, before);
+        bool listed = on_a_list(r, before, index);
+        snapshot_heads(r, after);
+        if (memcmp(before, after, sizeof before) != 0) {
+            sched_yield();
+            continue;
+        }
+        if (listed)
+            return;
+        uint32_t free_state = XMEMI_SLOT_FREE;
+        if (journaled_by_live(r, dead_slot, index) ||
+            !atomic_compare_exchange_strong(&rec->state, &free_state, XMEMI_SLOT_RECOVERING))
+            return;
+        /* The dead process may have died before giving the freed buffer its new generation. */
+        atomic_fetch_add_explicit(&rec->generation, 1, memory_order_release);
+        xmemi_slot_push_free(r, index);
+        atomic_store_explicit(&rec->state, XMEMI_SLOT_FREE, memory_order_release);
+        return;
+    }
 }
 
 xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, uint32_t *slot,
@@ -247,6 +341,7 @@ xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, 
             continue;
         p->pid = pid;
         p->start_time = start_time;
+        atomic_store(&p->acquiring, XMEMI_NIL);
         atomic_fetch_add(&p->epoch, 1);
         atomic_store_explicit(&p->state, XMEMI_PROC_ATTACHED, memory_order_release);
         *slot = i;
@@ -256,7 +351,7 @@ xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, 
                       r->hdr->name, XMEM_POOL_MAX_PROCS);
 }
 
-uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot)
+uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot, _Atomic uint32_t *journal)
 {
     xmemi_proc_entry *p = &r->hdr->procs[slot];
     uint32_t expected = XMEMI_PROC_ATTACHED;
@@ -266,11 +361,16 @@ uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot)
     for (uint32_t i = 0; i < r->hdr->capacity; i++) {
         xmemi_record *rec = &r->records[i];
         uint32_t n = atomic_exchange_explicit(&rec->owner_refs[slot], 0, memory_order_acq_rel);
-        if (n) {
-            xmemi_record_unref(r, i, n);
-            returned += n;
-        }
+        returned += n;
+        /* Also a live buffer nobody owns: the dead process released its last reference but died
+         * before recycling it. (A live one is never unowned otherwise: acquire owns before it
+         * marks live, and hand-overs add before they take.) */
+        if (atomic_load_explicit(&rec->state, memory_order_acquire) == XMEMI_SLOT_LIVE)
+            xmemi_record_try_free(r, i, journal);
     }
+    uint32_t acquiring = atomic_exchange(&p->acquiring, XMEMI_NIL);
+    if (acquiring != XMEMI_NIL)
+        recover_acquiring(r, slot, acquiring);
     p->pid = 0;
     p->start_time = 0;
     atomic_store_explicit(&p->state, XMEMI_PROC_FREE, memory_order_release);

@@ -21,6 +21,12 @@
 #define XMEMI_NIL UINT32_MAX    /* end of a free list */
 #define XMEMI_CUDA_RESERVED 192 /* bytes per record kept for CUDA IPC memory and event handles */
 
+enum xmemi_slot_state {
+    XMEMI_SLOT_FREE = 0,       /* on a free list (or being taken off one by a journaled acquire) */
+    XMEMI_SLOT_LIVE = 1,       /* handed out: its references are the sum of owner_refs */
+    XMEMI_SLOT_RECOVERING = 2, /* a dead acquirer's lost slot being put back */
+};
+
 enum xmemi_proc_state {
     XMEMI_PROC_FREE = 0,       /* slot unused */
     XMEMI_PROC_CLAIMING = 1,   /* a process is filling in its pid */
@@ -33,14 +39,18 @@ typedef struct xmemi_proc_entry {
     _Atomic uint32_t state; /* enum xmemi_proc_state */
     _Atomic uint32_t epoch; /* grows at every claim, so a reused slot is told apart */
     int32_t pid;            /* the attached process */
-    uint32_t reserved;      /* zero */
+    _Atomic uint32_t acquiring; /* slot it is taking off a free list, XMEMI_NIL otherwise: if it
+                                   dies there, the slot would be on no list and owned by nobody */
     uint64_t start_time;    /* its start time (/proc/PID/stat field 22), to tell a reused pid */
 } xmemi_proc_entry;
 
-/* One buffer. Fields without _Atomic are written only by the single holder of a read-write guard
+/* One buffer. Its reference count is the sum of owner_refs, never a separate number: every change
+ * of ownership is then a single atomic step on one counter (or, for a hand-over, an increment of
+ * the receiver before the decrement of the giver), so a process killed at any instruction leaves
+ * counts that its reclaim makes exact. Fields without _Atomic are written only by the single holder of a read-write guard
  * (layout fields) or by the process that popped the slot off a free list (backing fields). */
 typedef struct __attribute__((aligned(64))) xmemi_record {
-    _Atomic uint32_t refcount;      /* total references; 0 = free */
+    _Atomic uint32_t state;         /* enum xmemi_slot_state */
     _Atomic uint32_t generation;    /* grows each time the buffer is recycled */
     _Atomic uint32_t next_free;     /* next slot on the free list this slot is on, XMEMI_NIL at end */
     uint32_t index;                 /* this record's slot number */
@@ -111,24 +121,30 @@ void xmemi_meta_close(xmemi_meta_region *region);
 uint32_t xmemi_size_class(uint64_t size, uint64_t page_size);
 uint64_t xmemi_class_capacity(uint32_t size_class, uint64_t page_size);
 
-/* Lock-free free lists. */
-uint32_t xmemi_free_pop(xmemi_meta_region *r, _Atomic uint64_t *head);
+/* Lock-free free lists. pop writes the slot it is about to take to *journal first (a process's
+ * `acquiring`), so a death between the pop and the first owner count can be repaired. */
+uint32_t xmemi_free_pop(xmemi_meta_region *r, _Atomic uint64_t *head, _Atomic uint32_t *journal);
 void xmemi_free_push(xmemi_meta_region *r, _Atomic uint64_t *head, uint32_t index);
+
+/* Puts a free slot back on the list its storage belongs to (its class, or unbacked). */
+void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index);
+
+/* References to a record: the sum of its owner counts. */
+uint32_t xmemi_record_refs(const xmemi_record *rec);
 
 /* Claims a process slot for (pid, start_time); XMEM_EPROCS when the table is full. */
 xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, uint32_t *slot,
                           xmem_error_t *err);
 
 /* Gives back every reference process slot `slot` holds and frees the slot; returns how many.
- * Only one caller wins the slot (the others get 0). */
-uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot);
+ * Only one caller wins the slot (the others get 0). `journal` is the caller's own (NULL when the
+ * caller reclaims its own slot). */
+uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot, _Atomic uint32_t *journal);
 
-/* Drops `n` references from record `index`; at zero the buffer is recycled (generation + 1, back
- * on its class's free list). Returns the refcount left. */
-uint32_t xmemi_record_unref(xmemi_meta_region *r, uint32_t index, uint32_t n);
-
-/* Puts a buffer whose refcount just became zero back on its free list with a new generation. */
-void xmemi_record_recycle(xmemi_meta_region *r, uint32_t index);
+/* Recycles a live buffer nobody holds a reference to (generation + 1, back on its free list).
+ * Safe to race: once every owner count is zero no reference can appear, and one caller wins.
+ * `journal` (the caller's `acquiring`, or NULL) names the slot while it is on no list. */
+bool xmemi_record_try_free(xmemi_meta_region *r, uint32_t index, _Atomic uint32_t *journal);
 
 /* True if any process in the table (or the creator) still runs; *pid gets one of them. */
 bool xmemi_meta_in_use(const xmemi_meta_region *r, pid_t *pid);

@@ -176,10 +176,11 @@ static xmem_err prefill_classes(xmem_pool_t *pool, const xmem_pool_options *o, x
         uint32_t size_class = xmemi_size_class(o->classes[i].size, pool->region.hdr->page_size);
         for (uint32_t n = 0; n < o->classes[i].count; n++) {
             uint32_t index;
-            xmem_err rc = xmemi_slot_new(pool, size_class, &index, err);
+            xmem_err rc = xmemi_slot_new(pool, size_class, o->classes[i].size, &index, err);
             if (rc)
                 return rc;
             xmemi_free_push(&pool->region, &pool->region.hdr->free_heads[size_class], index);
+            xmemi_journal_clear(pool);
         }
     }
     return XMEM_OK;
@@ -295,7 +296,7 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
     *pool_ptr = NULL;
     /* A child's copy of its parent's handle touches nothing shared: the parent still owns it. */
     if (!xmemi_pool_forked(pool)) {
-        xmemi_proc_reclaim(&pool->region, pool->me);
+        xmemi_proc_reclaim(&pool->region, pool->me, NULL);
         if (pool->creator)
             unlink_pool(pool->name, &pool->region);
     }
@@ -341,7 +342,8 @@ uint32_t xmem_pool_free_count(const xmem_pool_t *pool)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < pool->capacity; i++)
-        n += atomic_load_explicit(&pool->region.records[i].refcount, memory_order_relaxed) == 0;
+        n += atomic_load_explicit(&pool->region.records[i].state, memory_order_relaxed) ==
+             XMEMI_SLOT_FREE;
     return n;
 }
 
@@ -366,5 +368,5 @@ size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len
         if (n > 0)
             used += (size_t)n;
     }
-    return used + 1;
+    return used;
 }

@@ -40,4 +40,16 @@ static inline bool xmemi_pool_forked(const xmem_pool_t *pool)
 
 xmem_err xmemi_pool_forked_error(const xmem_pool_t *pool, xmem_error_t *err);
 
+/* This handle's acquire journal (see xmemi_free_pop). */
+static inline _Atomic uint32_t *xmemi_journal(xmem_pool_t *pool)
+{
+    return &pool->region.hdr->procs[pool->me].acquiring;
+}
+
+/* Ends an acquire: the slot is owned (or back on a list) and needs no repair any more. */
+static inline void xmemi_journal_clear(xmem_pool_t *pool)
+{
+    atomic_store_explicit(xmemi_journal(pool), XMEMI_NIL, memory_order_release);
+}
+
 #endif

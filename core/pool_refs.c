@@ -15,8 +15,10 @@
 
 static const char *slot_state(const xmemi_record *rec)
 {
-    return atomic_load_explicit(&((xmemi_record *)rec)->refcount, memory_order_relaxed) ? "in use"
-                                                                                        : "free";
+    return atomic_load_explicit(&((xmemi_record *)rec)->state, memory_order_relaxed) ==
+                   XMEMI_SLOT_LIVE
+               ? "in use"
+               : "free";
 }
 
 /* Finds the record `ref` names, if that buffer still lives. Changes nothing. */
@@ -26,8 +28,9 @@ static xmem_err lookup(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *
     if (__builtin_expect(xmemi_pool_forked(pool), 0))
         return xmemi_pool_forked_error(pool, err);
     if (__builtin_expect(ref.index >= pool->capacity, 0))
-        return xmemi_fail(err, XMEM_ERANGE, 0, "pool '%s': buffer index %u is out of range (capacity %u)",
-                          pool->name, ref.index, pool->capacity);
+        return xmemi_fail(err, XMEM_ERANGE, 0,
+                          "pool '%s': buffer index %u is out of range (capacity %u)", pool->name,
+                          ref.index, pool->capacity);
     xmemi_record *rec = &pool->region.records[ref.index];
     uint32_t gen = atomic_load_explicit(&rec->generation, memory_order_acquire);
     if (__builtin_expect(gen != ref.generation, 0))
@@ -35,11 +38,23 @@ static xmem_err lookup(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *
                           "pool '%s': buffer %u generation %u is stale (the slot is at generation "
                           "%u, %s)",
                           pool->name, ref.index, ref.generation, gen, slot_state(rec));
-    if (__builtin_expect(atomic_load_explicit(&rec->refcount, memory_order_acquire) == 0, 0))
+    if (__builtin_expect(atomic_load_explicit(&rec->state, memory_order_acquire) !=
+                             XMEMI_SLOT_LIVE,
+                         0))
         return xmemi_fail(err, XMEM_EFREED, 0, "pool '%s': buffer %u generation %u is free",
                           pool->name, ref.index, ref.generation);
     *out = rec;
     return XMEM_OK;
+}
+
+/* While this process holds a reference the buffer cannot be recycled, so a generation still equal
+ * after the ownership check proves the reference seen belongs to this buffer, not its next life. */
+static xmem_err recheck(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *rec,
+                        xmem_error_t *err)
+{
+    if (atomic_load_explicit(&rec->generation, memory_order_acquire) == ref.generation)
+        return XMEM_OK;
+    return lookup(pool, ref, &rec, err);
 }
 
 static xmem_err not_owner(const xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
@@ -50,17 +65,38 @@ static xmem_err not_owner(const xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_
                       pool->name, (int)getpid(), pool->me, ref.index, ref.generation);
 }
 
-/* Takes `n` of this process's references to a record, if it holds that many. */
-static bool take_owned(xmemi_record *rec, uint32_t me, uint32_t n)
+/* Takes `n` of one owner's references to a record, if it holds that many; *left (may be NULL)
+ * gets what that owner holds afterwards. */
+static bool take_owned(xmemi_record *rec, uint32_t owner, uint32_t n, uint32_t *left)
 {
-    _Atomic uint32_t *own = &rec->owner_refs[me];
+    _Atomic uint32_t *own = &rec->owner_refs[owner];
     uint32_t have = atomic_load_explicit(own, memory_order_relaxed);
     do {
         if (have < n)
             return false;
     } while (!atomic_compare_exchange_weak_explicit(own, &have, have - n, memory_order_acq_rel,
                                                     memory_order_relaxed));
+    if (left)
+        *left = have - n;
     return true;
+}
+
+/* Adds `n` references for this process, which already holds one: a single atomic step. */
+static xmem_err add_owned(const xmem_pool_t *pool, xmemi_record *rec, xmem_buf_ref ref, uint32_t n,
+                          xmem_error_t *err)
+{
+    _Atomic uint32_t *own = &rec->owner_refs[pool->me];
+    uint32_t have = atomic_load_explicit(own, memory_order_relaxed);
+    do {
+        if (have == 0)
+            return not_owner(pool, ref, err);
+        if (have > UINT32_MAX / 2 - n)
+            return xmemi_fail(err, XMEM_EOVERFLOW, 0,
+                              "pool '%s': this process holds %u references to buffer %u", pool->name,
+                              have, ref.index);
+    } while (!atomic_compare_exchange_weak_explicit(own, &have, have + n, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    return recheck(pool, ref, rec, err);
 }
 
 xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out, xmem_error_t *err)
@@ -75,9 +111,9 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
                           pool->name, size, (unsigned long long)XMEMI_MAX_BUFFER_SIZE);
     xmemi_meta_region *r = &pool->region;
     uint32_t size_class = xmemi_size_class(size, r->hdr->page_size);
-    uint32_t index = xmemi_free_pop(r, &r->hdr->free_heads[size_class]);
+    uint32_t index = xmemi_free_pop(r, &r->hdr->free_heads[size_class], xmemi_journal(pool));
     if (__builtin_expect(index == XMEMI_NIL, 0)) {
-        xmem_err rc = xmemi_slot_new(pool, size_class, &index, err);
+        xmem_err rc = xmemi_slot_new(pool, size_class, size, &index, err);
         if (rc)
             return rc;
     }
@@ -85,7 +121,8 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
     void *addr;
     xmem_err rc = xmemi_buffer_addr(pool, index, &addr, err);
     if (__builtin_expect(rc != XMEM_OK, 0)) {
-        xmemi_free_push(r, &r->hdr->free_heads[rec->size_class], index);
+        xmemi_slot_push_free(r, index);
+        xmemi_journal_clear(pool);
         return rc;
     }
     rec->size = size;
@@ -93,8 +130,11 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
     rec->ndim = 0;
     rec->timestamp_ns = 0;
     rec->sequence = 0;
+    /* Owned, then live, then the journal cleared: a reclaim after a death at any point between
+     * finds the slot owned (and frees it) or unowned and on no list (and puts it back). */
     atomic_store_explicit(&rec->owner_refs[pool->me], 1, memory_order_relaxed);
-    atomic_store_explicit(&rec->refcount, 1, memory_order_release);
+    atomic_store_explicit(&rec->state, XMEMI_SLOT_LIVE, memory_order_release);
+    xmemi_journal_clear(pool);
     *out = (xmem_guard_t){
         .pool = pool,
         .ref = {index, atomic_load_explicit(&rec->generation, memory_order_relaxed)},
@@ -136,9 +176,9 @@ static xmem_err get_guard(xmem_pool_t *pool, xmem_buf_ref ref, xmem_access mode,
         return rc;
     if (atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire) == 0)
         return not_owner(pool, ref, err);
-    /* The generation has not moved since lookup, so the reference seen is one to this buffer. */
-    if (atomic_load_explicit(&rec->generation, memory_order_acquire) != ref.generation)
-        return lookup(pool, ref, &rec, err);
+    rc = recheck(pool, ref, rec, err);
+    if (rc)
+        return rc;
     void *addr;
     rc = xmemi_buffer_addr(pool, ref.index, &addr, err);
     if (rc)
@@ -164,20 +204,7 @@ xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
-    if (atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire) == 0)
-        return not_owner(pool, ref, err);
-    uint32_t count = atomic_load_explicit(&rec->refcount, memory_order_relaxed);
-    do {
-        if (count == 0)
-            return lookup(pool, ref, &rec, err);
-        if (count == UINT32_MAX)
-            return xmemi_fail(err, XMEM_EOVERFLOW, 0, "pool '%s': buffer %u has %u references",
-                              pool->name, ref.index, count);
-    } while (!atomic_compare_exchange_weak_explicit(&rec->refcount, &count, count + 1,
-                                                    memory_order_acq_rel, memory_order_relaxed));
-    /* The total first: dying between the two leaks one reference instead of freeing early. */
-    atomic_fetch_add_explicit(&rec->owner_refs[pool->me], 1, memory_order_relaxed);
-    return XMEM_OK;
+    return add_owned(pool, rec, ref, 1, err);
 }
 
 xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
@@ -186,9 +213,20 @@ xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
-    if (!take_owned(rec, pool->me, 1))
+    /* A stale name must not take a reference of the buffer's next life: the generation is
+     * checked again once the reference is known to be held (then it cannot change). */
+    _Atomic uint32_t *own = &rec->owner_refs[pool->me];
+    uint32_t have = atomic_load_explicit(own, memory_order_acquire);
+    if (have == 0)
         return not_owner(pool, ref, err);
-    xmemi_record_unref(&pool->region, ref.index, 1);
+    rc = recheck(pool, ref, rec, err);
+    if (rc)
+        return rc;
+    uint32_t left;
+    if (!take_owned(rec, pool->me, 1, &left))
+        return not_owner(pool, ref, err);
+    if (left == 0)
+        xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
     return XMEM_OK;
 }
 
@@ -200,27 +238,29 @@ xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t c
     if (rc)
         return rc;
     _Atomic uint32_t *own = &rec->owner_refs[pool->me];
-    if (atomic_load_explicit(own, memory_order_acquire) == 0)
+    uint32_t mine = atomic_load_explicit(own, memory_order_acquire);
+    if (mine == 0)
         return not_owner(pool, ref, err);
-    uint32_t old = atomic_load_explicit(&rec->refcount, memory_order_relaxed);
-    do {
-        if (old == 0)
-            return lookup(pool, ref, &rec, err);
-        uint32_t mine = atomic_load_explicit(own, memory_order_relaxed);
-        if (count < old && old - count > mine)
+    rc = recheck(pool, ref, rec, err);
+    if (rc)
+        return rc;
+    for (;;) {
+        uint32_t total = xmemi_record_refs(rec);
+        uint32_t others = total >= mine ? total - mine : 0;
+        if (count < others)
             return xmemi_fail(err, XMEM_EINVAL, 0,
-                              "pool '%s': set_ref_count(%u) on buffer %u would drop %u references "
-                              "but this process holds %u (others hold the rest)",
-                              pool->name, count, ref.index, old - count, mine);
-    } while (!atomic_compare_exchange_weak_explicit(&rec->refcount, &old, count,
-                                                    memory_order_acq_rel, memory_order_relaxed));
-    if (count >= old) {
-        atomic_fetch_add_explicit(own, count - old, memory_order_relaxed);
-        return XMEM_OK;
+                              "pool '%s': set_ref_count(%u) on buffer %u would drop references "
+                              "other processes hold (%u of %u)",
+                              pool->name, count, ref.index, others, total);
+        if (count - others > UINT32_MAX / 2)
+            return xmemi_fail(err, XMEM_EOVERFLOW, 0, "pool '%s': set_ref_count(%u) on buffer %u",
+                              pool->name, count, ref.index);
+        if (atomic_compare_exchange_weak_explicit(own, &mine, count - others, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            break;
     }
-    atomic_fetch_sub_explicit(own, old - count, memory_order_relaxed);
     if (count == 0)
-        xmemi_record_recycle(&pool->region, ref.index);
+        xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
     return XMEM_OK;
 }
 
@@ -231,7 +271,11 @@ xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
-    *out = atomic_load_explicit(&rec->refcount, memory_order_acquire);
+    uint32_t n = xmemi_record_refs(rec);
+    rc = recheck(pool, ref, rec, err);
+    if (rc)
+        return rc;
+    *out = n;
     return XMEM_OK;
 }
 
@@ -269,21 +313,29 @@ xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, 
     if (atomic_load_explicit(&to->state, memory_order_acquire) != XMEMI_PROC_ATTACHED)
         return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': owner id %u is not an attached process",
                           pool->name, owner_id);
-    /* Ours first: dying between the two steps leaks references rather than freeing early. */
-    if (!take_owned(rec, pool->me, count))
+    uint32_t mine = atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire);
+    if (mine < count)
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
                           "pool '%s': cannot give %u references to buffer %u: this process holds "
                           "%u",
-                          pool->name, count, ref.index,
-                          atomic_load(&rec->owner_refs[pool->me]));
+                          pool->name, count, ref.index, mine);
+    rc = recheck(pool, ref, rec, err);
+    if (rc)
+        return rc;
+    /* Theirs before ours: the sum never drops to zero on the way, and a death between the two
+     * steps is made exact by the reclaim of whichever process died. */
     atomic_fetch_add_explicit(&rec->owner_refs[owner_id], count, memory_order_acq_rel);
+    if (!take_owned(rec, pool->me, count, NULL)) {
+        take_owned(rec, owner_id, count, NULL);
+        return not_owner(pool, ref, err);
+    }
     if (atomic_load_explicit(&to->state, memory_order_acquire) == XMEMI_PROC_ATTACHED &&
         atomic_load_explicit(&to->epoch, memory_order_acquire) == epoch)
         return XMEM_OK;
-    /* The receiver detached meanwhile. Either its reclaim took our references with the rest
-     * (they are back already), or they are still in its count and we give them back here. */
-    if (take_owned(rec, owner_id, count))
-        xmemi_record_unref(&pool->region, ref.index, count);
+    /* The receiver detached meanwhile: its reclaim may have run before our references arrived.
+     * Whatever of them is still in its count goes back to the pool now. */
+    if (take_owned(rec, owner_id, count, NULL))
+        xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
     return XMEM_OK;
 }
 
@@ -299,12 +351,19 @@ xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner
                           pool->name, owner_id, XMEM_POOL_MAX_PROCS - 1);
     if (count == 0 || owner_id == pool->me)
         return XMEM_OK;
-    /* Ours after theirs, the order give uses: a death between leaks rather than frees early. */
-    if (!take_owned(rec, owner_id, count))
+    uint32_t theirs = atomic_load_explicit(&rec->owner_refs[owner_id], memory_order_acquire);
+    if (theirs < count)
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
                           "pool '%s': owner id %u holds fewer than %u references to buffer %u",
                           pool->name, owner_id, count, ref.index);
+    /* Ours before theirs, as give does it: the sum never drops to zero on the way. */
     atomic_fetch_add_explicit(&rec->owner_refs[pool->me], count, memory_order_acq_rel);
+    if (!take_owned(rec, owner_id, count, NULL)) {
+        take_owned(rec, pool->me, count, NULL);
+        return xmemi_fail(err, XMEM_ENOTOWNER, 0,
+                          "pool '%s': owner id %u gave up its references to buffer %u meanwhile",
+                          pool->name, owner_id, ref.index);
+    }
     return XMEM_OK;
 }
 
@@ -323,7 +382,7 @@ xmem_err xmem_pool_reclaim_pid(xmem_pool_t *pool, pid_t pid, uint64_t *returned,
             continue;
         uint32_t claiming = XMEMI_PROC_CLAIMING;
         atomic_compare_exchange_strong(&p->state, &claiming, XMEMI_PROC_ATTACHED);
-        total += xmemi_proc_reclaim(&pool->region, slot);
+        total += xmemi_proc_reclaim(&pool->region, slot, xmemi_journal(pool));
     }
     if (returned)
         *returned = total;
@@ -346,7 +405,7 @@ xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned, xmem_erro
         if (xmemi_proc_alive(p->pid, p->start_time))
             continue;
         atomic_compare_exchange_strong(&p->state, &state, XMEMI_PROC_ATTACHED);
-        total += xmemi_proc_reclaim(&pool->region, slot);
+        total += xmemi_proc_reclaim(&pool->region, slot, xmemi_journal(pool));
     }
     if (returned)
         *returned = total;

@@ -12,9 +12,10 @@
 /* The largest buffer: the top of the last size class with 4 KiB pages. */
 #define XMEMI_MAX_BUFFER_SIZE (1ull << 40)
 
-/* Takes a slot off the free lists for a buffer of `size_class` when that class's own list is
- * empty; the slot's refcount is 0 and the caller owns it alone. XMEM_EEXHAUSTED names the holders. */
-xmem_err xmemi_slot_new(xmem_pool_t *pool, uint32_t size_class, uint32_t *index,
+/* Takes a slot off the free lists for a buffer of `size_class` (`size` bytes asked) when that
+ * class's own list is empty. On success the slot is free, owned by nobody and on no list, and this
+ * handle's journal names it until the caller clears it. XMEM_EEXHAUSTED names the holders. */
+xmem_err xmemi_slot_new(xmem_pool_t *pool, uint32_t size_class, size_t size, uint32_t *index,
                         xmem_error_t *err);
 
 #endif

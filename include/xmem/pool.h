@@ -130,8 +130,9 @@ XMEM_EXPORT uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref re
                                         uint32_t owner_id);
 
 /* Moves `count` of this process's references to `ref` to the attached process `owner_id` (see
- * xmem_pool_owner_id()); the refcount does not change. If that process is gone or detaches
- * meanwhile, the references are given back instead. XMEM_ENOTOWNER if this process holds fewer. */
+ * xmem_pool_owner_id()); the refcount does not change. XMEM_EINVAL if that slot is not attached
+ * (the caller keeps the references); if it detaches meanwhile, the references go back to the pool
+ * with the rest of its own. XMEM_ENOTOWNER if this process holds fewer. */
 XMEM_EXPORT xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
                                     uint32_t count, xmem_error_t *err);
 
@@ -155,7 +156,8 @@ XMEM_EXPORT xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returne
 XMEM_EXPORT xmem_err xmem_pool_remove_stale(const char *name, xmem_error_t *err);
 
 /* One line per attached process with the references it holds, for diagnostics; writes at most
- * `len` bytes including the NUL and returns what the whole text would need (as snprintf does). */
+ * `len` bytes including the NUL and returns the length of the whole text, without the NUL (as
+ * snprintf does). */
 XMEM_EXPORT size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len);
 
 #ifdef __cplusplus

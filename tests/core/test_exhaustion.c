@@ -1,0 +1,128 @@
+/* An exhausted pool: acquire fails with XMEM_EEXHAUSTED and says which pool and which processes
+ * hold its buffers; nothing is taken, and freeing one buffer makes acquire work again. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#define CAP 4u
+
+static char name[64];
+static xmem_pool_t *pool;
+static xt_peer peer = {.pid = -1};
+
+static void setup(void)
+{
+    xt_pool_name(name, sizeof name, "exhaust");
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
+              err.msg);
+}
+
+static void teardown(void)
+{
+    if (peer.pid > 0)
+        xt_peer_stop(&peer);
+    xmem_pool_destroy(&pool);
+}
+
+static bool names_pid(const char *msg, pid_t pid)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", (long)pid);
+    return strstr(msg, buf) != NULL;
+}
+
+Test(exhaustion, fifth_acquire_fails, .init = setup, .fini = teardown)
+{
+    xmem_guard_t g[CAP];
+    xmem_error_t err = {0};
+    for (uint32_t i = 0; i < CAP; i++) {
+        g[i] = (xmem_guard_t)XMEM_GUARD_INIT;
+        cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &g[i], &err), XMEM_OK), "%s", err.msg);
+    }
+    cr_assert(eq(u32, xmem_pool_free_count(pool), 0));
+
+    xmem_guard_t fifth = XMEM_GUARD_INIT;
+    memset(&err, 0, sizeof err);
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &fifth, &err), XMEM_EEXHAUSTED));
+    cr_assert(eq(int, err.code, XMEM_EEXHAUSTED));
+    cr_assert(not(xmem_guard_valid(&fifth)));
+    cr_assert(strstr(err.msg, name) != NULL, "message does not name the pool: %s", err.msg);
+    cr_assert(names_pid(err.msg, getpid()), "message does not name the holder %ld: %s",
+              (long)getpid(), err.msg);
+    /* another size is no different, and nothing was taken */
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 1, &fifth, &err), XMEM_EEXHAUSTED));
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 1 << 20, &fifth, &err), XMEM_EEXHAUSTED));
+    xmem_buf_ref ids[1];
+    cr_assert(eq(int, xmem_pool_preallocate_cpu(pool, 4096, 1, ids, &err), XMEM_EEXHAUSTED));
+    cr_assert(eq(u32, xmem_pool_free_count(pool), 0));
+
+    /* one back, one more out */
+    uint32_t freed = xmem_guard_index(&g[2]);
+    cr_assert(eq(int, xmem_guard_release(&g[2], &err), XMEM_OK));
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &fifth, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(u32, xmem_guard_index(&fifth), freed));
+    cr_assert(eq(int, xmem_guard_release(&fifth, &err), XMEM_OK));
+    for (uint32_t i = 0; i < CAP; i++)
+        cr_assert(eq(int, xmem_guard_release(&g[i], &err), XMEM_OK));
+    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
+}
+
+Test(exhaustion, without_error_struct, .init = setup, .fini = teardown)
+{
+    xmem_buf_ref ids[CAP];
+    cr_assert(eq(int, xmem_pool_preallocate_cpu(pool, 64, CAP, ids, NULL), XMEM_OK));
+    xmem_guard_t g = XMEM_GUARD_INIT;
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 64, &g, NULL), XMEM_EEXHAUSTED));
+    for (uint32_t i = 0; i < CAP; i++)
+        cr_assert(eq(int, xmem_pool_release(pool, ids[i], NULL), XMEM_OK));
+}
+
+/* Holders in two processes: the message names both pids. */
+Test(exhaustion, message_names_every_holder, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+{
+    cr_assert(eq(int, xt_peer_start(&peer, name), XMEM_OK));
+    xt_reply r1 = xt_peer_acquire(&peer, 4096, 1);
+    cr_assert(eq(int, r1.rc, XMEM_OK), "peer: %s", r1.msg);
+    xt_reply r2 = xt_peer_acquire(&peer, 4096, 2);
+    cr_assert(eq(int, r2.rc, XMEM_OK), "peer: %s", r2.msg);
+    xmem_guard_t a = XMEM_GUARD_INIT, b = XMEM_GUARD_INIT, c = XMEM_GUARD_INIT;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &a, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &b, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &c, &err), XMEM_EEXHAUSTED));
+    cr_assert(strstr(err.msg, name) != NULL, "message does not name the pool: %s", err.msg);
+    cr_assert(names_pid(err.msg, getpid()), "message does not name %ld: %s", (long)getpid(),
+              err.msg);
+    cr_assert(names_pid(err.msg, peer.pid), "message does not name %ld: %s", (long)peer.pid,
+              err.msg);
+
+    /* the peer sees it too */
+    xt_reply r3 = xt_peer_acquire(&peer, 4096, 3);
+    cr_assert(eq(int, r3.rc, XMEM_EEXHAUSTED));
+
+    /* describe_holders lists both, with snprintf's contract */
+    size_t need = xmem_pool_describe_holders(pool, NULL, 0);
+    cr_assert(gt(sz, need, 0));
+    char full[4096];
+    cr_assert(lt(sz, need, sizeof full));
+    cr_assert(eq(sz, xmem_pool_describe_holders(pool, full, need + 1), need));
+    cr_assert(eq(sz, strlen(full), need));
+    cr_assert(names_pid(full, getpid()), "%s", full);
+    cr_assert(names_pid(full, peer.pid), "%s", full);
+    char small[8];
+    memset(small, 'x', sizeof small);
+    cr_assert(eq(sz, xmem_pool_describe_holders(pool, small, sizeof small), need));
+    cr_assert(eq(int, small[sizeof small - 1], '\0'));
+    cr_assert(eq(int, strncmp(small, full, sizeof small - 1), 0));
+
+    cr_assert(eq(int, xt_peer_ref_op(&peer, XT_OP_RELEASE, r1.ref).rc, XMEM_OK));
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &c, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xt_peer_ref_op(&peer, XT_OP_RELEASE, r2.ref).rc, XMEM_OK));
+    cr_assert(eq(int, xmem_guard_release(&a, &err), XMEM_OK));
+    cr_assert(eq(int, xmem_guard_release(&b, &err), XMEM_OK));
+    cr_assert(eq(int, xmem_guard_release(&c, &err), XMEM_OK));
+    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
+}
