@@ -19,6 +19,7 @@
 
 #define RID_MAX 255
 #define LIVENESS_PERIOD_NS (100ull * 1000 * 1000)
+#define CONTROL_PERIOD_NS (1000ull * 1000)
 
 typedef struct sub_entry {
     uint8_t rid[RID_MAX];
@@ -47,6 +48,7 @@ struct xmem_pub {
     uint32_t *eligible; /* scratch, cap entries */
     uint64_t seq;
     uint64_t next_liveness_ns;
+    uint64_t next_control_ns;
     xmem_pub_stats stats;
     bool logged_reject;
 };
@@ -222,9 +224,15 @@ static void check_liveness(xmem_pub_t *pub)
             pub->subs[i].gone = true;
 }
 
+/* Called on every publish: an empty zmq_recv costs libzmq a poll() system call, so control
+ * messages are read at most once per CONTROL_PERIOD_NS; subscribing takes that much longer. */
 static void service(xmem_pub_t *pub)
 {
-    drain_control(pub);
+    uint64_t now = xmemi_now_ns();
+    if (now >= pub->next_control_ns) {
+        pub->next_control_ns = now + CONTROL_PERIOD_NS;
+        drain_control(pub);
+    }
     check_liveness(pub);
     remove_gone(pub);
 }
@@ -428,6 +436,7 @@ xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err)
     zmq_pollitem_t item = {.socket = pub->sock, .events = ZMQ_POLLIN};
     if (timeout_ms != 0 && zmq_poll(&item, 1, timeout_ms) < 0 && errno != EINTR)
         return xmemi_zmq_fail(err, "zmq_poll on publisher", pub->endpoint);
+    pub->next_control_ns = 0;
     service(pub);
     return XMEM_OK;
 }

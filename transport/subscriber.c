@@ -257,7 +257,10 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xm
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                                        : xmemi_now_ns() + (uint64_t)timeout_ms * 1000000ull;
     for (;;) {
-        drain(sub);
+        /* Under drop_oldest the newest must be known, so everything waiting is read first; under
+         * block what is queued goes first, and the socket (a system call when empty) waits. */
+        if (sub->opts.policy == XMEM_POLICY_DROP_OLDEST || sub->qhead == sub->qtail)
+            drain(sub);
         if (sub->qhead != sub->qtail) {
             xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
             xmem_err rc = xmem_pool_get(sub->pool, d.ref, out, err);
