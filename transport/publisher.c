@@ -212,9 +212,8 @@ static void drain_control(xmem_pub_t *pub)
 }
 
 /* Subscribers whose process detached or died are dropped, and a dead one's references come back. */
-static void check_liveness(xmem_pub_t *pub)
+static void check_liveness(xmem_pub_t *pub, uint64_t now)
 {
-    uint64_t now = xmemi_now_ns();
     if (now < pub->next_liveness_ns)
         return;
     pub->next_liveness_ns = now + LIVENESS_PERIOD_NS;
@@ -233,7 +232,7 @@ static void service(xmem_pub_t *pub)
         pub->next_control_ns = now + CONTROL_PERIOD_NS;
         drain_control(pub);
     }
-    check_liveness(pub);
+    check_liveness(pub, now);
     remove_gone(pub);
 }
 
@@ -377,6 +376,8 @@ xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *er
         pub->eligible[n++] = i;
     }
     pub->stats.published++;
+    /* Counted whoever receives it, so a subscriber sees in the gaps what it missed. */
+    uint64_t seq = pub->seq++;
     if (n == 0) {
         if (pub->nsubs == 0)
             pub->stats.unsubscribed++;
@@ -393,7 +394,6 @@ xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *er
         }
     }
     xmem_guard_forget(guard);
-    uint64_t seq = pub->seq++;
     xmem_descriptor d = {
         .pool_id = pub->pool_id,
         .ref = ref,
@@ -428,6 +428,7 @@ xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *er
         s->delivered++;
         pub->stats.delivered++;
     }
+    remove_gone(pub);
     return XMEM_OK;
 }
 

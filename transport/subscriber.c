@@ -16,6 +16,7 @@
 #include "zmq_util.h"
 
 #define MAX_PUBLISHERS 64
+#define HANDED_MAX 64
 
 struct xmem_sub {
     xmem_pool_t *pool; /* the subscriber's own attachment */
@@ -31,6 +32,8 @@ struct xmem_sub {
     uint32_t qcap;
     uint64_t qhead, qtail;
     xmem_descriptor last;
+    xmem_buf_ref handed[HANDED_MAX]; /* the latest buffers returned by receive */
+    uint64_t nhanded;
     uint64_t next_refresh_ns;
     xmem_sub_stats stats;
     bool logged[XMEM_REJECT_COUNT_];
@@ -189,14 +192,24 @@ static void on_message(xmem_sub_t *sub, const void *msg, size_t len, const char 
         return reject(sub, XMEM_REJECT_INDEX, endpoint, "buffer index beyond the pool");
     if (d.owner != sub->owner)
         return reject(sub, XMEM_REJECT_ADDRESS, endpoint, "addressed to another subscriber");
-    uint32_t count;
-    if (xmem_pool_ref_count(sub->pool, d.ref, &count, NULL) != XMEM_OK)
-        return reject(sub, XMEM_REJECT_GENERATION, endpoint, "stale or free buffer");
-    /* References we hold to this buffer that no queued descriptor accounts for yet. */
+    /* References we hold to this buffer that no queued descriptor accounts for yet (0 as well
+     * for a stale generation, told apart below, off the common path). */
     uint32_t owned = xmem_pool_owned_by(sub->pool, d.ref, sub->owner);
+    uint32_t count;
+    if (owned == 0 && xmem_pool_ref_count(sub->pool, d.ref, &count, NULL) != XMEM_OK)
+        return reject(sub, XMEM_REJECT_GENERATION, endpoint, "stale or free buffer");
     for (uint64_t i = sub->qtail; i < sub->qhead && owned; i++) {
         const xmem_descriptor *q = &sub->queue[i % sub->qcap];
         if (q->ref.index == d.ref.index && q->ref.generation == d.ref.generation)
+            owned--;
+    }
+    /* A buffer returned by receive and perhaps still held by the application: a second
+     * descriptor for it is a replay unless more references came with it. (Once the buffer is
+     * recycled its generation differs and the entry no longer matches.) */
+    uint64_t recent = sub->nhanded < HANDED_MAX ? sub->nhanded : HANDED_MAX;
+    for (uint64_t i = 0; i < recent && owned; i++) {
+        const xmem_buf_ref *h = &sub->handed[i];
+        if (h->index == d.ref.index && h->generation == d.ref.generation)
             owned--;
     }
     if (owned == 0)
@@ -254,8 +267,7 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xm
         return xmemi_fail(err, XMEM_EINVAL, 0,
                           "subscriber of pool '%s': receive needs an empty guard",
                           xmem_pool_name(sub->pool));
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-                                       : xmemi_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t deadline = 0; /* set once the first look finds nothing */
     for (;;) {
         /* Under drop_oldest the newest must be known, so everything waiting is read first; under
          * block what is queued goes first, and the socket (a system call when empty) waits. */
@@ -264,12 +276,16 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xm
         if (sub->qhead != sub->qtail) {
             xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
             xmem_err rc = xmem_pool_get(sub->pool, d.ref, out, err);
-            if (rc == XMEM_OK)
+            if (rc == XMEM_OK) {
                 sub->last = d;
+                sub->handed[sub->nhanded++ % HANDED_MAX] = d.ref;
+            }
             return rc;
         }
         refresh(sub);
         uint64_t now = xmemi_now_ns();
+        if (deadline == 0)
+            deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000ull;
         if (now >= deadline)
             return xmemi_fail(err, XMEM_ETIMEDOUT, 0,
                               "subscriber of pool '%s': nothing received in %d ms",

@@ -1,0 +1,574 @@
+/* Bad input reaching a subscriber from a hostile publisher (a raw ZeroMQ ROUTER that the
+ * subscriber connects to): each kind of bad message is refused and counted under its own reason,
+ * no refcount changes (the pool's free count, and a live buffer's refcount and per-owner counts,
+ * are the same before and after), and the subscriber goes on working. Replayed descriptors are
+ * refused too. Last, a publisher fed bad control messages refuses and counts them, and one handed
+ * a guard it cannot publish refuses it and still empties it. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+#include <string.h>
+
+#include "transport_util.h"
+
+#define CAP 16u
+#define BUF 4096u
+#define BUF_STALE 8192u /* its own size class, so markers never reuse the recycled slot */
+
+static char name[64], other_name[64], endpoint[128];
+static xmem_pool_t *pool, *other;
+static xmem_sub_t *sub;
+static xtt_raw raw;
+static uint32_t me, sub_owner;
+static xmem_buf_ref victim;     /* live: one reference ours, one the subscriber's (given) */
+static xmem_buf_ref foreign;    /* live: ours only */
+static xmem_buf_ref stale;      /* acquired and released: its name is stale */
+static xmem_pool_t *third;      /* another attachment of the pool (another owner id) */
+static xmem_buf_ref given_away; /* live: given to `third` */
+static uint64_t seq = 100;
+
+static xmem_buf_ref acquire(size_t size, uint64_t frame_no)
+{
+    xmem_guard_t g = XMEM_GUARD_INIT;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, size, &g, &err), XMEM_OK), "%s", err.msg);
+    void *p = NULL;
+    cr_assert(eq(int, xmem_guard_data_mut(&g, &p, &err), XMEM_OK), "%s", err.msg);
+    xtt_frame_fill(p, size, frame_no, 0);
+    xmem_buf_ref r = xmem_guard_ref(&g);
+    xmem_guard_forget(&g);
+    return r;
+}
+
+static void give(xmem_buf_ref r)
+{
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_give(pool, r, sub_owner, 1, &err), XMEM_OK), "%s", err.msg);
+}
+
+static uint32_t refcount(xmem_buf_ref r)
+{
+    uint32_t n = 0;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_ref_count(pool, r, &n, &err), XMEM_OK), "%s", err.msg);
+    return n;
+}
+
+static void setup(void)
+{
+    xtt_pool_name(name, sizeof name, "bad");
+    xtt_pool_name(other_name, sizeof other_name, "bad-other");
+    xtt_endpoint(endpoint, sizeof endpoint, "bad");
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
+              err.msg);
+    cr_assert(eq(int, xmem_pool_create_with_capacity(other_name, 4, &other, &err), XMEM_OK), "%s",
+              err.msg);
+    cr_assert(xtt_raw_bind(&raw, endpoint), "cannot bind the raw ROUTER: %s", zmq_strerror(errno));
+    cr_assert(eq(int, xmem_sub_create(name, NULL, &sub, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_sub_connect(sub, endpoint, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(xtt_raw_wait_subscriber(&raw, 5000), "the subscriber never subscribed");
+    me = xmem_pool_owner_id(pool);
+    sub_owner = xmem_pool_owner_id(xmem_sub_pool(sub));
+    cr_assert(ne(u32, me, sub_owner));
+
+    victim = acquire(BUF, 1);
+    cr_assert(eq(int, xmem_pool_add_ref(pool, victim, &err), XMEM_OK), "%s", err.msg);
+    give(victim);
+    foreign = acquire(BUF, 2);
+    stale = acquire(BUF_STALE, 3);
+    cr_assert(eq(int, xmem_pool_release(pool, stale, &err), XMEM_OK), "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    xmem_sub_destroy(&sub);
+    xtt_raw_close(&raw);
+    xmem_pool_destroy(&third);
+    xmem_pool_destroy(&other);
+    xmem_pool_destroy(&pool);
+    xtt_unlink_endpoint(endpoint);
+}
+
+static void descriptor_of(xmem_buf_ref r, uint8_t wire[XMEM_DESCRIPTOR_SIZE])
+{
+    xmem_descriptor d = {
+        .pool_id = xmem_pool_id(pool),
+        .ref = r,
+        .sequence = seq++,
+        .timestamp_ns = 12345,
+        .owner = sub_owner,
+    };
+    xmem_descriptor_encode(&d, wire);
+}
+
+static void send_raw(const void *buf, size_t len)
+{
+    cr_assert(xtt_raw_send(&raw, buf, len), "raw send: %s", zmq_strerror(errno));
+}
+
+/* Receives the next buffer and checks it is `want` with its content. */
+static void expect_receive(xmem_buf_ref want, xmem_guard_t *keep)
+{
+    xmem_guard_t g = XMEM_GUARD_INIT;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_sub_receive(sub, &g, 5000, &err), XMEM_OK), "%s", err.msg);
+    xmem_buf_ref got = xmem_guard_ref(&g);
+    if (got.index != want.index || got.generation != want.generation) {
+        xmem_guard_forget(&g); /* what it holds is in doubt: leave the counts as they are */
+        cr_fatal("received buffer %u gen %u, expected %u gen %u: a message that must be refused "
+                 "was accepted",
+                 got.index, got.generation, want.index, want.generation);
+    }
+    cr_assert(eq(u32, xmem_sub_last(sub)->ref.index, want.index));
+    cr_assert(eq(int, xtt_frame_check(xmem_guard_data(&g), xmem_guard_size(&g), NULL, NULL),
+                 XTT_FRAME_OK));
+    if (keep)
+        *keep = g;
+    else
+        cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
+}
+
+/* A valid descriptor for a new buffer given to the subscriber, sent after whatever came before:
+ * once it is received, everything before it has been processed. */
+static void sync_marker(void)
+{
+    xmem_buf_ref m = acquire(BUF, 99);
+    give(m);
+    uint8_t wire[XMEM_DESCRIPTOR_SIZE];
+    descriptor_of(m, wire);
+    send_raw(wire, sizeof wire);
+    expect_receive(m, NULL);
+}
+
+typedef struct snapshot {
+    uint32_t free;
+    uint32_t victim_rc, victim_sub, victim_me;
+    uint32_t foreign_rc, foreign_sub;
+} snapshot;
+
+static snapshot take_snapshot(void)
+{
+    return (snapshot){
+        .free = xmem_pool_free_count(pool),
+        .victim_rc = refcount(victim),
+        .victim_sub = xmem_pool_owned_by(pool, victim, sub_owner),
+        .victim_me = xmem_pool_owned_by(pool, victim, me),
+        .foreign_rc = refcount(foreign),
+        .foreign_sub = xmem_pool_owned_by(pool, foreign, sub_owner),
+    };
+}
+
+static void expect_unchanged(const snapshot *before, const char *what)
+{
+    snapshot now = take_snapshot();
+    cr_assert(eq(u32, now.free, before->free), "%s: free count %u -> %u", what, before->free,
+              now.free);
+    cr_assert(eq(u32, now.victim_rc, before->victim_rc), "%s: refcount %u -> %u", what,
+              before->victim_rc, now.victim_rc);
+    cr_assert(eq(u32, now.victim_sub, before->victim_sub), "%s", what);
+    cr_assert(eq(u32, now.victim_me, before->victim_me), "%s", what);
+    cr_assert(eq(u32, now.foreign_rc, before->foreign_rc), "%s", what);
+    cr_assert(eq(u32, now.foreign_sub, before->foreign_sub), "%s", what);
+}
+
+static void expect_counts(xmem_reject reason, uint64_t n, uint64_t received, const char *what)
+{
+    xmem_sub_stats st;
+    xmem_sub_stats_get(sub, &st);
+    for (int r = 0; r < XMEM_REJECT_COUNT_; r++)
+        cr_assert(eq(u64, st.rejected[r], r == (int)reason ? n : 0), "%s: %llu refused as '%s'",
+                  what, (unsigned long long)st.rejected[r], xmem_reject_name((xmem_reject)r));
+    cr_assert(eq(u64, st.rejected_total, n), "%s", what);
+    cr_assert(eq(u64, st.received, received), "%s: %llu accepted", what,
+              (unsigned long long)st.received);
+}
+
+/* ---- one bad message of each kind ---------------------------------------------------------- */
+
+typedef struct bad_case {
+    const char *what;
+    xmem_reject reason;
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"another magic", XMEM_REJECT_MAGIC},
+    {"a control message's magic", XMEM_REJECT_MAGIC},
+    {"version 2", XMEM_REJECT_VERSION},
+    {"version 0", XMEM_REJECT_VERSION},
+    {"a damaged sequence byte", XMEM_REJECT_CHECKSUM},
+    {"a damaged checksum", XMEM_REJECT_CHECKSUM},
+    {"an empty message", XMEM_REJECT_SIZE},
+    {"47 bytes", XMEM_REJECT_SIZE},
+    {"49 bytes", XMEM_REJECT_SIZE},
+    {"1000 bytes", XMEM_REJECT_SIZE},
+    {"a valid descriptor with a second part", XMEM_REJECT_SIZE},
+    {"a valid descriptor split in two parts", XMEM_REJECT_SIZE},
+    {"flags 1", XMEM_REJECT_FLAGS},
+    {"flags 0x8000", XMEM_REJECT_FLAGS},
+    {"pool id + 1", XMEM_REJECT_POOL},
+    {"another live pool's id", XMEM_REJECT_POOL},
+    {"index == capacity", XMEM_REJECT_INDEX},
+    {"index UINT32_MAX", XMEM_REJECT_INDEX},
+    {"a recycled buffer's old generation", XMEM_REJECT_GENERATION},
+    {"a live buffer's next generation", XMEM_REJECT_GENERATION},
+    {"a free buffer at its current generation", XMEM_REJECT_GENERATION},
+    {"a slot never used", XMEM_REJECT_GENERATION},
+    {"addressed to the publisher's owner id", XMEM_REJECT_ADDRESS},
+    {"addressed to owner 63", XMEM_REJECT_ADDRESS},
+    {"a live buffer given to nobody", XMEM_REJECT_NOT_OWNED},
+    {"a live buffer given to another owner", XMEM_REJECT_NOT_OWNED},
+};
+
+#define NCASES ((int)(sizeof bad_cases / sizeof bad_cases[0]))
+
+static int case_ids[NCASES];
+
+ParameterizedTestParameters(bad_input, each_kind)
+{
+    for (int i = 0; i < NCASES; i++)
+        case_ids[i] = i;
+    return cr_make_param_array(int, case_ids, NCASES);
+}
+
+/* Re-encodes a descriptor of the victim with one field changed (checksum valid). */
+static void victim_with(uint8_t wire[XMEM_DESCRIPTOR_SIZE], int offset, uint64_t value, int bytes)
+{
+    descriptor_of(victim, wire);
+    xtt_put_le(wire + offset, value, bytes);
+    xtt_fix_checksum(wire);
+}
+
+static void send_case(int k)
+{
+    uint8_t wire[XMEM_DESCRIPTOR_SIZE], big[1000];
+    descriptor_of(victim, wire);
+    switch (k) {
+    case 0: victim_with(wire, 0, 0x32444d58u, 4); break;
+    case 1: victim_with(wire, 0, 0x31434d58u, 4); break;
+    case 2: victim_with(wire, 4, 2, 2); break;
+    case 3: victim_with(wire, 4, 0, 2); break;
+    case 4: wire[25] ^= 0x40; break;
+    case 5: wire[46] ^= 0x01; break;
+    case 6: send_raw(wire, 0); return;
+    case 7: send_raw(wire, 47); return;
+    case 8: {
+        uint8_t longer[XMEM_DESCRIPTOR_SIZE + 1];
+        memcpy(longer, wire, sizeof wire);
+        longer[XMEM_DESCRIPTOR_SIZE] = 0;
+        send_raw(longer, sizeof longer);
+        return;
+    }
+    case 9:
+        memset(big, 0, sizeof big);
+        memcpy(big, wire, sizeof wire);
+        send_raw(big, sizeof big);
+        return;
+    case 10: {
+        const void *parts[2] = {wire, "x"};
+        size_t lens[2] = {sizeof wire, 1};
+        cr_assert(xtt_raw_send_parts(&raw, parts, lens, 2));
+        return;
+    }
+    case 11: {
+        const void *parts[2] = {wire, wire + 24};
+        size_t lens[2] = {24, 24};
+        cr_assert(xtt_raw_send_parts(&raw, parts, lens, 2));
+        return;
+    }
+    case 12: victim_with(wire, 6, 1, 2); break;
+    case 13: victim_with(wire, 6, 0x8000, 2); break;
+    case 14: victim_with(wire, 8, xmem_pool_id(pool) + 1, 8); break;
+    case 15:
+        cr_assert(ne(u64, xmem_pool_id(other), xmem_pool_id(pool)));
+        victim_with(wire, 8, xmem_pool_id(other), 8);
+        break;
+    case 16: victim_with(wire, 16, CAP, 4); break;
+    case 17: victim_with(wire, 16, UINT32_MAX, 4); break;
+    case 18: descriptor_of(stale, wire); break;
+    case 19: victim_with(wire, 20, victim.generation + 1, 4); break;
+    case 20: {
+        uint32_t rc = 0;
+        xmem_buf_ref now = {stale.index, stale.generation + 1};
+        cr_assert(eq(int, xmem_pool_ref_count(pool, now, &rc, NULL), XMEM_EFREED),
+                  "the recycled slot should be free at generation %u", now.generation);
+        descriptor_of(now, wire);
+        break;
+    }
+    case 21: {
+        uint32_t rc = 0;
+        xmem_buf_ref unused = {CAP - 1, 0};
+        xmem_err e = xmem_pool_ref_count(pool, unused, &rc, NULL);
+        cr_assert(e == XMEM_EFREED || e == XMEM_ESTALE, "slot %u is in use", CAP - 1);
+        descriptor_of(unused, wire);
+        break;
+    }
+    case 22: victim_with(wire, 40, me, 4); break;
+    case 23: victim_with(wire, 40, 63, 4); break;
+    case 24: descriptor_of(foreign, wire); break;
+    case 25: descriptor_of(given_away, wire); break;
+    default: cr_fatal("no case %d", k);
+    }
+    send_raw(wire, sizeof wire);
+}
+
+ParameterizedTest(int *k, bad_input, each_kind, .init = setup, .fini = teardown,
+                  .timeout = XTT_TIMEOUT)
+{
+    const bad_case *c = &bad_cases[*k];
+    if (*k == 25) {
+        xmem_error_t err = {0};
+        cr_assert(eq(int, xmem_pool_open(name, &third, &err), XMEM_OK), "%s", err.msg);
+        given_away = acquire(BUF, 5);
+        cr_assert(
+            eq(int, xmem_pool_give(pool, given_away, xmem_pool_owner_id(third), 1, &err), XMEM_OK),
+            "%s", err.msg);
+    }
+    snapshot before = take_snapshot();
+    cr_assert(eq(u32, before.victim_rc, 2));
+    cr_assert(eq(u32, before.victim_sub, 1));
+    send_case(*k);
+    sync_marker();
+    expect_unchanged(&before, c->what);
+    expect_counts(c->reason, 1, 1, c->what);
+
+    /* The same message many times over changes nothing either. */
+    for (int i = 0; i < 50; i++)
+        send_case(*k);
+    sync_marker();
+    expect_unchanged(&before, c->what);
+    expect_counts(c->reason, 51, 2, c->what);
+
+    /* The subscriber still works: the victim's real descriptor is accepted, with its reference. */
+    uint8_t wire[XMEM_DESCRIPTOR_SIZE];
+    descriptor_of(victim, wire);
+    send_raw(wire, sizeof wire);
+    expect_receive(victim, NULL);
+    cr_assert(eq(u32, refcount(victim), 1), "the subscriber's release gave back its one reference");
+    cr_assert(eq(u32, xmem_pool_owned_by(pool, victim, sub_owner), 0));
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_release(pool, victim, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_pool_release(pool, foreign, &err), XMEM_OK), "%s", err.msg);
+    xmem_sub_destroy(&sub);
+    xmem_pool_destroy(&third);
+    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
+}
+
+/* ---- replays ------------------------------------------------------------------------------- */
+
+/* The same valid descriptor twice before reading: one reference, so one buffer. */
+Test(bad_input, replay_while_queued, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+{
+    snapshot before = take_snapshot();
+    uint8_t wire[XMEM_DESCRIPTOR_SIZE];
+    descriptor_of(victim, wire);
+    send_raw(wire, sizeof wire);
+    send_raw(wire, sizeof wire);
+    expect_receive(victim, NULL);
+    sync_marker();
+    expect_counts(XMEM_REJECT_NOT_OWNED, 1, 2, "a replay of a queued descriptor");
+    cr_assert(eq(u32, refcount(victim), before.victim_rc - 1));
+    cr_assert(eq(u32, xmem_pool_owned_by(pool, victim, me), 1));
+}
+
+/* A replay of a descriptor the subscriber already received and still holds: its one reference is
+ * the held guard's, so a second guard on it must not be handed out. */
+Test(bad_input, replay_while_held, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+{
+    uint8_t wire[XMEM_DESCRIPTOR_SIZE];
+    descriptor_of(victim, wire);
+    send_raw(wire, sizeof wire);
+    xmem_guard_t held = XMEM_GUARD_INIT;
+    expect_receive(victim, &held);
+    snapshot before = take_snapshot();
+    send_raw(wire, sizeof wire);
+    sync_marker();
+    expect_unchanged(&before, "a replay of a held buffer's descriptor");
+    expect_counts(XMEM_REJECT_NOT_OWNED, 1, 2, "a replay of a held buffer's descriptor");
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_guard_release(&held, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(u32, refcount(victim), 1));
+}
+
+/* A replay after the subscriber released the buffer: it holds nothing of it any more. */
+Test(bad_input, replay_after_release, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+{
+    uint8_t wire[XMEM_DESCRIPTOR_SIZE];
+    descriptor_of(victim, wire);
+    send_raw(wire, sizeof wire);
+    expect_receive(victim, NULL);
+    snapshot before = take_snapshot();
+    cr_assert(eq(u32, before.victim_rc, 1));
+    send_raw(wire, sizeof wire);
+    sync_marker();
+    expect_unchanged(&before, "a replay of a released buffer's descriptor");
+    expect_counts(XMEM_REJECT_NOT_OWNED, 1, 2, "a replay of a released buffer's descriptor");
+    /* Once recycled, the same replay names a stale buffer. */
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_release(pool, victim, &err), XMEM_OK), "%s", err.msg);
+    send_raw(wire, sizeof wire);
+    sync_marker();
+    xmem_sub_stats st;
+    xmem_sub_stats_get(sub, &st);
+    cr_assert(eq(u64, st.rejected[XMEM_REJECT_GENERATION], 1));
+    cr_assert(eq(u64, st.rejected_total, 2));
+}
+
+/* Two buffers given, their descriptors swapped in order: both accepted, in the order sent. */
+Test(bad_input, out_of_order_is_fine, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+{
+    xmem_buf_ref b = acquire(BUF, 7);
+    give(b);
+    uint8_t w1[XMEM_DESCRIPTOR_SIZE], w2[XMEM_DESCRIPTOR_SIZE];
+    descriptor_of(victim, w1);
+    descriptor_of(b, w2);
+    send_raw(w2, sizeof w2);
+    send_raw(w1, sizeof w1);
+    expect_receive(b, NULL);
+    expect_receive(victim, NULL);
+    expect_counts(XMEM_REJECT_SIZE, 0, 2, "two valid descriptors");
+}
+
+/* ---- garbage ------------------------------------------------------------------------------- */
+
+/* Random bytes of random lengths and shapes: all refused, nothing changes, no crash. */
+Test(bad_input, garbage_storm, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+{
+    snapshot before = take_snapshot();
+    uint64_t rng = 0x9d2c5680u ^ (uint64_t)getpid();
+    uint8_t buf[200];
+    for (int i = 0; i < 2000; i++) {
+        size_t len = xtt_rand_below(&rng, sizeof buf + 1);
+        for (size_t j = 0; j < len; j++)
+            buf[j] = (uint8_t)xtt_rand(&rng);
+        if (i % 10 == 0) {
+            const void *parts[3] = {buf, buf, buf};
+            size_t lens[3] = {len / 3, len / 3, len - 2 * (len / 3)};
+            cr_assert(xtt_raw_send_parts(&raw, parts, lens, 3));
+        } else {
+            send_raw(buf, len);
+        }
+    }
+    sync_marker();
+    expect_unchanged(&before, "random garbage");
+    xmem_sub_stats st;
+    xmem_sub_stats_get(sub, &st);
+    cr_assert(eq(u64, st.rejected_total, 2000));
+    cr_assert(eq(u64, st.received, 1));
+    uint64_t sum = 0;
+    for (int r = 0; r < XMEM_REJECT_COUNT_; r++)
+        sum += st.rejected[r];
+    cr_assert(eq(u64, sum, st.rejected_total));
+}
+
+/* ---- a publisher fed bad control messages --------------------------------------------------- */
+
+/* The control message's wire form (transport/control.h), built here on purpose. */
+static void control(uint8_t out[36], uint16_t type, uint64_t pool_id, uint32_t owner, uint32_t pid,
+                    uint32_t depth, uint16_t policy)
+{
+    memset(out, 0, 36);
+    xtt_put_le(out, 0x31434d58u, 4);
+    xtt_put_le(out + 4, 1, 2);
+    xtt_put_le(out + 6, type, 2);
+    xtt_put_le(out + 8, pool_id, 8);
+    xtt_put_le(out + 16, owner, 4);
+    xtt_put_le(out + 20, pid, 4);
+    xtt_put_le(out + 24, depth, 4);
+    xtt_put_le(out + 28, policy, 2);
+    xtt_put_le(out + 32, xtt_fnv1a32(out, 32), 4);
+}
+
+Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,
+     .timeout = XTT_TIMEOUT)
+{
+    char pub_ep[160];
+    xtt_endpoint(pub_ep, sizeof pub_ep, "bad-pub");
+    xmem_pub_t *pub = NULL;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pub_create(pool, pub_ep, NULL, &pub, &err), XMEM_OK), "%s", err.msg);
+    void *ctx = zmq_ctx_new();
+    void *dealer = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
+    cr_assert(eq(int, zmq_connect(dealer, pub_ep), 0));
+
+    uint64_t pid = xmem_pool_id(pool);
+    uint32_t owner = sub_owner;
+    uint32_t mypid = (uint32_t)getpid();
+    uint8_t msgs[10][36];
+    size_t lens[10];
+    int n = 0;
+    memcpy(msgs[n], "not a control message", 21), lens[n++] = 21;
+    lens[n++] = 0;
+    control(msgs[n], 1, pid, owner, mypid, 4, 0), msgs[n][10] ^= 1, lens[n++] = 36; /* damaged */
+    control(msgs[n], 1, pid + 1, owner, mypid, 4, 0), lens[n++] = 36;  /* another pool */
+    control(msgs[n], 1, pid, owner, mypid, 0, 0), lens[n++] = 36;      /* depth 0 */
+    control(msgs[n], 1, pid, owner, mypid, 100000, 0), lens[n++] = 36; /* depth too big */
+    control(msgs[n], 1, pid, owner, mypid, 4, 7), lens[n++] = 36;      /* unknown policy */
+    control(msgs[n], 1, pid, 63, mypid, 4, 0), lens[n++] = 36;         /* owner not attached */
+    control(msgs[n], 1, pid, owner, 1, 4, 0), lens[n++] = 36;          /* not that owner's pid */
+    control(msgs[n], 9, pid, owner, mypid, 4, 0), lens[n++] = 36;      /* unknown type */
+    for (int i = 0; i < n; i++)
+        cr_assert(ge(int, zmq_send(dealer, msgs[i], lens[i], 0), 0));
+    /* And a two-part one. */
+    control(msgs[0], 1, pid, owner, mypid, 4, 0);
+    cr_assert(ge(int, zmq_send(dealer, msgs[0], 36, ZMQ_SNDMORE), 0));
+    cr_assert(ge(int, zmq_send(dealer, "x", 1, 0), 0));
+    const uint64_t want = (uint64_t)n + 1;
+
+    xmem_pub_stats ps;
+    uint64_t deadline = xtt_now_ns() + 5000000000ull;
+    do {
+        cr_assert(eq(int, xmem_pub_poll(pub, 10, &err), XMEM_OK), "%s", err.msg);
+        xmem_pub_stats_get(pub, &ps);
+    } while (ps.rejected < want && xtt_now_ns() < deadline);
+    cr_assert(eq(u64, ps.rejected, want));
+    cr_assert(eq(u32, ps.subscribers, 0), "a bad control message made a subscriber");
+
+    /* Publishing goes on, to nobody, and leaks nothing. */
+    snapshot before = take_snapshot();
+    xmem_guard_t g = XMEM_GUARD_INIT;
+    cr_assert(eq(int, xmem_pool_acquire_cpu(pool, BUF, &g, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_pub_publish(pub, &g, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(not(xmem_guard_valid(&g)));
+    expect_unchanged(&before, "publishing after bad control messages");
+    xmem_pub_stats_get(pub, &ps);
+    cr_assert(eq(u64, ps.unsubscribed, 1));
+
+    zmq_close(dealer);
+    zmq_ctx_term(ctx);
+    xmem_pub_destroy(&pub);
+    xtt_unlink_endpoint(pub_ep);
+}
+
+/* A publisher handed a guard it cannot publish: refused, and the guard still emptied (its buffer
+ * back in its own pool); an empty guard is refused without harm. */
+Test(bad_input, publisher_refuses_bad_guards, .init = setup, .fini = teardown,
+     .timeout = XTT_TIMEOUT)
+{
+    char pub_ep[160];
+    xtt_endpoint(pub_ep, sizeof pub_ep, "bad-guard");
+    xmem_pub_t *pub = NULL;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pub_create(pool, pub_ep, NULL, &pub, &err), XMEM_OK), "%s", err.msg);
+    snapshot before = take_snapshot();
+
+    xmem_guard_t g = XMEM_GUARD_INIT;
+    cr_assert(eq(int, xmem_pub_publish(pub, &g, &err), XMEM_EINVAL));
+    cr_assert(eq(int, xmem_pub_publish(pub, NULL, &err), XMEM_EINVAL));
+
+    uint32_t other_free = xmem_pool_free_count(other);
+    cr_assert(eq(int, xmem_pool_acquire_cpu(other, BUF, &g, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_pub_publish(pub, &g, &err), XMEM_EINVAL));
+    cr_assert(gt(sz, strlen(err.msg), 0), "the error names the pools");
+    cr_assert(not(xmem_guard_valid(&g)), "publish always empties the guard");
+    cr_assert(eq(u32, xmem_pool_free_count(other), other_free));
+
+    expect_unchanged(&before, "refused publishes");
+    xmem_pub_stats ps;
+    xmem_pub_stats_get(pub, &ps);
+    cr_assert(eq(u64, ps.published, 0));
+    xmem_pub_destroy(&pub);
+    xtt_unlink_endpoint(pub_ep);
+}
