@@ -26,6 +26,7 @@ static const char *const texts[XMEM_ERR_COUNT_] = {
     [XMEM_EOVERFLOW] = "reference count overflow",
     [XMEM_ETIMEDOUT] = "timed out",
     [XMEM_ETRANSPORT] = "transport (ZeroMQ) failure",
+    [XMEM_EINTERRUPTED] = "interrupted by a signal",
 };
 
 const char *xmem_strerror(xmem_err err)

@@ -76,7 +76,8 @@ xmem_err xmem_guard_meta(const xmem_guard_t *g, xmem_meta_t *out, xmem_error_t *
     xmemi_record *rec = &g->pool->region.records[g->ref.index];
     memset(out, 0, sizeof *out);
     out->ref = g->ref;
-    out->refcount = xmemi_record_refs(rec);
+    uint64_t refs = xmemi_record_refs(rec);
+    out->refcount = refs > UINT32_MAX ? UINT32_MAX : (uint32_t)refs;
     out->storage = (xmem_storage)rec->storage;
     out->device = rec->device;
     out->dtype = (xmem_dtype)rec->dtype;

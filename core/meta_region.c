@@ -231,9 +231,9 @@ void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index)
         xmemi_free_push(r, &r->hdr->unbacked_head, index);
 }
 
-uint32_t xmemi_record_refs(const xmemi_record *rec)
+uint64_t xmemi_record_refs(const xmemi_record *rec)
 {
-    uint32_t n = 0;
+    uint64_t n = 0;
     for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
         n += atomic_load_explicit(&((xmemi_record *)rec)->owner_refs[p], memory_order_acquire);
     return n;
@@ -242,20 +242,17 @@ uint32_t xmemi_record_refs(const xmemi_record *rec)
 bool xmemi_record_try_free(xmemi_meta_region *r, uint32_t index, _Atomic uint32_t *journal)
 {
     xmemi_record *rec = &r->records[index];
-    if (xmemi_record_refs(rec) != 0)
+    uint32_t life = xmemi_life_load(rec);
+    if (!xmemi_life_live(life) || xmemi_record_refs(rec) != 0)
         return false;
-    /* Between the state change and the push the slot is on no list: journaled like a pop. */
+    /* Between the free and the push the slot is on no list: journaled like a pop. */
     if (journal)
         atomic_store_explicit(journal, index, memory_order_relaxed);
-    uint32_t live = XMEMI_SLOT_LIVE;
-    bool won = atomic_compare_exchange_strong_explicit(&rec->state, &live, XMEMI_SLOT_FREE,
+    /* Live generation g -> free generation g + 1: every outstanding name is stale from here on. */
+    bool won = atomic_compare_exchange_strong_explicit(&rec->life, &life, life + 1,
                                                        memory_order_acq_rel, memory_order_relaxed);
-    if (won) {
-        /* A new generation makes every outstanding name of this buffer stale before the slot
-         * can be handed out again. */
-        atomic_fetch_add_explicit(&rec->generation, 1, memory_order_release);
+    if (won)
         xmemi_slot_push_free(r, index);
-    }
     if (journal)
         atomic_store_explicit(journal, XMEMI_NIL, memory_order_release);
     return won;
@@ -284,13 +281,15 @@ static bool on_a_list(const xmemi_meta_region *r, const uint64_t *heads, uint32_
     return false;
 }
 
-static bool journaled_by_live(const xmemi_meta_region *r, uint32_t dead_slot, uint32_t index)
+/* True if a journal other than the dead slot's and `mine` names `index`. */
+static bool journaled_by_live(const xmemi_meta_region *r, uint32_t dead_slot, uint32_t index,
+                              const _Atomic uint32_t *mine)
 {
     for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++) {
-        if (p == dead_slot)
+        _Atomic uint32_t *j = &((xmemi_meta_region *)r)->hdr->procs[p].acquiring;
+        if (p == dead_slot || j == mine)
             continue;
-        const xmemi_proc_entry *e = &r->hdr->procs[p];
-        if (atomic_load(&((xmemi_proc_entry *)e)->acquiring) == index)
+        if (atomic_load(j) == index)
             return true;
     }
     return false;
@@ -300,15 +299,17 @@ static bool journaled_by_live(const xmemi_meta_region *r, uint32_t dead_slot, ui
  * followed, the slot is on no list and owned by nobody: put it back. The lists are walked only
  * while no other process changes them (same heads before and after), else retried; after too
  * many retries the slot is left out rather than risk putting it on a list twice. */
-static void recover_acquiring(xmemi_meta_region *r, uint32_t dead_slot, uint32_t index)
+static void recover_acquiring(xmemi_meta_region *r, uint32_t dead_slot, uint32_t index,
+                              _Atomic uint32_t *journal)
 {
     if (index >= r->hdr->capacity)
         return;
     xmemi_record *rec = &r->records[index];
     uint64_t before[XMEMI_NUM_CLASSES + 1], after[XMEMI_NUM_CLASSES + 1];
     for (int attempt = 0; attempt < 1000; attempt++) {
-        if (atomic_load(&rec->state) != XMEMI_SLOT_FREE || xmemi_record_refs(rec) != 0 ||
-            journaled_by_live(r, dead_slot, index))
+        uint32_t life = xmemi_life_load(rec);
+        if (xmemi_life_live(life) || xmemi_record_refs(rec) != 0 ||
+            journaled_by_live(r, dead_slot, index, journal))
             return; /* it was handed out after all, or another process is taking it */
         snapshot_heads(r, before);
         bool listed = on_a_list(r, before, index);
@@ -319,14 +320,19 @@ static void recover_acquiring(xmemi_meta_region *r, uint32_t dead_slot, uint32_t
         }
         if (listed)
             return;
-        uint32_t free_state = XMEMI_SLOT_FREE;
-        if (journaled_by_live(r, dead_slot, index) ||
-            !atomic_compare_exchange_strong(&rec->state, &free_state, XMEMI_SLOT_RECOVERING))
+        /* Our own journal names it from here on, so no other recovery takes it too. */
+        if (journal)
+            atomic_store(journal, index);
+        /* One generation on (still free): only one recoverer wins this CAS. */
+        if (journaled_by_live(r, dead_slot, index, journal) ||
+            !atomic_compare_exchange_strong(&rec->life, &life, life + 2)) {
+            if (journal)
+                atomic_store(journal, XMEMI_NIL);
             return;
-        /* The dead process may have died before giving the freed buffer its new generation. */
-        atomic_fetch_add_explicit(&rec->generation, 1, memory_order_release);
+        }
         xmemi_slot_push_free(r, index);
-        atomic_store_explicit(&rec->state, XMEMI_SLOT_FREE, memory_order_release);
+        if (journal)
+            atomic_store_explicit(journal, XMEMI_NIL, memory_order_release);
         return;
     }
 }
@@ -342,6 +348,7 @@ xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, 
         p->pid = pid;
         p->start_time = start_time;
         atomic_store(&p->acquiring, XMEMI_NIL);
+        atomic_store(&p->reclaimer, 0);
         atomic_fetch_add(&p->epoch, 1);
         atomic_store_explicit(&p->state, XMEMI_PROC_ATTACHED, memory_order_release);
         *slot = i;
@@ -351,12 +358,11 @@ xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, 
                       r->hdr->name, XMEM_POOL_MAX_PROCS);
 }
 
-uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot, _Atomic uint32_t *journal)
+/* Gives back what the slot's counts hold and repairs its journal; idempotent, so a reclaimer that
+ * takes over from a dead one simply runs it again. */
+static uint64_t reclaim_body(xmemi_meta_region *r, uint32_t slot, _Atomic uint32_t *journal)
 {
     xmemi_proc_entry *p = &r->hdr->procs[slot];
-    uint32_t expected = XMEMI_PROC_ATTACHED;
-    if (!atomic_compare_exchange_strong(&p->state, &expected, XMEMI_PROC_RECLAIMING))
-        return 0;
     uint64_t returned = 0;
     for (uint32_t i = 0; i < r->hdr->capacity; i++) {
         xmemi_record *rec = &r->records[i];
@@ -365,16 +371,65 @@ uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot, _Atomic uint32_
         /* Also a live buffer nobody owns: the dead process released its last reference but died
          * before recycling it. (A live one is never unowned otherwise: acquire owns before it
          * marks live, and hand-overs add before they take.) */
-        if (atomic_load_explicit(&rec->state, memory_order_acquire) == XMEMI_SLOT_LIVE)
+        if (xmemi_life_live(xmemi_life_load(rec)))
             xmemi_record_try_free(r, i, journal);
     }
-    uint32_t acquiring = atomic_exchange(&p->acquiring, XMEMI_NIL);
+    uint32_t acquiring = atomic_load(&p->acquiring);
     if (acquiring != XMEMI_NIL)
-        recover_acquiring(r, slot, acquiring);
+        recover_acquiring(r, slot, acquiring, journal);
+    atomic_store(&p->acquiring, XMEMI_NIL);
     p->pid = 0;
     p->start_time = 0;
+    atomic_store(&p->reclaimer, 0);
     atomic_store_explicit(&p->state, XMEMI_PROC_FREE, memory_order_release);
     return returned;
+}
+
+uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot, uint32_t epoch,
+                            _Atomic uint32_t *journal)
+{
+    xmemi_proc_entry *p = &r->hdr->procs[slot];
+    uint32_t expected = XMEMI_PROC_ATTACHED;
+    if (!atomic_compare_exchange_strong(&p->state, &expected, XMEMI_PROC_RECLAIMING))
+        return 0;
+    if (atomic_load(&p->epoch) != epoch) {
+        /* Freed and claimed by another process since the caller looked: not ours to take. */
+        atomic_store(&p->state, XMEMI_PROC_ATTACHED);
+        return 0;
+    }
+    atomic_store(&p->reclaimer, (int32_t)getpid());
+    return reclaim_body(r, slot, journal);
+}
+
+uint64_t xmemi_reclaim_dead_slots(xmemi_meta_region *r, pid_t only_pid, _Atomic uint32_t *journal)
+{
+    uint64_t total = 0;
+    for (uint32_t slot = 0; slot < XMEM_POOL_MAX_PROCS; slot++) {
+        xmemi_proc_entry *p = &r->hdr->procs[slot];
+        uint32_t epoch = atomic_load_explicit(&p->epoch, memory_order_acquire);
+        uint32_t state = atomic_load_explicit(&p->state, memory_order_acquire);
+        pid_t pid = p->pid;
+        if (state == XMEMI_PROC_RECLAIMING) {
+            /* Its reclaimer died half way: take over (only one taker wins the CAS). */
+            int32_t by = atomic_load(&p->reclaimer);
+            if (by > 0 && by != (int32_t)getpid() && !xmemi_proc_alive(by, 0) &&
+                atomic_compare_exchange_strong(&p->reclaimer, &by, (int32_t)getpid()))
+                total += reclaim_body(r, slot, journal);
+            continue;
+        }
+        if (state != XMEMI_PROC_ATTACHED && state != XMEMI_PROC_CLAIMING)
+            continue;
+        /* A claimer killed before it wrote its pid leaves 0 there: never alive, never matched. */
+        if (pid <= 0 || (only_pid > 0 && pid != only_pid))
+            continue;
+        if (only_pid <= 0 && xmemi_proc_alive(pid, p->start_time))
+            continue;
+        if (state == XMEMI_PROC_CLAIMING &&
+            !atomic_compare_exchange_strong(&p->state, &state, XMEMI_PROC_ATTACHED))
+            continue;
+        total += xmemi_proc_reclaim(r, slot, epoch, journal);
+    }
+    return total;
 }
 
 bool xmemi_meta_in_use(const xmemi_meta_region *r, pid_t *pid)

@@ -21,12 +21,6 @@
 #define XMEMI_NIL UINT32_MAX    /* end of a free list */
 #define XMEMI_CUDA_RESERVED 192 /* bytes per record kept for CUDA IPC memory and event handles */
 
-enum xmemi_slot_state {
-    XMEMI_SLOT_FREE = 0,       /* on a free list (or being taken off one by a journaled acquire) */
-    XMEMI_SLOT_LIVE = 1,       /* handed out: its references are the sum of owner_refs */
-    XMEMI_SLOT_RECOVERING = 2, /* a dead acquirer's lost slot being put back */
-};
-
 enum xmemi_proc_state {
     XMEMI_PROC_FREE = 0,       /* slot unused */
     XMEMI_PROC_CLAIMING = 1,   /* a process is filling in its pid */
@@ -42,6 +36,8 @@ typedef struct xmemi_proc_entry {
     _Atomic uint32_t acquiring; /* slot it is taking off a free list, XMEMI_NIL otherwise: if it
                                    dies there, the slot would be on no list and owned by nobody */
     uint64_t start_time;    /* its start time (/proc/PID/stat field 22), to tell a reused pid */
+    _Atomic int32_t reclaimer; /* pid giving back this slot's references (RECLAIMING) */
+    uint32_t reserved;         /* zero */
 } xmemi_proc_entry;
 
 /* One buffer. Its reference count is the sum of owner_refs, never a separate number: every change
@@ -50,8 +46,8 @@ typedef struct xmemi_proc_entry {
  * counts that its reclaim makes exact. Fields without _Atomic are written only by the single holder of a read-write guard
  * (layout fields) or by the process that popped the slot off a free list (backing fields). */
 typedef struct __attribute__((aligned(64))) xmemi_record {
-    _Atomic uint32_t state;         /* enum xmemi_slot_state */
-    _Atomic uint32_t generation;    /* grows each time the buffer is recycled */
+    _Atomic uint32_t life;          /* 2 x generation, + 1 while handed out (see xmemi_life_*) */
+    uint32_t reserved1;             /* zero */
     _Atomic uint32_t next_free;     /* next slot on the free list this slot is on, XMEMI_NIL at end */
     uint32_t index;                 /* this record's slot number */
     _Atomic uint64_t backing_epoch; /* grows whenever the slot's shm object changes; 0 = never had one */
@@ -94,6 +90,24 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
     xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS];     /* attached processes */
 } xmemi_meta_header;
 
+/* A record's life is one word, so that freeing a buffer and starting its next generation is a
+ * single CAS from "generation g, live" to "generation g + 1, free": a CAS that read an earlier life
+ * can never free a later one (the ABA a separate state and generation would allow). */
+static inline uint32_t xmemi_life_generation(uint32_t life)
+{
+    return life >> 1;
+}
+
+static inline bool xmemi_life_live(uint32_t life)
+{
+    return life & 1u;
+}
+
+static inline uint32_t xmemi_life_load(const xmemi_record *rec)
+{
+    return atomic_load_explicit(&((xmemi_record *)rec)->life, memory_order_acquire);
+}
+
 typedef struct xmemi_meta_region {
     xmemi_shm shm;
     xmemi_meta_header *hdr;
@@ -130,16 +144,21 @@ void xmemi_free_push(xmemi_meta_region *r, _Atomic uint64_t *head, uint32_t inde
 void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index);
 
 /* References to a record: the sum of its owner counts. */
-uint32_t xmemi_record_refs(const xmemi_record *rec);
+uint64_t xmemi_record_refs(const xmemi_record *rec);
 
 /* Claims a process slot for (pid, start_time); XMEM_EPROCS when the table is full. */
 xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, uint32_t *slot,
                           xmem_error_t *err);
 
-/* Gives back every reference process slot `slot` holds and frees the slot; returns how many.
- * Only one caller wins the slot (the others get 0). `journal` is the caller's own (NULL when the
- * caller reclaims its own slot). */
-uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot, _Atomic uint32_t *journal);
+/* Gives back every reference process slot `slot` holds and frees the slot, if it is still the
+ * attachment of `epoch` (a slot freed and claimed again meanwhile is left alone); returns how
+ * many. Only one caller wins the slot. `journal` is the caller's own, NULL before it has one. */
+uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot, uint32_t epoch,
+                            _Atomic uint32_t *journal);
+
+/* Reclaims every slot whose process died: attached, dead while claiming, or left half reclaimed
+ * by a reclaimer that died too. `only_pid` > 0 limits it to that pid (taken as dead). */
+uint64_t xmemi_reclaim_dead_slots(xmemi_meta_region *r, pid_t only_pid, _Atomic uint32_t *journal);
 
 /* Recycles a live buffer nobody holds a reference to (generation + 1, back on its free list).
  * Safe to race: once every owner count is zero no reference can appear, and one caller wins.

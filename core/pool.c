@@ -276,13 +276,20 @@ xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err)
         return xmemi_fail(err, XMEM_ENOMEM, 0, "pool '%s': no memory for the handle", name);
     }
     pool->region = region;
-    xmem_pool_reclaim_dead(pool, NULL, NULL);
+    /* Dead processes first give back their process slots (a full table may hold some), then
+     * again once this handle has a slot of its own: reclaiming writes the reclaimer's journal. */
     rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me,
                           err);
+    if (rc == XMEM_EPROCS) {
+        xmemi_reclaim_dead_slots(&pool->region, 0, NULL);
+        rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()),
+                              &pool->me, err);
+    }
     if (rc) {
         handle_free(pool);
         return rc;
     }
+    xmem_pool_reclaim_dead(pool, NULL, NULL);
     xmemi_buffer_map_all(pool);
     *out = pool;
     return XMEM_OK;
@@ -296,7 +303,9 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
     *pool_ptr = NULL;
     /* A child's copy of its parent's handle touches nothing shared: the parent still owns it. */
     if (!xmemi_pool_forked(pool)) {
-        xmemi_proc_reclaim(&pool->region, pool->me, NULL);
+        xmemi_proc_reclaim(&pool->region, pool->me,
+                           atomic_load(&pool->region.hdr->procs[pool->me].epoch),
+                           xmemi_journal(pool));
         if (pool->creator)
             unlink_pool(pool->name, &pool->region);
     }
@@ -342,8 +351,7 @@ uint32_t xmem_pool_free_count(const xmem_pool_t *pool)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < pool->capacity; i++)
-        n += atomic_load_explicit(&pool->region.records[i].state, memory_order_relaxed) ==
-             XMEMI_SLOT_FREE;
+        n += !xmemi_life_live(xmemi_life_load(&pool->region.records[i]));
     return n;
 }
 

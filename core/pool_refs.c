@@ -15,10 +15,7 @@
 
 static const char *slot_state(const xmemi_record *rec)
 {
-    return atomic_load_explicit(&((xmemi_record *)rec)->state, memory_order_relaxed) ==
-                   XMEMI_SLOT_LIVE
-               ? "in use"
-               : "free";
+    return xmemi_life_live(xmemi_life_load(rec)) ? "in use" : "free";
 }
 
 /* Finds the record `ref` names, if that buffer still lives. Changes nothing. */
@@ -32,15 +29,14 @@ static xmem_err lookup(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *
                           "pool '%s': buffer index %u is out of range (capacity %u)", pool->name,
                           ref.index, pool->capacity);
     xmemi_record *rec = &pool->region.records[ref.index];
-    uint32_t gen = atomic_load_explicit(&rec->generation, memory_order_acquire);
+    uint32_t life = xmemi_life_load(rec);
+    uint32_t gen = xmemi_life_generation(life);
     if (__builtin_expect(gen != ref.generation, 0))
         return xmemi_fail(err, XMEM_ESTALE, 0,
                           "pool '%s': buffer %u generation %u is stale (the slot is at generation "
                           "%u, %s)",
                           pool->name, ref.index, ref.generation, gen, slot_state(rec));
-    if (__builtin_expect(atomic_load_explicit(&rec->state, memory_order_acquire) !=
-                             XMEMI_SLOT_LIVE,
-                         0))
+    if (__builtin_expect(!xmemi_life_live(life), 0))
         return xmemi_fail(err, XMEM_EFREED, 0, "pool '%s': buffer %u generation %u is free",
                           pool->name, ref.index, ref.generation);
     *out = rec;
@@ -52,7 +48,7 @@ static xmem_err lookup(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *
 static xmem_err recheck(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *rec,
                         xmem_error_t *err)
 {
-    if (atomic_load_explicit(&rec->generation, memory_order_acquire) == ref.generation)
+    if (xmemi_life_generation(xmemi_life_load(rec)) == ref.generation)
         return XMEM_OK;
     return lookup(pool, ref, &rec, err);
 }
@@ -78,6 +74,18 @@ static bool take_owned(xmemi_record *rec, uint32_t owner, uint32_t n, uint32_t *
                                                     memory_order_relaxed));
     if (left)
         *left = have - n;
+    return true;
+}
+
+/* Adds `n` to a counter unless that would pass UINT32_MAX / 2 (so 64 of them never overflow). */
+static bool add_bounded(_Atomic uint32_t *counter, uint32_t n)
+{
+    uint32_t have = atomic_load_explicit(counter, memory_order_relaxed);
+    do {
+        if (n > UINT32_MAX / 2 || have > UINT32_MAX / 2 - n)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(counter, &have, have + n, memory_order_acq_rel,
+                                                    memory_order_relaxed));
     return true;
 }
 
@@ -132,12 +140,13 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
     rec->sequence = 0;
     /* Owned, then live, then the journal cleared: a reclaim after a death at any point between
      * finds the slot owned (and frees it) or unowned and on no list (and puts it back). */
+    uint32_t life = xmemi_life_load(rec); /* free, and ours alone since the pop */
     atomic_store_explicit(&rec->owner_refs[pool->me], 1, memory_order_relaxed);
-    atomic_store_explicit(&rec->state, XMEMI_SLOT_LIVE, memory_order_release);
+    atomic_store_explicit(&rec->life, life | 1u, memory_order_release);
     xmemi_journal_clear(pool);
     *out = (xmem_guard_t){
         .pool = pool,
-        .ref = {index, atomic_load_explicit(&rec->generation, memory_order_relaxed)},
+        .ref = {index, xmemi_life_generation(life)},
         .data = addr,
         .size = size,
         .mode = XMEM_ACCESS_READ_WRITE,
@@ -244,22 +253,27 @@ xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t c
     rc = recheck(pool, ref, rec, err);
     if (rc)
         return rc;
+    uint32_t set;
     for (;;) {
-        uint32_t total = xmemi_record_refs(rec);
-        uint32_t others = total >= mine ? total - mine : 0;
+        uint64_t total = xmemi_record_refs(rec);
+        uint64_t others = total >= mine ? total - mine : 0;
         if (count < others)
             return xmemi_fail(err, XMEM_EINVAL, 0,
                               "pool '%s': set_ref_count(%u) on buffer %u would drop references "
-                              "other processes hold (%u of %u)",
-                              pool->name, count, ref.index, others, total);
-        if (count - others > UINT32_MAX / 2)
+                              "other processes hold (%llu of %llu)",
+                              pool->name, count, ref.index, (unsigned long long)others,
+                              (unsigned long long)total);
+        set = count - (uint32_t)others;
+        if (set > UINT32_MAX / 2)
             return xmemi_fail(err, XMEM_EOVERFLOW, 0, "pool '%s': set_ref_count(%u) on buffer %u",
                               pool->name, count, ref.index);
-        if (atomic_compare_exchange_weak_explicit(own, &mine, count - others, memory_order_acq_rel,
+        if (atomic_compare_exchange_weak_explicit(own, &mine, set, memory_order_acq_rel,
                                                   memory_order_relaxed))
             break;
     }
-    if (count == 0)
+    /* Whenever our count drops to 0, not only for count == 0: another owner may have released
+     * its last reference meanwhile, seen ours, and left the recycling to us. */
+    if (set == 0)
         xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
     return XMEM_OK;
 }
@@ -271,11 +285,11 @@ xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
-    uint32_t n = xmemi_record_refs(rec);
+    uint64_t n = xmemi_record_refs(rec);
     rc = recheck(pool, ref, rec, err);
     if (rc)
         return rc;
-    *out = n;
+    *out = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     return XMEM_OK;
 }
 
@@ -284,7 +298,7 @@ uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t 
     if (ref.index >= pool->capacity || owner_id >= XMEM_POOL_MAX_PROCS)
         return 0;
     xmemi_record *rec = &pool->region.records[ref.index];
-    if (atomic_load_explicit(&rec->generation, memory_order_acquire) != ref.generation)
+    if (xmemi_life_generation(xmemi_life_load(rec)) != ref.generation)
         return 0;
     return atomic_load_explicit(&rec->owner_refs[owner_id], memory_order_acquire);
 }
@@ -324,7 +338,10 @@ xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, 
         return rc;
     /* Theirs before ours: the sum never drops to zero on the way, and a death between the two
      * steps is made exact by the reclaim of whichever process died. */
-    atomic_fetch_add_explicit(&rec->owner_refs[owner_id], count, memory_order_acq_rel);
+    if (!add_bounded(&rec->owner_refs[owner_id], count))
+        return xmemi_fail(err, XMEM_EOVERFLOW, 0,
+                          "pool '%s': owner id %u would hold too many references to buffer %u",
+                          pool->name, owner_id, ref.index);
     if (!take_owned(rec, pool->me, count, NULL)) {
         take_owned(rec, owner_id, count, NULL);
         return not_owner(pool, ref, err);
@@ -357,7 +374,18 @@ xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner
                           "pool '%s': owner id %u holds fewer than %u references to buffer %u",
                           pool->name, owner_id, count, ref.index);
     /* Ours before theirs, as give does it: the sum never drops to zero on the way. */
-    atomic_fetch_add_explicit(&rec->owner_refs[pool->me], count, memory_order_acq_rel);
+    if (!add_bounded(&rec->owner_refs[pool->me], count))
+        return xmemi_fail(err, XMEM_EOVERFLOW, 0,
+                          "pool '%s': this process would hold too many references to buffer %u",
+                          pool->name, ref.index);
+    if (xmemi_life_generation(xmemi_life_load(rec)) != ref.generation) {
+        /* A stale name: what we added belongs to the buffer's next life; take it off again. */
+        uint32_t left;
+        take_owned(rec, pool->me, count, &left);
+        if (left == 0)
+            xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
+        return lookup(pool, ref, &rec, err);
+    }
     if (!take_owned(rec, owner_id, count, NULL)) {
         take_owned(rec, pool->me, count, NULL);
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
@@ -371,19 +399,11 @@ xmem_err xmem_pool_reclaim_pid(xmem_pool_t *pool, pid_t pid, uint64_t *returned,
 {
     if (xmemi_pool_forked(pool))
         return xmemi_pool_forked_error(pool, err);
-    if (pid == getpid())
+    if (pid <= 0 || pid == getpid())
         return xmemi_fail(err, XMEM_EINVAL, 0,
-                          "pool '%s': pid %d is this process; close its handles instead",
+                          "pool '%s': pid %d is not another process; close its handles instead",
                           pool->name, (int)pid);
-    uint64_t total = 0;
-    for (uint32_t slot = 0; slot < XMEM_POOL_MAX_PROCS; slot++) {
-        xmemi_proc_entry *p = &pool->region.hdr->procs[slot];
-        if (p->pid != pid)
-            continue;
-        uint32_t claiming = XMEMI_PROC_CLAIMING;
-        atomic_compare_exchange_strong(&p->state, &claiming, XMEMI_PROC_ATTACHED);
-        total += xmemi_proc_reclaim(&pool->region, slot, xmemi_journal(pool));
-    }
+    uint64_t total = xmemi_reclaim_dead_slots(&pool->region, pid, xmemi_journal(pool));
     if (returned)
         *returned = total;
     return XMEM_OK;
@@ -393,20 +413,7 @@ xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned, xmem_erro
 {
     if (xmemi_pool_forked(pool))
         return xmemi_pool_forked_error(pool, err);
-    uint64_t total = 0;
-    for (uint32_t slot = 0; slot < XMEM_POOL_MAX_PROCS; slot++) {
-        xmemi_proc_entry *p = &pool->region.hdr->procs[slot];
-        uint32_t state = atomic_load_explicit(&p->state, memory_order_acquire);
-        if (state != XMEMI_PROC_ATTACHED && state != XMEMI_PROC_CLAIMING)
-            continue;
-        /* A process killed while claiming left its pid (or 0, never alive) in a CLAIMING slot. */
-        if (state == XMEMI_PROC_CLAIMING && p->pid == 0)
-            continue;
-        if (xmemi_proc_alive(p->pid, p->start_time))
-            continue;
-        atomic_compare_exchange_strong(&p->state, &state, XMEMI_PROC_ATTACHED);
-        total += xmemi_proc_reclaim(&pool->region, slot, xmemi_journal(pool));
-    }
+    uint64_t total = xmemi_reclaim_dead_slots(&pool->region, 0, xmemi_journal(pool));
     if (returned)
         *returned = total;
     return XMEM_OK;

@@ -31,3 +31,19 @@ bool xmemi_control_decode(const void *buf, size_t len, xmemi_control *out)
     out->policy = xmemi_get16(p + 28);
     return out->type == XMEMI_SUBSCRIBE || out->type == XMEMI_UNSUBSCRIBE;
 }
+
+void xmemi_welcome_encode(uint64_t instance, uint8_t out[XMEMI_WELCOME_SIZE])
+{
+    xmemi_put32(out + 0, XMEMI_WELCOME_MAGIC);
+    xmemi_put16(out + 4, XMEMI_CONTROL_VERSION);
+    xmemi_put16(out + 6, 0);
+    xmemi_put64(out + 8, instance);
+    xmemi_put32(out + 16, xmemi_fnv32(out, 16));
+}
+
+bool xmemi_welcome_decode(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    return len == XMEMI_WELCOME_SIZE && xmemi_get32(p) == XMEMI_WELCOME_MAGIC &&
+           xmemi_get16(p + 4) == XMEMI_CONTROL_VERSION && xmemi_get32(p + 16) == xmemi_fnv32(p, 16);
+}

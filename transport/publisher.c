@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "control.h"
@@ -47,6 +49,7 @@ struct xmem_pub {
     uint32_t nsubs, cap;
     uint32_t *eligible; /* scratch, cap entries */
     uint64_t seq;
+    uint64_t instance; /* random: tells a restarted publisher from the old one */
     uint64_t next_liveness_ns;
     uint64_t next_control_ns;
     xmem_pub_stats stats;
@@ -145,12 +148,18 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
     }
     if (c.depth == 0 || c.depth > 65536 || c.policy > XMEM_POLICY_BLOCK)
         return reject(pub, "queue depth or policy out of range");
-    if (xmem_pool_owner_pid(pub->pool, c.owner) != (pid_t)c.pid)
+    if ((int32_t)c.pid <= 0 || xmem_pool_owner_pid(pub->pool, c.owner) != (pid_t)c.pid)
         return reject(pub, "owner id not attached to the pool by that pid");
-    if (s) {
+    if (s && s->owner == c.owner && s->pid == (int32_t)c.pid) {
+        /* A refresh. The depth may change within the ring kept for it. */
         s->gone = false;
+        s->policy = (xmem_queue_policy)c.policy;
+        if (2 * c.depth <= s->sent_cap)
+            s->depth = c.depth;
         return;
     }
+    if (s) /* the routing id now names another attachment: start it afresh */
+        s->gone = true;
     if (pub->nsubs == pub->cap) {
         uint32_t cap = pub->cap ? pub->cap * 2 : 8;
         sub_entry *subs = realloc(pub->subs, cap * sizeof *subs);
@@ -177,6 +186,12 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
     s->policy = (xmem_queue_policy)c.policy;
     pub->nsubs++;
     pub->stats.subscribers = pub->nsubs;
+    /* Ahead of any descriptor on this pipe: the subscriber restarts its replay check. */
+    uint8_t welcome[XMEMI_WELCOME_SIZE];
+    xmemi_welcome_encode(pub->instance, welcome);
+    if (zmq_send(pub->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(pub->sock, welcome, sizeof welcome, ZMQ_DONTWAIT) < 0)
+        s->gone = true;
 }
 
 /* Reads every waiting control message. */
@@ -251,6 +266,8 @@ xmem_err xmem_pub_create(xmem_pool_t *pool, const char *endpoint, const xmem_pub
         xmem_pub_options_init(&pub->opts);
     pub->pool = pool;
     pub->pool_id = xmem_pool_id(pool);
+    if (getrandom(&pub->instance, sizeof pub->instance, 0) != sizeof pub->instance)
+        pub->instance = xmemi_now_ns() ^ (uint64_t)getpid() << 32;
     snprintf(pub->endpoint, sizeof pub->endpoint, "%s", endpoint);
     xmem_err rc;
     pub->ctx = zmq_ctx_new();
@@ -265,7 +282,8 @@ xmem_err xmem_pub_create(xmem_pool_t *pool, const char *endpoint, const xmem_pub
     }
     int hb = pub->opts.heartbeat_ms > 0 ? pub->opts.heartbeat_ms : 200;
     if ((rc = xmemi_zmq_setint(pub->sock, ZMQ_ROUTER_MANDATORY, 1, endpoint, err)) ||
-        (rc = xmemi_zmq_setint(pub->sock, ZMQ_LINGER, 0, endpoint, err)) ||
+        /* Descriptors queued at destroy still reach live subscribers (they own those buffers). */
+        (rc = xmemi_zmq_setint(pub->sock, ZMQ_LINGER, 1000, endpoint, err)) ||
         (rc = xmemi_zmq_setint(pub->sock, ZMQ_SNDHWM, 100000, endpoint, err)) ||
         (rc = xmemi_zmq_setint(pub->sock, ZMQ_HEARTBEAT_IVL, hb, endpoint, err)) ||
         (rc = xmemi_zmq_setint(pub->sock, ZMQ_HEARTBEAT_TIMEOUT, 5 * hb, endpoint, err)))
@@ -312,7 +330,9 @@ const char *xmem_pub_endpoint(const xmem_pub_t *pub)
 static bool wait_for_room(xmem_pub_t *pub, sub_entry *s)
 {
     uint64_t start = xmemi_now_ns();
-    uint64_t deadline = start + (uint64_t)pub->opts.block_timeout_ms * 1000000ull;
+    uint64_t deadline = pub->opts.block_timeout_ms < 0
+                            ? UINT64_MAX
+                            : start + (uint64_t)pub->opts.block_timeout_ms * 1000000ull;
     uint64_t next_check = start + LIVENESS_PERIOD_NS / 10;
     while (reap(pub->pool, s) >= sub_limit(s)) {
         uint64_t now = xmemi_now_ns();
@@ -445,7 +465,8 @@ xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err)
 xmem_err xmem_pub_wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_ms,
                                    xmem_error_t *err)
 {
-    uint64_t deadline = xmemi_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t deadline =
+        timeout_ms < 0 ? UINT64_MAX : xmemi_now_ns() + (uint64_t)timeout_ms * 1000000ull;
     for (;;) {
         xmem_err rc = xmem_pub_poll(pub, 10, err);
         if (rc)

@@ -16,7 +16,6 @@
 #include "zmq_util.h"
 
 #define MAX_PUBLISHERS 64
-#define HANDED_MAX 64
 
 struct xmem_sub {
     xmem_pool_t *pool; /* the subscriber's own attachment */
@@ -32,8 +31,8 @@ struct xmem_sub {
     uint32_t qcap;
     uint64_t qhead, qtail;
     xmem_descriptor last;
-    xmem_buf_ref handed[HANDED_MAX]; /* the latest buffers returned by receive */
-    uint64_t nhanded;
+    uint64_t last_seq[MAX_PUBLISHERS]; /* newest sequence accepted from each publisher */
+    bool have_seq[MAX_PUBLISHERS];       /* false until the first, and after a welcome */
     uint64_t next_refresh_ns;
     xmem_sub_stats stats;
     bool logged[XMEM_REJECT_COUNT_];
@@ -180,8 +179,14 @@ static void reject(xmem_sub_t *sub, xmem_reject why, const char *endpoint, const
 
 /* Checks a message against the pool; only a descriptor addressed to us for a reference we hold
  * is queued. Nothing here changes a refcount. */
-static void on_message(xmem_sub_t *sub, const void *msg, size_t len, const char *endpoint)
+static void on_message(xmem_sub_t *sub, uint32_t sock, const void *msg, size_t len)
 {
+    const char *endpoint = sub->endpoints[sock];
+    if (xmemi_welcome_decode(msg, len)) {
+        /* A publisher (re)started talking to us: its numbering starts afresh. */
+        sub->have_seq[sock] = false;
+        return;
+    }
     xmem_descriptor d;
     xmem_reject why;
     if (xmem_descriptor_decode(msg, len, &d, &why) != XMEM_OK)
@@ -203,17 +208,16 @@ static void on_message(xmem_sub_t *sub, const void *msg, size_t len, const char 
         if (q->ref.index == d.ref.index && q->ref.generation == d.ref.generation)
             owned--;
     }
-    /* A buffer returned by receive and perhaps still held by the application: a second
-     * descriptor for it is a replay unless more references came with it. (Once the buffer is
-     * recycled its generation differs and the entry no longer matches.) */
-    uint64_t recent = sub->nhanded < HANDED_MAX ? sub->nhanded : HANDED_MAX;
-    for (uint64_t i = 0; i < recent && owned; i++) {
-        const xmem_buf_ref *h = &sub->handed[i];
-        if (h->index == d.ref.index && h->generation == d.ref.generation)
-            owned--;
-    }
     if (owned == 0)
         return reject(sub, XMEM_REJECT_NOT_OWNED, endpoint, "no reference was given with it");
+    /* A publisher numbers what it sends in increasing order, so anything not newer than the last
+     * accepted from it is a replay, whose reference was accounted for already (maybe by a guard
+     * the application still holds). */
+    if (sub->have_seq[sock] && d.sequence <= sub->last_seq[sock])
+        return reject(sub, XMEM_REJECT_NOT_OWNED, endpoint,
+                      "a replay: not newer than the last descriptor from this publisher");
+    sub->have_seq[sock] = true;
+    sub->last_seq[sock] = d.sequence;
     if (sub->qhead - sub->qtail == sub->qcap) {
         /* More than the publishers may send: give back the oldest to stay bounded. */
         xmem_pool_release(sub->pool, sub->queue[sub->qtail++ % sub->qcap].ref, NULL);
@@ -246,7 +250,7 @@ static void drain(xmem_sub_t *sub)
             }
             /* A truncated or multipart message can only fail the size check. */
             size_t len = multipart || (size_t)n > XMEM_DESCRIPTOR_SIZE ? sizeof msg : (size_t)n;
-            on_message(sub, msg, len, sub->endpoints[i]);
+            on_message(sub, i, msg, len);
         }
     }
 }
@@ -276,10 +280,10 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xm
         if (sub->qhead != sub->qtail) {
             xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
             xmem_err rc = xmem_pool_get(sub->pool, d.ref, out, err);
-            if (rc == XMEM_OK) {
+            if (rc == XMEM_OK)
                 sub->last = d;
-                sub->handed[sub->nhanded++ % HANDED_MAX] = d.ref;
-            }
+            else /* it cannot be handed out (unmappable, say): give its reference back */
+                xmem_pool_release(sub->pool, d.ref, NULL);
             return rc;
         }
         refresh(sub);
@@ -296,7 +300,8 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xm
         if (zmq_poll(sub->items, (int)sub->nsocks, (long)wait_ms) < 0) {
             /* A signal: return, so the caller can look at why (a stop request, say). */
             if (errno == EINTR)
-                return xmemi_fail(err, XMEM_ETIMEDOUT, 0, "subscriber of pool '%s': interrupted",
+                return xmemi_fail(err, XMEM_EINTERRUPTED, 0,
+                                  "subscriber of pool '%s': interrupted by a signal",
                                   xmem_pool_name(sub->pool));
             return xmemi_zmq_fail(err, "zmq_poll for subscriber of pool", xmem_pool_name(sub->pool));
         }

@@ -30,6 +30,7 @@ typedef enum xmem_err {
     XMEM_EOVERFLOW,     /* a reference count would overflow */
     XMEM_ETIMEDOUT,     /* nothing arrived before the timeout */
     XMEM_ETRANSPORT,    /* a ZeroMQ call failed; the message names the endpoint */
+    XMEM_EINTERRUPTED,  /* a signal interrupted a wait; look at why, then call again */
     XMEM_ERR_COUNT_     /* not an error: the number of codes */
 } xmem_err;
 

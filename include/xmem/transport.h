@@ -5,7 +5,10 @@
  *
  * Each subscriber attaches to the pool on its own (its own owner id), so whatever it was given and
  * never received (descriptors lost in transit) comes back when it is destroyed or dies.
- * Release every guard received from a subscriber before destroying it. */
+ * Release every guard received from a subscriber before destroying it.
+ *
+ * Publishers and subscribers run ZeroMQ I/O threads: fork() worker processes before creating them
+ * (a child never uses its parent's; ZeroMQ lets a subscriber connect before the publisher binds). */
 #ifndef XMEM_TRANSPORT_H
 #define XMEM_TRANSPORT_H
 
@@ -44,7 +47,8 @@ typedef enum xmem_drop {
 XMEM_EXPORT const char *xmem_drop_name(xmem_drop reason);
 
 typedef struct xmem_pub_options {
-    int block_timeout_ms; /* longest wait for a `block` subscriber; default 1000 */
+    int block_timeout_ms; /* longest wait for a `block` subscriber (negative: no limit, a dead
+                             subscriber still ends the wait); default 1000 */
     int heartbeat_ms;     /* ZeroMQ heartbeat; a silent peer is dropped after 5x; default 200 */
 } xmem_pub_options;
 
@@ -122,8 +126,9 @@ XMEM_EXPORT xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_optio
 /* Connects to a publisher's endpoint and subscribes; may be called for several publishers. */
 XMEM_EXPORT xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xmem_error_t *err);
 
-/* Waits up to timeout_ms (-1: forever) for a buffer. On success `out` (empty before) owns one
- * reference as a read-only guard; XMEM_ETIMEDOUT if none came. */
+/* Waits up to timeout_ms (negative: forever) for a buffer. On success `out` (empty before) owns
+ * one reference as a read-only guard; XMEM_ETIMEDOUT if none came, XMEM_EINTERRUPTED if a signal
+ * arrived (so a node can look at its stop flag). */
 XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms,
                                       xmem_error_t *err);
 

@@ -154,6 +154,23 @@ static int find_ref(const batch *b, xmem_buf_ref r)
 
 /* The model: what the subscriber must make of `msg`, given what the pool holds now and what was
  * sent before in this batch. Pool-level checks in the order transport/subscriber.c documents. */
+/* Sequence numbers: the subscriber accepts from one publisher only what is newer than the last
+ * it accepted from it (older is a replay). valid_wire numbers above everything accepted. */
+static uint64_t last_accepted_seq;
+static bool have_accepted_seq;
+static uint64_t next_seq = 1;
+
+static void note_accepted(const uint8_t *msg, size_t len)
+{
+    xmem_descriptor d;
+    if (xtt_model_decode(msg, len, &d) >= 0)
+        return;
+    last_accepted_seq = d.sequence;
+    have_accepted_seq = true;
+    if (next_seq <= d.sequence)
+        next_seq = d.sequence + 1;
+}
+
 static int model(const batch *b, const uint8_t *msg, size_t len, bool multipart, int *which)
 {
     *which = -1;
@@ -175,6 +192,8 @@ static int model(const batch *b, const uint8_t *msg, size_t len, bool multipart,
     int j = find_ref(b, d.ref);
     if (j < 0 || b->sent[j])
         return XMEM_REJECT_NOT_OWNED;
+    if (have_accepted_seq && d.sequence <= last_accepted_seq)
+        return XMEM_REJECT_NOT_OWNED; /* a replay by its number */
     *which = j;
     return ACCEPT;
 }
@@ -196,7 +215,7 @@ static void valid_wire(xmem_buf_ref r, uint64_t *rng, uint8_t wire[XMEM_DESCRIPT
     xmem_descriptor d = {
         .pool_id = xmem_pool_id(pool),
         .ref = r,
-        .sequence = xtt_rand(rng),
+        .sequence = next_seq++,
         .timestamp_ns = xtt_rand(rng),
         .owner = sub_owner,
     };
@@ -294,6 +313,7 @@ Test(fuzz, subscriber_socket, .init = setup, .fini = teardown, .timeout = 120)
             if (verdict == ACCEPT) {
                 b.sent[which] = true;
                 b.accepted[b.naccepted++] = b.refs[which];
+                note_accepted(msg, len);
             } else {
                 want[verdict]++;
             }
@@ -305,6 +325,7 @@ Test(fuzz, subscriber_socket, .init = setup, .fini = teardown, .timeout = 120)
             uint8_t msg[XMEM_DESCRIPTOR_SIZE];
             valid_wire(b.refs[j], &rng, msg);
             cr_assert(xtt_raw_send(&raw, msg, sizeof msg));
+            note_accepted(msg, sizeof msg);
             b.sent[j] = true;
             b.accepted[b.naccepted++] = b.refs[j];
         }
