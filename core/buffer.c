@@ -21,9 +21,10 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
                            xmem_error_t *err)
 {
     xmemi_record *rec = &pool->region.records[index];
-    _Atomic uint32_t *backed = pool->region.hdr->class_backed;
-    if (rec->capacity)
-        atomic_fetch_sub_explicit(&backed[rec->size_class], 1, memory_order_relaxed);
+    if (atomic_load(&pool->region.hdr->closed))
+        return xmemi_fail(err, XMEM_ENOENT, 0,
+                          "pool '%s' was destroyed by its creator (pid %d): no new buffers",
+                          pool->name, (int)pool->region.hdr->creator_pid);
     /* Unbacked until the new object exists: a death in between leaves a slot a later backing
      * cleans up, never one that claims an object of the wrong size. */
     rec->capacity = 0;
@@ -45,7 +46,6 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
     }
     rec->capacity = capacity;
     rec->size_class = (uint16_t)size_class;
-    atomic_fetch_add_explicit(&backed[size_class], 1, memory_order_relaxed);
     rec->storage = XMEM_STORAGE_CPU;
     rec->device = -1;
     uint64_t epoch = atomic_load_explicit(&rec->backing_epoch, memory_order_relaxed) + 1;

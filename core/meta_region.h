@@ -86,7 +86,7 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
      * grows at every change so a slot popped and pushed back meanwhile fails the CAS (ABA). */
     _Atomic uint64_t free_heads[XMEMI_NUM_CLASSES]; /* backed free slots, by size class */
     _Atomic uint64_t unbacked_head;                  /* free slots without a shm object yet */
-    _Atomic uint32_t class_backed[XMEMI_NUM_CLASSES]; /* slots with a shm object of each class */
+    _Atomic uint32_t closed; /* set by the creator's destroy: its names are gone, make no more */
     xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS];     /* attached processes */
 } xmemi_meta_header;
 

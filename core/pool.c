@@ -102,23 +102,32 @@ static void unlink_pool(const char *name, const xmemi_meta_region *region)
     xmemi_shm_unlink(meta, NULL);
 }
 
+typedef enum meta_readiness { META_ABSENT, META_UNREADY, META_READY } meta_readiness;
+
+/* Whether the meta object exists and has its magic published. One of zero bytes (its creator
+ * died before sizing it) or with no magic yet is unready. */
+static meta_readiness meta_probe(const char *name)
+{
+    char meta[XMEMI_SHM_NAME_MAX];
+    xmemi_meta_shm_name(name, meta);
+    xmemi_shm shm;
+    xmem_err rc = xmemi_shm_open(meta, 0, false, &shm, NULL);
+    if (rc == XMEM_ELAYOUT)
+        return META_UNREADY;
+    if (rc)
+        return META_ABSENT;
+    bool ready = shm.size >= sizeof(uint64_t) && atomic_load((_Atomic uint64_t *)shm.addr) != 0;
+    xmemi_shm_close(&shm);
+    return ready ? META_READY : META_UNREADY;
+}
+
 /* A meta object whose magic was never published: its creator is still writing it, or died doing
  * so. Waits a little for the first case. */
 static bool still_unready(const char *name)
 {
-    char meta[XMEMI_SHM_NAME_MAX];
-    xmemi_meta_shm_name(name, meta);
     for (int attempt = 0; attempt < 20; attempt++) {
-        xmemi_shm shm;
-        if (xmemi_shm_open(meta, 0, false, &shm, NULL) == XMEM_OK) {
-            bool ready = shm.size >= sizeof(uint64_t) &&
-                         atomic_load((_Atomic uint64_t *)shm.addr) != 0;
-            xmemi_shm_close(&shm);
-            if (ready)
-                return false;
-        } else {
-            return false; /* gone, or of zero size (handled by the caller's open) */
-        }
+        if (meta_probe(name) != META_UNREADY)
+            return false;
         nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
     }
     return true;
@@ -137,20 +146,15 @@ xmem_err xmem_pool_remove_stale(const char *name, xmem_error_t *err)
          * another program or another xmem version, and is reported. */
         char meta[XMEMI_SHM_NAME_MAX];
         xmemi_meta_shm_name(name, meta);
-        xmemi_shm shm;
-        bool empty = false;
-        if (xmemi_shm_open(meta, 0, false, &shm, NULL) == XMEM_OK) {
-            empty = shm.size >= sizeof(uint64_t) && atomic_load((_Atomic uint64_t *)shm.addr) == 0;
-            xmemi_shm_close(&shm);
-        } else {
-            empty = true; /* zero bytes: its creator died before sizing it */
-        }
-        if (empty && still_unready(name)) {
+        meta_readiness m = meta_probe(name);
+        if (m == META_UNREADY && still_unready(name)) {
             xmemi_shm_unlink(meta, NULL);
             return XMEM_OK;
         }
-        if (empty)
+        if (m == META_UNREADY)
             return xmemi_fail(err, XMEM_EEXIST, 0, "pool '%s' was created meanwhile", name);
+        if (m == META_ABSENT)
+            return xmemi_fail(err, XMEM_ENOENT, 0, "pool '%s' was removed meanwhile", name);
         return xmemi_fail(err, XMEM_ELAYOUT, 0, "%s; remove /dev/shm%s by hand if it is garbage",
                           cause.msg, meta);
     }
@@ -306,8 +310,12 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
         xmemi_proc_reclaim(&pool->region, pool->me,
                            atomic_load(&pool->region.hdr->procs[pool->me].epoch),
                            xmemi_journal(pool));
-        if (pool->creator)
+        if (pool->creator) {
+            /* Processes still attached keep what they mapped, but must not create objects
+             * under the removed names again: nobody would remove those. */
+            atomic_store(&pool->region.hdr->closed, 1);
             unlink_pool(pool->name, &pool->region);
+        }
     }
     handle_free(pool);
 }

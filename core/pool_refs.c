@@ -61,6 +61,26 @@ static xmem_err not_owner(const xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_
                       pool->name, (int)getpid(), pool->me, ref.index, ref.generation);
 }
 
+/* As lookup, for a buffer this process holds a reference to; *mine gets how many it holds. The
+ * generation is checked again once a reference is seen (it cannot change while one is held), so
+ * a stale name never acts on the buffer's next life. */
+static xmem_err lookup_owned(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record **out,
+                             uint32_t *mine, xmem_error_t *err)
+{
+    xmemi_record *rec = NULL;
+    xmem_err rc = lookup(pool, ref, &rec, err);
+    if (rc)
+        return rc;
+    *mine = atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire);
+    if (*mine == 0)
+        return not_owner(pool, ref, err);
+    rc = recheck(pool, ref, rec, err);
+    if (rc)
+        return rc;
+    *out = rec;
+    return XMEM_OK;
+}
+
 /* Takes `n` of one owner's references to a record, if it holds that many; *left (may be NULL)
  * gets what that owner holds afterwards. */
 static bool take_owned(xmemi_record *rec, uint32_t owner, uint32_t n, uint32_t *left)
@@ -180,12 +200,8 @@ static xmem_err get_guard(xmem_pool_t *pool, xmem_buf_ref ref, xmem_access mode,
     if (!out || out->pool)
         return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': get needs an empty guard", pool->name);
     xmemi_record *rec = NULL;
-    xmem_err rc = lookup(pool, ref, &rec, err);
-    if (rc)
-        return rc;
-    if (atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire) == 0)
-        return not_owner(pool, ref, err);
-    rc = recheck(pool, ref, rec, err);
+    uint32_t mine;
+    xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
     if (rc)
         return rc;
     void *addr;
@@ -219,16 +235,8 @@ xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
 xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
-    xmem_err rc = lookup(pool, ref, &rec, err);
-    if (rc)
-        return rc;
-    /* A stale name must not take a reference of the buffer's next life: the generation is
-     * checked again once the reference is known to be held (then it cannot change). */
-    _Atomic uint32_t *own = &rec->owner_refs[pool->me];
-    uint32_t have = atomic_load_explicit(own, memory_order_acquire);
-    if (have == 0)
-        return not_owner(pool, ref, err);
-    rc = recheck(pool, ref, rec, err);
+    uint32_t mine;
+    xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
     if (rc)
         return rc;
     uint32_t left;
@@ -243,16 +251,11 @@ xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t c
                                  xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
-    xmem_err rc = lookup(pool, ref, &rec, err);
+    uint32_t mine;
+    xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
     if (rc)
         return rc;
     _Atomic uint32_t *own = &rec->owner_refs[pool->me];
-    uint32_t mine = atomic_load_explicit(own, memory_order_acquire);
-    if (mine == 0)
-        return not_owner(pool, ref, err);
-    rc = recheck(pool, ref, rec, err);
-    if (rc)
-        return rc;
     uint32_t set;
     for (;;) {
         uint64_t total = xmemi_record_refs(rec);

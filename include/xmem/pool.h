@@ -59,13 +59,14 @@ XMEM_EXPORT xmem_err xmem_pool_create_with(const char *name, const xmem_pool_opt
                                            xmem_pool_t **out, xmem_error_t *err);
 
 /* Opens an existing pool and attaches this process to it. On success the caller owns *out and
- * closes it with xmem_pool_destroy() (which, for an opened pool, detaches and unmaps only); on
- * failure *out is NULL. XMEM_ENOENT if there is no such pool, XMEM_ELAYOUT if it is incompatible. */
+ * closes it with xmem_pool_destroy(); on failure *out is NULL. XMEM_ENOENT if there is no such
+ * pool, XMEM_ELAYOUT if it is incompatible. */
 XMEM_EXPORT xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err);
 
-/* Detaches and unmaps; the creator also gives back every reference this handle holds and removes
- * the pool's shm objects (processes that still have it mapped keep their mappings). Takes
- * ownership of *pool, sets it to NULL, and accepts NULL or a pointer to NULL. */
+/* Gives back every reference this handle holds, detaches and unmaps. The creator also removes the
+ * pool's shm objects: processes still attached keep their mappings and their free buffers, but can
+ * make no new ones (XMEM_ENOENT). Takes ownership of *pool, sets it to NULL, and accepts NULL or a
+ * pointer to NULL. */
 XMEM_EXPORT void xmem_pool_destroy(xmem_pool_t **pool);
 
 XMEM_EXPORT const char *xmem_pool_name(const xmem_pool_t *pool);

@@ -325,6 +325,24 @@ Test(bad_input, meta_region_truncated, .init = setup, .fini = teardown, .timeout
     /* teardown unlinks the region */
 }
 
+/* A meta object of zero bytes: its creator died between creating and sizing it. Opening it fails
+ * with a message naming the pool; creating the pool again removes it and succeeds. */
+Test(bad_input, meta_region_of_zero_bytes_is_replaced, .init = setup, .fini = teardown,
+     .timeout = XT_TIMEOUT)
+{
+    int fd = shm_open(garbage, O_RDWR | O_CREAT | O_EXCL, 0600);
+    cr_assert(ge(int, fd, 0), "shm_open(%s): %s", garbage, strerror(errno));
+    close(fd);
+    xmem_pool_t *p = NULL;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pool_open(name2, &p, &err), XMEM_ELAYOUT), "open of an empty region");
+    assert_names_pool(&err, name2);
+    cr_assert(eq(int, xmem_pool_create_with_capacity(name2, 2, &p, &err), XMEM_OK), "%s",
+              err.msg);
+    cr_assert(eq(u32, xmem_pool_free_count(p), 2));
+    xmem_pool_destroy(&p);
+}
+
 Test(bad_input, name_in_use_by_this_process, .init = setup, .fini = teardown)
 {
     xmem_pool_t *p = pool;
