@@ -123,15 +123,15 @@ static void bench_get_release(xmem_pool_t *pool, size_t size, uint64_t iters, re
     probe p = probe_start();
     for (uint64_t i = 0; i < iters; i++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
-        if (__builtin_expect(xmem_pool_add_ref(pool, ref, &err) || xmem_pool_get(pool, ref, &g, &err),
-                             0))
+        if (__builtin_expect(
+                xmem_pool_add_ref(pool, ref, &err) || xmem_pool_get(pool, ref, &g, &err), 0))
             die("add_ref+get", &err);
         xmem_guard_release(&g, NULL);
     }
     probe_stop(p, iters, r);
     xmem_guard_release(&owner, NULL);
-    *r = (result){"add_ref+get+release", size, r->ns_per_op, r->faults_per_op, r->syscalls_per_op,
-                  ""};
+    *r = (result){"add_ref+get+release", size, r->ns_per_op, r->faults_per_op,
+                  r->syscalls_per_op,    ""};
 }
 
 static void consumer_loop(const char *name, ring *q, uint64_t total, uint64_t measured_from)
@@ -171,7 +171,8 @@ static void consumer_loop(const char *name, ring *q, uint64_t total, uint64_t me
         tail++;
     }
     uint64_t ops = total - measured_from;
-    q->consumer_syscalls_per_op = counting ? (double)syscall_counter_stop(&local) / (double)ops : -1;
+    q->consumer_syscalls_per_op =
+        counting ? (double)syscall_counter_stop(&local) / (double)ops : -1;
     q->consumer_faults_per_op = (double)(minor_faults() - faults0) / (double)ops;
     atomic_store(&q->consumer_done, 1);
     xmem_pool_destroy(&pool);
@@ -225,10 +226,18 @@ static void bench_cross_process(const char *name, xmem_pool_t *pool, size_t size
     waitpid(child, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status))
         die("consumer failed", NULL);
-    *prod = (result){"cross-process acquire->give->get->release (producer)", size, prod->ns_per_op,
-                     prod->faults_per_op, prod->syscalls_per_op, "ns/op = pipeline throughput"};
-    *cons = (result){"cross-process acquire->give->get->release (consumer)", size, prod->ns_per_op,
-                     q->consumer_faults_per_op, q->consumer_syscalls_per_op, ""};
+    *prod = (result){"cross-process acquire->give->get->release (producer)",
+                     size,
+                     prod->ns_per_op,
+                     prod->faults_per_op,
+                     prod->syscalls_per_op,
+                     "ns/op = pipeline throughput"};
+    *cons = (result){"cross-process acquire->give->get->release (consumer)",
+                     size,
+                     prod->ns_per_op,
+                     q->consumer_faults_per_op,
+                     q->consumer_syscalls_per_op,
+                     ""};
     munmap(q, sizeof *q);
 }
 
@@ -252,8 +261,12 @@ static void bench_baseline(size_t size, uint64_t iters, result *r)
         shm_unlink(name);
     }
     probe_stop(p, iters, r);
-    *r = (result){"baseline: new shm object per buffer (create, map, write, unmap)", size,
-                  r->ns_per_op, r->faults_per_op, r->syscalls_per_op, "no pool"};
+    *r = (result){"baseline: new shm object per buffer (create, map, write, unmap)",
+                  size,
+                  r->ns_per_op,
+                  r->faults_per_op,
+                  r->syscalls_per_op,
+                  "no pool"};
 }
 
 static void print_size(char *out, size_t len, size_t size)
@@ -281,18 +294,18 @@ static void print_row(const result *r)
 int main(int argc, char **argv)
 {
     uint64_t iters = 2000000;
-    static const struct option opts[] = {{"iterations", required_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"iterations", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {0}};
     for (int c; (c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1;) {
         if (c == 'n') {
             iters = strtoull(optarg, NULL, 10);
         } else {
             FILE *out = c == 'h' ? stdout : stderr;
-            fprintf(out, "usage: xmem-bench-pool [--iterations N]\n\n"
-                         "Times the pool's steady state (acquire+release, add_ref+get+release, a\n"
-                         "cross-process hand-off) with page faults and system calls per operation,\n"
-                         "against a fresh shm object per buffer. Prints a Markdown table.\n");
+            fprintf(out,
+                    "usage: xmem-bench-pool [--iterations N]\n\n"
+                    "Times the pool's steady state (acquire+release, add_ref+get+release, a\n"
+                    "cross-process hand-off) with page faults and system calls per operation,\n"
+                    "against a fresh shm object per buffer. Prints a Markdown table.\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -334,8 +347,9 @@ int main(int argc, char **argv)
 
     printf("| %-62s | %7s | %12s | %9s | %11s | %s\n", "operation", "size", "ns/op", "faults/op",
            "syscalls/op", "note");
-    printf("|%s|%s|%s|%s|%s|---\n", "----------------------------------------------------------------",
-           "---------", "--------------", "-----------", "-------------");
+    printf("|%s|%s|%s|%s|%s|---\n",
+           "----------------------------------------------------------------", "---------",
+           "--------------", "-----------", "-------------");
     for (size_t i = 0; i < n; i++)
         print_row(&rows[i]);
     printf("\nacquire+release of 8 MiB vs. a fresh shm object of 8 MiB: %.0fx faster\n",

@@ -1,8 +1,9 @@
 /* xmem-bench-transport: one-way hand-off latency through xmem (publish -> a consumer process holds
- * the buffer) for 4 KiB .. 64 MiB, against raw ZeroMQ with a 32-byte message and against copying the
- * payload through ZeroMQ, on the same socket pattern (ROUTER -> DEALER over ipc) in the same run;
- * 1 -> 4 fan-out latency (until all four hold it); hand-offs per second in a 2-process pipeline;
- * and each process's peak memory. Prints Markdown tables. Run: xmem-bench-transport [--quick] */
+ * the buffer) for 4 KiB .. 64 MiB, against raw ZeroMQ with a 32-byte message and against copying
+ * the payload through ZeroMQ, on the same socket pattern (ROUTER -> DEALER over ipc) in the same
+ * run; 1 -> 4 fan-out latency (until all four hold it); hand-offs per second in a 2-process
+ * pipeline; and each process's peak memory. Prints Markdown tables. Run: xmem-bench-transport
+ * [--quick] */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -158,10 +159,10 @@ static void consume_zmq(int c, uint64_t frames)
 
 typedef struct outcome {
     double p50_us, p99_us, max_us;
-    double rate;        /* frames per second, throughput runs */
-    long prod_peak_kb;  /* producer VmHWM */
-    long cons_peak_kb;  /* largest consumer VmHWM */
-    long cons_anon_kb;  /* largest consumer RssAnon */
+    double rate;       /* frames per second, throughput runs */
+    long prod_peak_kb; /* producer VmHWM */
+    long cons_peak_kb; /* largest consumer VmHWM */
+    long cons_anon_kb; /* largest consumer RssAnon */
 } outcome;
 
 static int cmp_u64(const void *a, const void *b)
@@ -351,19 +352,19 @@ static const char *size_text(size_t size)
 int main(int argc, char **argv)
 {
     bool quick = false;
-    static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"quick", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {0}};
     for (int c; (c = getopt_long(argc, argv, "qh", opts, NULL)) != -1;) {
         if (c == 'q') {
             quick = true;
             continue;
         }
         FILE *out = c == 'h' ? stdout : stderr;
-        fprintf(out, "usage: xmem-bench-transport [--quick]\n\n"
-                     "One-way hand-off latency through xmem against raw ZeroMQ (32 bytes) and against\n"
-                     "copying the payload through ZeroMQ, 1 -> 4 fan-out, hand-offs per second and\n"
-                     "peak memory, all in one run. --quick takes fewer samples.\n");
+        fprintf(out,
+                "usage: xmem-bench-transport [--quick]\n\n"
+                "One-way hand-off latency through xmem against raw ZeroMQ (32 bytes) and against\n"
+                "copying the payload through ZeroMQ, 1 -> 4 fan-out, hand-offs per second and\n"
+                "peak memory, all in one run. --quick takes fewer samples.\n");
         return c == 'h' ? 0 : 2;
     }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -391,9 +392,10 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
 
-    printf("\n## Fan-out 1 -> 4 consumer processes: latency until all four hold the frame\n\n"
-           "Peak KiB is VmHWM of that run, which counts the pool's shared pages each process maps;\n"
-           "anon KiB is the process's private memory.\n\n");
+    printf(
+        "\n## Fan-out 1 -> 4 consumer processes: latency until all four hold the frame\n\n"
+        "Peak KiB is VmHWM of that run, which counts the pool's shared pages each process maps;\n"
+        "anon KiB is the process's private memory.\n\n");
     printf("| payload | xmem p50 us | xmem p99 us | raw ZeroMQ 32 B p50 us | xmem / raw p50 | "
            "producer peak KiB | consumer peak KiB | consumer anon KiB |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
@@ -406,7 +408,8 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
 
-    printf("\n## Hand-offs per second, 2-process pipeline, 4 KiB buffers (block policy, depth 64)\n\n");
+    printf("\n## Hand-offs per second, 2-process pipeline, 4 KiB buffers (block policy, depth "
+           "64)\n\n");
     printf("| consumers | frames | xmem hand-offs/s | raw ZeroMQ 32 B msgs/s | consumer peak KiB "
            "| consumer anon KiB |\n");
     printf("|---|---|---|---|---|---|\n");

@@ -64,8 +64,8 @@ xmem_err xmemi_buffer_map(xmem_pool_t *pool, uint32_t index, void **addr, xmem_e
     pthread_mutex_lock(&pool->map_lock);
     uint64_t epoch = atomic_load_explicit(&rec->backing_epoch, memory_order_acquire);
     if (rec->capacity == 0) {
-        rc = xmemi_fail(err, XMEM_EFREED, 0, "pool '%s': buffer %u has no storage yet",
-                        pool->name, index);
+        rc = xmemi_fail(err, XMEM_EFREED, 0, "pool '%s': buffer %u has no storage yet", pool->name,
+                        index);
         goto out;
     }
     if (atomic_load_explicit(&m->epoch, memory_order_relaxed) != epoch) {

@@ -26,10 +26,10 @@ static inline xmem_err xmemi_buffer_addr(xmem_pool_t *pool, uint32_t index, void
 {
     const xmemi_record *rec = &pool->region.records[index];
     xmemi_mapping *m = &pool->maps[index];
-    uint64_t epoch = atomic_load_explicit(&((xmemi_record *)rec)->backing_epoch,
-                                          memory_order_acquire);
-    if (__builtin_expect(epoch != 0 && atomic_load_explicit(&m->epoch, memory_order_acquire) ==
-                                           epoch, 1)) {
+    uint64_t epoch =
+        atomic_load_explicit(&((xmemi_record *)rec)->backing_epoch, memory_order_acquire);
+    if (__builtin_expect(
+            epoch != 0 && atomic_load_explicit(&m->epoch, memory_order_acquire) == epoch, 1)) {
         *addr = m->addr;
         return XMEM_OK;
     }

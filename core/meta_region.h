@@ -30,39 +30,41 @@ enum xmemi_proc_state {
 
 /* One attached process (one pool handle). */
 typedef struct xmemi_proc_entry {
-    _Atomic uint32_t state; /* enum xmemi_proc_state */
-    _Atomic uint32_t epoch; /* grows at every claim, so a reused slot is told apart */
-    int32_t pid;            /* the attached process */
+    _Atomic uint32_t state;     /* enum xmemi_proc_state */
+    _Atomic uint32_t epoch;     /* grows at every claim, so a reused slot is told apart */
+    int32_t pid;                /* the attached process */
     _Atomic uint32_t acquiring; /* slot it is taking off a free list, XMEMI_NIL otherwise: if it
                                    dies there, the slot would be on no list and owned by nobody */
-    uint64_t start_time;    /* its start time (/proc/PID/stat field 22), to tell a reused pid */
-    _Atomic int32_t reclaimer; /* pid giving back this slot's references (RECLAIMING) */
-    uint32_t reserved;         /* zero */
+    uint64_t start_time;        /* its start time (/proc/PID/stat field 22), to tell a reused pid */
+    _Atomic int32_t reclaimer;  /* pid giving back this slot's references (RECLAIMING) */
+    uint32_t reserved;          /* zero */
 } xmemi_proc_entry;
 
 /* One buffer. Its reference count is the sum of owner_refs, never a separate number: every change
  * of ownership is then a single atomic step on one counter (or, for a hand-over, an increment of
  * the receiver before the decrement of the giver), so a process killed at any instruction leaves
- * counts that its reclaim makes exact. Fields without _Atomic are written only by the single holder of a read-write guard
- * (layout fields) or by the process that popped the slot off a free list (backing fields). */
+ * counts that its reclaim makes exact. Fields without _Atomic are written only by the single holder
+ * of a read-write guard (layout fields) or by the process that popped the slot off a free list
+ * (backing fields). */
 typedef struct __attribute__((aligned(64))) xmemi_record {
-    _Atomic uint32_t life;          /* 2 x generation, + 1 while handed out (see xmemi_life_*) */
-    uint32_t reserved1;             /* zero */
-    _Atomic uint32_t next_free;     /* next slot on the free list this slot is on, XMEMI_NIL at end */
-    uint32_t index;                 /* this record's slot number */
-    _Atomic uint64_t backing_epoch; /* grows whenever the slot's shm object changes; 0 = never had one */
-    uint64_t capacity;              /* bytes of the slot's shm object (a class size); 0 = none */
-    uint64_t size;                  /* bytes asked for at acquire */
-    uint8_t storage;                /* xmem_storage */
-    uint8_t dtype;                  /* xmem_dtype */
-    uint16_t size_class;            /* free list the slot returns to */
-    int32_t device;                 /* CUDA ordinal, -1 for CPU */
-    uint32_t ndim;                  /* dimensions used in shape/strides */
-    uint32_t reserved0;             /* zero */
-    int64_t shape[XMEM_MAX_NDIM];   /* elements per dimension */
-    int64_t strides[XMEM_MAX_NDIM]; /* bytes per step in each dimension */
-    uint64_t timestamp_ns;          /* producer's CLOCK_MONOTONIC stamp */
-    uint64_t sequence;              /* producer's frame number */
+    _Atomic uint32_t life;      /* 2 x generation, + 1 while handed out (see xmemi_life_*) */
+    uint32_t reserved1;         /* zero */
+    _Atomic uint32_t next_free; /* next slot on the free list this slot is on, XMEMI_NIL at end */
+    uint32_t index;             /* this record's slot number */
+    _Atomic uint64_t
+        backing_epoch;   /* grows whenever the slot's shm object changes; 0 = never had one */
+    uint64_t capacity;   /* bytes of the slot's shm object (a class size); 0 = none */
+    uint64_t size;       /* bytes asked for at acquire */
+    uint8_t storage;     /* xmem_storage */
+    uint8_t dtype;       /* xmem_dtype */
+    uint16_t size_class; /* free list the slot returns to */
+    int32_t device;      /* CUDA ordinal, -1 for CPU */
+    uint32_t ndim;       /* dimensions used in shape/strides */
+    uint32_t reserved0;  /* zero */
+    int64_t shape[XMEM_MAX_NDIM];               /* elements per dimension */
+    int64_t strides[XMEM_MAX_NDIM];             /* bytes per step in each dimension */
+    uint64_t timestamp_ns;                      /* producer's CLOCK_MONOTONIC stamp */
+    uint64_t sequence;                          /* producer's frame number */
     uint8_t cuda_reserved[XMEMI_CUDA_RESERVED]; /* zero until the CUDA layout version uses it */
     _Atomic uint32_t owner_refs[XMEM_POOL_MAX_PROCS]; /* references each process slot holds */
 } xmemi_record;
@@ -78,16 +80,16 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
     uint32_t max_procs;      /* XMEM_POOL_MAX_PROCS */
     uint32_t num_classes;    /* XMEMI_NUM_CLASSES */
     char name[XMEM_POOL_NAME_MAX + 1]; /* the pool's name, for diagnostics */
-    int32_t creator_pid;     /* the process that created the pool */
-    uint64_t creator_start_time; /* its start time */
-    uint64_t page_size;      /* granularity of buffer capacities */
-    uint64_t pool_id;        /* random at create: tells this pool from an older one of the name */
+    int32_t creator_pid;               /* the process that created the pool */
+    uint64_t creator_start_time;       /* its start time */
+    uint64_t page_size;                /* granularity of buffer capacities */
+    uint64_t pool_id; /* random at create: tells this pool from an older one of the name */
     /* Free lists: (tag << 32 | index) heads of lock-free stacks linked through next_free. The tag
      * grows at every change so a slot popped and pushed back meanwhile fails the CAS (ABA). */
     _Atomic uint64_t free_heads[XMEMI_NUM_CLASSES]; /* backed free slots, by size class */
-    _Atomic uint64_t unbacked_head;                  /* free slots without a shm object yet */
+    _Atomic uint64_t unbacked_head;                 /* free slots without a shm object yet */
     _Atomic uint32_t closed; /* set by the creator's destroy: its names are gone, make no more */
-    xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS];     /* attached processes */
+    xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS]; /* attached processes */
 } xmemi_meta_header;
 
 /* A record's life is one word, so that freeing a buffer and starting its next generation is a

@@ -226,8 +226,7 @@ xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts, 
     if (rc)
         goto fail_handle;
     pool->creator = true;
-    rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me,
-                          err);
+    rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me, err);
     if (rc)
         goto fail_region;
     rc = prefill_classes(pool, opts, err);
@@ -282,12 +281,11 @@ xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err)
     pool->region = region;
     /* Dead processes first give back their process slots (a full table may hold some), then
      * again once this handle has a slot of its own: reclaiming writes the reclaimer's journal. */
-    rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me,
-                          err);
+    rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me, err);
     if (rc == XMEM_EPROCS) {
         xmemi_reclaim_dead_slots(&pool->region, 0, NULL);
-        rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()),
-                              &pool->me, err);
+        rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me,
+                              err);
     }
     if (rc) {
         handle_free(pool);
@@ -368,8 +366,8 @@ size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len
     uint64_t held[XMEM_POOL_MAX_PROCS] = {0};
     for (uint32_t i = 0; i < pool->capacity; i++)
         for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
-            held[p] += atomic_load_explicit(&pool->region.records[i].owner_refs[p],
-                                            memory_order_relaxed);
+            held[p] +=
+                atomic_load_explicit(&pool->region.records[i].owner_refs[p], memory_order_relaxed);
     size_t used = 0;
     if (len)
         buf[0] = '\0';

@@ -12,7 +12,8 @@
 #include "meta_region.h"
 
 /* This process's mapping of one slot's shm object, valid while epoch equals the record's
- * backing_epoch. Written under map_lock; epoch is stored last so lock-free readers see a whole one. */
+ * backing_epoch. Written under map_lock; epoch is stored last so lock-free readers see a whole one.
+ */
 typedef struct xmemi_mapping {
     _Atomic uint64_t epoch;
     void *addr;
@@ -23,11 +24,11 @@ struct xmem_pool {
     char name[XMEM_POOL_NAME_MAX + 1];
     xmemi_meta_region region;
     uint32_t capacity;
-    uint32_t me;           /* this handle's process slot (owner id) */
-    bool creator;          /* removes the shm objects at destroy */
-    unsigned fork_gen;     /* xmemi_fork_gen when the handle was made */
+    uint32_t me;       /* this handle's process slot (owner id) */
+    bool creator;      /* removes the shm objects at destroy */
+    unsigned fork_gen; /* xmemi_fork_gen when the handle was made */
     pthread_mutex_t map_lock;
-    xmemi_mapping *maps;   /* capacity entries */
+    xmemi_mapping *maps; /* capacity entries */
 };
 
 /* Incremented in every child after fork(); a handle made before it refuses to work. */

@@ -120,8 +120,8 @@ static xmem_err add_owned(const xmem_pool_t *pool, xmemi_record *rec, xmem_buf_r
             return not_owner(pool, ref, err);
         if (have > UINT32_MAX / 2 - n)
             return xmemi_fail(err, XMEM_EOVERFLOW, 0,
-                              "pool '%s': this process holds %u references to buffer %u", pool->name,
-                              have, ref.index);
+                              "pool '%s': this process holds %u references to buffer %u",
+                              pool->name, have, ref.index);
     } while (!atomic_compare_exchange_weak_explicit(own, &have, have + n, memory_order_acq_rel,
                                                     memory_order_relaxed));
     return recheck(pool, ref, rec, err);
@@ -174,8 +174,8 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
     return XMEM_OK;
 }
 
-xmem_err xmem_pool_preallocate_cpu(xmem_pool_t *pool, size_t size, uint32_t count, xmem_buf_ref *ids,
-                                   xmem_error_t *err)
+xmem_err xmem_pool_preallocate_cpu(xmem_pool_t *pool, size_t size, uint32_t count,
+                                   xmem_buf_ref *ids, xmem_error_t *err)
 {
     if (count && !ids)
         return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': preallocate needs an ids array",
@@ -359,8 +359,8 @@ xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, 
     return XMEM_OK;
 }
 
-xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
-                             uint32_t count, xmem_error_t *err)
+xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
+                             xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
     xmem_err rc = lookup(pool, ref, &rec, err);
@@ -384,8 +384,7 @@ xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner
     if (xmemi_life_generation(xmemi_life_load(rec)) != ref.generation) {
         /* A stale name: what we added belongs to the buffer's next life; take it off again. */
         uint32_t left;
-        take_owned(rec, pool->me, count, &left);
-        if (left == 0)
+        if (take_owned(rec, pool->me, count, &left) && left == 0)
             xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
         return lookup(pool, ref, &rec, err);
     }

@@ -12,8 +12,8 @@
 #define XMEMI_SHM_NAME_MAX 96
 
 typedef struct xmemi_shm {
-    void *addr;   /* mapping, NULL when closed */
-    size_t size;  /* bytes mapped */
+    void *addr;  /* mapping, NULL when closed */
+    size_t size; /* bytes mapped */
 } xmemi_shm;
 
 /* Creates `name` exclusively with mode 0600, sizes it and maps it read-write, pre-faulting every

@@ -123,18 +123,19 @@ static int consumer(const char *pool_name, int owner_fd, int frames_fd, size_t s
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: xmem-demo [--frames N] [--size BYTES] [--pool NAME] [--buffers N]\n"
-            "\n"
-            "Shares frames between a producer and a consumer process through an xmem pool: the\n"
-            "producer writes each frame once, the consumer checks it in place (no copy) and\n"
-            "releases it, and the buffer is recycled. Prints progress once a second and a summary.\n"
-            "\n"
-            "  --frames N     frames to send (default 2000)\n"
-            "  --size BYTES   frame size (default 6220800, a 1920x1080x3 u8 frame)\n"
-            "  --pool NAME    pool name (default xmem-demo-PID)\n"
-            "  --buffers N    buffers preallocated in the pool (default 8)\n"
-            "  -h, --help     this text\n");
+    fprintf(
+        out,
+        "usage: xmem-demo [--frames N] [--size BYTES] [--pool NAME] [--buffers N]\n"
+        "\n"
+        "Shares frames between a producer and a consumer process through an xmem pool: the\n"
+        "producer writes each frame once, the consumer checks it in place (no copy) and\n"
+        "releases it, and the buffer is recycled. Prints progress once a second and a summary.\n"
+        "\n"
+        "  --frames N     frames to send (default 2000)\n"
+        "  --size BYTES   frame size (default 6220800, a 1920x1080x3 u8 frame)\n"
+        "  --pool NAME    pool name (default xmem-demo-PID)\n"
+        "  --buffers N    buffers preallocated in the pool (default 8)\n"
+        "  -h, --help     this text\n");
 }
 
 int main(int argc, char **argv)
@@ -204,7 +205,7 @@ int main(int argc, char **argv)
     if (child == 0) {
         close(owner_pipe[0]);
         close(frame_pipe[1]);
-        signal(SIGINT, SIG_IGN); /* the producer decides when to stop, then closes the pipe */
+        signal(SIGINT, SIG_IGN);  /* the producer decides when to stop, then closes the pipe */
         xmem_pool_destroy(&pool); /* the parent's handle: the child opens its own */
         _exit(consumer(pool_name, owner_pipe[1], frame_pipe[0], size));
     }
@@ -258,8 +259,8 @@ int main(int argc, char **argv)
         if (t - last_report >= 1000000000ull) {
             printf("  %8" PRIu64 " frames  %8.1f frames/s  %6.2f GB/s  buffers free %u/%u\n", sent,
                    (double)sent * 1e9 / (double)(t - start),
-                   (double)sent * (double)size / (double)(t - start),
-                   xmem_pool_free_count(pool), buffers);
+                   (double)sent * (double)size / (double)(t - start), xmem_pool_free_count(pool),
+                   buffers);
             fflush(stdout);
             last_report = t;
         }

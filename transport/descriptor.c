@@ -1,21 +1,17 @@
 /* The descriptor's wire form: 48 bytes, little-endian.
  *   0 magic u32 | 4 version u16 | 6 flags u16 | 8 pool_id u64 | 16 index u32 | 20 generation u32
- *  24 sequence u64 | 32 timestamp_ns u64 | 40 owner u32 | 44 checksum u32 (FNV-1a of bytes 0..43) */
+ *  24 sequence u64 | 32 timestamp_ns u64 | 40 owner u32 | 44 checksum u32 (FNV-1a of bytes 0..43)
+ */
 #include <xmem/descriptor.h>
 
 #include "wire.h"
 
 static const char *const reject_names[XMEM_REJECT_COUNT_] = {
-    [XMEM_REJECT_SIZE] = "size",
-    [XMEM_REJECT_MAGIC] = "magic",
-    [XMEM_REJECT_VERSION] = "version",
-    [XMEM_REJECT_CHECKSUM] = "checksum",
-    [XMEM_REJECT_FLAGS] = "flags",
-    [XMEM_REJECT_POOL] = "pool",
-    [XMEM_REJECT_INDEX] = "index",
-    [XMEM_REJECT_GENERATION] = "generation",
-    [XMEM_REJECT_ADDRESS] = "address",
-    [XMEM_REJECT_NOT_OWNED] = "not-owned",
+    [XMEM_REJECT_SIZE] = "size",       [XMEM_REJECT_MAGIC] = "magic",
+    [XMEM_REJECT_VERSION] = "version", [XMEM_REJECT_CHECKSUM] = "checksum",
+    [XMEM_REJECT_FLAGS] = "flags",     [XMEM_REJECT_POOL] = "pool",
+    [XMEM_REJECT_INDEX] = "index",     [XMEM_REJECT_GENERATION] = "generation",
+    [XMEM_REJECT_ADDRESS] = "address", [XMEM_REJECT_NOT_OWNED] = "not-owned",
 };
 
 const char *xmem_reject_name(xmem_reject reason)

@@ -1,7 +1,7 @@
 /* The publisher: a ZeroMQ ROUTER socket that knows each subscriber by its routing id and sends it
  * descriptors addressed to it (ROUTER_MANDATORY), so it knows at send time who got a buffer and
- * gives references only to them. Flow control reads the pool: a subscriber's outstanding buffers are
- * those given to it that it still holds, with no acknowledgement messages. */
+ * gives references only to them. Flow control reads the pool: a subscriber's outstanding buffers
+ * are those given to it that it still holds, with no acknowledgement messages. */
 #define _GNU_SOURCE
 #include <xmem/transport.h>
 
@@ -30,8 +30,8 @@ typedef struct sub_entry {
     int32_t pid;
     uint32_t depth;
     xmem_queue_policy policy;
-    bool gone;            /* to be removed at the next service */
-    xmem_buf_ref *sent;   /* ring of buffers given to it, oldest at tail */
+    bool gone;          /* to be removed at the next service */
+    xmem_buf_ref *sent; /* ring of buffers given to it, oldest at tail */
     uint32_t sent_cap;
     uint64_t sent_head, sent_tail;
     uint64_t delivered;
@@ -255,7 +255,8 @@ xmem_err xmem_pub_create(xmem_pool_t *pool, const char *endpoint, const xmem_pub
                          xmem_pub_t **out, xmem_error_t *err)
 {
     if (!out || !pool || !endpoint)
-        return xmemi_fail(err, XMEM_EINVAL, 0, "xmem_pub_create: pool, endpoint and out are needed");
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "xmem_pub_create: pool, endpoint and out are needed");
     *out = NULL;
     xmem_pub_t *pub = calloc(1, sizeof *pub);
     if (!pub)

@@ -32,7 +32,7 @@ struct xmem_sub {
     uint64_t qhead, qtail;
     xmem_descriptor last;
     uint64_t last_seq[MAX_PUBLISHERS]; /* newest sequence accepted from each publisher */
-    bool have_seq[MAX_PUBLISHERS];       /* false until the first, and after a welcome */
+    bool have_seq[MAX_PUBLISHERS];     /* false until the first, and after a welcome */
     uint64_t next_refresh_ns;
     xmem_sub_stats stats;
     bool logged[XMEM_REJECT_COUNT_];
@@ -137,8 +137,8 @@ xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xmem_error_t *e
     if (!sock)
         return xmemi_zmq_fail(err, "zmq_socket(DEALER) for", endpoint);
     char rid[64];
-    int rid_len = snprintf(rid, sizeof rid, "xmem-sub-%d-%u-%u", (int)getpid(), sub->owner,
-                           sub->nsocks);
+    int rid_len =
+        snprintf(rid, sizeof rid, "xmem-sub-%d-%u-%u", (int)getpid(), sub->owner, sub->nsocks);
     int hb = sub->opts.heartbeat_ms;
     if ((rc = xmemi_zmq_setint(sock, ZMQ_LINGER, 100, endpoint, err)) ||
         (rc = xmemi_zmq_setint(sock, ZMQ_RCVHWM, 100000, endpoint, err)) ||
@@ -303,7 +303,8 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xm
                 return xmemi_fail(err, XMEM_EINTERRUPTED, 0,
                                   "subscriber of pool '%s': interrupted by a signal",
                                   xmem_pool_name(sub->pool));
-            return xmemi_zmq_fail(err, "zmq_poll for subscriber of pool", xmem_pool_name(sub->pool));
+            return xmemi_zmq_fail(err, "zmq_poll for subscriber of pool",
+                                  xmem_pool_name(sub->pool));
         }
     }
 }

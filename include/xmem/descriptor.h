@@ -1,6 +1,7 @@
 /* The message that names a published buffer: 48 bytes, little-endian, versioned, with a checksum.
  * It carries the pool's identity, the buffer's (index, generation), the publisher's sequence number
- * and timestamp, and the owner id of the subscriber the reference was given to. Never the payload. */
+ * and timestamp, and the owner id of the subscriber the reference was given to. Never the payload.
+ */
 #ifndef XMEM_DESCRIPTOR_H
 #define XMEM_DESCRIPTOR_H
 
@@ -47,7 +48,8 @@ typedef enum xmem_reject {
 XMEM_EXPORT const char *xmem_reject_name(xmem_reject reason);
 
 /* Writes the 48-byte wire form. */
-XMEM_EXPORT void xmem_descriptor_encode(const xmem_descriptor *d, uint8_t out[XMEM_DESCRIPTOR_SIZE]);
+XMEM_EXPORT void xmem_descriptor_encode(const xmem_descriptor *d,
+                                        uint8_t out[XMEM_DESCRIPTOR_SIZE]);
 
 /* Reads and checks the wire form (size, magic, version, checksum, flags). On failure *reason says
  * why and *out is unspecified; XMEM_EINVAL is returned. Checks needing the pool are separate. */

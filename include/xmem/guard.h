@@ -24,14 +24,17 @@ typedef struct xmem_pool xmem_pool_t;
 
 /* Lives on the caller's stack; treat the fields as private and use the functions below. */
 typedef struct xmem_guard {
-    xmem_pool_t *pool;  /* NULL when the guard holds nothing */
+    xmem_pool_t *pool; /* NULL when the guard holds nothing */
     xmem_buf_ref ref;
-    void *data;         /* this process's mapping of the buffer */
-    size_t size;        /* bytes asked for at acquire */
+    void *data;  /* this process's mapping of the buffer */
+    size_t size; /* bytes asked for at acquire */
     xmem_access mode;
 } xmem_guard_t;
 
-#define XMEM_GUARD_INIT {0}
+#define XMEM_GUARD_INIT                                                                            \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Declares a guard released when it leaves scope (GNU C cleanup attribute). */
 #define XMEM_GUARD_AUTO __attribute__((cleanup(xmem_guard_cleanup)))
@@ -48,10 +51,12 @@ XMEM_EXPORT xmem_access xmem_guard_mode(const xmem_guard_t *g);
 /* Bytes asked for at acquire (the view may extend to the capacity in xmem_guard_meta()). */
 XMEM_EXPORT size_t xmem_guard_size(const xmem_guard_t *g);
 
-/* Read view; NULL for an invalid guard. The pointer stays valid while the guard holds its reference. */
+/* Read view; NULL for an invalid guard. The pointer stays valid while the guard holds its
+ * reference. */
 XMEM_EXPORT const void *xmem_guard_data(const xmem_guard_t *g);
 
-/* Write view. XMEM_EREADONLY on a read-only guard, XMEM_EINVAL on an invalid one; *out untouched then. */
+/* Write view. XMEM_EREADONLY on a read-only guard, XMEM_EINVAL on an invalid one; *out untouched
+ * then. */
 XMEM_EXPORT xmem_err xmem_guard_data_mut(xmem_guard_t *g, void **out, xmem_error_t *err);
 
 /* Snapshot of the buffer's record. XMEM_EINVAL on an invalid guard. */
@@ -75,7 +80,8 @@ XMEM_EXPORT xmem_err xmem_guard_release(xmem_guard_t *g, xmem_error_t *err);
  * handed it to (another guard via xmem_pool_get, or another process via xmem_pool_give). */
 XMEM_EXPORT void xmem_guard_forget(xmem_guard_t *g);
 
-/* Cleanup hook for XMEM_GUARD_AUTO: releases, and reports a failure on stderr since it cannot return it. */
+/* Cleanup hook for XMEM_GUARD_AUTO: releases, and reports a failure on stderr since it cannot
+ * return it. */
 XMEM_EXPORT void xmem_guard_cleanup(xmem_guard_t *g);
 
 #ifdef __cplusplus

@@ -23,9 +23,9 @@ extern "C" {
 
 #define XMEM_POOL_DEFAULT_CAPACITY 1024u
 #define XMEM_POOL_MAX_CAPACITY (1u << 20)
-#define XMEM_POOL_NAME_MAX 48     /* characters, without the terminating NUL */
-#define XMEM_POOL_MAX_PROCS 64    /* processes attached at once */
-#define XMEM_POOL_MAX_CLASSES 16  /* fixed size classes in xmem_pool_options */
+#define XMEM_POOL_NAME_MAX 48    /* characters, without the terminating NUL */
+#define XMEM_POOL_MAX_PROCS 64   /* processes attached at once */
+#define XMEM_POOL_MAX_CLASSES 16 /* fixed size classes in xmem_pool_options */
 
 typedef struct xmem_pool xmem_pool_t;
 
@@ -36,10 +36,11 @@ typedef struct xmem_size_class {
 } xmem_size_class;
 
 typedef struct xmem_pool_options {
-    uint32_t capacity;                               /* buffer records; default 1024 */
-    uint32_t n_classes;                              /* entries used in classes[] */
-    xmem_size_class classes[XMEM_POOL_MAX_CLASSES];  /* preallocated buffers */
-    bool replace_stale;  /* default true: a leftover pool whose creator and users are dead is removed */
+    uint32_t capacity;                              /* buffer records; default 1024 */
+    uint32_t n_classes;                             /* entries used in classes[] */
+    xmem_size_class classes[XMEM_POOL_MAX_CLASSES]; /* preallocated buffers */
+    bool replace_stale; /* default true: a leftover pool whose creator and users are dead is removed
+                         */
 } xmem_pool_options;
 
 /* Fills the defaults: capacity 1024, no preallocated classes, replace_stale true. */
@@ -85,10 +86,10 @@ XMEM_EXPORT uint64_t xmem_pool_id(const xmem_pool_t *pool);
 /* The pid attached as `owner_id`, or 0 if that slot is not attached. */
 XMEM_EXPORT pid_t xmem_pool_owner_pid(const xmem_pool_t *pool, uint32_t owner_id);
 
-/* Hands a read-write guard (refcount 1, owned by this process) on a buffer of at least `size` bytes.
- * A free buffer of the same size class is reused without a system call; otherwise one is created
- * and pre-faulted. `out` must be empty; on success it owns the reference. XMEM_EEXHAUSTED names
- * the processes that hold the pool's buffers. */
+/* Hands a read-write guard (refcount 1, owned by this process) on a buffer of at least `size`
+ * bytes. A free buffer of the same size class is reused without a system call; otherwise one is
+ * created and pre-faulted. `out` must be empty; on success it owns the reference. XMEM_EEXHAUSTED
+ * names the processes that hold the pool's buffers. */
 XMEM_EXPORT xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out,
                                            xmem_error_t *err);
 
@@ -150,7 +151,8 @@ XMEM_EXPORT xmem_err xmem_pool_reclaim_pid(xmem_pool_t *pool, pid_t pid, uint64_
 
 /* As xmem_pool_reclaim_pid() for every attached process that no longer runs (a reused pid is told
  * apart by its start time). Called by create and open too. */
-XMEM_EXPORT xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned, xmem_error_t *err);
+XMEM_EXPORT xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned,
+                                            xmem_error_t *err);
 
 /* Removes the shm objects of pool `name` if it is stale (its creator and every attached process are
  * dead). XMEM_EEXIST naming a live pid if it is in use, XMEM_ENOENT if there is no such pool. */

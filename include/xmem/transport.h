@@ -8,7 +8,8 @@
  * Release every guard received from a subscriber before destroying it.
  *
  * Publishers and subscribers run ZeroMQ I/O threads: fork() worker processes before creating them
- * (a child never uses its parent's; ZeroMQ lets a subscriber connect before the publisher binds). */
+ * (a child never uses its parent's; ZeroMQ lets a subscriber connect before the publisher binds).
+ */
 #ifndef XMEM_TRANSPORT_H
 #define XMEM_TRANSPORT_H
 
@@ -55,9 +56,9 @@ typedef struct xmem_pub_options {
 XMEM_EXPORT void xmem_pub_options_init(xmem_pub_options *opts);
 
 typedef struct xmem_pub_sub_stats {
-    uint32_t owner;                     /* the subscriber's owner id in the pool */
-    int32_t pid;                        /* its process */
-    uint32_t depth;                     /* its queue depth */
+    uint32_t owner; /* the subscriber's owner id in the pool */
+    int32_t pid;    /* its process */
+    uint32_t depth; /* its queue depth */
     xmem_queue_policy policy;
     uint32_t outstanding;               /* buffers given to it and not yet released */
     uint64_t delivered;                 /* descriptors sent to it */
@@ -65,9 +66,9 @@ typedef struct xmem_pub_sub_stats {
 } xmem_pub_sub_stats;
 
 typedef struct xmem_pub_stats {
-    uint64_t published;                 /* xmem_pub_publish calls that took a buffer */
-    uint64_t delivered;                 /* descriptors sent, all subscribers */
-    uint64_t unsubscribed;              /* buffers published with no subscriber (released at once) */
+    uint64_t published;    /* xmem_pub_publish calls that took a buffer */
+    uint64_t delivered;    /* descriptors sent, all subscribers */
+    uint64_t unsubscribed; /* buffers published with no subscriber (released at once) */
     uint64_t dropped[XMEM_DROP_COUNT_]; /* all subscribers, by reason */
     uint64_t rejected;                  /* control messages refused (garbage, wrong pool ...) */
     uint32_t subscribers;               /* connected now */
@@ -112,9 +113,9 @@ typedef struct xmem_sub_options {
 XMEM_EXPORT void xmem_sub_options_init(xmem_sub_options *opts);
 
 typedef struct xmem_sub_stats {
-    uint64_t received;                      /* descriptors accepted */
-    uint64_t dropped_oldest;                /* given back unread under drop_oldest */
-    uint64_t rejected[XMEM_REJECT_COUNT_];  /* messages refused, by reason */
+    uint64_t received;                     /* descriptors accepted */
+    uint64_t dropped_oldest;               /* given back unread under drop_oldest */
+    uint64_t rejected[XMEM_REJECT_COUNT_]; /* messages refused, by reason */
     uint64_t rejected_total;
 } xmem_sub_stats;
 
@@ -141,7 +142,8 @@ XMEM_EXPORT xmem_pool_t *xmem_sub_pool(xmem_sub_t *sub);
 XMEM_EXPORT void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out);
 
 /* Unsubscribes, gives back every reference the subscriber still holds (queued, or lost in
- * transit), and detaches from the pool. Guards it returned must be released before. Accepts NULL. */
+ * transit), and detaches from the pool. Guards it returned must be released before. Accepts NULL.
+ */
 XMEM_EXPORT void xmem_sub_destroy(xmem_sub_t **sub);
 
 #ifdef __cplusplus

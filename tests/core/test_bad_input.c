@@ -337,8 +337,7 @@ Test(bad_input, meta_region_of_zero_bytes_is_replaced, .init = setup, .fini = te
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_open(name2, &p, &err), XMEM_ELAYOUT), "open of an empty region");
     assert_names_pool(&err, name2);
-    cr_assert(eq(int, xmem_pool_create_with_capacity(name2, 2, &p, &err), XMEM_OK), "%s",
-              err.msg);
+    cr_assert(eq(int, xmem_pool_create_with_capacity(name2, 2, &p, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(p), 2));
     xmem_pool_destroy(&p);
 }
