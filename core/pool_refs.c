@@ -313,18 +313,31 @@ uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref)
     return xmem_pool_owned_by(pool, ref, pool->me);
 }
 
-xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
-                        xmem_error_t *err)
+/* The start of moving references between this process and `owner_id`: the buffer lives and the
+ * owner id is in range. *nothing is set when there is nothing to move (0 of them, or to itself). */
+static xmem_err lookup_transfer(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
+                                uint32_t count, xmemi_record **rec, bool *nothing,
+                                xmem_error_t *err)
 {
-    xmemi_record *rec = NULL;
-    xmem_err rc = lookup(pool, ref, &rec, err);
+    *nothing = false;
+    xmem_err rc = lookup(pool, ref, rec, err);
     if (rc)
         return rc;
     if (owner_id >= XMEM_POOL_MAX_PROCS)
         return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': owner id %u is out of range (0..%d)",
                           pool->name, owner_id, XMEM_POOL_MAX_PROCS - 1);
-    if (count == 0 || owner_id == pool->me)
-        return XMEM_OK;
+    *nothing = count == 0 || owner_id == pool->me;
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
+                        xmem_error_t *err)
+{
+    xmemi_record *rec = NULL;
+    bool nothing;
+    xmem_err rc = lookup_transfer(pool, ref, owner_id, count, &rec, &nothing, err);
+    if (rc || nothing)
+        return rc;
     xmemi_proc_entry *to = &pool->region.hdr->procs[owner_id];
     uint32_t epoch = atomic_load_explicit(&to->epoch, memory_order_acquire);
     if (atomic_load_explicit(&to->state, memory_order_acquire) != XMEMI_PROC_ATTACHED)
@@ -363,14 +376,10 @@ xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner
                              xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
-    xmem_err rc = lookup(pool, ref, &rec, err);
-    if (rc)
+    bool nothing;
+    xmem_err rc = lookup_transfer(pool, ref, owner_id, count, &rec, &nothing, err);
+    if (rc || nothing)
         return rc;
-    if (owner_id >= XMEM_POOL_MAX_PROCS)
-        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': owner id %u is out of range (0..%d)",
-                          pool->name, owner_id, XMEM_POOL_MAX_PROCS - 1);
-    if (count == 0 || owner_id == pool->me)
-        return XMEM_OK;
     uint32_t theirs = atomic_load_explicit(&rec->owner_refs[owner_id], memory_order_acquire);
     if (theirs < count)
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,

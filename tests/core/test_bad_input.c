@@ -309,7 +309,7 @@ Test(bad_input, meta_region_truncated, .init = setup, .fini = teardown, .timeout
         xmem_pool_t *p = NULL;
         _exit(xmem_pool_create_with_capacity(name2, 2, &p, NULL) == XMEM_OK ? 0 : 1);
     }
-    cr_assert(eq(int, xt_wait(pid), 0));
+    cr_assert(eq(int, test_wait(pid), 0));
     int fd = shm_open(garbage, O_RDWR, 0);
     cr_assert(ge(int, fd, 0), "shm_open(%s): %s", garbage, strerror(errno));
     struct stat st;
@@ -372,16 +372,16 @@ Test(bad_input, name_in_use_by_live_process, .init = setup, .fini = teardown, .t
         close(done[1]);
         xmem_pool_t *p = NULL;
         int32_t rc = xmem_pool_create_with_capacity(name2, 2, &p, NULL);
-        xt_write_all(ready[1], &rc, sizeof rc);
+        test_write_all(ready[1], &rc, sizeof rc);
         char c;
-        xt_read_all(done[0], &c, 1); /* until the parent is done (or gone) */
+        test_read_all(done[0], &c, 1); /* until the parent is done (or gone) */
         xmem_pool_destroy(&p);
         _exit(0);
     }
     close(ready[1]);
     close(done[0]);
     int32_t rc = -1;
-    cr_assert(xt_read_all(ready[0], &rc, sizeof rc));
+    cr_assert(test_read_all(ready[0], &rc, sizeof rc));
     cr_assert(eq(int, rc, XMEM_OK));
     xmem_error_t err = {0};
     xmem_pool_t *p = pool;
@@ -402,7 +402,7 @@ Test(bad_input, name_in_use_by_live_process, .init = setup, .fini = teardown, .t
     xmem_pool_destroy(&other);
     close(done[1]);
     close(ready[0]);
-    cr_assert(eq(int, xt_wait(pid), 0));
+    cr_assert(eq(int, test_wait(pid), 0));
     cr_assert(eq(int, xmem_pool_open(name2, &other, &err), XMEM_ENOENT),
               "not removed by its creator");
 }

@@ -272,14 +272,14 @@ Test(cross_process, forked_handle_is_refused, .init = setup, .fini = teardown,
                 bad |= 1u << 13;
             xmem_pool_destroy(&mine);
         }
-        xt_write_all(fds[1], &bad, sizeof bad);
+        test_write_all(fds[1], &bad, sizeof bad);
         _exit(0);
     }
     close(fds[1]);
     uint32_t bad = 0xffffffffu;
-    bool got = xt_read_all(fds[0], &bad, sizeof bad);
+    bool got = test_read_all(fds[0], &bad, sizeof bad);
     close(fds[0]);
-    cr_assert(eq(int, xt_wait(pid), 0));
+    cr_assert(eq(int, test_wait(pid), 0));
     cr_assert(got, "the child did not report");
     cr_assert(eq(u32, bad, 0), "calls not refused with XMEM_EFORKED (bit mask): %#x", bad);
     /* nothing changed in the parent's view */
@@ -306,7 +306,7 @@ Test(cross_process, destroy_of_forked_handle_leaves_pool, .init = setup, .fini =
         xmem_pool_destroy(&pool);
         _exit(pool == NULL ? 0 : 1);
     }
-    cr_assert(eq(int, xt_wait(pid), 0));
+    cr_assert(eq(int, test_wait(pid), 0));
     cr_assert(eq(u32, refcount_of(ref), 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
     start_peer(0); /* the pool can still be opened by name */

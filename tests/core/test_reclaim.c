@@ -36,7 +36,7 @@ static void teardown(void)
             xt_peer_stop(&peers[i]);
     if (creator > 0) {
         kill(creator, SIGKILL);
-        xt_wait(creator);
+        test_wait(creator);
         creator = -1;
     }
     if (creator_fd >= 0)
@@ -306,7 +306,7 @@ Test(reclaim, process_table_full, .init = setup, .fini = teardown, .timeout = 12
     cr_assert(eq(int, rc, XMEM_EPROCS), "open number %d: %d", started + 1, rc);
     cr_assert(ge(int, started, XMEM_POOL_MAX_PROCS - 1));
     cr_assert(le(int, started, XMEM_POOL_MAX_PROCS));
-    xt_wait(peers[started].pid);
+    test_wait(peers[started].pid);
     peers[started].pid = -1;
     close(peers[started].to);
     close(peers[started].from);
@@ -335,7 +335,7 @@ static void start_creator(uint32_t hold)
             rc = xmem_pool_acquire_cpu(p, 4096, &g, &e);
             xmem_guard_forget(&g);
         }
-        xt_write_all(fds[1], &rc, sizeof rc);
+        test_write_all(fds[1], &rc, sizeof rc);
         for (;;)
             pause();
     }
@@ -343,14 +343,14 @@ static void start_creator(uint32_t hold)
     creator = pid;
     creator_fd = fds[0];
     int32_t rc = -1;
-    cr_assert(xt_read_all(creator_fd, &rc, sizeof rc), "the creator died");
+    cr_assert(test_read_all(creator_fd, &rc, sizeof rc), "the creator died");
     cr_assert(eq(int, rc, XMEM_OK), "the creator failed: %d", rc);
 }
 
 static void kill_creator(void)
 {
     kill(creator, SIGKILL);
-    cr_assert(eq(int, xt_wait(creator), -SIGKILL));
+    cr_assert(eq(int, test_wait(creator), -SIGKILL));
     creator = -1;
     close(creator_fd);
     creator_fd = -1;
@@ -489,7 +489,7 @@ Test(reclaim, killed_in_hot_loop_leaks_nothing, .init = setup, .fini = teardown,
             if (xmem_pool_open(name, &p, NULL) != XMEM_OK)
                 _exit(1);
             char c = 1;
-            xt_write_all(fds[1], &c, 1);
+            test_write_all(fds[1], &c, 1);
             for (uint64_t i = 0;; i++) {
                 xmem_guard_t g = XMEM_GUARD_INIT;
                 if (xmem_pool_acquire_cpu(p, 4096, &g, NULL) != XMEM_OK)
@@ -507,11 +507,12 @@ Test(reclaim, killed_in_hot_loop_leaks_nothing, .init = setup, .fini = teardown,
         }
         close(fds[1]);
         char c = 0;
-        cr_assert(xt_read_all(fds[0], &c, 1), "round %d: the child could not open the pool", round);
+        cr_assert(test_read_all(fds[0], &c, 1), "round %d: the child could not open the pool",
+                  round);
         close(fds[0]);
         usleep((useconds_t)(200 + (round * 7919) % 5000));
         kill(pid, SIGKILL);
-        cr_assert(eq(int, xt_wait(pid), -SIGKILL));
+        cr_assert(eq(int, test_wait(pid), -SIGKILL));
         xmem_error_t err = {0};
         cr_assert(eq(int, xmem_pool_reclaim_pid(pool, pid, NULL, &err), XMEM_OK), "%s", err.msg);
         cr_assert(eq(u32, xmem_pool_free_count(pool), CAP),

@@ -337,7 +337,7 @@ Test(stress, two_processes_four_threads, .init = setup, .fini = teardown, .timeo
     }
     int st = crew_join(&c);
     if (!reaped)
-        child = xt_wait(pid);
+        child = test_wait(pid);
     double dt = now_s() - t0;
     cr_log_info("%u cycles, %llu references handed across, in %.2f s", TOTAL_CYCLES,
                 (unsigned long long)atomic_load(&sh->handed), dt);

@@ -17,6 +17,8 @@
 
 #include <xmem/xmem.h>
 
+#include "child_io.h"
+
 /* Seconds a test that forks or does IPC may run before Criterion kills it. */
 #define XT_TIMEOUT 30
 
@@ -48,53 +50,6 @@ static inline size_t xt_check(const void *p, size_t n, uint32_t seed)
         if (b[i] != xt_pattern_byte(seed, i))
             return i;
     return (size_t)-1;
-}
-
-static inline bool xt_write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static inline bool xt_read_all(int fd, void *buf, size_t n)
-{
-    char *p = buf;
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-/* Exit status of a child, or -(signal) if it was killed, or -1000 if waitpid failed. */
-static inline int xt_wait(pid_t pid)
-{
-    int status = 0;
-    pid_t r;
-    do
-        r = waitpid(pid, &status, 0);
-    while (r < 0 && errno == EINTR);
-    if (r != pid)
-        return -1000;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return -WTERMSIG(status);
-    return -1001;
 }
 
 /* ---- the peer: a forked process with its own handle on the pool ---------------------------- */
@@ -252,13 +207,13 @@ static inline void xt_peer_main(const char *name, int in, int out)
     xt_reply_err(&hello, rc, &err);
     if (!rc)
         hello.u32 = xmem_pool_owner_id(pool);
-    if (!xt_write_all(out, &hello, sizeof hello) || rc)
+    if (!test_write_all(out, &hello, sizeof hello) || rc)
         _exit(rc ? 3 : 2);
     xt_cmd c;
     /* EOF on the command pipe (the test process is gone) ends the peer as QUIT does. */
-    while (xt_read_all(in, &c, sizeof c) && c.op != XT_OP_QUIT) {
+    while (test_read_all(in, &c, sizeof c) && c.op != XT_OP_QUIT) {
         xt_reply r = xt_peer_do(pool, &c);
-        if (!xt_write_all(out, &r, sizeof r))
+        if (!test_write_all(out, &r, sizeof r))
             break;
     }
     xmem_pool_destroy(&pool);
@@ -295,7 +250,7 @@ static inline int xt_peer_start(xt_peer *p, const char *name)
     p->to = to[1];
     p->from = from[0];
     xt_reply hello;
-    if (!xt_read_all(p->from, &hello, sizeof hello))
+    if (!test_read_all(p->from, &hello, sizeof hello))
         return p->open_rc = XT_PEER_GONE;
     p->owner_id = hello.u32;
     return p->open_rc = hello.rc;
@@ -305,7 +260,7 @@ static inline xt_reply xt_peer_call(xt_peer *p, xt_cmd c)
 {
     xt_reply r;
     memset(&r, 0, sizeof r);
-    if (!xt_write_all(p->to, &c, sizeof c) || !xt_read_all(p->from, &r, sizeof r)) {
+    if (!test_write_all(p->to, &c, sizeof c) || !test_read_all(p->from, &r, sizeof r)) {
         memset(&r, 0, sizeof r);
         r.rc = XT_PEER_GONE;
         snprintf(r.msg, sizeof r.msg, "peer %ld is gone", (long)p->pid);
@@ -319,10 +274,10 @@ static inline int xt_peer_stop(xt_peer *p)
     if (p->pid <= 0)
         return -1000;
     xt_cmd c = {.op = XT_OP_QUIT};
-    xt_write_all(p->to, &c, sizeof c);
+    test_write_all(p->to, &c, sizeof c);
     close(p->to);
     close(p->from);
-    int st = xt_wait(p->pid);
+    int st = test_wait(p->pid);
     p->pid = -1;
     return st;
 }
@@ -335,7 +290,7 @@ static inline int xt_peer_kill(xt_peer *p)
     kill(p->pid, SIGKILL);
     close(p->to);
     close(p->from);
-    int st = xt_wait(p->pid);
+    int st = test_wait(p->pid);
     p->pid = -1;
     return st;
 }

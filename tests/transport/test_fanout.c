@@ -49,7 +49,7 @@ static void teardown(void)
     for (int i = 0; i < MAX_SUBS; i++) {
         if (kids[i] > 0) {
             kill(kids[i], SIGKILL);
-            xtt_wait(kids[i]);
+            test_wait(kids[i]);
         }
         if (kid_fds[i] >= 0)
             close(kid_fds[i]);
@@ -139,7 +139,7 @@ ParameterizedTest(fan_case *fc, fanout, frames_8mib, .init = setup, .fini = tear
     finish(fc->nsubs, statuses);
     for (int i = 0; i < fc->nsubs; i++) {
         xtt_report rep;
-        cr_assert(xtt_read_all(kid_fds[i], &rep, sizeof rep), "consumer %d sent no report", i);
+        cr_assert(test_read_all(kid_fds[i], &rep, sizeof rep), "consumer %d sent no report", i);
         cr_assert(eq(int, rep.step, XTT_STEP_OK), "consumer %d failed at step %d (rc %d)", i,
                   rep.step, rep.rc);
         cr_assert(eq(u64, rep.content_errors, 0), "consumer %d: %llu frames with wrong content", i,
@@ -190,7 +190,7 @@ ParameterizedTest(size_t *size, fanout, frame_sizes, .init = setup, .fini = tear
     int st[1];
     finish(1, st);
     xtt_report rep;
-    cr_assert(xtt_read_all(kid_fds[0], &rep, sizeof rep));
+    cr_assert(test_read_all(kid_fds[0], &rep, sizeof rep));
     cr_assert(eq(int, rep.step, XTT_STEP_OK), "step %d rc %d", rep.step, rep.rc);
     cr_assert(eq(u64, rep.received, 8));
     cr_assert(eq(u64, rep.content_errors, 0));

@@ -39,7 +39,7 @@ static void teardown(void)
     for (int i = 0; i < MAX_KIDS; i++) {
         if (kids[i] > 0) {
             kill(kids[i], SIGKILL);
-            xtt_wait(kids[i]);
+            test_wait(kids[i]);
         }
         if (kid_in[i] >= 0)
             close(kid_in[i]);
@@ -169,10 +169,10 @@ static void kid_main(int in_fd, int out_fd, uint32_t depth, xmem_queue_policy po
                 rep.rc = 1000;
         }
     }
-    if (!xtt_write_all(out_fd, &rep, sizeof rep) || rep.rc)
+    if (!test_write_all(out_fd, &rep, sizeof rep) || rep.rc)
         _exit(2);
     char cmd = 0;
-    if (!xtt_read_all(in_fd, &cmd, 1))
+    if (!test_read_all(in_fd, &cmd, 1))
         _exit(3);
     if (cmd == KID_EXIT)
         _exit(0);
@@ -207,7 +207,7 @@ static void start_kid(int k, uint32_t depth, xmem_queue_policy policy, int hold)
 static hold_report kid_report(int k)
 {
     hold_report rep;
-    cr_assert(xtt_read_all(kid_out[k], &rep, sizeof rep), "subscriber process %d sent no report",
+    cr_assert(test_read_all(kid_out[k], &rep, sizeof rep), "subscriber process %d sent no report",
               k);
     cr_assert(eq(i32, rep.rc, 0), "subscriber process %d failed: %d", k, rep.rc);
     return rep;
@@ -215,21 +215,21 @@ static hold_report kid_report(int k)
 
 static void kid_command(int k, char cmd)
 {
-    cr_assert(xtt_write_all(kid_in[k], &cmd, 1));
-    cr_assert(eq(int, xtt_wait(kids[k]), 0));
+    cr_assert(test_write_all(kid_in[k], &cmd, 1));
+    cr_assert(eq(int, test_wait(kids[k]), 0));
     kids[k] = -1;
 }
 
 static void kid_kill_reap(int k)
 {
-    cr_assert(eq(int, xtt_wait(kids[k]), -SIGKILL));
+    cr_assert(eq(int, test_wait(kids[k]), -SIGKILL));
     kids[k] = -1;
 }
 
 static void kid_kill(int k)
 {
     cr_assert(eq(int, kill(kids[k], SIGKILL), 0));
-    cr_assert(eq(int, xtt_wait(kids[k]), -SIGKILL));
+    cr_assert(eq(int, test_wait(kids[k]), -SIGKILL));
     kids[k] = -1;
 }
 

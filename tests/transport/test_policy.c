@@ -46,7 +46,7 @@ static void teardown(void)
         xmem_sub_destroy(&subs[i]);
         if (kids[i] > 0) {
             kill(kids[i], SIGKILL);
-            xtt_wait(kids[i]);
+            test_wait(kids[i]);
         }
         if (kid_fds[i] >= 0)
             close(kid_fds[i]);
@@ -86,7 +86,7 @@ static xtt_report finish(int k)
     }
     kids[k] = -1;
     xtt_report rep;
-    cr_assert(xtt_read_all(kid_fds[k], &rep, sizeof rep), "the consumer sent no report");
+    cr_assert(test_read_all(kid_fds[k], &rep, sizeof rep), "the consumer sent no report");
     cr_assert(eq(int, rep.step, XTT_STEP_OK), "consumer failed at step %d (rc %d)", rep.step,
               rep.rc);
     cr_assert(eq(u64, rep.content_errors, 0), "%llu frames with wrong content",

@@ -22,6 +22,8 @@
 
 #include <xmem/xmem.h>
 
+#include "child_io.h"
+
 /* Seconds a test that forks or does IPC may run before Criterion kills it. */
 #define XTT_TIMEOUT 30
 
@@ -182,54 +184,7 @@ static inline xmem_err xtt_publish_frame(xmem_pub_t *pub, xmem_pool_t *pool, siz
 
 /* ---- pipes and children -------------------------------------------------------------------- */
 
-static inline bool xtt_write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static inline bool xtt_read_all(int fd, void *buf, size_t n)
-{
-    char *p = buf;
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-/* Exit status of a child, or -(signal) if it was killed, or -1000 if waitpid failed. */
-static inline int xtt_wait(pid_t pid)
-{
-    int status = 0;
-    pid_t r;
-    do
-        r = waitpid(pid, &status, 0);
-    while (r < 0 && errno == EINTR);
-    if (r != pid)
-        return -1000;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return -WTERMSIG(status);
-    return -1001;
-}
-
-/* Like xtt_wait without waiting: -2000 while the child still runs. */
+/* Like test_wait without waiting: -2000 while the child still runs. */
 static inline int xtt_try_wait(pid_t pid)
 {
     int status = 0;
@@ -359,7 +314,7 @@ static inline void xtt_consume(const xtt_consumer *c, xtt_report *rep)
     xmem_sub_destroy(&sub);
 }
 
-/* Forks a consumer; its report comes back on *report_fd (read it with xtt_read_all). */
+/* Forks a consumer; its report comes back on *report_fd (read it with test_read_all). */
 static inline pid_t xtt_fork_consumer(const xtt_consumer *c, int *report_fd)
 {
     int fds[2];
@@ -370,7 +325,7 @@ static inline pid_t xtt_fork_consumer(const xtt_consumer *c, int *report_fd)
         close(fds[0]);
         xtt_report rep;
         xtt_consume(c, &rep);
-        bool ok = xtt_write_all(fds[1], &rep, sizeof rep);
+        bool ok = test_write_all(fds[1], &rep, sizeof rep);
         _exit(ok && rep.step == XTT_STEP_OK && rep.content_errors == 0 &&
                       (!c->strict || rep.order_errors == 0)
                   ? 0
