@@ -306,6 +306,28 @@ uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t 
     return atomic_load_explicit(&rec->owner_refs[owner_id], memory_order_acquire);
 }
 
+uint32_t xmem_pool_list_owned(const xmem_pool_t *pool, xmem_buf_ref *refs, uint32_t *counts,
+                              uint32_t max)
+{
+    if (xmemi_pool_forked(pool))
+        return 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < pool->capacity; i++) {
+        const xmemi_record *rec = &pool->region.records[i];
+        uint32_t life = xmemi_life_load(rec);
+        uint32_t mine = atomic_load_explicit(&((xmemi_record *)rec)->owner_refs[pool->me],
+                                             memory_order_acquire);
+        if (!xmemi_life_live(life) || mine == 0)
+            continue;
+        if (n < max) {
+            refs[n] = (xmem_buf_ref){i, xmemi_life_generation(life)};
+            counts[n] = mine;
+        }
+        n++;
+    }
+    return n;
+}
+
 uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref)
 {
     if (xmemi_pool_forked(pool))

@@ -32,18 +32,23 @@ bool xmemi_control_decode(const void *buf, size_t len, xmemi_control *out)
     return out->type == XMEMI_SUBSCRIBE || out->type == XMEMI_UNSUBSCRIBE;
 }
 
-void xmemi_welcome_encode(uint64_t instance, uint8_t out[XMEMI_WELCOME_SIZE])
+void xmemi_welcome_encode(const xmemi_welcome *w, uint8_t out[XMEMI_WELCOME_SIZE])
 {
     xmemi_put32(out + 0, XMEMI_WELCOME_MAGIC);
     xmemi_put16(out + 4, XMEMI_CONTROL_VERSION);
     xmemi_put16(out + 6, 0);
-    xmemi_put64(out + 8, instance);
-    xmemi_put32(out + 16, xmemi_fnv32(out, 16));
+    xmemi_put64(out + 8, w->instance);
+    xmemi_put32(out + 16, w->pid);
+    xmemi_put32(out + 20, xmemi_fnv32(out, 20));
 }
 
-bool xmemi_welcome_decode(const void *buf, size_t len)
+bool xmemi_welcome_decode(const void *buf, size_t len, xmemi_welcome *out)
 {
     const uint8_t *p = buf;
-    return len == XMEMI_WELCOME_SIZE && xmemi_get32(p) == XMEMI_WELCOME_MAGIC &&
-           xmemi_get16(p + 4) == XMEMI_CONTROL_VERSION && xmemi_get32(p + 16) == xmemi_fnv32(p, 16);
+    if (len != XMEMI_WELCOME_SIZE || xmemi_get32(p) != XMEMI_WELCOME_MAGIC ||
+        xmemi_get16(p + 4) != XMEMI_CONTROL_VERSION || xmemi_get32(p + 20) != xmemi_fnv32(p, 20))
+        return false;
+    out->instance = xmemi_get64(p + 8);
+    out->pid = xmemi_get32(p + 16);
+    return true;
 }

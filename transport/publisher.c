@@ -188,7 +188,8 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
     pub->stats.subscribers = pub->nsubs;
     /* Ahead of any descriptor on this pipe: the subscriber restarts its replay check. */
     uint8_t welcome[XMEMI_WELCOME_SIZE];
-    xmemi_welcome_encode(pub->instance, welcome);
+    xmemi_welcome_encode(&(xmemi_welcome){.instance = pub->instance, .pid = (uint32_t)getpid()},
+                         welcome);
     if (zmq_send(pub->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(pub->sock, welcome, sizeof welcome, ZMQ_DONTWAIT) < 0)
         s->gone = true;

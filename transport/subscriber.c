@@ -13,6 +13,7 @@
 
 #include "control.h"
 #include "core/error_internal.h"
+#include "core/proc.h"
 #include "zmq_util.h"
 
 #define MAX_PUBLISHERS 64
@@ -31,8 +32,13 @@ struct xmem_sub {
     uint32_t qcap;
     uint64_t qhead, qtail;
     xmem_descriptor last;
-    uint64_t last_seq[MAX_PUBLISHERS]; /* newest sequence accepted from each publisher */
-    bool have_seq[MAX_PUBLISHERS];     /* false until the first, and after a welcome */
+    uint64_t last_seq[MAX_PUBLISHERS];     /* newest sequence accepted from each publisher */
+    bool have_seq[MAX_PUBLISHERS];         /* false until the first, and after a welcome */
+    uint64_t pub_instance[MAX_PUBLISHERS]; /* who is publishing there (its welcome), 0: unknown */
+    int32_t pub_pid[MAX_PUBLISHERS];       /* its process, 0 once it was found gone */
+    uint32_t *handed_gen;       /* per slot: 1 + generation last returned by receive, 0: none */
+    xmem_buf_ref *scratch_refs; /* capacity entries, for release_lost */
+    uint32_t *scratch_counts;
     uint64_t next_refresh_ns;
     xmem_sub_stats stats;
     bool logged[XMEM_REJECT_COUNT_];
@@ -74,6 +80,13 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
     sub->pool_id = xmem_pool_id(sub->pool);
     sub->owner = xmem_pool_owner_id(sub->pool);
     sub->capacity = xmem_pool_capacity(sub->pool);
+    sub->handed_gen = calloc(sub->capacity, sizeof *sub->handed_gen);
+    sub->scratch_refs = calloc(sub->capacity, sizeof *sub->scratch_refs);
+    sub->scratch_counts = calloc(sub->capacity, sizeof *sub->scratch_counts);
+    if (!sub->handed_gen || !sub->scratch_refs || !sub->scratch_counts) {
+        rc = xmemi_fail(err, XMEM_ENOMEM, 0, "subscriber of pool '%s': no memory", pool_name);
+        goto fail_pool;
+    }
     sub->ctx = zmq_ctx_new();
     if (!sub->ctx) {
         rc = xmemi_zmq_fail(err, "zmq_ctx_new for subscriber of pool", pool_name);
@@ -84,6 +97,9 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
 
 fail_pool:
     xmem_pool_destroy(&sub->pool);
+    free(sub->handed_gen);
+    free(sub->scratch_refs);
+    free(sub->scratch_counts);
 fail_sub:
     free(sub);
     return rc;
@@ -179,14 +195,47 @@ static void reject(xmem_sub_t *sub, xmem_reject why, const char *endpoint, const
 
 /* Checks a message against the pool; only a descriptor addressed to us for a reference we hold
  * is queued. Nothing here changes a refcount. */
+/* A publisher went away (died, or was replaced by a new one): descriptors it had in flight to us
+ * are lost, and the references given with them would stay ours until we close. Gives back every
+ * reference held that is neither queued nor returned to the application. (One still in flight
+ * from another publisher may be among them: its descriptor is refused on arrival, that frame is
+ * lost, nothing leaks.) */
+static void release_lost(xmem_sub_t *sub)
+{
+    uint32_t n =
+        xmem_pool_list_owned(sub->pool, sub->scratch_refs, sub->scratch_counts, sub->capacity);
+    for (uint32_t i = 0; i < n && i < sub->capacity; i++) {
+        xmem_buf_ref ref = sub->scratch_refs[i];
+        if (sub->handed_gen[ref.index] == ref.generation + 1)
+            continue; /* the application may hold it */
+        uint32_t keep = 0;
+        for (uint64_t q = sub->qtail; q < sub->qhead; q++) {
+            const xmem_buf_ref *r = &sub->queue[q % sub->qcap].ref;
+            keep += r->index == ref.index && r->generation == ref.generation;
+        }
+        for (uint32_t k = keep; k < sub->scratch_counts[i]; k++)
+            if (xmem_pool_release(sub->pool, ref, NULL) == XMEM_OK)
+                sub->stats.lost_in_flight++;
+    }
+}
+
+static void on_welcome(xmem_sub_t *sub, uint32_t sock, const xmemi_welcome *w)
+{
+    /* Another publisher than before on this endpoint: the old one's undelivered buffers are lost.
+     */
+    if (sub->pub_instance[sock] && sub->pub_instance[sock] != w->instance)
+        release_lost(sub);
+    sub->pub_instance[sock] = w->instance;
+    sub->pub_pid[sock] = (int32_t)w->pid;
+    sub->have_seq[sock] = false; /* its numbering starts afresh */
+}
+
 static void on_message(xmem_sub_t *sub, uint32_t sock, const void *msg, size_t len)
 {
     const char *endpoint = sub->endpoints[sock];
-    if (xmemi_welcome_decode(msg, len)) {
-        /* A publisher (re)started talking to us: its numbering starts afresh. */
-        sub->have_seq[sock] = false;
-        return;
-    }
+    xmemi_welcome w;
+    if (xmemi_welcome_decode(msg, len, &w))
+        return on_welcome(sub, sock, &w);
     xmem_descriptor d;
     xmem_reject why;
     if (xmem_descriptor_decode(msg, len, &d, &why) != XMEM_OK)
@@ -261,8 +310,14 @@ static void refresh(xmem_sub_t *sub)
     if (now < sub->next_refresh_ns)
         return;
     sub->next_refresh_ns = now + (uint64_t)sub->opts.heartbeat_ms * 1000000ull;
-    for (uint32_t i = 0; i < sub->nsocks; i++)
+    for (uint32_t i = 0; i < sub->nsocks; i++) {
         send_control(sub, sub->items[i].socket, XMEMI_SUBSCRIBE);
+        /* A publisher that died takes the descriptors it had in flight with it. */
+        if (sub->pub_pid[i] > 0 && !xmemi_proc_alive(sub->pub_pid[i], 0)) {
+            sub->pub_pid[i] = 0;
+            release_lost(sub);
+        }
+    }
 }
 
 xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xmem_error_t *err)
@@ -280,9 +335,10 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xm
         if (sub->qhead != sub->qtail) {
             xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
             xmem_err rc = xmem_pool_get(sub->pool, d.ref, out, err);
-            if (rc == XMEM_OK)
+            if (rc == XMEM_OK) {
                 sub->last = d;
-            else /* it cannot be handed out (unmappable, say): give its reference back */
+                sub->handed_gen[d.ref.index] = d.ref.generation + 1;
+            } else /* it cannot be handed out (unmappable, say): give its reference back */
                 xmem_pool_release(sub->pool, d.ref, NULL);
             return rc;
         }
@@ -340,5 +396,8 @@ void xmem_sub_destroy(xmem_sub_t **sub_ptr)
      * descriptor is still in flight. */
     xmem_pool_destroy(&sub->pool);
     free(sub->queue);
+    free(sub->handed_gen);
+    free(sub->scratch_refs);
+    free(sub->scratch_counts);
     free(sub);
 }

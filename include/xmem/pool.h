@@ -127,6 +127,11 @@ XMEM_EXPORT xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref r
 /* References to `ref` that this process holds (0 for a stale or free buffer). */
 XMEM_EXPORT uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref);
 
+/* The live buffers this handle holds references to: fills at most `max` names and counts (either
+ * array may be NULL when max is 0) and returns how many such buffers there are. A snapshot. */
+XMEM_EXPORT uint32_t xmem_pool_list_owned(const xmem_pool_t *pool, xmem_buf_ref *refs,
+                                          uint32_t *counts, uint32_t max);
+
 /* References to `ref` that attached process `owner_id` holds (0 for a stale or free buffer). */
 XMEM_EXPORT uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref ref,
                                         uint32_t owner_id);

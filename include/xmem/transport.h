@@ -113,8 +113,10 @@ typedef struct xmem_sub_options {
 XMEM_EXPORT void xmem_sub_options_init(xmem_sub_options *opts);
 
 typedef struct xmem_sub_stats {
-    uint64_t received;                     /* descriptors accepted */
-    uint64_t dropped_oldest;               /* given back unread under drop_oldest */
+    uint64_t received;       /* descriptors accepted */
+    uint64_t dropped_oldest; /* given back unread under drop_oldest */
+    uint64_t lost_in_flight; /* given back because their publisher went away before their
+                                descriptors arrived */
     uint64_t rejected[XMEM_REJECT_COUNT_]; /* messages refused, by reason */
     uint64_t rejected_total;
 } xmem_sub_stats;

@@ -612,3 +612,90 @@ Test(leaks, sigkill_block_subscriber_does_not_stall, .init = setup, .fini = tear
     xmem_pub_stats_get(pub, &ps);
     cr_assert(eq(u32, ps.subscribers, 0));
 }
+
+/* A publisher that dies with descriptors in flight: the references given with them belong to a
+ * subscriber that lives on. The subscriber learns the publisher's pid from its welcome, notices
+ * the death while it waits for frames, and gives those references back without being destroyed.
+ * The dying publisher is a raw ROUTER in a child: it gives 8 references and sends 3 descriptors. */
+Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = teardown,
+     .timeout = XTT_TIMEOUT)
+{
+    enum { GIVEN = 8, SENT = 3 };
+    int to_kid[2], from_kid[2];
+    cr_assert(eq(int, pipe(to_kid), 0));
+    cr_assert(eq(int, pipe(from_kid), 0));
+    fflush(NULL);
+    pid_t kid = fork();
+    cr_assert(ge(int, kid, 0));
+    if (kid == 0) {
+        close(to_kid[1]);
+        close(from_kid[0]);
+        xmem_pool_t *cp = NULL;
+        xtt_raw raw;
+        uint32_t owner = 0;
+        if (xmem_pool_open(name, &cp, NULL) != XMEM_OK || !xtt_raw_bind(&raw, endpoint) ||
+            !xtt_raw_wait_subscriber(&raw, 5000) || !test_read_all(to_kid[0], &owner, sizeof owner))
+            _exit(2);
+        uint8_t welcome[24] = {0};
+        xtt_put_le(welcome, 0x31574d58u, 4); /* "XMW1", transport/control.h */
+        xtt_put_le(welcome + 4, 1, 2);
+        xtt_put_le(welcome + 8, 0x5eed, 8);
+        xtt_put_le(welcome + 16, (uint64_t)getpid(), 4);
+        xtt_put_le(welcome + 20, xtt_fnv1a32(welcome, 20), 4);
+        if (!xtt_raw_send(&raw, welcome, sizeof welcome))
+            _exit(3);
+        for (int j = 0; j < GIVEN; j++) {
+            xmem_guard_t g = XMEM_GUARD_INIT;
+            if (xmem_pool_acquire_cpu(cp, 4096, &g, NULL) != XMEM_OK ||
+                xmem_pool_give(cp, xmem_guard_ref(&g), owner, 1, NULL) != XMEM_OK)
+                _exit(4);
+            xmem_descriptor d = {.pool_id = xmem_pool_id(cp),
+                                 .ref = xmem_guard_ref(&g),
+                                 .sequence = (uint64_t)j + 1,
+                                 .timestamp_ns = xtt_now_ns(),
+                                 .owner = owner};
+            xmem_guard_forget(&g);
+            uint8_t wire[XMEM_DESCRIPTOR_SIZE];
+            xmem_descriptor_encode(&d, wire);
+            if (j < SENT && !xtt_raw_send(&raw, wire, sizeof wire))
+                _exit(5);
+        }
+        char done = 1;
+        test_write_all(from_kid[1], &done, 1);
+        for (;;)
+            pause(); /* killed with the rest in flight */
+    }
+    close(to_kid[0]);
+    close(from_kid[1]);
+    kids[0] = kid;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_sub_create(name, NULL, &subs[0], &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_sub_connect(subs[0], endpoint, &err), XMEM_OK), "%s", err.msg);
+    uint32_t owner = xmem_pool_owner_id(xmem_sub_pool(subs[0]));
+    cr_assert(test_write_all(to_kid[1], &owner, sizeof owner));
+    char done = 0;
+    cr_assert(test_read_all(from_kid[0], &done, 1), "the publisher child failed");
+    for (int j = 0; j < SENT; j++) {
+        xmem_guard_t g = XMEM_GUARD_INIT;
+        cr_assert(eq(int, xmem_sub_receive(subs[0], &g, 5000, &err), XMEM_OK), "%s", err.msg);
+        cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
+    }
+    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - (GIVEN - SENT)));
+    kill(kid, SIGKILL);
+    cr_assert(eq(int, test_wait(kid), -SIGKILL));
+    kids[0] = -1;
+    cr_assert(eq(int, xmem_pool_reclaim_pid(pool, kid, NULL, &err), XMEM_OK), "%s", err.msg);
+
+    /* The subscriber lives on; waiting for frames lets it look at its publisher. */
+    uint64_t deadline = xtt_now_ns() + 3000000000ull;
+    while (xmem_pool_free_count(pool) != CAP && xtt_now_ns() < deadline) {
+        xmem_guard_t g = XMEM_GUARD_INIT;
+        cr_assert(eq(int, xmem_sub_receive(subs[0], &g, 100, NULL), XMEM_ETIMEDOUT));
+    }
+    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP), "%u buffers stuck with a live subscriber",
+              CAP - xmem_pool_free_count(pool));
+    xmem_sub_stats st;
+    xmem_sub_stats_get(subs[0], &st);
+    cr_assert(eq(u64, st.lost_in_flight, GIVEN - SENT));
+    cr_assert(eq(u64, st.received, SENT));
+}
