@@ -113,10 +113,12 @@ static void remove_gone(xmem_pub_t *pub)
     pub->stats.subscribers = w;
 }
 
+/* The live entry of a routing id (one marked gone waits for removal and is never matched). */
 static sub_entry *find_sub(xmem_pub_t *pub, const uint8_t *rid, size_t len)
 {
     for (uint32_t i = 0; i < pub->nsubs; i++)
-        if (pub->subs[i].rid_len == len && memcmp(pub->subs[i].rid, rid, len) == 0)
+        if (!pub->subs[i].gone && pub->subs[i].rid_len == len &&
+            memcmp(pub->subs[i].rid, rid, len) == 0)
             return &pub->subs[i];
     return NULL;
 }
@@ -152,7 +154,6 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
         return reject(pub, "owner id not attached to the pool by that pid");
     if (s && s->owner == c.owner && s->pid == (int32_t)c.pid) {
         /* A refresh. The depth may change within the ring kept for it. */
-        s->gone = false;
         s->policy = (xmem_queue_policy)c.policy;
         if (2 * c.depth <= s->sent_cap)
             s->depth = c.depth;
