@@ -318,3 +318,44 @@ Test(fanout, two_publishers_one_subscriber, .init = setup, .fini = teardown, .ti
     xtt_unlink_endpoint(ep2);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
+
+/* The same hand-off over TCP on loopback (a wildcard port, read back from the publisher): the
+ * descriptor crosses a TCP connection, the frame stays in the pool. One process, block policy. */
+Test(fanout, over_tcp, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+{
+    enum { FRAMES = 12, SIZE = 1 << 20 };
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pub_create(pool, "tcp://127.0.0.1:*", NULL, &pub, &err), XMEM_OK), "%s",
+              err.msg);
+    const char *ep = xmem_pub_endpoint(pub);
+    cr_assert(eq(int, strncmp(ep, "tcp://127.0.0.1:", 16), 0), "endpoint %s", ep);
+    cr_assert(strchr(ep + 16, '*') == NULL, "the wildcard port was not resolved: %s", ep);
+    xmem_sub_options so;
+    xmem_sub_options_init(&so);
+    so.policy = XMEM_POLICY_BLOCK;
+    so.depth = FRAMES;
+    xmem_sub_t *sub = NULL;
+    cr_assert(eq(int, xmem_sub_create(name, &so, &sub, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_sub_connect(sub, ep, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_pub_wait_subscribers(pub, 1, 5000, &err), XMEM_OK), "%s", err.msg);
+    for (uint64_t f = 0; f < FRAMES; f++) {
+        xmem_guard_t g = XMEM_GUARD_INIT;
+        cr_assert(eq(int, xmem_pool_acquire_cpu(pool, SIZE, &g, &err), XMEM_OK), "%s", err.msg);
+        void *p = NULL;
+        cr_assert(eq(int, xmem_guard_data_mut(&g, &p, &err), XMEM_OK));
+        xtt_frame_fill(p, SIZE, f, 0);
+        cr_assert(eq(int, xmem_pub_publish(pub, &g, &err), XMEM_OK), "%s", err.msg);
+    }
+    for (uint64_t f = 0; f < FRAMES; f++) {
+        xmem_guard_t g = XMEM_GUARD_INIT;
+        cr_assert(eq(int, xmem_sub_receive(sub, &g, 5000, &err), XMEM_OK), "frame %llu: %s",
+                  (unsigned long long)f, err.msg);
+        uint64_t no = 0;
+        cr_assert(eq(int, xtt_frame_check(xmem_guard_data(&g), SIZE, &no, NULL), XTT_FRAME_OK));
+        cr_assert(eq(u64, no, f));
+        cr_assert(eq(u64, xmem_sub_last(sub)->sequence, f));
+        cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
+    }
+    xmem_sub_destroy(&sub);
+    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
+}
