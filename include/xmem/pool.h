@@ -102,7 +102,9 @@ XMEM_EXPORT xmem_err xmem_pool_preallocate_cpu(xmem_pool_t *pool, size_t size, u
 /* Adopts one reference this process holds on `ref` into a read-only guard (get) or a read-write
  * guard (get_mut); the refcount does not change and the guard's release gives the reference back.
  * Fails without touching any count: XMEM_ERANGE, XMEM_ESTALE (recycled), XMEM_EFREED, or
- * XMEM_ENOTOWNER when this process holds no reference to it. */
+ * XMEM_ENOTOWNER when this process holds no reference to it. The pool counts references per
+ * process, not per guard: call get once for each reference received (two guards on one reference
+ * give it back twice). */
 XMEM_EXPORT xmem_err xmem_pool_get(xmem_pool_t *pool, xmem_buf_ref ref, xmem_guard_t *out,
                                    xmem_error_t *err);
 XMEM_EXPORT xmem_err xmem_pool_get_mut(xmem_pool_t *pool, xmem_buf_ref ref, xmem_guard_t *out,
