@@ -3,10 +3,13 @@
 #define _GNU_SOURCE
 #include "meta_region.h"
 
+#include <linux/futex.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -225,10 +228,15 @@ void xmemi_free_push(xmemi_meta_region *r, _Atomic uint64_t *head, uint32_t inde
 void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index)
 {
     xmemi_record *rec = &r->records[index];
-    if (rec->capacity)
-        xmemi_free_push(r, &r->hdr->free_heads[rec->size_class], index);
-    else
+    if (!rec->capacity) {
         xmemi_free_push(r, &r->hdr->unbacked_head, index);
+        return;
+    }
+    uint32_t c = rec->size_class;
+    xmemi_free_push(r, &r->hdr->free_heads[c], index);
+    /* A load of a word nobody writes while nobody waits: no system call in the common case. */
+    if (atomic_load_explicit(&r->hdr->class_waiters[c], memory_order_seq_cst))
+        syscall(SYS_futex, xmemi_class_futex(r, c), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 uint64_t xmemi_record_refs(const xmemi_record *rec)

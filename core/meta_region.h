@@ -28,8 +28,9 @@ enum xmemi_proc_state {
     XMEMI_PROC_RECLAIMING = 3, /* its references are being given back */
 };
 
-/* One attached process (one pool handle). */
-typedef struct xmemi_proc_entry {
+/* One attached process (one pool handle), on a cache line of its own: its journal is written on
+ * every acquire and free, and must not share a line with another process's. */
+typedef struct __attribute__((aligned(64))) xmemi_proc_entry {
     _Atomic uint32_t state;     /* enum xmemi_proc_state */
     _Atomic uint32_t epoch;     /* grows at every claim, so a reused slot is told apart */
     int32_t pid;                /* the attached process */
@@ -89,7 +90,8 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
     _Atomic uint64_t free_heads[XMEMI_NUM_CLASSES]; /* backed free slots, by size class */
     _Atomic uint64_t unbacked_head;                 /* free slots without a shm object yet */
     _Atomic uint32_t closed; /* set by the creator's destroy: its names are gone, make no more */
-    xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS]; /* attached processes */
+    xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS];       /* attached processes */
+    _Atomic uint32_t class_waiters[XMEMI_NUM_CLASSES]; /* acquires sleeping on a class's list */
 } xmemi_meta_header;
 
 /* A record's life is one word, so that freeing a buffer and starting its next generation is a
@@ -142,8 +144,17 @@ uint64_t xmemi_class_capacity(uint32_t size_class, uint64_t page_size);
 uint32_t xmemi_free_pop(xmemi_meta_region *r, _Atomic uint64_t *head, _Atomic uint32_t *journal);
 void xmemi_free_push(xmemi_meta_region *r, _Atomic uint64_t *head, uint32_t index);
 
-/* Puts a free slot back on the list its storage belongs to (its class, or unbacked). */
+/* Puts a free slot back on the list its storage belongs to (its class, or unbacked), and wakes
+ * acquires waiting on that class. */
 void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index);
+
+/* The 32-bit futex word of a class's free list: the tag half of its head, which changes at every
+ * push and pop. */
+static inline _Atomic uint32_t *xmemi_class_futex(xmemi_meta_region *r, uint32_t size_class)
+{
+    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the tag is the upper half");
+    return (_Atomic uint32_t *)&r->hdr->free_heads[size_class] + 1;
+}
 
 /* References to a record: the sum of its owner counts. */
 uint64_t xmemi_record_refs(const xmemi_record *rec);

@@ -4,7 +4,11 @@
 #define _GNU_SOURCE
 #include <xmem/pool.h>
 
+#include <linux/futex.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buffer.h"
@@ -172,6 +176,49 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
         .mode = XMEM_ACCESS_READ_WRITE,
     };
     return XMEM_OK;
+}
+
+xmem_err xmem_pool_acquire_cpu_timeout(xmem_pool_t *pool, size_t size, int timeout_ms,
+                                       xmem_guard_t *out, xmem_error_t *err)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t start_ms = (int64_t)t0.tv_sec * 1000 + t0.tv_nsec / 1000000;
+    xmemi_meta_region *r = &pool->region;
+    uint32_t size_class = xmemi_size_class(size ? size : 1, r->hdr->page_size);
+    for (;;) {
+        xmem_err rc = xmem_pool_acquire_cpu(pool, size, out, NULL);
+        if (rc != XMEM_EEXHAUSTED)
+            return rc ? xmem_pool_acquire_cpu(pool, size, out, err) : XMEM_OK;
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int64_t waited = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 - start_ms;
+        if (timeout_ms >= 0 && waited >= timeout_ms) {
+            rc = xmem_pool_acquire_cpu(pool, size, out, err);
+            if (rc == XMEM_EEXHAUSTED && err) {
+                size_t used = strlen(err->msg);
+                if (used < sizeof err->msg)
+                    snprintf(err->msg + used, sizeof err->msg - used, " (after waiting %d ms)",
+                             timeout_ms);
+            }
+            return rc;
+        }
+        /* Registered before the recheck, with the list's tag read before that: a release in
+         * between changes the tag and the wait returns at once. A release on another class's
+         * list (taken over by the slow path) is noticed within 10 ms. */
+        _Atomic uint32_t *word = xmemi_class_futex(r, size_class);
+        uint32_t tag = atomic_load_explicit(word, memory_order_acquire);
+        atomic_fetch_add_explicit(&r->hdr->class_waiters[size_class], 1, memory_order_seq_cst);
+        rc = xmem_pool_acquire_cpu(pool, size, out, NULL);
+        if (rc != XMEM_EEXHAUSTED) {
+            atomic_fetch_sub(&r->hdr->class_waiters[size_class], 1);
+            return rc ? xmem_pool_acquire_cpu(pool, size, out, err) : XMEM_OK;
+        }
+        int64_t left = timeout_ms < 0 ? 10 : timeout_ms - waited;
+        struct timespec ts = {0, (long)(left < 10 ? left : 10) * 1000000};
+        syscall(SYS_futex, word, FUTEX_WAIT, tag, &ts, NULL, 0);
+        atomic_fetch_sub(&r->hdr->class_waiters[size_class], 1);
+    }
 }
 
 xmem_err xmem_pool_preallocate_cpu(xmem_pool_t *pool, size_t size, uint32_t count,

@@ -93,6 +93,12 @@ XMEM_EXPORT pid_t xmem_pool_owner_pid(const xmem_pool_t *pool, uint32_t owner_id
 XMEM_EXPORT xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out,
                                            xmem_error_t *err);
 
+/* As xmem_pool_acquire_cpu(), but when every buffer is in use it waits up to timeout_ms (negative:
+ * no limit) for one to be released, asleep (a futex in the pool, woken by the release). Same
+ * ownership. XMEM_EEXHAUSTED after the timeout, naming the holders. */
+XMEM_EXPORT xmem_err xmem_pool_acquire_cpu_timeout(xmem_pool_t *pool, size_t size, int timeout_ms,
+                                                   xmem_guard_t *out, xmem_error_t *err);
+
 /* Creates `count` buffers of `size` bytes, each at refcount 1 owned by this process; their names go
  * to ids[0..count). The caller owns those references (release them to fill the free list). On
  * failure no buffer is kept. */

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <string.h>
+#include <time.h>
 
 #include "test_util.h"
 
@@ -125,4 +126,100 @@ Test(exhaustion, message_names_every_holder, .init = setup, .fini = teardown, .t
     cr_assert(eq(int, xmem_guard_release(&b, &err), XMEM_OK));
     cr_assert(eq(int, xmem_guard_release(&c, &err), XMEM_OK));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
+}
+
+/* A process that releases a buffer a while later: forked, with its own handle, given the
+ * references to all of them, it releases one after `delay_ms` and exits after `linger_ms`. */
+static pid_t releaser(const xmem_buf_ref *refs, uint32_t n, int delay_ms, int linger_ms)
+{
+    int ready[2], owner_pipe[2];
+    cr_assert(eq(int, pipe(ready), 0));
+    cr_assert(eq(int, pipe(owner_pipe), 0));
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(ge(int, pid, 0));
+    if (pid == 0) {
+        xmem_pool_t *p = NULL;
+        if (xmem_pool_open(name, &p, NULL) != XMEM_OK)
+            _exit(1);
+        uint32_t me = xmem_pool_owner_id(p);
+        test_write_all(owner_pipe[1], &me, sizeof me);
+        char go;
+        if (!test_read_all(ready[0], &go, 1))
+            _exit(2);
+        usleep((useconds_t)delay_ms * 1000);
+        if (xmem_pool_release(p, refs[0], NULL) != XMEM_OK)
+            _exit(3);
+        usleep((useconds_t)linger_ms * 1000);
+        xmem_pool_destroy(&p); /* gives back the rest */
+        _exit(0);
+    }
+    uint32_t owner;
+    cr_assert(test_read_all(owner_pipe[0], &owner, sizeof owner));
+    for (uint32_t i = 0; i < n; i++)
+        cr_assert(eq(int, xmem_pool_give(pool, refs[i], owner, 1, NULL), XMEM_OK));
+    char go = 1;
+    cr_assert(test_write_all(ready[1], &go, 1));
+    close(ready[0]), close(ready[1]), close(owner_pipe[0]), close(owner_pipe[1]);
+    return pid;
+}
+
+static uint64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* acquire with a timeout sleeps until another process releases a buffer, and wakes soon after. */
+Test(exhaustion, timeout_acquire_waits_for_a_release, .init = setup, .fini = teardown,
+     .timeout = XT_TIMEOUT)
+{
+    xmem_buf_ref refs[CAP];
+    xmem_error_t err = {0};
+    for (uint32_t i = 0; i < CAP; i++) {
+        xmem_guard_t g = XMEM_GUARD_INIT;
+        cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &g, &err), XMEM_OK), "%s", err.msg);
+        refs[i] = xmem_guard_ref(&g);
+        xmem_guard_forget(&g);
+    }
+    pid_t pid = releaser(refs, CAP, 150, 300);
+    uint64_t t0 = ms_now();
+    xmem_guard_t g = XMEM_GUARD_INIT;
+    cr_assert(eq(int, xmem_pool_acquire_cpu_timeout(pool, 4096, 5000, &g, &err), XMEM_OK), "%s",
+              err.msg);
+    uint64_t waited = ms_now() - t0;
+    cr_assert(ge(u64, waited, 100), "returned after %llu ms, before the release",
+              (unsigned long long)waited);
+    cr_assert(lt(u64, waited, 2000), "woke %llu ms after a release at 150 ms",
+              (unsigned long long)waited);
+    cr_assert(eq(u32, xmem_guard_index(&g), refs[0].index));
+    cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
+    cr_assert(eq(int, test_wait(pid), 0));
+    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
+}
+
+/* Nothing is released: the wait ends at the timeout with XMEM_EEXHAUSTED naming pool and wait. */
+Test(exhaustion, timeout_acquire_times_out, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+{
+    xmem_guard_t g[CAP];
+    xmem_error_t err = {0};
+    for (uint32_t i = 0; i < CAP; i++) {
+        g[i] = (xmem_guard_t)XMEM_GUARD_INIT;
+        cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &g[i], &err), XMEM_OK), "%s", err.msg);
+    }
+    uint64_t t0 = ms_now();
+    xmem_guard_t extra = XMEM_GUARD_INIT;
+    cr_assert(
+        eq(int, xmem_pool_acquire_cpu_timeout(pool, 4096, 80, &extra, &err), XMEM_EEXHAUSTED));
+    uint64_t waited = ms_now() - t0;
+    cr_assert(ge(u64, waited, 80));
+    cr_assert(lt(u64, waited, 1000));
+    cr_assert(not(xmem_guard_valid(&extra)));
+    cr_assert(strstr(err.msg, name) != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "after waiting 80 ms") != NULL, "%s", err.msg);
+    /* 0 means no wait at all */
+    cr_assert(eq(int, xmem_pool_acquire_cpu_timeout(pool, 4096, 0, &extra, &err), XMEM_EEXHAUSTED));
+    for (uint32_t i = 0; i < CAP; i++)
+        cr_assert(eq(int, xmem_guard_release(&g[i], &err), XMEM_OK));
 }
