@@ -279,13 +279,14 @@ xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err)
         return xmemi_fail(err, XMEM_ENOMEM, 0, "pool '%s': no memory for the handle", name);
     }
     pool->region = region;
-    /* Dead processes first give back their process slots (a full table may hold some), then
-     * again once this handle has a slot of its own: reclaiming writes the reclaimer's journal. */
-    rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me, err);
+    /* A slot first, so that reclaiming dead processes below writes this handle's own journal;
+     * only a full table is reclaimed before, without one (the dead may hold the slots). */
+    pid_t self = getpid();
+    uint64_t started = xmemi_proc_start_time(self);
+    rc = xmemi_proc_claim(&pool->region, self, started, &pool->me, err);
     if (rc == XMEM_EPROCS) {
         xmemi_reclaim_dead_slots(&pool->region, 0, NULL);
-        rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me,
-                              err);
+        rc = xmemi_proc_claim(&pool->region, self, started, &pool->me, err);
     }
     if (rc) {
         handle_free(pool);

@@ -184,11 +184,19 @@ xmem_err xmem_pool_acquire_cpu_timeout(xmem_pool_t *pool, size_t size, int timeo
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int64_t start_ms = (int64_t)t0.tv_sec * 1000 + t0.tv_nsec / 1000000;
+    if (size == 0 || size > XMEMI_MAX_BUFFER_SIZE) /* no class to wait on: acquire says why */
+        return xmem_pool_acquire_cpu(pool, size, out, err);
     xmemi_meta_region *r = &pool->region;
-    uint32_t size_class = xmemi_size_class(size ? size : 1, r->hdr->page_size);
+    uint32_t size_class = xmemi_size_class(size, r->hdr->page_size);
+    _Atomic uint32_t *word = xmemi_class_futex(r, size_class);
+    _Atomic uint32_t *waiters = &r->hdr->class_waiters[size_class];
     for (;;) {
+        /* The list's tag is read before trying: a release after that changes it, so the wait
+         * below returns at once instead of missing the wake-up. A release on another class's
+         * list (taken over by the slow path) is noticed within 10 ms. */
+        uint32_t tag = atomic_load_explicit(word, memory_order_acquire);
         xmem_err rc = xmem_pool_acquire_cpu(pool, size, out, NULL);
-        if (rc != XMEM_EEXHAUSTED)
+        if (rc != XMEM_EEXHAUSTED) /* the diagnosis only for a failure to report */
             return rc ? xmem_pool_acquire_cpu(pool, size, out, err) : XMEM_OK;
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
@@ -203,21 +211,11 @@ xmem_err xmem_pool_acquire_cpu_timeout(xmem_pool_t *pool, size_t size, int timeo
             }
             return rc;
         }
-        /* Registered before the recheck, with the list's tag read before that: a release in
-         * between changes the tag and the wait returns at once. A release on another class's
-         * list (taken over by the slow path) is noticed within 10 ms. */
-        _Atomic uint32_t *word = xmemi_class_futex(r, size_class);
-        uint32_t tag = atomic_load_explicit(word, memory_order_acquire);
-        atomic_fetch_add_explicit(&r->hdr->class_waiters[size_class], 1, memory_order_seq_cst);
-        rc = xmem_pool_acquire_cpu(pool, size, out, NULL);
-        if (rc != XMEM_EEXHAUSTED) {
-            atomic_fetch_sub(&r->hdr->class_waiters[size_class], 1);
-            return rc ? xmem_pool_acquire_cpu(pool, size, out, err) : XMEM_OK;
-        }
         int64_t left = timeout_ms < 0 ? 10 : timeout_ms - waited;
         struct timespec ts = {0, (long)(left < 10 ? left : 10) * 1000000};
+        atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
         syscall(SYS_futex, word, FUTEX_WAIT, tag, &ts, NULL, 0);
-        atomic_fetch_sub(&r->hdr->class_waiters[size_class], 1);
+        atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
     }
 }
 

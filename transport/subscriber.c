@@ -195,6 +195,17 @@ static void reject(xmem_sub_t *sub, xmem_reject why, const char *endpoint, const
 
 /* Checks a message against the pool; only a descriptor addressed to us for a reference we hold
  * is queued. Nothing here changes a refcount. */
+/* Descriptors of `ref` in the queue: references to it already accounted for. */
+static uint32_t queued_count(const xmem_sub_t *sub, xmem_buf_ref ref)
+{
+    uint32_t n = 0;
+    for (uint64_t i = sub->qtail; i < sub->qhead; i++) {
+        const xmem_buf_ref *q = &sub->queue[i % sub->qcap].ref;
+        n += q->index == ref.index && q->generation == ref.generation;
+    }
+    return n;
+}
+
 /* A publisher went away (died, or was replaced by a new one): descriptors it had in flight to us
  * are lost, and the references given with them would stay ours until we close. Gives back every
  * reference held that is neither queued nor returned to the application. (One still in flight
@@ -208,12 +219,7 @@ static void release_lost(xmem_sub_t *sub)
         xmem_buf_ref ref = sub->scratch_refs[i];
         if (sub->handed_gen[ref.index] == ref.generation + 1)
             continue; /* the application may hold it */
-        uint32_t keep = 0;
-        for (uint64_t q = sub->qtail; q < sub->qhead; q++) {
-            const xmem_buf_ref *r = &sub->queue[q % sub->qcap].ref;
-            keep += r->index == ref.index && r->generation == ref.generation;
-        }
-        for (uint32_t k = keep; k < sub->scratch_counts[i]; k++)
+        for (uint32_t k = queued_count(sub, ref); k < sub->scratch_counts[i]; k++)
             if (xmem_pool_release(sub->pool, ref, NULL) == XMEM_OK)
                 sub->stats.lost_in_flight++;
     }
@@ -252,11 +258,8 @@ static void on_message(xmem_sub_t *sub, uint32_t sock, const void *msg, size_t l
     uint32_t count;
     if (owned == 0 && xmem_pool_ref_count(sub->pool, d.ref, &count, NULL) != XMEM_OK)
         return reject(sub, XMEM_REJECT_GENERATION, endpoint, "stale or free buffer");
-    for (uint64_t i = sub->qtail; i < sub->qhead && owned; i++) {
-        const xmem_descriptor *q = &sub->queue[i % sub->qcap];
-        if (q->ref.index == d.ref.index && q->ref.generation == d.ref.generation)
-            owned--;
-    }
+    uint32_t queued = queued_count(sub, d.ref);
+    owned = owned > queued ? owned - queued : 0;
     if (owned == 0)
         return reject(sub, XMEM_REJECT_NOT_OWNED, endpoint, "no reference was given with it");
     /* A publisher numbers what it sends in increasing order, so anything not newer than the last
