@@ -1,4 +1,4 @@
-/* Error texts and the one function that fills error structs. */
+/* Error texts (xmem_strerror). Filling an error struct is in error_fail.c. */
 #include "error_internal.h"
 
 #include <stdarg.h>
@@ -27,6 +27,9 @@ static const char *const texts[XMEM_ERR_COUNT_] = {
     [XMEM_ETIMEDOUT] = "timed out",
     [XMEM_ETRANSPORT] = "transport (ZeroMQ) failure",
     [XMEM_EINTERRUPTED] = "interrupted by a signal",
+    [XMEM_EEND] = "end of stream",
+    [XMEM_EPLUGIN] = "node plugin refused or failed",
+    [XMEM_ECONFIG] = "invalid configuration",
 };
 
 const char *xmem_strerror(xmem_err err)
@@ -34,19 +37,4 @@ const char *xmem_strerror(xmem_err err)
     if ((unsigned)err >= XMEM_ERR_COUNT_ || !texts[err])
         return "unknown error";
     return texts[err];
-}
-
-xmem_err xmemi_fail(xmem_error_t *err, xmem_err code, int sys_errno, const char *fmt, ...)
-{
-    if (!err)
-        return code;
-    err->code = code;
-    err->sys_errno = sys_errno;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-    if (sys_errno && n >= 0 && (size_t)n < sizeof err->msg)
-        snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", strerror(sys_errno));
-    return code;
 }

@@ -36,7 +36,7 @@ void xmemi_welcome_encode(const xmemi_welcome *w, uint8_t out[XMEMI_WELCOME_SIZE
 {
     xmemi_put32(out + 0, XMEMI_WELCOME_MAGIC);
     xmemi_put16(out + 4, XMEMI_CONTROL_VERSION);
-    xmemi_put16(out + 6, 0);
+    xmemi_put16(out + 6, w->kind);
     xmemi_put64(out + 8, w->instance);
     xmemi_put32(out + 16, w->pid);
     xmemi_put32(out + 20, xmemi_fnv32(out, 20));
@@ -48,7 +48,8 @@ bool xmemi_welcome_decode(const void *buf, size_t len, xmemi_welcome *out)
     if (len != XMEMI_WELCOME_SIZE || xmemi_get32(p) != XMEMI_WELCOME_MAGIC ||
         xmemi_get16(p + 4) != XMEMI_CONTROL_VERSION || xmemi_get32(p + 20) != xmemi_fnv32(p, 20))
         return false;
+    out->kind = xmemi_get16(p + 6);
     out->instance = xmemi_get64(p + 8);
     out->pid = xmemi_get32(p + 16);
-    return true;
+    return out->kind == XMEMI_WELCOME || out->kind == XMEMI_END;
 }

@@ -29,14 +29,18 @@ void xmemi_control_encode(const xmemi_control *c, uint8_t out[XMEMI_CONTROL_SIZE
 /* False for anything that is not a well-formed control message of this version. */
 bool xmemi_control_decode(const void *buf, size_t len, xmemi_control *out);
 
-/* Publisher -> subscriber, sent before the first descriptor to a new subscriber: who the publisher
- * is (its process, and a random instance number), and that its numbering starts afresh.
- *   0 magic u32 "XMW1" | 4 version u16 | 6 reserved u16 | 8 instance u64 | 16 pid u32
+/* Publisher -> subscriber. WELCOME is sent before the first descriptor to a new subscriber: who
+ * the publisher is (its process, and a random instance number), and that its numbering starts
+ * afresh. END follows its last descriptor: the stream is over (xmem_pub_end).
+ *   0 magic u32 "XMW1" | 4 version u16 | 6 kind u16 | 8 instance u64 | 16 pid u32
  *  20 checksum u32 (FNV-1a of bytes 0..19) */
 #define XMEMI_WELCOME_SIZE 24
 #define XMEMI_WELCOME_MAGIC 0x31574d58u /* "XMW1" */
 
+enum xmemi_welcome_kind { XMEMI_WELCOME = 0, XMEMI_END = 1 };
+
 typedef struct xmemi_welcome {
+    uint16_t kind;
     uint64_t instance;
     uint32_t pid;
 } xmemi_welcome;

@@ -54,6 +54,7 @@ struct xmem_pub {
     uint64_t next_control_ns;
     xmem_pub_stats stats;
     bool logged_reject;
+    bool ended; /* xmem_pub_end was called: late subscribers get END after their WELCOME */
 };
 
 static const char *const drop_names[XMEM_DROP_COUNT_] = {
@@ -134,6 +135,22 @@ static void reject(xmem_pub_t *pub, const char *why)
     pub->logged_reject = true;
 }
 
+/* Sends WELCOME or END to one subscriber, retrying up to wait_ms while its pipe is full. */
+static bool send_announce(xmem_pub_t *pub, const sub_entry *s, uint16_t kind, int wait_ms)
+{
+    uint8_t msg[XMEMI_WELCOME_SIZE];
+    xmemi_welcome_encode(
+        &(xmemi_welcome){.kind = kind, .instance = pub->instance, .pid = (uint32_t)getpid()}, msg);
+    uint64_t deadline = xmemi_now_ns() + (uint64_t)wait_ms * 1000000ull;
+    for (;;) {
+        if (zmq_send(pub->sock, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+            return zmq_send(pub->sock, msg, sizeof msg, 0) >= 0;
+        if (errno != EAGAIN || xmemi_now_ns() >= deadline)
+            return false;
+        nanosleep(&(struct timespec){.tv_nsec = 1000 * 1000}, NULL);
+    }
+}
+
 static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, const void *msg,
                        size_t len)
 {
@@ -188,11 +205,8 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
     pub->nsubs++;
     pub->stats.subscribers = pub->nsubs;
     /* Ahead of any descriptor on this pipe: the subscriber restarts its replay check. */
-    uint8_t welcome[XMEMI_WELCOME_SIZE];
-    xmemi_welcome_encode(&(xmemi_welcome){.instance = pub->instance, .pid = (uint32_t)getpid()},
-                         welcome);
-    if (zmq_send(pub->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(pub->sock, welcome, sizeof welcome, ZMQ_DONTWAIT) < 0)
+    if (!send_announce(pub, s, XMEMI_WELCOME, 0) ||
+        (pub->ended && !send_announce(pub, s, XMEMI_END, 0)))
         s->gone = true;
 }
 
@@ -371,6 +385,10 @@ xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *er
     if (!guard || !xmem_guard_valid(guard))
         return xmemi_fail(err, XMEM_EINVAL, 0, "publisher %s: the guard holds no buffer",
                           pub->endpoint);
+    if (pub->ended) {
+        xmem_guard_release(guard, NULL);
+        return xmemi_fail(err, XMEM_EINVAL, 0, "publisher %s: its stream has ended", pub->endpoint);
+    }
     xmem_pool_t *pool = guard->pool;
     xmem_buf_ref ref = guard->ref;
     if (xmem_pool_id(pool) != pub->pool_id) {
@@ -452,6 +470,24 @@ xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *er
         pub->stats.delivered++;
     }
     remove_gone(pub);
+    return XMEM_OK;
+}
+
+xmem_err xmem_pub_end(xmem_pub_t *pub, xmem_error_t *err)
+{
+    pub->next_control_ns = 0;
+    service(pub);
+    pub->ended = true;
+    uint32_t failed = 0;
+    for (uint32_t i = 0; i < pub->nsubs; i++)
+        if (!pub->subs[i].gone &&
+            !send_announce(pub, &pub->subs[i], XMEMI_END,
+                           pub->opts.block_timeout_ms < 0 ? 1000 : pub->opts.block_timeout_ms))
+            failed++;
+    if (failed)
+        return xmemi_fail(err, XMEM_ETRANSPORT, 0,
+                          "publisher %s: the end of stream did not reach %u of %u subscribers",
+                          pub->endpoint, failed, pub->nsubs);
     return XMEM_OK;
 }
 

@@ -36,6 +36,8 @@ struct xmem_sub {
     bool have_seq[MAX_PUBLISHERS];         /* false until the first, and after a welcome */
     uint64_t pub_instance[MAX_PUBLISHERS]; /* who is publishing there (its welcome), 0: unknown */
     int32_t pub_pid[MAX_PUBLISHERS];       /* its process, 0 once it was found gone */
+    bool ended[MAX_PUBLISHERS];            /* it sent END (until it welcomes us again) */
+    uint32_t nended;
     uint32_t *handed_gen;       /* per slot: 1 + generation last returned by receive, 0: none */
     xmem_buf_ref *scratch_refs; /* capacity entries, for release_lost */
     uint32_t *scratch_counts;
@@ -227,6 +229,19 @@ static void release_lost(xmem_sub_t *sub)
 
 static void on_welcome(xmem_sub_t *sub, uint32_t sock, const xmemi_welcome *w)
 {
+    if (w->kind == XMEMI_END) {
+        /* Only from the publisher we know there (an END from an unknown one came without
+         * its WELCOME: ignore it, the stream from this endpoint is not known to be over). */
+        if (sub->pub_instance[sock] == w->instance && !sub->ended[sock]) {
+            sub->ended[sock] = true;
+            sub->nended++;
+        }
+        return;
+    }
+    if (sub->ended[sock]) { /* a publisher (re)started there: its stream is open again */
+        sub->ended[sock] = false;
+        sub->nended--;
+    }
     /* Another publisher than before on this endpoint: the old one's undelivered buffers are lost.
      */
     if (sub->pub_instance[sock] && sub->pub_instance[sock] != w->instance)
@@ -323,49 +338,91 @@ static void refresh(xmem_sub_t *sub)
     }
 }
 
+/* Something for receive to return: a queued descriptor, or the end of every stream. */
+static bool has_news(xmem_sub_t *sub)
+{
+    /* Under drop_oldest the newest must be known, so everything waiting is read first; under
+     * block what is queued goes first, and the socket (a system call when empty) waits. */
+    if (sub->opts.policy == XMEM_POLICY_DROP_OLDEST || sub->qhead == sub->qtail)
+        drain(sub);
+    return sub->qhead != sub->qtail || (sub->nsocks > 0 && sub->nended == sub->nsocks);
+}
+
+#define MAX_POLL_ITEMS 256
+
+xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, int timeout_ms,
+                           uint32_t *ready, xmem_error_t *err)
+{
+    if (n == 0 || !subs || !ready)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "xmem_sub_wait_any: no subscriber to wait on");
+    zmq_pollitem_t many[MAX_POLL_ITEMS];
+    zmq_pollitem_t *items = n == 1 ? subs[0]->items : many; /* receive's path copies nothing */
+    uint32_t nitems = n == 1 ? subs[0]->nsocks : 0;
+    for (uint32_t i = 0; i < n && n > 1; i++) {
+        if (nitems + subs[i]->nsocks > MAX_POLL_ITEMS)
+            return xmemi_fail(err, XMEM_EINVAL, 0,
+                              "xmem_sub_wait_any: more than %d connections in all", MAX_POLL_ITEMS);
+        memcpy(many + nitems, subs[i]->items, subs[i]->nsocks * sizeof *items);
+        nitems += subs[i]->nsocks;
+    }
+    const char *name = xmem_pool_name(subs[0]->pool);
+    uint64_t deadline = 0; /* set once the first look finds nothing */
+    for (;;) {
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = (first + k) % n;
+            if (has_news(subs[i])) {
+                *ready = i;
+                return XMEM_OK;
+            }
+        }
+        int heartbeat_ms = subs[0]->opts.heartbeat_ms;
+        for (uint32_t i = 0; i < n; i++) {
+            refresh(subs[i]);
+            if (subs[i]->opts.heartbeat_ms < heartbeat_ms)
+                heartbeat_ms = subs[i]->opts.heartbeat_ms;
+        }
+        uint64_t now = xmemi_now_ns();
+        if (deadline == 0)
+            deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000ull;
+        if (now >= deadline)
+            return xmemi_fail(err, XMEM_ETIMEDOUT, 0,
+                              "subscriber of pool '%s': nothing received in %d ms", name,
+                              timeout_ms);
+        uint64_t wait_ms = (deadline - now + 999999) / 1000000;
+        if (wait_ms > (uint64_t)heartbeat_ms)
+            wait_ms = (uint64_t)heartbeat_ms;
+        if (zmq_poll(items, (int)nitems, (long)wait_ms) < 0) {
+            /* A signal: return, so the caller can look at why (a stop request, say). */
+            if (errno == EINTR)
+                return xmemi_fail(err, XMEM_EINTERRUPTED, 0,
+                                  "subscriber of pool '%s': interrupted by a signal", name);
+            return xmemi_zmq_fail(err, "zmq_poll for subscriber of pool", name);
+        }
+    }
+}
+
 xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xmem_error_t *err)
 {
     if (!out || xmem_guard_valid(out))
         return xmemi_fail(err, XMEM_EINVAL, 0,
                           "subscriber of pool '%s': receive needs an empty guard",
                           xmem_pool_name(sub->pool));
-    uint64_t deadline = 0; /* set once the first look finds nothing */
-    for (;;) {
-        /* Under drop_oldest the newest must be known, so everything waiting is read first; under
-         * block what is queued goes first, and the socket (a system call when empty) waits. */
-        if (sub->opts.policy == XMEM_POLICY_DROP_OLDEST || sub->qhead == sub->qtail)
-            drain(sub);
-        if (sub->qhead != sub->qtail) {
-            xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
-            xmem_err rc = xmem_pool_get(sub->pool, d.ref, out, err);
-            if (rc == XMEM_OK) {
-                sub->last = d;
-                sub->handed_gen[d.ref.index] = d.ref.generation + 1;
-            } else /* it cannot be handed out (unmappable, say): give its reference back */
-                xmem_pool_release(sub->pool, d.ref, NULL);
-            return rc;
-        }
-        refresh(sub);
-        uint64_t now = xmemi_now_ns();
-        if (deadline == 0)
-            deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000ull;
-        if (now >= deadline)
-            return xmemi_fail(err, XMEM_ETIMEDOUT, 0,
-                              "subscriber of pool '%s': nothing received in %d ms",
-                              xmem_pool_name(sub->pool), timeout_ms);
-        uint64_t wait_ms = (deadline - now + 999999) / 1000000;
-        if (wait_ms > (uint64_t)sub->opts.heartbeat_ms)
-            wait_ms = (uint64_t)sub->opts.heartbeat_ms;
-        if (zmq_poll(sub->items, (int)sub->nsocks, (long)wait_ms) < 0) {
-            /* A signal: return, so the caller can look at why (a stop request, say). */
-            if (errno == EINTR)
-                return xmemi_fail(err, XMEM_EINTERRUPTED, 0,
-                                  "subscriber of pool '%s': interrupted by a signal",
-                                  xmem_pool_name(sub->pool));
-            return xmemi_zmq_fail(err, "zmq_poll for subscriber of pool",
-                                  xmem_pool_name(sub->pool));
-        }
-    }
+    uint32_t ready;
+    xmem_err rc = xmem_sub_wait_any(&sub, 1, 0, timeout_ms, &ready, err);
+    if (rc)
+        return rc;
+    if (sub->qhead == sub->qtail)
+        return xmemi_fail(err, XMEM_EEND, 0,
+                          "subscriber of pool '%s': all %u publishers ended their streams",
+                          xmem_pool_name(sub->pool), sub->nsocks);
+    xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
+    rc = xmem_pool_get(sub->pool, d.ref, out, err);
+    if (rc == XMEM_OK) {
+        sub->last = d;
+        sub->handed_gen[d.ref.index] = d.ref.generation + 1;
+    } else /* it cannot be handed out (unmappable, say): give its reference back */
+        xmem_pool_release(sub->pool, d.ref, NULL);
+    return rc;
 }
 
 const xmem_descriptor *xmem_sub_last(const xmem_sub_t *sub)

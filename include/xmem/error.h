@@ -31,6 +31,9 @@ typedef enum xmem_err {
     XMEM_ETIMEDOUT,    /* nothing arrived before the timeout */
     XMEM_ETRANSPORT,   /* a ZeroMQ call failed; the message names the endpoint */
     XMEM_EINTERRUPTED, /* a signal interrupted a wait; look at why, then call again */
+    XMEM_EEND,         /* the stream ended: every publisher a subscriber listens to finished */
+    XMEM_EPLUGIN,      /* a node plugin was refused (bad ABI, missing symbol) or failed */
+    XMEM_ECONFIG,      /* a parameter, command line or graph file is invalid */
     XMEM_ERR_COUNT_    /* not an error: the number of codes */
 } xmem_err;
 

@@ -91,6 +91,12 @@ XMEM_EXPORT const char *xmem_pub_endpoint(const xmem_pub_t *pub);
  * may be read-write (a producer's) or read-only (forwarding an input buffer). */
 XMEM_EXPORT xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err);
 
+/* Ends the stream: every subscriber gets an end mark after the descriptors already sent to it
+ * (and one that subscribes later gets it at once); once all its publishers ended and its queue is
+ * empty, a subscriber's receive returns XMEM_EEND. Publishing afterwards is refused. Waits up to
+ * the block timeout for a full pipe; XMEM_ETRANSPORT names how many it did not reach. */
+XMEM_EXPORT xmem_err xmem_pub_end(xmem_pub_t *pub, xmem_error_t *err);
+
 /* Handles subscribe and unsubscribe messages, waiting up to timeout_ms for one (0: no wait). */
 XMEM_EXPORT xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err);
 
@@ -131,9 +137,17 @@ XMEM_EXPORT xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xme
 
 /* Waits up to timeout_ms (negative: forever) for a buffer. On success `out` (empty before) owns
  * one reference as a read-only guard; XMEM_ETIMEDOUT if none came, XMEM_EINTERRUPTED if a signal
- * arrived (so a node can look at its stop flag). */
+ * arrived (so a node can look at its stop flag), XMEM_EEND once every publisher it connected to
+ * ended its stream (xmem_pub_end) and everything they sent was received. A publisher that comes
+ * back on an ended endpoint (a restart) reopens it. */
 XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms,
                                       xmem_error_t *err);
+
+/* Waits up to timeout_ms (negative: forever) until one of the n subscribers has something for
+ * xmem_sub_receive (a buffer, or its end); *ready is its position. Looks at subs[first] first, so
+ * a caller rotating `first` serves them fairly. Errors as xmem_sub_receive (never XMEM_EEND). */
+XMEM_EXPORT xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first,
+                                       int timeout_ms, uint32_t *ready, xmem_error_t *err);
 
 /* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp). */
 XMEM_EXPORT const xmem_descriptor *xmem_sub_last(const xmem_sub_t *sub);

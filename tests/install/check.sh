@@ -14,3 +14,33 @@ PKG_CONFIG_PATH="$libdir/pkgconfig" cmake -S "$src/tests/install" -B "$work/buil
 cmake --build "$work/build" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$work/build/uses_cmake_package"
 LD_LIBRARY_PATH="$libdir" "$work/build/uses_pkg_config"
+
+# The out-of-tree example plugin, built as its author would (find_package on the installed
+# package), run under the installed `xmem node` between two built-ins:
+# testsrc -> threshold -> stats, 50 frames, every node must end cleanly with every frame seen.
+cmake -S "$src/examples/plugin" -B "$work/plugin" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/plugin" >/dev/null
+export LD_LIBRARY_PATH="$libdir"
+xmem="$work/prefix/bin/xmem"
+pool="xmem_install_$$"
+ipc="ipc://$work/sock"
+"$xmem" pool --interval 0 "$pool" 2>"$work/pool.log" &
+pool_pid=$!
+trap 'kill $pool_pid 2>/dev/null; wait $pool_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do [ -e "/dev/shm/${pool}_meta" ] && break; sleep 0.1; done
+"$xmem" node --plugin stats --name sink --pool "$pool" --policy block \
+    --input "in=$ipc-thr" 2>"$work/sink.log" &
+sink=$!
+"$xmem" node --plugin "$work/plugin/xmem_threshold.so" --name thr --pool "$pool" --policy block \
+    --param level=100 --input "in=$ipc-src" --output "out=$ipc-thr" --expect out=1 \
+    2>"$work/thr.log" &
+thr=$!
+"$xmem" node --plugin testsrc --name src --pool "$pool" --param frames=50 --param width=64 \
+    --param height=48 --output "out=$ipc-src" --expect out=1 2>"$work/src.log"
+wait $thr || { cat "$work/thr.log"; echo "threshold node failed" >&2; exit 1; }
+wait $sink || { cat "$work/sink.log"; echo "stats node failed" >&2; exit 1; }
+grep -q "every input ended: 50 buffers in, 50 out" "$work/thr.log" ||
+    { cat "$work"/*.log; echo "threshold did not pass 50 frames on" >&2; exit 1; }
+grep -q "every input ended: 50 buffers in" "$work/sink.log" ||
+    { cat "$work"/*.log; echo "the sink did not get 50 frames" >&2; exit 1; }
+echo "example plugin: 50 frames through $work/plugin/xmem_threshold.so"

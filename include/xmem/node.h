@@ -1,0 +1,199 @@
+/* Node plugins: the contract between a shared library that implements a node and the `xmem node`
+ * process that hosts it (one node per process). A plugin exports one descriptor, defined with
+ * XMEM_NODE_DEFINE, and calls the xmem_node_* functions below from its callbacks.
+ *
+ *   static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_guard_t *in)
+ *   {   return xmem_node_forward(node, "out", in, NULL);   }   // pass every buffer on
+ *   static const xmem_node_port inputs[] = {{"in", "frames"}}, outputs[] = {{"out", "frames"}};
+ *   XMEM_NODE_DEFINE(.name = "passthrough", .version = "1.0", .description = "forwards frames",
+ *                    .inputs = inputs, .n_inputs = 1, .outputs = outputs, .n_outputs = 1,
+ *                    .process = process);
+ *
+ * Threading: the host calls every callback on its one main thread, one at a time; a callback may
+ * block, but while it does the node neither receives nor stops (SIGTERM is honoured between
+ * callbacks), so sources should return from tick once per frame.
+ * A callback that returns non-zero stops the node: fini runs, the node exits non-zero, and the
+ * message is the callback's err (or xmem_node_fail's text, or the code's).
+ * Ownership: buffers a callback acquires or is given are guards (see guard.h); a guard still valid
+ * when a callback returns is released by the host, except those the plugin moved into its state,
+ * which fini must release. The host gives back anything left over at exit and says so. */
+#ifndef XMEM_NODE_H
+#define XMEM_NODE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xmem/error.h>
+#include <xmem/export.h>
+#include <xmem/guard.h>
+#include <xmem/pool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XMEM_NODE_ABI_MAGIC 0x444e4d58u /* "XMND" */
+#define XMEM_NODE_ABI_VERSION 1u
+/* The data symbol every plugin exports (XMEM_NODE_DEFINE defines it). */
+#define XMEM_NODE_SYMBOL "xmem_node_descriptor"
+
+typedef struct xmem_node xmem_node_t; /* the host's handle of one running node */
+
+typedef enum xmem_param_type {
+    XMEM_PARAM_INT = 0,    /* int64_t; "42", "-3", "0x10" */
+    XMEM_PARAM_FLOAT = 1,  /* double; "29.97", "1e-3" */
+    XMEM_PARAM_STRING = 2, /* any text */
+    XMEM_PARAM_BOOL = 3,   /* true/false, yes/no, on/off, 1/0 */
+    XMEM_PARAM_ENUM = 4,   /* one of `choices` */
+} xmem_param_type;
+
+/* One parameter a node accepts (`--param name=value`, or `params:` in a graph). */
+typedef struct xmem_node_param {
+    const char *name; /* [a-z0-9_]+, unique in the node */
+    xmem_param_type type;
+    const char *default_value;  /* as it would be written on the command line; NULL: required */
+    const char *help;           /* one line */
+    double min, max;            /* int and float: the inclusive range, checked when min < max */
+    const char *const *choices; /* enum: the allowed values, NULL-terminated */
+} xmem_node_param;
+
+/* One named input or output port. */
+typedef struct xmem_node_port {
+    const char *name; /* [a-z0-9_]+, unique among the node's inputs (or outputs) */
+    const char *help; /* what flows there, one line */
+} xmem_node_port;
+
+/* What a plugin exports. The first three fields never move; new fields are only ever appended,
+ * and `size` (the plugin's sizeof) tells the host which ones the plugin knows. */
+typedef struct xmem_node_plugin {
+    uint32_t magic;       /* XMEM_NODE_ABI_MAGIC */
+    uint32_t abi_version; /* XMEM_NODE_ABI_VERSION the plugin was built with */
+    uint32_t size;        /* sizeof(xmem_node_plugin) the plugin was built with */
+    uint32_t reserved;    /* 0 */
+    const char *name;     /* [a-z0-9_]+: how graphs and `xmem node --plugin` name it */
+    const char *version;  /* the plugin's own version, free text */
+    const char *description;
+    const xmem_node_param *params;
+    uint32_t n_params;
+    const xmem_node_port *inputs;
+    uint32_t n_inputs;
+    const xmem_node_port *outputs;
+    uint32_t n_outputs;
+
+    /* Main thread, once, before anything else; may block (open devices, allocate). Parameters are
+     * readable. Sets *state to the plugin's per-node data (or leaves NULL). A non-zero return
+     * stops the node before it runs (say why with xmem_node_fail or the error). Optional. */
+    xmem_err (*init)(xmem_node_t *node, void **state, xmem_error_t *err);
+
+    /* Main thread, once per buffer received on input `port` (the pointer is the plugin's own
+     * xmem_node_port name). `input` is a read-only guard owned by the host: publish or forward it
+     * (that empties it), move it into the state to keep it (copy the struct, then set the
+     * original to XMEM_GUARD_INIT), or leave it to be released on return. Should not block for
+     * long: upstream waits (block policy) or drops (drop_oldest) meanwhile. Required when the
+     * node has inputs. */
+    xmem_err (*process)(xmem_node_t *node, void *state, const char *port, xmem_guard_t *input,
+                        xmem_error_t *err);
+
+    /* Main thread, for nodes without inputs (sources): called at the node's rate (`--rate`), or
+     * back to back when none is set. Produces at most a few buffers and returns; call
+     * xmem_node_finish() when the stream is over (tick is not called again). Required when the
+     * node has no inputs. */
+    xmem_err (*tick)(xmem_node_t *node, void *state, xmem_error_t *err);
+
+    /* Main thread, once, last, also after a failure or a stop signal (not after a failed init):
+     * releases every guard kept in the state and frees it. Must not block for long. May call
+     * xmem_node_fail (a sink that finds its totals wrong, say): the node then exits non-zero.
+     * Optional. */
+    void (*fini)(xmem_node_t *node, void *state);
+} xmem_node_plugin;
+
+#if defined(__GNUC__)
+#define XMEM_NODE_EXPORT_SYMBOL __attribute__((visibility("default"), used))
+#else
+#define XMEM_NODE_EXPORT_SYMBOL
+#endif
+
+/* Defines the plugin's descriptor, filling the ABI fields; the arguments are designated
+ * initialisers of the remaining fields. Use once per shared library. */
+#define XMEM_NODE_DEFINE(...)                                                                      \
+    XMEM_NODE_EXPORT_SYMBOL const xmem_node_plugin xmem_node_descriptor = {                        \
+        .magic = XMEM_NODE_ABI_MAGIC,                                                              \
+        .abi_version = XMEM_NODE_ABI_VERSION,                                                      \
+        .size = sizeof(xmem_node_plugin),                                                          \
+        __VA_ARGS__}
+
+/* ---- Called by plugins, from their callbacks, on the main thread. ---- */
+
+/* The node's name in the graph (`--name`); valid for the node's life. */
+XMEM_EXPORT const char *xmem_node_name(const xmem_node_t *node);
+
+/* The pool the node's buffers come from; owned by the host, valid for the node's life. */
+XMEM_EXPORT xmem_pool_t *xmem_node_pool(xmem_node_t *node);
+
+/* A parameter's value (given, or its default). Asking for a name the plugin did not declare, or
+ * with the getter of another type, is a programmer error: the node aborts naming both. The string
+ * (and enum) pointers stay valid for the node's life. */
+XMEM_EXPORT int64_t xmem_node_param_int(const xmem_node_t *node, const char *name);
+XMEM_EXPORT double xmem_node_param_float(const xmem_node_t *node, const char *name);
+XMEM_EXPORT bool xmem_node_param_bool(const xmem_node_t *node, const char *name);
+XMEM_EXPORT const char *xmem_node_param_string(const xmem_node_t *node, const char *name);
+XMEM_EXPORT const char *xmem_node_param_enum(const xmem_node_t *node, const char *name);
+/* The enum value's position in `choices`. */
+XMEM_EXPORT uint32_t xmem_node_param_enum_index(const xmem_node_t *node, const char *name);
+
+/* Acquires a CPU buffer of at least `size` bytes for output, waiting up to the node's acquire
+ * timeout (`--acquire-timeout`, default 1000 ms) while the pool is exhausted. On success `out`
+ * (empty before) owns one read-write reference; on failure it stays empty and the error names the
+ * pool and who holds its buffers. */
+XMEM_EXPORT xmem_err xmem_node_acquire(xmem_node_t *node, size_t size, xmem_guard_t *out,
+                                       xmem_error_t *err);
+
+/* Publishes the guard's buffer on output `port` and always empties the guard: its reference goes
+ * to the port's subscribers (or back to the pool if none takes it). XMEM_EINVAL for a port the
+ * plugin did not declare or that is not wired (then the buffer is released). */
+XMEM_EXPORT xmem_err xmem_node_publish(xmem_node_t *node, const char *port, xmem_guard_t *guard,
+                                       xmem_error_t *err);
+
+/* Passes an input buffer on unchanged (no copy): xmem_node_publish() of a read-only guard. */
+XMEM_EXPORT xmem_err xmem_node_forward(xmem_node_t *node, const char *port, xmem_guard_t *input,
+                                       xmem_error_t *err);
+
+/* True when output `port` is wired to an endpoint (an unwired output drops what is published). */
+XMEM_EXPORT bool xmem_node_output_wired(const xmem_node_t *node, const char *port);
+
+typedef enum xmem_log_level {
+    XMEM_LOG_ERROR = 0,
+    XMEM_LOG_WARN = 1,
+    XMEM_LOG_INFO = 2,
+    XMEM_LOG_DEBUG = 3,
+} xmem_log_level;
+
+/* Writes one line to the node's log (stderr), tagged with the node's name and the level; lines
+ * above the node's level (`--log-level`, default info) are skipped. */
+XMEM_EXPORT void xmem_node_log(const xmem_node_t *node, xmem_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Stops the node because of an error: the host finishes the current callback, calls fini and
+ * exits non-zero with this message (the first one, if called again). Returns XMEM_EPLUGIN (and
+ * fills err when given), so a callback can `return xmem_node_fail(node, err, "...")`. */
+XMEM_EXPORT xmem_err xmem_node_fail(xmem_node_t *node, xmem_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Ends the node's stream normally (a source that has sent everything): after the current
+ * callback, the host tells every output's subscribers that the stream ended, calls fini and exits
+ * 0. Downstream nodes end once all their inputs have ended. */
+XMEM_EXPORT void xmem_node_finish(xmem_node_t *node);
+
+/* True once the node is stopping (signal, failure or finish): long callbacks should return. */
+XMEM_EXPORT bool xmem_node_stopping(const xmem_node_t *node);
+
+/* The clock of buffer timestamps (CLOCK_MONOTONIC, ns): stamp with it, measure latency with it. */
+XMEM_EXPORT uint64_t xmem_node_clock_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

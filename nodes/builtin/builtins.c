@@ -1,0 +1,23 @@
+/* The table of built-in nodes. */
+#include "builtins.h"
+
+#include <string.h>
+
+static const xmem_node_plugin *const table[] = {
+    &xmemi_node_testsrc, &xmemi_node_verify, &xmemi_node_stats,
+    &xmemi_node_invert,  &xmemi_node_null,
+};
+
+const xmem_node_plugin *const *xmemi_builtins(uint32_t *n)
+{
+    *n = sizeof table / sizeof table[0];
+    return table;
+}
+
+const xmem_node_plugin *xmemi_builtin_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i]->name, name) == 0)
+            return table[i];
+    return NULL;
+}

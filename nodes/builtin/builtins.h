@@ -1,0 +1,29 @@
+/* The nodes built into the `xmem` program. Each is an ordinary plugin descriptor, checked and run
+ * exactly like one loaded from a shared library; only its symbol name differs. */
+#ifndef XMEM_NODES_BUILTIN_BUILTINS_H
+#define XMEM_NODES_BUILTIN_BUILTINS_H
+
+#include <stdint.h>
+
+#include <xmem/node.h>
+
+/* Defines built-in descriptor `var` (XMEM_NODE_DEFINE without the exported symbol). */
+#define XMEMI_BUILTIN_DEFINE(var, ...)                                                             \
+    const xmem_node_plugin var = {.magic = XMEM_NODE_ABI_MAGIC,                                    \
+                                  .abi_version = XMEM_NODE_ABI_VERSION,                            \
+                                  .size = sizeof(xmem_node_plugin),                                \
+                                  __VA_ARGS__}
+
+extern const xmem_node_plugin xmemi_node_testsrc;
+extern const xmem_node_plugin xmemi_node_verify;
+extern const xmem_node_plugin xmemi_node_stats;
+extern const xmem_node_plugin xmemi_node_invert;
+extern const xmem_node_plugin xmemi_node_null;
+
+/* All built-ins, in the order `xmem plugins` lists them; *n receives how many. */
+const xmem_node_plugin *const *xmemi_builtins(uint32_t *n);
+
+/* The built-in called `name`, or NULL. */
+const xmem_node_plugin *xmemi_builtin_find(const char *name);
+
+#endif

@@ -1,0 +1,44 @@
+/* invert: a filter that writes each input into a new buffer with every bit flipped. Test frames
+ * stay checkable (their header counts the inversions), so verify can sit behind it.
+ *   - name: inv
+ *     plugin: invert
+ *     inputs: {in: src/out} */
+#include "builtins.h"
+#include "testframe.h"
+
+static const xmem_node_port inputs[] = {{"in", "any buffers"}};
+static const xmem_node_port outputs[] = {{"out", "the inputs, bit-inverted, same layout"}};
+
+static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_guard_t *in,
+                        xmem_error_t *err)
+{
+    (void)state;
+    (void)port;
+    size_t size = xmem_guard_size(in);
+    const uint8_t *src = xmem_guard_data(in);
+    xmem_meta_t meta;
+    xmem_err rc = xmem_guard_meta(in, &meta, err);
+    if (rc)
+        return rc;
+    XMEM_GUARD_AUTO xmem_guard_t out = XMEM_GUARD_INIT;
+    if ((rc = xmem_node_acquire(node, size, &out, err)))
+        return rc;
+    void *data;
+    if ((rc = xmem_guard_data_mut(&out, &data, err)))
+        return rc;
+    if (!xmemi_testframe_invert(src, data, size)) {
+        uint8_t *dst = data;
+        for (size_t i = 0; i < size; i++)
+            dst[i] = (uint8_t)~src[i];
+    }
+    if (meta.dtype != XMEM_DTYPE_UNKNOWN && meta.ndim > 0 &&
+        (rc = xmem_guard_set_layout(&out, meta.dtype, meta.ndim, meta.shape, meta.strides, err)))
+        return rc;
+    if ((rc = xmem_guard_set_stamp(&out, meta.sequence, meta.timestamp_ns, err)))
+        return rc;
+    return xmem_node_publish(node, "out", &out, err);
+}
+
+XMEMI_BUILTIN_DEFINE(xmemi_node_invert, .name = "invert", .version = "1.0",
+                     .description = "copies each buffer with every bit inverted", .inputs = inputs,
+                     .n_inputs = 1, .outputs = outputs, .n_outputs = 1, .process = process);

@@ -1,0 +1,48 @@
+/* Argument helpers of the `xmem` subcommands. */
+#include "cli_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool xmemi_cli_int(const char *opt, const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || errno || v < min || v > max) {
+        fprintf(stderr, "xmem: %s '%s': expected an integer from %lld to %lld\n", opt, text, min,
+                max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool xmemi_cli_double(const char *opt, const char *text, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end || errno || !isfinite(v) || v < min || v > max) {
+        fprintf(stderr, "xmem: %s '%s': expected a number from %g to %g\n", opt, text, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool xmemi_cli_split(const char *opt, char *arg, char **key, char **value)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1]) {
+        fprintf(stderr, "xmem: %s '%s': expected NAME=VALUE\n", opt, arg);
+        return false;
+    }
+    *eq = '\0';
+    *key = arg;
+    *value = eq + 1;
+    return true;
+}

@@ -1,0 +1,191 @@
+/* `xmem node`: runs one node plugin in this process, wired by its command line. The launcher
+ * (`xmem run`) starts one of these per node of a graph; people run them by hand too:
+ *   xmem pool demo &
+ *   xmem node --plugin verify --pool demo --input in=ipc:///tmp/src &
+ *   xmem node --plugin testsrc --pool demo --output out=ipc:///tmp/src --expect out=1 \
+ *             --param frames=100 */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "commands.h"
+#include "node_host.h"
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: xmem node --plugin NAME|PATH --pool POOL [options]\n"
+        "\n"
+        "Runs one node plugin in this process: attaches to the pool, binds its outputs,\n"
+        "subscribes its inputs, and calls the plugin until it finishes, fails, every input\n"
+        "ended, or SIGINT/SIGTERM (the current buffer is finished, fini runs, every buffer\n"
+        "held is given back, downstream nodes are told the stream ended).\n"
+        "Exit status: 0 done, 1 the node failed, 2 bad arguments or plugin refused.\n"
+        "\n"
+        "  -p, --plugin NAME|PATH      a built-in (`xmem plugins`), a .so file, or NAME.so /\n"
+        "                              libNAME.so in a directory of XMEM_PLUGIN_PATH\n"
+        "  -n, --name NAME             the node's name in logs (default: the plugin's)\n"
+        "      --pool POOL             the pool to use; it must exist (`xmem pool POOL`)\n"
+        "  -P, --param NAME=VALUE      set a parameter (repeat); `xmem plugins NAME` lists them\n"
+        "  -i, --input PORT=ENDPOINT   subscribe input PORT to the publisher at ENDPOINT\n"
+        "                              (repeat; several endpoints on one port are merged)\n"
+        "  -o, --output PORT=ENDPOINT  publish output PORT at ENDPOINT (ipc://PATH or\n"
+        "                              tcp://HOST:PORT), which this node binds\n"
+        "      --depth [PORT=]N        buffers an input may hold before its policy applies\n"
+        "                              (default 4)\n"
+        "      --policy [PORT=]POLICY  drop_oldest (live: keep the newest, default) or block\n"
+        "                              (lossless: the publisher waits)\n"
+        "      --expect PORT=N         wait for N subscribers on output PORT before starting\n"
+        "      --rate HZ               sources: ticks per second (default: back to back)\n"
+        "      --acquire-timeout MS    wait for a free buffer at most MS (default 1000)\n"
+        "      --block-timeout MS      wait for a full `block` subscriber at most MS, then\n"
+        "                              drop for it (default 1000; -1: while it lives)\n"
+        "      --start-timeout MS      wait for --expect'ed subscribers at most MS (default\n"
+        "                              10000)\n"
+        "      --log-level LEVEL       error, warn, info (default) or debug\n"
+        "  -h, --help                  this text\n");
+}
+
+/* "[PORT=]VALUE": a setting for one port, or for all when there is no '='. */
+static bool port_setting(const char *opt, char *arg, xmemi_port_setting *s, uint32_t *n,
+                         bool policy)
+{
+    if (*n == XMEMI_NODE_MAX_BINDINGS) {
+        fprintf(stderr, "xmem node: %s: at most %d\n", opt, XMEMI_NODE_MAX_BINDINGS);
+        return false;
+    }
+    char *port = NULL, *value = arg;
+    if (strchr(arg, '=') && !xmemi_cli_split(opt, arg, &port, &value))
+        return false;
+    xmemi_port_setting *out = &s[(*n)++];
+    out->port = port;
+    if (policy) {
+        if (strcmp(value, "block") == 0)
+            out->value = XMEM_POLICY_BLOCK;
+        else if (strcmp(value, "drop_oldest") == 0)
+            out->value = XMEM_POLICY_DROP_OLDEST;
+        else {
+            fprintf(stderr, "xmem node: %s '%s': expected block or drop_oldest\n", opt, value);
+            return false;
+        }
+        return true;
+    }
+    long long v;
+    if (!xmemi_cli_int(opt, value, 1, 65536, &v))
+        return false;
+    out->value = (uint32_t)v;
+    return true;
+}
+
+static bool binding(const char *opt, char *arg, xmemi_binding *b, uint32_t *n)
+{
+    if (*n == XMEMI_NODE_MAX_BINDINGS) {
+        fprintf(stderr, "xmem node: %s: at most %d\n", opt, XMEMI_NODE_MAX_BINDINGS);
+        return false;
+    }
+    char *port, *endpoint;
+    if (!xmemi_cli_split(opt, arg, &port, &endpoint))
+        return false;
+    b[*n].port = port;
+    b[(*n)++].endpoint = endpoint;
+    return true;
+}
+
+static bool log_level(const char *text, xmem_log_level *out)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = (xmem_log_level)i;
+            return true;
+        }
+    fprintf(stderr, "xmem node: --log-level '%s': expected error, warn, info or debug\n", text);
+    return false;
+}
+
+int xmemi_cmd_node(int argc, char **argv)
+{
+    enum { O_POOL = 256, O_DEPTH, O_POLICY, O_EXPECT, O_RATE, O_ACQ, O_BLOCK, O_START, O_LOG };
+    static const struct option opts[] = {
+        {"plugin", required_argument, 0, 'p'},
+        {"name", required_argument, 0, 'n'},
+        {"pool", required_argument, 0, O_POOL},
+        {"param", required_argument, 0, 'P'},
+        {"input", required_argument, 0, 'i'},
+        {"output", required_argument, 0, 'o'},
+        {"depth", required_argument, 0, O_DEPTH},
+        {"policy", required_argument, 0, O_POLICY},
+        {"expect", required_argument, 0, O_EXPECT},
+        {"rate", required_argument, 0, O_RATE},
+        {"acquire-timeout", required_argument, 0, O_ACQ},
+        {"block-timeout", required_argument, 0, O_BLOCK},
+        {"start-timeout", required_argument, 0, O_START},
+        {"log-level", required_argument, 0, O_LOG},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    static xmemi_node_config cfg; /* large; one per process */
+    xmemi_node_config_init(&cfg);
+    long long v = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:n:P:i:o:h", opts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'p': cfg.plugin = optarg; break;
+        case 'n': cfg.name = optarg; break;
+        case O_POOL: cfg.pool = optarg; break;
+        case 'P':
+            if (cfg.n_params == sizeof cfg.params / sizeof cfg.params[0]) {
+                fprintf(stderr, "xmem node: --param: at most 256\n");
+                return XMEMI_EXIT_USAGE;
+            }
+            cfg.params[cfg.n_params++] = optarg;
+            break;
+        case 'i': ok = binding("--input", optarg, cfg.inputs, &cfg.n_inputs); break;
+        case 'o': ok = binding("--output", optarg, cfg.outputs, &cfg.n_outputs); break;
+        case O_DEPTH: ok = port_setting("--depth", optarg, cfg.depths, &cfg.n_depths, false); break;
+        case O_POLICY:
+            ok = port_setting("--policy", optarg, cfg.policies, &cfg.n_policies, true);
+            break;
+        case O_EXPECT:
+            ok = port_setting("--expect", optarg, cfg.expects, &cfg.n_expects, false);
+            if (ok && !cfg.expects[cfg.n_expects - 1].port) {
+                fprintf(stderr, "xmem node: --expect '%s': expected PORT=N\n", optarg);
+                ok = false;
+            }
+            break;
+        case O_RATE: ok = xmemi_cli_double("--rate", optarg, 0, 1e9, &cfg.rate_hz); break;
+        case O_ACQ:
+            ok = xmemi_cli_int("--acquire-timeout", optarg, 0, 86400000, &v);
+            cfg.acquire_timeout_ms = (int)v;
+            break;
+        case O_BLOCK:
+            ok = xmemi_cli_int("--block-timeout", optarg, -1, 86400000, &v);
+            cfg.block_timeout_ms = (int)v;
+            break;
+        case O_START:
+            ok = xmemi_cli_int("--start-timeout", optarg, 0, 86400000, &v);
+            cfg.start_timeout_ms = (int)v;
+            break;
+        case O_LOG: ok = log_level(optarg, &cfg.log_level); break;
+        case 'h': usage(stdout); return XMEMI_EXIT_OK;
+        default: usage(stderr); return XMEMI_EXIT_USAGE;
+        }
+        if (!ok)
+            return XMEMI_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "xmem node: unexpected argument '%s' (see xmem node --help)\n",
+                argv[optind]);
+        return XMEMI_EXIT_USAGE;
+    }
+    if (!cfg.plugin) {
+        fprintf(stderr, "xmem node: no plugin: give --plugin NAME|PATH (see xmem node --help)\n");
+        return XMEMI_EXIT_USAGE;
+    }
+    return xmemi_node_run(&cfg);
+}

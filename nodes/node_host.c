@@ -1,0 +1,451 @@
+/* The node host: one node per process (see node_host.h). Sources are ticked at their rate; other
+ * nodes wait on all their inputs at once and get one buffer per process call. SIGINT and SIGTERM
+ * let the current callback finish, then fini runs and every reference is given back; a clean stop
+ * tells downstream nodes that the stream ended, so they drain and stop in turn. */
+#define _GNU_SOURCE
+#include "node_host.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node_internal.h"
+#include "plugin_loader.h"
+
+static volatile sig_atomic_t signalled;
+
+static void on_signal(int sig)
+{
+    signalled = sig;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits return EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void xmemi_node_config_init(xmemi_node_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->acquire_timeout_ms = 1000;
+    cfg->block_timeout_ms = 1000;
+    cfg->start_timeout_ms = 10000;
+    cfg->log_level = XMEM_LOG_INFO;
+}
+
+/* The value for `port` among settings (the last that names it or every port), or `fallback`. */
+static uint32_t setting(const xmemi_port_setting *s, uint32_t n, const char *port,
+                        uint32_t fallback)
+{
+    for (uint32_t i = n; i-- > 0;)
+        if (!s[i].port || strcmp(s[i].port, port) == 0)
+            return s[i].value;
+    return fallback;
+}
+
+typedef struct input {
+    const xmem_node_port *port;
+    xmem_sub_t *sub;
+    bool ended;
+    uint64_t received;
+} input;
+
+typedef struct host {
+    const xmemi_node_config *cfg;
+    xmemi_plugin plugin;
+    xmem_node_t node;
+    input inputs[64];
+    uint32_t n_inputs; /* wired inputs */
+    xmem_sub_t *waiting[64];
+    uint32_t waiting_input[64]; /* inputs[] index of each waiting[] entry */
+    uint32_t n_waiting;         /* wired inputs not ended yet */
+    void *state;
+    const char *why_stopped;
+} host;
+
+static const xmem_node_port *find_port(const xmem_node_port *ports, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(ports[i].name, name) == 0)
+            return &ports[i];
+    return NULL;
+}
+
+static void port_list(const xmem_node_port *ports, uint32_t n, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < n && used < len; i++) {
+        int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", ports[i].name);
+        if (k < 0)
+            return;
+        used += (size_t)k;
+    }
+    if (n == 0)
+        snprintf(buf, len, "none");
+}
+
+/* Every port named on the command line must exist. */
+static bool check_ports(const host *h)
+{
+    const xmemi_node_config *cfg = h->cfg;
+    const xmem_node_plugin *p = &h->plugin.desc;
+    struct {
+        const char *opt;
+        const char *port;
+        bool input;
+    } named[5 * XMEMI_NODE_MAX_BINDINGS];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cfg->n_inputs; i++)
+        named[n++] = (typeof(named[0])){"--input", cfg->inputs[i].port, true};
+    for (uint32_t i = 0; i < cfg->n_outputs; i++)
+        named[n++] = (typeof(named[0])){"--output", cfg->outputs[i].port, false};
+    for (uint32_t i = 0; i < cfg->n_depths; i++)
+        named[n++] = (typeof(named[0])){"--depth", cfg->depths[i].port, true};
+    for (uint32_t i = 0; i < cfg->n_policies; i++)
+        named[n++] = (typeof(named[0])){"--policy", cfg->policies[i].port, true};
+    for (uint32_t i = 0; i < cfg->n_expects; i++)
+        named[n++] = (typeof(named[0])){"--expect", cfg->expects[i].port, false};
+    for (uint32_t i = 0; i < n; i++) {
+        if (!named[i].port)
+            continue;
+        const xmem_node_port *ports = named[i].input ? p->inputs : p->outputs;
+        uint32_t np = named[i].input ? p->n_inputs : p->n_outputs;
+        if (find_port(ports, np, named[i].port))
+            continue;
+        char list[512];
+        port_list(ports, np, list, sizeof list);
+        fprintf(stderr, "xmem node: %s: node '%s' (plugin '%s') has no %s port '%s' (it has: %s)\n",
+                named[i].opt, cfg->name ? cfg->name : p->name, p->name,
+                named[i].input ? "input" : "output", named[i].port, list);
+        return false;
+    }
+    return true;
+}
+
+static bool wire_outputs(host *h)
+{
+    const xmemi_node_config *cfg = h->cfg;
+    xmem_node_t *node = &h->node;
+    node->n_outputs = h->plugin.desc.n_outputs;
+    node->outputs = calloc(node->n_outputs ? node->n_outputs : 1, sizeof *node->outputs);
+    if (!node->outputs)
+        return false;
+    xmem_pub_options po;
+    xmem_pub_options_init(&po);
+    po.block_timeout_ms = cfg->block_timeout_ms;
+    for (uint32_t i = 0; i < node->n_outputs; i++)
+        node->outputs[i].port = &h->plugin.desc.outputs[i];
+    for (uint32_t b = 0; b < cfg->n_outputs; b++) {
+        xmemi_output *out = NULL;
+        for (uint32_t i = 0; i < node->n_outputs; i++)
+            if (strcmp(node->outputs[i].port->name, cfg->outputs[b].port) == 0)
+                out = &node->outputs[i];
+        if (out->pub) {
+            fprintf(stderr,
+                    "xmem node: --output: node '%s': port '%s' is bound twice (one "
+                    "endpoint per output; every subscriber connects to it)\n",
+                    node->name, out->port->name);
+            return false;
+        }
+        xmem_error_t err;
+        if (xmem_pub_create(node->pool, cfg->outputs[b].endpoint, &po, &out->pub, &err)) {
+            fprintf(stderr, "xmem node: node '%s', output '%s': %s\n", node->name, out->port->name,
+                    err.msg);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool wire_inputs(host *h)
+{
+    const xmemi_node_config *cfg = h->cfg;
+    const xmem_node_plugin *p = &h->plugin.desc;
+    for (uint32_t i = 0; i < p->n_inputs; i++) {
+        const xmem_node_port *port = &p->inputs[i];
+        input *in = NULL;
+        for (uint32_t b = 0; b < cfg->n_inputs; b++) {
+            if (strcmp(cfg->inputs[b].port, port->name) != 0)
+                continue;
+            xmem_error_t err;
+            if (!in) {
+                in = &h->inputs[h->n_inputs];
+                in->port = port;
+                xmem_sub_options so;
+                xmem_sub_options_init(&so);
+                so.depth = setting(cfg->depths, cfg->n_depths, port->name, so.depth);
+                so.policy = (xmem_queue_policy)setting(cfg->policies, cfg->n_policies, port->name,
+                                                       (uint32_t)so.policy);
+                if (xmem_sub_create(cfg->pool, &so, &in->sub, &err)) {
+                    fprintf(stderr, "xmem node: node '%s', input '%s': %s\n", h->node.name,
+                            port->name, err.msg);
+                    return false;
+                }
+                h->n_inputs++;
+            }
+            if (xmem_sub_connect(in->sub, cfg->inputs[b].endpoint, &err)) {
+                fprintf(stderr, "xmem node: node '%s', input '%s': %s\n", h->node.name, port->name,
+                        err.msg);
+                return false;
+            }
+        }
+        if (!in)
+            xmem_node_log(&h->node, XMEM_LOG_WARN, "input '%s' is not wired (--input %s=ENDPOINT)",
+                          port->name, port->name);
+    }
+    for (uint32_t i = 0; i < h->n_inputs; i++) {
+        h->waiting[i] = h->inputs[i].sub;
+        h->waiting_input[i] = i;
+    }
+    h->n_waiting = h->n_inputs;
+    if (p->n_inputs && !h->n_inputs) {
+        fprintf(stderr,
+                "xmem node: node '%s' (plugin '%s') has inputs but none is wired: give "
+                "--input PORT=ENDPOINT\n",
+                h->node.name, p->name);
+        return false;
+    }
+    return true;
+}
+
+/* Sources wait for the subscribers they were told to expect, so no frame goes to nobody. */
+static bool await_subscribers(host *h)
+{
+    const xmemi_node_config *cfg = h->cfg;
+    for (uint32_t i = 0; i < h->node.n_outputs; i++) {
+        xmemi_output *out = &h->node.outputs[i];
+        uint32_t want = setting(cfg->expects, cfg->n_expects, out->port->name, 0);
+        if (!out->pub || !want)
+            continue;
+        uint64_t deadline = xmem_node_clock_ns() + (uint64_t)cfg->start_timeout_ms * 1000000ull;
+        xmem_error_t err;
+        xmem_err rc;
+        while ((rc = xmem_pub_wait_subscribers(out->pub, want, 100, &err)) == XMEM_ETIMEDOUT) {
+            if (signalled) /* the run loop sees it and stops at once */
+                return true;
+            if (xmem_node_clock_ns() >= deadline)
+                break;
+        }
+        if (rc) {
+            xmem_node_log(&h->node, XMEM_LOG_ERROR, "output '%s': %s (--start-timeout %d ms)",
+                          out->port->name, err.msg, cfg->start_timeout_ms);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reports a callback's failure once; the node then stops. */
+static void callback_failed(host *h, const char *what, xmem_err rc, const xmem_error_t *err)
+{
+    const char *msg = err->code != XMEM_OK && err->msg[0] ? err->msg
+                      : h->node.fail_msg[0]               ? h->node.fail_msg
+                                                          : xmem_strerror(rc);
+    xmem_node_log(&h->node, XMEM_LOG_ERROR, "%s failed: %s", what, msg);
+    if (!h->node.fail_msg[0])
+        snprintf(h->node.fail_msg, sizeof h->node.fail_msg, "%s", msg);
+    h->node.failed = true;
+}
+
+static void run_source(host *h)
+{
+    const xmem_node_plugin *p = &h->plugin.desc;
+    uint64_t period = h->cfg->rate_hz > 0 ? (uint64_t)(1e9 / h->cfg->rate_hz) : 0;
+    uint64_t next = xmem_node_clock_ns();
+    while (!xmem_node_stopping(&h->node)) {
+        xmem_error_t err = {0};
+        xmem_err rc = p->tick(&h->node, h->state, &err);
+        if (rc) {
+            callback_failed(h, "tick", rc, &err);
+            break;
+        }
+        if (!period)
+            continue;
+        next += period;
+        uint64_t now = xmem_node_clock_ns();
+        if (now >= next + period) { /* fell behind: keep the rate, do not burst to catch up */
+            next = now;
+            continue;
+        }
+        struct timespec ts = {.tv_sec = (time_t)(next / 1000000000ull),
+                              .tv_nsec = (long)(next % 1000000000ull)};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    }
+}
+
+static void input_ended(host *h, uint32_t w)
+{
+    h->inputs[h->waiting_input[w]].ended = true;
+    xmem_node_log(&h->node, XMEM_LOG_DEBUG, "input '%s' ended",
+                  h->inputs[h->waiting_input[w]].port->name);
+    h->n_waiting--;
+    h->waiting[w] = h->waiting[h->n_waiting];
+    h->waiting_input[w] = h->waiting_input[h->n_waiting];
+}
+
+static void run_filter(host *h)
+{
+    const xmem_node_plugin *p = &h->plugin.desc;
+    uint32_t next_first = 0;
+    while (!xmem_node_stopping(&h->node)) {
+        if (h->n_waiting == 0) {
+            h->why_stopped = "every input ended";
+            xmem_node_finish(&h->node);
+            break;
+        }
+        uint32_t w;
+        xmem_error_t err = {0};
+        xmem_err rc =
+            xmem_sub_wait_any(h->waiting, h->n_waiting, next_first % h->n_waiting, 200, &w, &err);
+        if (rc == XMEM_ETIMEDOUT || rc == XMEM_EINTERRUPTED) {
+            for (uint32_t i = 0; i < h->node.n_outputs; i++) /* welcome new subscribers */
+                if (h->node.outputs[i].pub)
+                    xmem_pub_poll(h->node.outputs[i].pub, 0, NULL);
+            continue;
+        }
+        if (rc) {
+            callback_failed(h, "receive", rc, &err);
+            break;
+        }
+        next_first = w + 1;
+        input *in = &h->inputs[h->waiting_input[w]];
+        XMEM_GUARD_AUTO xmem_guard_t g = XMEM_GUARD_INIT;
+        rc = xmem_sub_receive(in->sub, &g, 0, &err);
+        if (rc == XMEM_EEND) {
+            input_ended(h, w);
+            continue;
+        }
+        if (rc == XMEM_ETIMEDOUT)
+            continue;
+        if (rc) {
+            xmem_node_log(&h->node, XMEM_LOG_WARN, "input '%s': %s", in->port->name, err.msg);
+            continue;
+        }
+        in->received++;
+        rc = p->process(&h->node, h->state, in->port->name, &g, &err);
+        if (rc) {
+            callback_failed(h, "process", rc, &err);
+            break;
+        }
+    }
+}
+
+/* A plugin that kept references past fini: say so, so its author can find the leak; detaching
+ * from the pool gives them back in any case. */
+static void report_leftovers(host *h)
+{
+    uint32_t cap = xmem_pool_capacity(h->node.pool);
+    xmem_buf_ref *refs = calloc(cap, sizeof *refs);
+    uint32_t *counts = calloc(cap, sizeof *counts);
+    if (refs && counts) {
+        uint32_t n = xmem_pool_list_owned(h->node.pool, refs, counts, cap);
+        if (n)
+            xmem_node_log(&h->node, XMEM_LOG_WARN,
+                          "plugin '%s' still held %u buffer(s) after fini (first: buffer %u "
+                          "generation %u); giving them back",
+                          h->plugin.desc.name, n, refs[0].index, refs[0].generation);
+    }
+    free(refs);
+    free(counts);
+}
+
+static void teardown(host *h, bool clean)
+{
+    for (uint32_t i = 0; i < h->n_inputs; i++)
+        xmem_sub_destroy(&h->inputs[i].sub);
+    for (uint32_t i = 0; i < h->node.n_outputs; i++) {
+        xmemi_output *out = &h->node.outputs[i];
+        xmem_error_t err;
+        if (out->pub && clean && xmem_pub_end(out->pub, &err))
+            xmem_node_log(&h->node, XMEM_LOG_WARN, "output '%s': %s", out->port->name, err.msg);
+        xmem_pub_destroy(&out->pub);
+    }
+    free(h->node.outputs);
+    h->node.outputs = NULL;
+    if (h->node.pool)
+        report_leftovers(h);
+    xmem_pool_destroy(&h->node.pool);
+    xmemi_params_free(&h->node);
+}
+
+int xmemi_node_run(const xmemi_node_config *cfg)
+{
+    install_signals();
+    host h = {.cfg = cfg};
+    xmem_error_t err;
+    if (xmemi_plugin_load(cfg->plugin, &h.plugin, &err)) {
+        fprintf(stderr, "xmem node: %s\n", err.msg);
+        return XMEMI_EXIT_USAGE;
+    }
+    xmem_node_t *node = &h.node;
+    node->plugin = &h.plugin.desc;
+    node->name = cfg->name ? cfg->name : h.plugin.desc.name;
+    node->acquire_timeout_ms = cfg->acquire_timeout_ms;
+    node->log_level = cfg->log_level;
+    node->signalled = &signalled;
+    if (!check_ports(&h))
+        return XMEMI_EXIT_USAGE;
+    if (xmemi_params_set(node, cfg->params, cfg->n_params, &err)) {
+        fprintf(stderr, "xmem node: %s\n", err.msg);
+        return XMEMI_EXIT_USAGE;
+    }
+    int status = XMEMI_EXIT_FAILED;
+    if (!cfg->pool) {
+        fprintf(stderr, "xmem node: node '%s': no pool (--pool NAME)\n", node->name);
+        status = XMEMI_EXIT_USAGE;
+        goto out;
+    }
+    if (xmem_pool_open(cfg->pool, &node->pool, &err)) {
+        fprintf(stderr,
+                "xmem node: node '%s': %s (start one with `xmem pool %s`, or run the "
+                "graph with `xmem run`)\n",
+                node->name, err.msg, cfg->pool);
+        goto out;
+    }
+    if (!wire_outputs(&h) || !wire_inputs(&h) || !await_subscribers(&h))
+        goto out;
+    if (h.plugin.desc.init) {
+        err = (xmem_error_t){0};
+        xmem_err rc = h.plugin.desc.init(node, &h.state, &err);
+        if (rc) {
+            callback_failed(&h, "init", rc, &err);
+            goto out;
+        }
+    }
+    xmem_node_log(node, XMEM_LOG_DEBUG, "running plugin '%s' from %s", h.plugin.desc.name,
+                  xmemi_plugin_origin(&h.plugin));
+    if (h.plugin.desc.n_inputs)
+        run_filter(&h);
+    else
+        run_source(&h);
+    if (h.plugin.desc.fini)
+        h.plugin.desc.fini(node, h.state);
+    if (node->failed)
+        h.why_stopped = "failed";
+    else if (signalled)
+        h.why_stopped = signalled == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM";
+    else if (!h.why_stopped)
+        h.why_stopped = "finished";
+    uint64_t in = 0, out = 0;
+    for (uint32_t i = 0; i < h.n_inputs; i++)
+        in += h.inputs[i].received;
+    for (uint32_t i = 0; i < node->n_outputs; i++)
+        out += node->outputs[i].published;
+    xmem_node_log(node, node->failed ? XMEM_LOG_ERROR : XMEM_LOG_INFO,
+                  "%s: %llu buffers in, %llu out%s%s", h.why_stopped, (unsigned long long)in,
+                  (unsigned long long)out, node->failed ? ": " : "",
+                  node->failed ? node->fail_msg : "");
+    status = node->failed ? XMEMI_EXIT_FAILED : XMEMI_EXIT_OK;
+out:
+    teardown(&h, status == XMEMI_EXIT_OK);
+    /* The plugin stays loaded: its code may still be named by atexit handlers or threads. */
+    return status;
+}

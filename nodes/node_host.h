@@ -1,0 +1,62 @@
+/* Runs one node in this process: loads its plugin, attaches to the pool, wires its ports, calls
+ * its callbacks until it finishes, fails or is told to stop, and gives back everything it holds.
+ * `xmem node` (cmd_node.c) fills the configuration from its command line. */
+#ifndef XMEM_NODES_NODE_HOST_H
+#define XMEM_NODES_NODE_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xmem/node.h>
+#include <xmem/transport.h>
+
+/* One `port=ENDPOINT` of an input (connect) or an output (bind). */
+typedef struct xmemi_binding {
+    const char *port;
+    const char *endpoint;
+} xmemi_binding;
+
+/* Per-port settings: queue depth and policy of an input, subscribers awaited on an output. */
+typedef struct xmemi_port_setting {
+    const char *port; /* NULL: every port */
+    uint32_t value;
+} xmemi_port_setting;
+
+#define XMEMI_NODE_MAX_BINDINGS 64
+
+typedef struct xmemi_node_config {
+    const char *plugin; /* built-in name, path, or name in XMEM_PLUGIN_PATH */
+    const char *name;   /* the node's name (default: the plugin's) */
+    const char *pool;
+    const char *params[256];
+    uint32_t n_params;
+    xmemi_binding inputs[XMEMI_NODE_MAX_BINDINGS];
+    uint32_t n_inputs;
+    xmemi_binding outputs[XMEMI_NODE_MAX_BINDINGS];
+    uint32_t n_outputs;
+    xmemi_port_setting depths[XMEMI_NODE_MAX_BINDINGS]; /* later entries win */
+    uint32_t n_depths;
+    xmemi_port_setting policies[XMEMI_NODE_MAX_BINDINGS]; /* value: xmem_queue_policy */
+    uint32_t n_policies;
+    xmemi_port_setting expects[XMEMI_NODE_MAX_BINDINGS];
+    uint32_t n_expects;
+    double rate_hz;         /* sources: ticks per second, 0: back to back */
+    int acquire_timeout_ms; /* default 1000 */
+    int block_timeout_ms;   /* publishers' wait for a full `block` subscriber; default 1000 */
+    int start_timeout_ms;   /* wait for the --expect'ed subscribers; default 10000 */
+    xmem_log_level log_level;
+} xmemi_node_config;
+
+void xmemi_node_config_init(xmemi_node_config *cfg);
+
+/* Exit statuses of `xmem node`. */
+enum {
+    XMEMI_EXIT_OK = 0,     /* finished, stopped by a signal, or every input ended */
+    XMEMI_EXIT_FAILED = 1, /* the plugin failed, or the pool or a socket did */
+    XMEMI_EXIT_USAGE = 2,  /* bad command line, parameter, or plugin refused */
+};
+
+/* Runs the node to its end; returns one of the exit statuses above. Messages go to stderr. */
+int xmemi_node_run(const xmemi_node_config *cfg);
+
+#endif

@@ -1,0 +1,245 @@
+/* Loading and checking node plugins (see plugin_loader.h). The ABI check reads only the fields
+ * every version has before trusting the rest, and the symbol's size from the ELF symbol table, so
+ * a wrong or truncated descriptor is refused instead of read past its end. */
+#define _GNU_SOURCE
+#include "plugin_loader.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin/builtins.h"
+#include "core/error_internal.h"
+#include "node_internal.h"
+
+/* Size of an ABI v1 descriptor: everything up to and including fini. */
+#define ABI_V1_SIZE (offsetof(xmem_node_plugin, fini) + sizeof(void (*)(void)))
+
+static xmem_err refuse(xmem_error_t *err, const char *origin, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static xmem_err refuse(xmem_error_t *err, const char *origin, const char *fmt, ...)
+{
+    char why[XMEM_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return xmemi_fail(err, XMEM_EPLUGIN, 0, "plugin %s refused: %s", origin, why);
+}
+
+static bool valid_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 63)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+static xmem_err check_ports(const xmem_node_port *ports, uint32_t n, const char *dir,
+                            const char *origin, xmem_error_t *err)
+{
+    if (n > 64)
+        return refuse(err, origin, "%u %s ports (64 at most)", n, dir);
+    if (n && !ports)
+        return refuse(err, origin, "declares %u %s ports but no array of them", n, dir);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!valid_name(ports[i].name))
+            return refuse(err, origin, "%s port %u has no valid name ([a-z0-9_]+, 63 at most)", dir,
+                          i);
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(ports[i].name, ports[j].name) == 0)
+                return refuse(err, origin, "%s port '%s' is declared twice", dir, ports[i].name);
+    }
+    return XMEM_OK;
+}
+
+static xmem_err check_params(const xmem_node_plugin *p, const char *origin, xmem_error_t *err)
+{
+    if (p->n_params > 256)
+        return refuse(err, origin, "%u parameters (256 at most)", p->n_params);
+    if (p->n_params && !p->params)
+        return refuse(err, origin, "declares %u parameters but no array of them", p->n_params);
+    for (uint32_t i = 0; i < p->n_params; i++) {
+        const xmem_node_param *d = &p->params[i];
+        if (!valid_name(d->name))
+            return refuse(err, origin, "parameter %u has no valid name ([a-z0-9_]+)", i);
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(d->name, p->params[j].name) == 0)
+                return refuse(err, origin, "parameter '%s' is declared twice", d->name);
+        if ((unsigned)d->type > XMEM_PARAM_ENUM)
+            return refuse(err, origin, "parameter '%s' has unknown type %d", d->name, (int)d->type);
+        if (d->type == XMEM_PARAM_ENUM && (!d->choices || !d->choices[0]))
+            return refuse(err, origin, "enum parameter '%s' has no choices", d->name);
+        if (d->default_value) {
+            xmemi_param_value v;
+            xmem_error_t why;
+            if (xmemi_param_parse(p->name, d, d->default_value, "default", &v, &why))
+                return refuse(err, origin, "the default of parameter '%s' is invalid: %s", d->name,
+                              why.msg);
+            xmemi_param_value_clear(&v);
+        }
+    }
+    return XMEM_OK;
+}
+
+xmem_err xmemi_plugin_check(const xmem_node_plugin *p, size_t symbol_size, const char *origin,
+                            xmem_node_plugin *out, xmem_error_t *err)
+{
+    const size_t head = offsetof(xmem_node_plugin, reserved);
+    if (symbol_size && symbol_size < head)
+        return refuse(err, origin, "symbol '%s' is %zu bytes, too small for a node descriptor",
+                      XMEM_NODE_SYMBOL, symbol_size);
+    if (p->magic != XMEM_NODE_ABI_MAGIC)
+        return refuse(err, origin,
+                      "wrong magic 0x%08x in '%s' (expected 0x%08x): not an xmem node plugin",
+                      p->magic, XMEM_NODE_SYMBOL, XMEM_NODE_ABI_MAGIC);
+    if (p->abi_version == 0 || p->abi_version > XMEM_NODE_ABI_VERSION)
+        return refuse(err, origin,
+                      "built for node ABI version %u; this xmem supports versions 1 to %u: "
+                      "rebuild it against this xmem",
+                      p->abi_version, XMEM_NODE_ABI_VERSION);
+    if (p->size < ABI_V1_SIZE || (symbol_size && symbol_size < p->size))
+        return refuse(err, origin,
+                      "descriptor size %u is smaller than ABI version %u's %zu bytes (symbol: %zu)",
+                      p->size, p->abi_version, ABI_V1_SIZE, symbol_size);
+    /* Fields appended after the plugin was built read as zero. */
+    memset(out, 0, sizeof *out);
+    memcpy(out, p, p->size < sizeof *out ? p->size : sizeof *out);
+    if (!valid_name(out->name))
+        return refuse(err, origin, "its name is missing or not [a-z0-9_]+ (63 at most)");
+    if (!out->version)
+        out->version = "";
+    if (!out->description)
+        out->description = "";
+    xmem_err rc;
+    if ((rc = check_params(out, origin, err)) ||
+        (rc = check_ports(out->inputs, out->n_inputs, "input", origin, err)) ||
+        (rc = check_ports(out->outputs, out->n_outputs, "output", origin, err)))
+        return rc;
+    if (out->n_inputs && !out->process)
+        return refuse(err, origin, "node '%s' has inputs but no process callback", out->name);
+    if (!out->n_inputs && !out->tick)
+        return refuse(err, origin,
+                      "node '%s' has no inputs and no tick callback (a source needs tick)",
+                      out->name);
+    return XMEM_OK;
+}
+
+xmem_err xmemi_plugin_open_file(const char *path, xmemi_plugin *out, xmem_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    dlerror();
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        return xmemi_fail(err, XMEM_EPLUGIN, 0, "plugin %s refused: cannot load it: %s", path,
+                          e ? e : "unknown dlopen error");
+    }
+    dlerror();
+    const xmem_node_plugin *desc = dlsym(h, XMEM_NODE_SYMBOL);
+    if (!desc) {
+        const char *e = dlerror();
+        xmem_err rc = xmemi_fail(
+            err, XMEM_EPLUGIN, 0,
+            "plugin %s refused: no symbol '%s' (define the node with XMEM_NODE_DEFINE): %s", path,
+            XMEM_NODE_SYMBOL, e ? e : "symbol is NULL");
+        dlclose(h);
+        return rc;
+    }
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    size_t symbol_size = 0;
+    if (dladdr1(desc, &info, (void **)&sym, RTLD_DL_SYMENT) && sym)
+        symbol_size = sym->st_size;
+    xmem_err rc = xmemi_plugin_check(desc, symbol_size, path, &out->desc, err);
+    if (rc == XMEM_OK && !(out->path = strdup(path)))
+        rc = xmemi_fail(err, XMEM_ENOMEM, 0, "plugin %s: no memory", path);
+    if (rc) {
+        dlclose(h);
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    out->handle = h;
+    return XMEM_OK;
+}
+
+static bool is_path(const char *spec)
+{
+    size_t n = strlen(spec);
+    return strchr(spec, '/') || (n > 3 && strcmp(spec + n - 3, ".so") == 0);
+}
+
+static void builtin_names(char *buf, size_t len)
+{
+    uint32_t n;
+    const xmem_node_plugin *const *all = xmemi_builtins(&n);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < n && used < len; i++) {
+        int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", all[i]->name);
+        if (k < 0)
+            return;
+        used += (size_t)k;
+    }
+}
+
+xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!spec || !*spec)
+        return xmemi_fail(err, XMEM_EPLUGIN, 0, "no plugin named (--plugin NAME or PATH)");
+    if (is_path(spec))
+        return xmemi_plugin_open_file(spec, out, err);
+    const xmem_node_plugin *b = xmemi_builtin_find(spec);
+    if (b) {
+        char origin[96];
+        snprintf(origin, sizeof origin, "built-in %s", spec);
+        return xmemi_plugin_check(b, sizeof *b, origin, &out->desc, err);
+    }
+    const char *search = getenv("XMEM_PLUGIN_PATH");
+    if (search && *search) {
+        char *dirs = strdup(search);
+        if (!dirs)
+            return xmemi_fail(err, XMEM_ENOMEM, 0, "plugin %s: no memory", spec);
+        char *save = NULL;
+        for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+            static const char *const prefixes[] = {"", "lib"};
+            for (size_t f = 0; f < 2; f++) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s%s.so", dir, prefixes[f], spec);
+                if (access(path, F_OK) != 0)
+                    continue;
+                free(dirs);
+                return xmemi_plugin_open_file(path, out, err);
+            }
+        }
+        free(dirs);
+    }
+    char names[256];
+    builtin_names(names, sizeof names);
+    return xmemi_fail(err, XMEM_EPLUGIN, 0,
+                      "plugin '%s' not found: not a built-in (%s), and no %s.so or lib%s.so in "
+                      "XMEM_PLUGIN_PATH (%s)",
+                      spec, names, spec, spec, search && *search ? search : "not set");
+}
+
+void xmemi_plugin_close(xmemi_plugin *p)
+{
+    if (p->handle)
+        dlclose(p->handle);
+    free(p->path);
+    memset(p, 0, sizeof *p);
+}
+
+const char *xmemi_plugin_origin(const xmemi_plugin *p)
+{
+    return p->path ? p->path : "built-in";
+}

@@ -1,0 +1,34 @@
+/* Finding, loading and checking node plugins: built-ins, shared libraries by path, and names
+ * searched in XMEM_PLUGIN_PATH. Every refusal says which file and why. */
+#ifndef XMEM_NODES_PLUGIN_LOADER_H
+#define XMEM_NODES_PLUGIN_LOADER_H
+
+#include <xmem/node.h>
+
+typedef struct xmemi_plugin {
+    xmem_node_plugin desc; /* the plugin's descriptor; fields newer than its ABI are zero */
+    void *handle;          /* dlopen handle, NULL for a built-in */
+    char *path;            /* the shared library, NULL for a built-in */
+} xmemi_plugin;
+
+/* `spec` is a path (it has a '/' or ends in ".so"), a built-in's name, or NAME looked up as
+ * NAME.so then libNAME.so in each directory of XMEM_PLUGIN_PATH (':'-separated). On success *out
+ * holds the checked plugin (close with xmemi_plugin_close); on failure it is empty and the error
+ * (XMEM_EPLUGIN) names the file and the reason. */
+xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *err);
+
+/* Loads the shared library at `path` (RTLD_NOW | RTLD_LOCAL) and checks its descriptor. */
+xmem_err xmemi_plugin_open_file(const char *path, xmemi_plugin *out, xmem_error_t *err);
+
+/* Checks a descriptor of `symbol_size` bytes (0: unknown) found in `origin`, and copies the part
+ * this host knows into *out (the rest zero). XMEM_EPLUGIN names origin and the first fault. */
+xmem_err xmemi_plugin_check(const xmem_node_plugin *p, size_t symbol_size, const char *origin,
+                            xmem_node_plugin *out, xmem_error_t *err);
+
+/* Unloads: only when none of its buffers or code is in use any more (listing, refusals). */
+void xmemi_plugin_close(xmemi_plugin *p);
+
+/* Where the plugin came from, for messages: its path, or "built-in NAME". */
+const char *xmemi_plugin_origin(const xmemi_plugin *p);
+
+#endif

@@ -1,0 +1,57 @@
+/* The `xmem` command: one program, one subcommand per job (git-style). */
+#include <stdio.h>
+#include <string.h>
+
+#include <xmem/version.h>
+
+#include "commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *help;
+} commands[] = {
+    {"node", xmemi_cmd_node, "run one node plugin in this process"},
+    {"plugins", xmemi_cmd_plugins, "list node plugins with their parameters and ports"},
+    {"pool", xmemi_cmd_pool, "create a pool and keep it until Ctrl-C, showing its use"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: xmem COMMAND [options]   (xmem COMMAND --help for its options)\n"
+                 "\n"
+                 "Zero-copy multi-process frame and tensor pipelines.\n"
+                 "\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\n"
+                 "Environment:\n"
+                 "  XMEM_PLUGIN_PATH  ':'-separated directories searched for plugins NAME.so or\n"
+                 "                    libNAME.so\n"
+                 "\n"
+                 "  -h, --help        this text\n"
+                 "  -V, --version     print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("xmem %s\n", XMEM_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "xmem: unknown command '%s' (see xmem --help)\n", cmd);
+    return 2;
+}
