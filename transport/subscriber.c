@@ -411,10 +411,12 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xm
     xmem_err rc = xmem_sub_wait_any(&sub, 1, 0, timeout_ms, &ready, err);
     if (rc)
         return rc;
-    if (sub->qhead == sub->qtail)
+    if (sub->qhead == sub->qtail) {
+        refresh(sub); /* keeps subscribing: a publisher restarted there reopens the stream */
         return xmemi_fail(err, XMEM_EEND, 0,
                           "subscriber of pool '%s': all %u publishers ended their streams",
                           xmem_pool_name(sub->pool), sub->nsocks);
+    }
     xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
     rc = xmem_pool_get(sub->pool, d.ref, out, err);
     if (rc == XMEM_OK) {
