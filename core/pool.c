@@ -362,13 +362,29 @@ uint32_t xmem_pool_free_count(const xmem_pool_t *pool)
     return n;
 }
 
-size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len)
+/* References held per process-table entry, all records summed. */
+static void count_held(const xmem_pool_t *pool, uint64_t held[XMEM_POOL_MAX_PROCS])
 {
-    uint64_t held[XMEM_POOL_MAX_PROCS] = {0};
     for (uint32_t i = 0; i < pool->capacity; i++)
         for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
             held[p] +=
                 atomic_load_explicit(&pool->region.records[i].owner_refs[p], memory_order_relaxed);
+}
+
+uint64_t xmem_pool_held_by_pid(const xmem_pool_t *pool, pid_t pid)
+{
+    uint64_t held[XMEM_POOL_MAX_PROCS] = {0}, sum = 0;
+    count_held(pool, held);
+    for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
+        if (held[p] && pool->region.hdr->procs[p].pid == pid)
+            sum += held[p];
+    return sum;
+}
+
+size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len)
+{
+    uint64_t held[XMEM_POOL_MAX_PROCS] = {0};
+    count_held(pool, held);
     size_t used = 0;
     if (len)
         buf[0] = '\0';

@@ -46,6 +46,8 @@ static void usage(FILE *out)
         "      --start-timeout MS      wait for --expect'ed subscribers at most MS (default\n"
         "                              10000)\n"
         "      --log-level LEVEL       error, warn, info (default) or debug\n"
+        "      --stats FILE:SLOT       add this node's figures to slot SLOT of a launcher's\n"
+        "                              stats file (xmem run passes it)\n"
         "  -h, --help                  this text\n");
 }
 
@@ -108,7 +110,18 @@ static bool log_level(const char *text, xmem_log_level *out)
 
 int xmemi_cmd_node(int argc, char **argv)
 {
-    enum { O_POOL = 256, O_DEPTH, O_POLICY, O_EXPECT, O_RATE, O_ACQ, O_BLOCK, O_START, O_LOG };
+    enum {
+        O_POOL = 256,
+        O_DEPTH,
+        O_POLICY,
+        O_EXPECT,
+        O_RATE,
+        O_ACQ,
+        O_BLOCK,
+        O_START,
+        O_LOG,
+        O_STATS
+    };
     static const struct option opts[] = {
         {"plugin", required_argument, 0, 'p'},
         {"name", required_argument, 0, 'n'},
@@ -124,6 +137,7 @@ int xmemi_cmd_node(int argc, char **argv)
         {"block-timeout", required_argument, 0, O_BLOCK},
         {"start-timeout", required_argument, 0, O_START},
         {"log-level", required_argument, 0, O_LOG},
+        {"stats", required_argument, 0, O_STATS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -172,6 +186,18 @@ int xmemi_cmd_node(int argc, char **argv)
             cfg.start_timeout_ms = (int)v;
             break;
         case O_LOG: ok = log_level(optarg, &cfg.log_level); break;
+        case O_STATS: {
+            char *colon = strrchr(optarg, ':');
+            ok = colon && colon != optarg;
+            if (ok) {
+                *colon = '\0';
+                ok = xmemi_cli_int("--stats SLOT", colon + 1, 0, 4095, &v);
+                cfg.stats_path = optarg;
+                cfg.stats_slot = (uint32_t)v;
+            } else
+                fprintf(stderr, "xmem node: --stats '%s': expected FILE:SLOT\n", optarg);
+            break;
+        }
         case 'h': usage(stdout); return XMEMI_EXIT_OK;
         default: usage(stderr); return XMEMI_EXIT_USAGE;
         }

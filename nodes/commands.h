@@ -6,5 +6,7 @@
 int xmemi_cmd_node(int argc, char **argv);
 int xmemi_cmd_plugins(int argc, char **argv);
 int xmemi_cmd_pool(int argc, char **argv);
+int xmemi_cmd_validate(int argc, char **argv);
+int xmemi_cmd_run(int argc, char **argv);
 
 #endif

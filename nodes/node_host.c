@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "node_internal.h"
+#include "node_stats.h"
 #include "plugin_loader.h"
 
 static volatile sig_atomic_t signalled;
@@ -68,6 +69,9 @@ typedef struct host {
     uint32_t n_waiting;         /* wired inputs not ended yet */
     void *state;
     const char *why_stopped;
+    xmemi_stats_map stats_map;
+    xmemi_node_stats *stats;           /* this node's slot, or NULL */
+    uint64_t synced_out, synced_drops; /* what the slot has been told so far */
 } host;
 
 static const xmem_node_port *find_port(const xmem_node_port *ports, uint32_t n, const char *name)
@@ -255,6 +259,44 @@ static void callback_failed(host *h, const char *what, xmem_err rc, const xmem_e
     h->node.failed = true;
 }
 
+/* Adds to the launcher's figures what happened since the last call (counters only grow). */
+static void sync_stats(host *h)
+{
+    if (!h->stats)
+        return;
+    uint64_t out = 0, drops = 0;
+    for (uint32_t i = 0; i < h->node.n_outputs; i++) {
+        out += h->node.outputs[i].published;
+        if (!h->node.outputs[i].pub)
+            continue;
+        xmem_pub_stats ps;
+        xmem_pub_stats_get(h->node.outputs[i].pub, &ps);
+        for (int k = 0; k < XMEM_DROP_COUNT_; k++)
+            drops += ps.dropped[k];
+    }
+    for (uint32_t i = 0; i < h->n_inputs; i++) {
+        xmem_sub_stats ss;
+        xmem_sub_stats_get(h->inputs[i].sub, &ss);
+        drops += ss.dropped_oldest;
+    }
+    xmemi_stats_add(&h->stats->out, out - h->synced_out);
+    xmemi_stats_add(&h->stats->dropped, drops - h->synced_drops);
+    h->synced_out = out;
+    h->synced_drops = drops;
+}
+
+/* Counts a received buffer and how long it took from its producer's stamp. */
+static void count_input(host *h, const xmem_guard_t *g)
+{
+    if (!h->stats)
+        return;
+    xmemi_stats_add(&h->stats->in, 1);
+    xmem_meta_t meta;
+    uint64_t now = xmem_node_clock_ns();
+    if (xmem_guard_meta(g, &meta, NULL) == XMEM_OK && meta.timestamp_ns)
+        xmemi_stats_latency(h->stats, now > meta.timestamp_ns ? now - meta.timestamp_ns : 0);
+}
+
 static void run_source(host *h)
 {
     const xmem_node_plugin *p = &h->plugin.desc;
@@ -263,6 +305,7 @@ static void run_source(host *h)
     while (!xmem_node_stopping(&h->node)) {
         xmem_error_t err = {0};
         xmem_err rc = p->tick(&h->node, h->state, &err);
+        sync_stats(h);
         if (rc) {
             callback_failed(h, "tick", rc, &err);
             break;
@@ -330,7 +373,9 @@ static void run_filter(host *h)
             continue;
         }
         in->received++;
+        count_input(h, &g);
         rc = p->process(&h->node, h->state, in->port->name, &g, &err);
+        sync_stats(h);
         if (rc) {
             callback_failed(h, "process", rc, &err);
             break;
@@ -374,6 +419,7 @@ static void teardown(host *h, bool clean)
         report_leftovers(h);
     xmem_pool_destroy(&h->node.pool);
     xmemi_params_free(&h->node);
+    xmemi_stats_close(&h->stats_map);
 }
 
 int xmemi_node_run(const xmemi_node_config *cfg)
@@ -409,6 +455,13 @@ int xmemi_node_run(const xmemi_node_config *cfg)
                 "graph with `xmem run`)\n",
                 node->name, err.msg, cfg->pool);
         goto out;
+    }
+    if (cfg->stats_path) {
+        if (xmemi_stats_open(cfg->stats_path, cfg->stats_slot, &h.stats_map, &err)) {
+            fprintf(stderr, "xmem node: node '%s': %s\n", node->name, err.msg);
+            goto out;
+        }
+        h.stats = &h.stats_map.file->nodes[cfg->stats_slot];
     }
     if (!wire_outputs(&h) || !wire_inputs(&h) || !await_subscribers(&h))
         goto out;

@@ -45,6 +45,8 @@ typedef struct xmemi_node_config {
     int block_timeout_ms;   /* publishers' wait for a full `block` subscriber; default 1000 */
     int start_timeout_ms;   /* wait for the --expect'ed subscribers; default 10000 */
     xmem_log_level log_level;
+    const char *stats_path; /* the launcher's stats file (node_stats.h), or NULL */
+    uint32_t stats_slot;    /* this node's slot in it */
 } xmemi_node_config;
 
 void xmemi_node_config_init(xmemi_node_config *cfg);

@@ -171,7 +171,7 @@ xmem_err xmemi_plugin_open_file(const char *path, xmemi_plugin *out, xmem_error_
     return XMEM_OK;
 }
 
-static bool is_path(const char *spec)
+bool xmemi_plugin_spec_is_path(const char *spec)
 {
     size_t n = strlen(spec);
     return strchr(spec, '/') || (n > 3 && strcmp(spec + n - 3, ".so") == 0);
@@ -196,7 +196,7 @@ xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *er
     memset(out, 0, sizeof *out);
     if (!spec || !*spec)
         return xmemi_fail(err, XMEM_EPLUGIN, 0, "no plugin named (--plugin NAME or PATH)");
-    if (is_path(spec))
+    if (xmemi_plugin_spec_is_path(spec))
         return xmemi_plugin_open_file(spec, out, err);
     const xmem_node_plugin *b = xmemi_builtin_find(spec);
     if (b) {

@@ -3,6 +3,8 @@
 #ifndef XMEM_NODES_PLUGIN_LOADER_H
 #define XMEM_NODES_PLUGIN_LOADER_H
 
+#include <stdbool.h>
+
 #include <xmem/node.h>
 
 typedef struct xmemi_plugin {
@@ -16,6 +18,9 @@ typedef struct xmemi_plugin {
  * holds the checked plugin (close with xmemi_plugin_close); on failure it is empty and the error
  * (XMEM_EPLUGIN) names the file and the reason. */
 xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *err);
+
+/* True when `spec` names a file (it has a '/' or ends in ".so") rather than a plugin name. */
+bool xmemi_plugin_spec_is_path(const char *spec);
 
 /* Loads the shared library at `path` (RTLD_NOW | RTLD_LOCAL) and checks its descriptor. */
 xmem_err xmemi_plugin_open_file(const char *path, xmemi_plugin *out, xmem_error_t *err);

@@ -11,6 +11,8 @@ static const struct {
     int (*run)(int, char **);
     const char *help;
 } commands[] = {
+    {"run", xmemi_cmd_run, "run a pipeline graph: pool, one process per node, live statistics"},
+    {"validate", xmemi_cmd_validate, "check a graph file without running it"},
     {"node", xmemi_cmd_node, "run one node plugin in this process"},
     {"plugins", xmemi_cmd_plugins, "list node plugins with their parameters and ports"},
     {"pool", xmemi_cmd_pool, "create a pool and keep it until Ctrl-C, showing its use"},

@@ -171,6 +171,10 @@ XMEM_EXPORT xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returne
  * dead). XMEM_EEXIST naming a live pid if it is in use, XMEM_ENOENT if there is no such pool. */
 XMEM_EXPORT xmem_err xmem_pool_remove_stale(const char *name, xmem_error_t *err);
 
+/* References held by every attachment of process `pid` (a process may attach several times:
+ * a node's own handle and one per input). Reads every record: for monitoring, not per frame. */
+XMEM_EXPORT uint64_t xmem_pool_held_by_pid(const xmem_pool_t *pool, pid_t pid);
+
 /* One line per attached process with the references it holds, for diagnostics; writes at most
  * `len` bytes including the NUL and returns the length of the whole text, without the NUL (as
  * snprintf does). */

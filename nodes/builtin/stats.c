@@ -10,59 +10,21 @@
 #include <string.h>
 
 #include "builtins.h"
-
-/* Log-linear latency histogram in ns: values below SUB are exact, then each power-of-two range is
- * cut into SUB linear buckets, so any percentile is within 1/SUB (6%) of the truth at a fixed
- * 8 KiB, whatever the latencies. */
-#define SUB_BITS 4
-#define SUB (1u << SUB_BITS)
-#define BUCKETS ((64u - SUB_BITS + 1) * SUB) /* the exact range, then msb SUB_BITS..63 */
-
-static unsigned bucket_of(uint64_t v)
-{
-    if (v < SUB)
-        return (unsigned)v;
-    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
-    unsigned sub = (unsigned)(v >> (msb - SUB_BITS)) & (SUB - 1);
-    return (msb - SUB_BITS + 1) * SUB + sub;
-}
-
-static uint64_t bucket_upper(unsigned i)
-{
-    if (i < SUB)
-        return i;
-    unsigned shift = i / SUB - 1;
-    uint64_t lower = (uint64_t)(SUB + i % SUB) << shift;
-    return lower + ((1ull << shift) - 1);
-}
+#include "latency_hist.h"
 
 typedef struct window {
     uint64_t start_ns;
     uint64_t frames, bytes, dropped;
     uint64_t samples, max_ns; /* latencies recorded (stamped frames only) */
-    uint64_t hist[BUCKETS];
+    uint64_t hist[XMEMI_HIST_BUCKETS];
 } window;
 
 static void record(window *w, uint64_t latency_ns)
 {
-    w->hist[bucket_of(latency_ns)]++;
+    w->hist[xmemi_hist_bucket(latency_ns)]++;
     w->samples++;
     if (latency_ns > w->max_ns)
         w->max_ns = latency_ns;
-}
-
-/* The bucket's upper bound, but never above the largest value seen, which is known exactly. */
-static uint64_t percentile(const window *w, double p)
-{
-    uint64_t rank = (uint64_t)(p * (double)w->samples + 0.999999), seen = 0;
-    if (rank == 0)
-        rank = 1;
-    for (unsigned i = 0; i < BUCKETS; i++) {
-        seen += w->hist[i];
-        if (seen >= rank)
-            return bucket_upper(i) < w->max_ns ? bucket_upper(i) : w->max_ns;
-    }
-    return w->max_ns;
 }
 
 typedef struct stats {
@@ -86,7 +48,8 @@ static void report(const xmem_node_t *node, const char *label, const window *w, 
     char latency[128] = "no latency (unstamped)";
     if (w->samples)
         snprintf(latency, sizeof latency, "latency p50 %.1f us p99 %.1f us max %.1f us",
-                 (double)percentile(w, 0.50) / 1e3, (double)percentile(w, 0.99) / 1e3,
+                 (double)xmemi_hist_percentile(w->hist, w->samples, w->max_ns, 0.50) / 1e3,
+                 (double)xmemi_hist_percentile(w->hist, w->samples, w->max_ns, 0.99) / 1e3,
                  (double)w->max_ns / 1e3);
     xmem_node_log(node, XMEM_LOG_INFO,
                   "%s%" PRIu64 " frames, %.1f fps, %.1f MB/s, %s, %" PRIu64 " dropped", label,

@@ -1,0 +1,95 @@
+/* A pipeline graph as read from its YAML file (graph_parse.c) and checked against the plugins it
+ * names (graph_check.c): the pool, the nodes, their parameters and the edges between their ports.
+ * Every element keeps where it was written, so every error names file:line:column.
+ *
+ *   pool: {buffers: 64}
+ *   nodes:
+ *     - {name: src, plugin: testsrc, rate: 30, params: {width: 1920, height: 1080}}
+ *     - {name: check, plugin: verify, inputs: {in: src/out}}
+ */
+#ifndef XMEM_NODES_GRAPH_H
+#define XMEM_NODES_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xmem/error.h>
+#include <xmem/transport.h>
+
+#include "plugin_loader.h"
+
+#define XMEMI_GRAPH_MAX_NODES 64
+#define XMEMI_GRAPH_NAME_MAX 64
+
+/* Where something was written: 1-based line and column. */
+typedef struct xmemi_mark {
+    int line, column;
+} xmemi_mark;
+
+typedef struct xmemi_graph_param {
+    char *name, *value;
+    xmemi_mark key_at, value_at;
+} xmemi_graph_param;
+
+/* One input port's subscription: to `from_node`/`from_port`, with its queue. */
+typedef struct xmemi_graph_edge {
+    char *port; /* the input port of this node */
+    char *from_node, *from_port;
+    uint32_t from;            /* index of from_node, filled by the check */
+    uint32_t depth;           /* default 4 */
+    xmem_queue_policy policy; /* default drop_oldest */
+    xmemi_mark port_at, from_at;
+} xmemi_graph_edge;
+
+typedef enum xmemi_restart {
+    XMEMI_RESTART_NEVER = 0,
+    XMEMI_RESTART_ON_FAILURE, /* a non-zero exit or a signal */
+    XMEMI_RESTART_ALWAYS,     /* also after a clean exit, unless the graph is stopping */
+} xmemi_restart;
+
+typedef struct xmemi_graph_node {
+    char *name, *plugin;
+    xmemi_graph_param *params;
+    uint32_t n_params;
+    xmemi_graph_edge *inputs;
+    uint32_t n_inputs;
+    double rate_hz; /* sources: ticks per second, 0: back to back */
+    xmemi_restart restart;
+    uint32_t restart_limit; /* restarts allowed in the whole run; default 5 */
+    int acquire_timeout_ms; /* 0: the host's default */
+    const char *log_level;  /* NULL: the host's default */
+    xmemi_mark at, plugin_at, restart_at;
+    xmemi_plugin loaded; /* filled by the check: the plugin's descriptor */
+} xmemi_graph_node;
+
+typedef struct xmemi_graph {
+    char *path;                           /* the file as given */
+    char pool_name[XMEMI_GRAPH_NAME_MAX]; /* default: xmem-<file stem> */
+    uint32_t buffers;                     /* pool capacity; 0: derived from the graph */
+    uint64_t prealloc_size;
+    uint32_t prealloc_count;
+    double duration_s;      /* options.duration: 0 runs until stopped */
+    double drain_timeout_s; /* options.drain_timeout: default 5 */
+    xmemi_mark pool_at, buffers_at;
+    xmemi_graph_node nodes[XMEMI_GRAPH_MAX_NODES];
+    uint32_t n_nodes;
+    uint32_t order[XMEMI_GRAPH_MAX_NODES]; /* filled by the check: upstream before downstream */
+} xmemi_graph;
+
+/* Reads and parses `path`. On failure the graph is empty and err (XMEM_ECONFIG) says
+ * "path:line:column: what is wrong (what was expected)". Free with xmemi_graph_free. */
+xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err);
+
+/* Loads every node's plugin and checks the graph against them: plugins refused, unknown ports,
+ * parameters (names, types, ranges), inputs naming unknown nodes or ports, cycles, and a pool
+ * too small for every subscriber's queue plus what is in flight (the message says which edge
+ * needs how many). Fills `from`, `order` and, when not given, `buffers`. */
+xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err);
+
+/* Buffers the graph needs: per edge its queue (depth, twice that under drop_oldest) and per node
+ * one per output being filled; `detail` (may be NULL) gets a line per edge. */
+uint32_t xmemi_graph_buffers_needed(const xmemi_graph *g, char *detail, size_t len);
+
+void xmemi_graph_free(xmemi_graph *g);
+
+#endif

@@ -1,0 +1,248 @@
+/* Checking a parsed graph against the plugins it names: each plugin loads and passes the ABI
+ * check, every parameter is declared and parses for its type, every input names an existing
+ * node's output, there is no cycle, and the pool can hold every queue plus what is in flight.
+ * Errors point at the line and column of the value at fault. */
+#define _GNU_SOURCE
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+#include "graph.h"
+#include "node_internal.h"
+
+static xmem_err fail_mark(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
+
+static xmem_err fail_mark(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
+                          ...)
+{
+    char why[XMEM_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return xmemi_fail(err, XMEM_ECONFIG, 0, "%s:%d:%d: %s", g->path, at.line, at.column, why);
+}
+
+static void port_names(const xmem_node_port *ports, uint32_t n, char *buf, size_t len)
+{
+    size_t used = 0;
+    snprintf(buf, len, "none");
+    for (uint32_t i = 0; i < n && used < len; i++) {
+        int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", ports[i].name);
+        if (k < 0)
+            return;
+        used += (size_t)k;
+    }
+}
+
+static bool has_port(const xmem_node_port *ports, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(ports[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* A relative plugin path is relative to the graph file, as a compose file's paths are. */
+static xmem_err resolve_plugin(const xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *err)
+{
+    if (!xmemi_plugin_spec_is_path(n->plugin) || n->plugin[0] == '/')
+        return XMEM_OK;
+    char *copy = strdup(g->path);
+    char *full = NULL;
+    if (!copy || asprintf(&full, "%s/%s", dirname(copy), n->plugin) < 0)
+        full = NULL;
+    free(copy);
+    if (!full)
+        return xmemi_fail(err, XMEM_ENOMEM, 0, "%s: no memory", g->path);
+    char *real = realpath(full, NULL);
+    free(n->plugin);
+    n->plugin = real ? real : full;
+    if (real)
+        free(full);
+    return XMEM_OK;
+}
+
+static xmem_err check_params(const xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *err)
+{
+    const xmem_node_plugin *p = &n->loaded.desc;
+    for (uint32_t i = 0; i < n->n_params; i++) {
+        const xmemi_graph_param *q = &n->params[i];
+        const xmem_node_param *def = NULL;
+        for (uint32_t k = 0; k < p->n_params; k++)
+            if (strcmp(p->params[k].name, q->name) == 0)
+                def = &p->params[k];
+        if (!def) {
+            char names[384] = "none";
+            size_t used = 0;
+            for (uint32_t k = 0; k < p->n_params && used < sizeof names; k++) {
+                int w = snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "",
+                                 p->params[k].name);
+                if (w > 0)
+                    used += (size_t)w;
+            }
+            return fail_mark(g, err, q->key_at,
+                             "node '%s': plugin '%s' has no parameter '%s' (it has: %s)", n->name,
+                             p->name, q->name, names);
+        }
+        char where[300];
+        snprintf(where, sizeof where, "%s:%d:%d", g->path, q->value_at.line, q->value_at.column);
+        xmemi_param_value v;
+        xmem_err rc = xmemi_param_parse(n->name, def, q->value, where, &v, err);
+        if (rc)
+            return rc;
+        xmemi_param_value_clear(&v);
+    }
+    for (uint32_t k = 0; k < p->n_params; k++) {
+        if (p->params[k].default_value)
+            continue;
+        bool given = false;
+        for (uint32_t i = 0; i < n->n_params; i++)
+            given |= strcmp(n->params[i].name, p->params[k].name) == 0;
+        if (!given)
+            return fail_mark(g, err, n->at, "node '%s': parameter '%s' of plugin '%s' is required",
+                             n->name, p->params[k].name, p->name);
+    }
+    return XMEM_OK;
+}
+
+static xmem_err check_inputs(xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *err)
+{
+    const xmem_node_plugin *p = &n->loaded.desc;
+    char list[512];
+    for (uint32_t i = 0; i < n->n_inputs; i++) {
+        xmemi_graph_edge *e = &n->inputs[i];
+        if (!has_port(p->inputs, p->n_inputs, e->port)) {
+            port_names(p->inputs, p->n_inputs, list, sizeof list);
+            return fail_mark(g, err, e->port_at,
+                             "node '%s': plugin '%s' has no input port '%s' (it has: %s)", n->name,
+                             p->name, e->port, list);
+        }
+        uint32_t from = g->n_nodes;
+        for (uint32_t k = 0; k < g->n_nodes; k++)
+            if (strcmp(g->nodes[k].name, e->from_node) == 0)
+                from = k;
+        if (from == g->n_nodes)
+            return fail_mark(g, err, e->from_at, "node '%s', input '%s': there is no node '%s'",
+                             n->name, e->port, e->from_node);
+        const xmem_node_plugin *up = &g->nodes[from].loaded.desc;
+        if (!has_port(up->outputs, up->n_outputs, e->from_port)) {
+            port_names(up->outputs, up->n_outputs, list, sizeof list);
+            return fail_mark(g, err, e->from_at,
+                             "node '%s', input '%s': node '%s' (plugin '%s') has no output port "
+                             "'%s' (it has: %s)",
+                             n->name, e->port, e->from_node, up->name, e->from_port, list);
+        }
+        if (&g->nodes[from] == n)
+            return fail_mark(g, err, e->from_at, "node '%s' takes its own output: a cycle",
+                             n->name);
+        e->from = from;
+    }
+    if (p->n_inputs && !n->n_inputs)
+        return fail_mark(g, err, n->at,
+                         "node '%s' (plugin '%s') has inputs but none is wired: add "
+                         "inputs: {%s: NODE/PORT}",
+                         n->name, p->name, p->inputs[0].name);
+    return XMEM_OK;
+}
+
+/* Kahn's order; what is left over lies on a cycle, reported at one of its edges. */
+static xmem_err order_nodes(xmemi_graph *g, xmem_error_t *err)
+{
+    uint32_t indeg[XMEMI_GRAPH_MAX_NODES] = {0}, done = 0;
+    bool placed[XMEMI_GRAPH_MAX_NODES] = {false};
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        indeg[i] = g->nodes[i].n_inputs;
+    while (done < g->n_nodes) {
+        uint32_t next = g->n_nodes;
+        for (uint32_t i = 0; i < g->n_nodes && next == g->n_nodes; i++)
+            if (!placed[i] && indeg[i] == 0)
+                next = i;
+        if (next == g->n_nodes)
+            break;
+        placed[next] = true;
+        g->order[done++] = next;
+        for (uint32_t i = 0; i < g->n_nodes; i++)
+            for (uint32_t k = 0; k < g->nodes[i].n_inputs; k++)
+                if (g->nodes[i].inputs[k].from == next)
+                    indeg[i]--;
+    }
+    if (done == g->n_nodes)
+        return XMEM_OK;
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        if (placed[i])
+            continue;
+        for (uint32_t k = 0; k < g->nodes[i].n_inputs; k++) {
+            const xmemi_graph_edge *e = &g->nodes[i].inputs[k];
+            if (!placed[e->from])
+                return fail_mark(g, err, e->from_at,
+                                 "node '%s', input '%s' from '%s/%s' closes a cycle: a graph "
+                                 "must flow one way",
+                                 g->nodes[i].name, e->port, e->from_node, e->from_port);
+        }
+    }
+    return fail_mark(g, err, g->nodes[0].at, "the graph has a cycle");
+}
+
+uint32_t xmemi_graph_buffers_needed(const xmemi_graph *g, char *detail, size_t len)
+{
+    uint32_t total = 2; /* slack: a buffer being recycled while another is acquired */
+    size_t used = 0;
+    if (detail && len)
+        detail[0] = '\0';
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        const xmemi_graph_node *n = &g->nodes[i];
+        total += n->loaded.desc.n_outputs; /* one being filled per output */
+        for (uint32_t k = 0; k < n->n_inputs; k++) {
+            const xmemi_graph_edge *e = &n->inputs[k];
+            /* A drop_oldest subscriber may hold up to twice its depth before its publisher
+             * drops for it; a block one holds its depth. */
+            uint32_t q = e->policy == XMEM_POLICY_BLOCK ? e->depth : 2 * e->depth;
+            total += q;
+            if (detail && used < len) {
+                int w = snprintf(detail + used, len - used, "%s%s/%s -> %s/%s: %u",
+                                 used ? "; " : "", e->from_node, e->from_port, n->name, e->port, q);
+                if (w > 0)
+                    used += (size_t)w;
+            }
+        }
+    }
+    return total;
+}
+
+xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
+{
+    xmem_err rc;
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        xmemi_graph_node *n = &g->nodes[i];
+        xmem_error_t why;
+        if ((rc = resolve_plugin(g, n, err)))
+            return rc;
+        if (xmemi_plugin_load(n->plugin, &n->loaded, &why))
+            return fail_mark(g, err, n->plugin_at, "node '%s': %s", n->name, why.msg);
+        if ((rc = check_params(g, n, err)))
+            return rc;
+    }
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        if ((rc = check_inputs(g, &g->nodes[i], err)))
+            return rc;
+    if ((rc = order_nodes(g, err)))
+        return rc;
+    char detail[1024];
+    uint32_t need = xmemi_graph_buffers_needed(g, detail, sizeof detail);
+    if (g->buffers == 0)
+        g->buffers = need < 16 ? 16 : need;
+    else if (g->buffers < need)
+        return fail_mark(g, err, g->buffers_at,
+                         "pool: %u buffers cannot hold every queue plus what is in flight: the "
+                         "graph needs %u (%s; plus one per output being filled and 2 spare)",
+                         g->buffers, need, detail);
+    if (g->prealloc_count > g->buffers)
+        return fail_mark(g, err, g->pool_at, "pool: preallocate count %u exceeds buffers %u",
+                         g->prealloc_count, g->buffers);
+    return XMEM_OK;
+}

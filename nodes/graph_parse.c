@@ -1,0 +1,549 @@
+/* Reading a graph file with libfyaml into an xmemi_graph (graph.h). Every key is checked against
+ * what its mapping accepts, every value against the type it must have, and every message starts
+ * with file:line:column, the position of the key or value at fault. Cross-node checks (plugins,
+ * ports, cycles, pool size) are in graph_check.c. */
+#define _GNU_SOURCE
+#include "graph.h"
+
+#include <errno.h>
+#include <libfyaml.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_internal.h"
+
+typedef struct parser {
+    xmemi_graph *g;
+    xmem_error_t *err;
+} parser;
+
+static xmemi_mark mark_of(struct fy_node *n)
+{
+    if (!n)
+        return (xmemi_mark){0, 0};
+    if (fy_node_is_scalar(n)) {
+        const struct fy_mark *m = fy_token_start_mark(fy_node_get_scalar_token(n));
+        return m ? (xmemi_mark){m->line + 1, m->column + 1} : (xmemi_mark){0, 0};
+    }
+    /* libfyaml 0.7 keeps no position for collections: use their first scalar's. */
+    void *it = NULL;
+    if (fy_node_is_mapping(n)) {
+        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+        return p ? mark_of(fy_node_pair_key(p)) : (xmemi_mark){0, 0};
+    }
+    return mark_of(fy_node_sequence_iterate(n, &it));
+}
+
+static xmem_err fail_mark(parser *p, xmemi_mark at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static xmem_err fail_mark(parser *p, xmemi_mark at, const char *fmt, ...)
+{
+    char why[XMEM_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return xmemi_fail(p->err, XMEM_ECONFIG, 0, "%s:%d:%d: %s", p->g->path, at.line, at.column, why);
+}
+
+#define fail_at(p, node, ...) fail_mark((p), mark_of(node), __VA_ARGS__)
+
+/* A scalar's text (NUL-terminated, owned by the document), or an error naming `what`. */
+static xmem_err scalar(parser *p, struct fy_node *n, const char *what, const char **out)
+{
+    if (!n || !fy_node_is_scalar(n) || fy_node_is_alias(n))
+        return fail_at(p, n, "%s: expected a single value, found %s", what,
+                       !n                       ? "nothing"
+                       : fy_node_is_mapping(n)  ? "a mapping"
+                       : fy_node_is_sequence(n) ? "a list"
+                                                : "an alias");
+    *out = fy_node_get_scalar0(n);
+    if (!*out)
+        return xmemi_fail(p->err, XMEM_ENOMEM, 0, "%s: no memory", p->g->path);
+    return XMEM_OK;
+}
+
+static xmem_err dup_scalar(parser *p, struct fy_node *n, const char *what, char **out)
+{
+    const char *s;
+    xmem_err rc = scalar(p, n, what, &s);
+    if (rc)
+        return rc;
+    if (!(*out = strdup(s)))
+        return xmemi_fail(p->err, XMEM_ENOMEM, 0, "%s: no memory", p->g->path);
+    return XMEM_OK;
+}
+
+static xmem_err number(parser *p, struct fy_node *n, const char *what, double min, double max,
+                       bool integer, double *out)
+{
+    const char *s;
+    xmem_err rc = scalar(p, n, what, &s);
+    if (rc)
+        return rc;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || (integer && v != floor(v)))
+        return fail_at(p, n, "%s: '%s' is not %s", what, s, integer ? "an integer" : "a number");
+    if (v < min || v > max)
+        return fail_at(p, n, "%s: %s is out of range (expected %g to %g)", what, s, min, max);
+    *out = v;
+    return XMEM_OK;
+}
+
+static xmem_err expect_mapping(parser *p, struct fy_node *n, xmemi_mark fallback, const char *what)
+{
+    if (n && fy_node_is_mapping(n))
+        return XMEM_OK;
+    return fail_mark(p, n ? mark_of(n) : fallback, "%s: expected a mapping (key: value, ...)",
+                     what);
+}
+
+/* Checks a key against the ones its mapping accepts (a NULL-terminated list). */
+static xmem_err known_key(parser *p, struct fy_node *key, const char *where,
+                          const char *const *allowed, const char **name)
+{
+    xmem_err rc = scalar(p, key, where, name);
+    if (rc)
+        return rc;
+    char list[256] = "";
+    size_t used = 0;
+    for (const char *const *a = allowed; *a; a++) {
+        if (strcmp(*a, *name) == 0)
+            return XMEM_OK;
+        int k = snprintf(list + used, sizeof list - used, "%s%s", a == allowed ? "" : ", ", *a);
+        if (k > 0 && (size_t)k < sizeof list - used)
+            used += (size_t)k;
+    }
+    return fail_at(p, key, "unknown key '%s' in %s (expected one of: %s)", *name, where, list);
+}
+
+static bool valid_name(const char *s)
+{
+    if (!*s || strlen(s) >= XMEMI_GRAPH_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+/* "node/port" into its halves. */
+static xmem_err parse_from(parser *p, struct fy_node *n, xmemi_graph_edge *e)
+{
+    const char *s;
+    xmem_err rc = scalar(p, n, "input source", &s);
+    if (rc)
+        return rc;
+    const char *slash = strchr(s, '/');
+    if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/'))
+        return fail_at(p, n, "input source '%s': expected NODE/PORT (e.g. src/out)", s);
+    e->from_node = strndup(s, (size_t)(slash - s));
+    e->from_port = strdup(slash + 1);
+    if (!e->from_node || !e->from_port)
+        return xmemi_fail(p->err, XMEM_ENOMEM, 0, "%s: no memory", p->g->path);
+    e->from_at = mark_of(n);
+    return XMEM_OK;
+}
+
+static xmem_err add_edge(parser *p, xmemi_graph_node *node, struct fy_node *port,
+                         xmemi_graph_edge **out)
+{
+    xmemi_graph_edge *grown = realloc(node->inputs, (node->n_inputs + 1) * sizeof *grown);
+    if (!grown)
+        return xmemi_fail(p->err, XMEM_ENOMEM, 0, "%s: no memory", p->g->path);
+    node->inputs = grown;
+    xmemi_graph_edge *e = &grown[node->n_inputs++];
+    *e =
+        (xmemi_graph_edge){.depth = 4, .policy = XMEM_POLICY_DROP_OLDEST, .port_at = mark_of(port)};
+    *out = e;
+    return dup_scalar(p, port, "input port", &e->port);
+}
+
+/* One input: `port: node/port`, `port: [a/out, b/out]`, or `port: {from: ..., depth, policy}`. */
+static xmem_err parse_input(parser *p, xmemi_graph_node *node, struct fy_node *port,
+                            struct fy_node *v)
+{
+    xmem_err rc;
+    xmemi_graph_edge *e;
+    if (v && fy_node_is_sequence(v)) {
+        void *it = NULL;
+        struct fy_node *item;
+        while ((item = fy_node_sequence_iterate(v, &it)))
+            if ((rc = add_edge(p, node, port, &e)) || (rc = parse_from(p, item, e)))
+                return rc;
+        return XMEM_OK;
+    }
+    if (!v || !fy_node_is_mapping(v)) {
+        if ((rc = add_edge(p, node, port, &e)))
+            return rc;
+        return parse_from(p, v, e);
+    }
+    static const char *const keys[] = {"from", "depth", "policy", NULL};
+    uint32_t first = node->n_inputs;
+    struct fy_node *from = fy_node_mapping_lookup_by_string(v, "from", FY_NT);
+    if (!from)
+        return fail_at(p, v, "input '%s': 'from: NODE/PORT' is missing", fy_node_get_scalar0(port));
+    if (fy_node_is_sequence(from)) {
+        if ((rc = parse_input(p, node, port, from)))
+            return rc;
+    } else if ((rc = add_edge(p, node, port, &e)) || (rc = parse_from(p, from, e)))
+        return rc;
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(v, &it))) {
+        const char *key;
+        struct fy_node *val = fy_node_pair_value(pair);
+        if ((rc = known_key(p, fy_node_pair_key(pair), "an input", keys, &key)))
+            return rc;
+        double d;
+        if (strcmp(key, "depth") == 0) {
+            if ((rc = number(p, val, "depth", 1, 65536, true, &d)))
+                return rc;
+            for (uint32_t i = first; i < node->n_inputs; i++)
+                node->inputs[i].depth = (uint32_t)d;
+        } else if (strcmp(key, "policy") == 0) {
+            const char *s;
+            if ((rc = scalar(p, val, "policy", &s)))
+                return rc;
+            xmem_queue_policy pol;
+            if (strcmp(s, "block") == 0)
+                pol = XMEM_POLICY_BLOCK;
+            else if (strcmp(s, "drop_oldest") == 0)
+                pol = XMEM_POLICY_DROP_OLDEST;
+            else
+                return fail_at(p, val, "policy '%s': expected block or drop_oldest", s);
+            for (uint32_t i = first; i < node->n_inputs; i++)
+                node->inputs[i].policy = pol;
+        }
+    }
+    return XMEM_OK;
+}
+
+static xmem_err parse_restart(parser *p, xmemi_graph_node *node, struct fy_node *v)
+{
+    node->restart_at = mark_of(v);
+    struct fy_node *policy = v;
+    xmem_err rc;
+    if (v && fy_node_is_mapping(v)) {
+        static const char *const keys[] = {"policy", "limit", NULL};
+        void *it = NULL;
+        struct fy_node_pair *pair;
+        policy = NULL;
+        while ((pair = fy_node_mapping_iterate(v, &it))) {
+            const char *key;
+            if ((rc = known_key(p, fy_node_pair_key(pair), "restart", keys, &key)))
+                return rc;
+            double d;
+            if (strcmp(key, "policy") == 0)
+                policy = fy_node_pair_value(pair);
+            else if ((rc = number(p, fy_node_pair_value(pair), "limit", 0, 1e6, true, &d)))
+                return rc;
+            else
+                node->restart_limit = (uint32_t)d;
+        }
+        if (!policy)
+            return fail_at(p, v, "restart: 'policy: never|on-failure|always' is missing");
+    }
+    const char *s;
+    if ((rc = scalar(p, policy, "restart policy", &s)))
+        return rc;
+    if (strcmp(s, "never") == 0)
+        node->restart = XMEMI_RESTART_NEVER;
+    else if (strcmp(s, "on-failure") == 0)
+        node->restart = XMEMI_RESTART_ON_FAILURE;
+    else if (strcmp(s, "always") == 0)
+        node->restart = XMEMI_RESTART_ALWAYS;
+    else
+        return fail_at(p, policy, "restart policy '%s': expected never, on-failure or always", s);
+    return XMEM_OK;
+}
+
+static xmem_err parse_params(parser *p, xmemi_graph_node *node, struct fy_node *v,
+                             xmemi_mark key_at)
+{
+    xmem_err rc = expect_mapping(p, v, key_at, "params");
+    if (rc)
+        return rc;
+    node->n_params = (uint32_t)fy_node_mapping_item_count(v);
+    node->params = calloc(node->n_params ? node->n_params : 1, sizeof *node->params);
+    if (!node->params)
+        return xmemi_fail(p->err, XMEM_ENOMEM, 0, "%s: no memory", p->g->path);
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    for (uint32_t i = 0; (pair = fy_node_mapping_iterate(v, &it)); i++) {
+        xmemi_graph_param *q = &node->params[i];
+        q->key_at = mark_of(fy_node_pair_key(pair));
+        q->value_at = mark_of(fy_node_pair_value(pair));
+        if ((rc = dup_scalar(p, fy_node_pair_key(pair), "parameter name", &q->name)) ||
+            (rc = dup_scalar(p, fy_node_pair_value(pair), q->name, &q->value)))
+            return rc;
+    }
+    return XMEM_OK;
+}
+
+static xmem_err parse_node(parser *p, struct fy_node *n)
+{
+    xmemi_graph *g = p->g;
+    if (g->n_nodes == XMEMI_GRAPH_MAX_NODES)
+        return fail_at(p, n, "more than %d nodes", XMEMI_GRAPH_MAX_NODES);
+    xmemi_graph_node *node = &g->nodes[g->n_nodes++];
+    node->at = mark_of(n);
+    node->restart_limit = 5;
+    xmem_err rc = expect_mapping(p, n, node->at, "a node");
+    if (rc)
+        return rc;
+    static const char *const keys[] = {"name", "plugin",  "params",    "inputs",
+                                       "rate", "restart", "log_level", "acquire_timeout_ms",
+                                       NULL};
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(n, &it))) {
+        const char *key;
+        struct fy_node *v = fy_node_pair_value(pair);
+        xmemi_mark key_at = mark_of(fy_node_pair_key(pair));
+        if ((rc = known_key(p, fy_node_pair_key(pair), "a node", keys, &key)))
+            return rc;
+        double d;
+        if (strcmp(key, "name") == 0) {
+            if ((rc = dup_scalar(p, v, "name", &node->name)))
+                return rc;
+            if (!valid_name(node->name))
+                return fail_at(p, v, "node name '%s': expected [a-z0-9_]+ (63 at most)",
+                               node->name);
+            for (uint32_t i = 0; i + 1 < g->n_nodes; i++)
+                if (g->nodes[i].name && strcmp(g->nodes[i].name, node->name) == 0)
+                    return fail_at(p, v, "node name '%s' is used twice (first at line %d)",
+                                   node->name, g->nodes[i].at.line);
+        } else if (strcmp(key, "plugin") == 0) {
+            node->plugin_at = mark_of(v);
+            if ((rc = dup_scalar(p, v, "plugin", &node->plugin)))
+                return rc;
+        } else if (strcmp(key, "params") == 0) {
+            if ((rc = parse_params(p, node, v, key_at)))
+                return rc;
+        } else if (strcmp(key, "inputs") == 0) {
+            if ((rc = expect_mapping(p, v, key_at, "inputs")))
+                return rc;
+            void *jt = NULL;
+            struct fy_node_pair *in;
+            while ((in = fy_node_mapping_iterate(v, &jt)))
+                if ((rc = parse_input(p, node, fy_node_pair_key(in), fy_node_pair_value(in))))
+                    return rc;
+        } else if (strcmp(key, "rate") == 0) {
+            if ((rc = number(p, v, "rate", 0, 1e9, false, &node->rate_hz)))
+                return rc;
+        } else if (strcmp(key, "restart") == 0) {
+            if ((rc = parse_restart(p, node, v)))
+                return rc;
+        } else if (strcmp(key, "log_level") == 0) {
+            const char *s;
+            if ((rc = scalar(p, v, "log_level", &s)))
+                return rc;
+            if (strcmp(s, "error") && strcmp(s, "warn") && strcmp(s, "info") && strcmp(s, "debug"))
+                return fail_at(p, v, "log_level '%s': expected error, warn, info or debug", s);
+            node->log_level = strcmp(s, "error") == 0  ? "error"
+                              : strcmp(s, "warn") == 0 ? "warn"
+                              : strcmp(s, "info") == 0 ? "info"
+                                                       : "debug";
+        } else if (strcmp(key, "acquire_timeout_ms") == 0) {
+            if ((rc = number(p, v, "acquire_timeout_ms", 1, 86400000, true, &d)))
+                return rc;
+            node->acquire_timeout_ms = (int)d;
+        }
+    }
+    if (!node->name)
+        return fail_mark(p, node->at, "a node without 'name'");
+    if (!node->plugin)
+        return fail_mark(p, node->at, "node '%s' has no 'plugin'", node->name);
+    return XMEM_OK;
+}
+
+static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
+{
+    xmemi_graph *g = p->g;
+    g->pool_at = key_at;
+    xmem_err rc = expect_mapping(p, v, key_at, "pool");
+    if (rc)
+        return rc;
+    static const char *const keys[] = {"name", "buffers", "preallocate", NULL};
+    static const char *const pre_keys[] = {"size", "count", NULL};
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(v, &it))) {
+        const char *key, *s;
+        struct fy_node *val = fy_node_pair_value(pair);
+        double d;
+        if ((rc = known_key(p, fy_node_pair_key(pair), "pool", keys, &key)))
+            return rc;
+        if (strcmp(key, "name") == 0) {
+            if ((rc = scalar(p, val, "pool name", &s)))
+                return rc;
+            if (strlen(s) >= sizeof g->pool_name || !*s || strchr(s, '/'))
+                return fail_at(p, val, "pool name '%s': expected 1 to %zu characters, no '/'", s,
+                               sizeof g->pool_name - 1);
+            snprintf(g->pool_name, sizeof g->pool_name, "%s", s);
+        } else if (strcmp(key, "buffers") == 0) {
+            g->buffers_at = mark_of(val);
+            if ((rc = number(p, val, "buffers", 1, 1 << 20, true, &d)))
+                return rc;
+            g->buffers = (uint32_t)d;
+        } else {
+            if ((rc = expect_mapping(p, val, mark_of(fy_node_pair_key(pair)), "preallocate")))
+                return rc;
+            void *jt = NULL;
+            struct fy_node_pair *q;
+            while ((q = fy_node_mapping_iterate(val, &jt))) {
+                if ((rc = known_key(p, fy_node_pair_key(q), "preallocate", pre_keys, &key)))
+                    return rc;
+                bool size = strcmp(key, "size") == 0;
+                if ((rc = number(p, fy_node_pair_value(q), key, 1, size ? 1099511627776.0 : 65536,
+                                 true, &d)))
+                    return rc;
+                if (size)
+                    g->prealloc_size = (uint64_t)d;
+                else
+                    g->prealloc_count = (uint32_t)d;
+            }
+            if (!g->prealloc_size || !g->prealloc_count)
+                return fail_at(p, val, "preallocate: give both size (bytes) and count");
+        }
+    }
+    return XMEM_OK;
+}
+
+static xmem_err parse_options(parser *p, struct fy_node *v, xmemi_mark key_at)
+{
+    xmem_err rc = expect_mapping(p, v, key_at, "options");
+    if (rc)
+        return rc;
+    static const char *const keys[] = {"duration", "drain_timeout", NULL};
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(v, &it))) {
+        const char *key;
+        if ((rc = known_key(p, fy_node_pair_key(pair), "options", keys, &key)))
+            return rc;
+        double *out = strcmp(key, "duration") == 0 ? &p->g->duration_s : &p->g->drain_timeout_s;
+        if ((rc = number(p, fy_node_pair_value(pair), key, 0, 31536000, false, out)))
+            return rc;
+    }
+    return XMEM_OK;
+}
+
+static xmem_err parse_root(parser *p, struct fy_node *root)
+{
+    xmem_err rc = expect_mapping(p, root, (xmemi_mark){1, 1}, "the graph file");
+    if (rc)
+        return rc;
+    static const char *const keys[] = {"pool", "nodes", "options", NULL};
+    struct fy_node *nodes = NULL;
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(root, &it))) {
+        const char *key;
+        struct fy_node *v = fy_node_pair_value(pair);
+        xmemi_mark key_at = mark_of(fy_node_pair_key(pair));
+        if ((rc = known_key(p, fy_node_pair_key(pair), "the graph", keys, &key)))
+            return rc;
+        if (strcmp(key, "pool") == 0)
+            rc = parse_pool(p, v, key_at);
+        else if (strcmp(key, "options") == 0)
+            rc = parse_options(p, v, key_at);
+        else if (!v || !fy_node_is_sequence(v))
+            rc = fail_mark(p, v ? mark_of(v) : key_at, "nodes: expected a list of nodes");
+        else
+            nodes = v;
+        if (rc)
+            return rc;
+    }
+    if (!nodes || fy_node_sequence_item_count(nodes) == 0)
+        return fail_mark(p, (xmemi_mark){1, 1}, "no nodes: expected 'nodes:' with a list");
+    it = NULL;
+    struct fy_node *n;
+    while ((n = fy_node_sequence_iterate(nodes, &it)))
+        if ((rc = parse_node(p, n)))
+            return rc;
+    return XMEM_OK;
+}
+
+/* Syntax errors, as libfyaml collected them, in our format. */
+static xmem_err syntax_error(parser *p, struct fy_diag *diag)
+{
+    void *it = NULL;
+    struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
+    if (!e)
+        return xmemi_fail(p->err, XMEM_ECONFIG, errno, "%s: cannot read it as YAML", p->g->path);
+    return fail_mark(p, (xmemi_mark){e->line + 1, e->column + 1}, "YAML syntax: %s", e->msg);
+}
+
+static void quiet(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    (void)diag, (void)user, (void)buf, (void)len;
+}
+
+xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
+{
+    memset(g, 0, sizeof *g);
+    g->drain_timeout_s = 5;
+    parser p = {.g = g, .err = err};
+    if (!(g->path = strdup(path)))
+        return xmemi_fail(err, XMEM_ENOMEM, 0, "%s: no memory", path);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        xmem_err rc = xmemi_fail(err, XMEM_ECONFIG, errno, "graph file %s", path);
+        xmemi_graph_free(g);
+        return rc;
+    }
+    fclose(f);
+    struct fy_diag_cfg dc;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;
+    dc.output_fn = quiet;
+    struct fy_diag *diag = fy_diag_create(&dc);
+    if (diag)
+        fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE, .diag = diag};
+    struct fy_document *doc = fy_document_build_from_file(&pc, path);
+    xmem_err rc = doc ? parse_root(&p, fy_document_root(doc)) : syntax_error(&p, diag);
+    if (rc == XMEM_OK && !g->pool_name[0]) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        int stem = (int)strcspn(base, ".");
+        snprintf(g->pool_name, sizeof g->pool_name, "xmem-%.*s", stem > 40 ? 40 : stem, base);
+    }
+    fy_document_destroy(doc);
+    if (diag)
+        fy_diag_unref(diag);
+    if (rc)
+        xmemi_graph_free(g);
+    return rc;
+}
+
+void xmemi_graph_free(xmemi_graph *g)
+{
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        xmemi_graph_node *n = &g->nodes[i];
+        free(n->name);
+        free(n->plugin);
+        for (uint32_t k = 0; k < n->n_params; k++) {
+            free(n->params[k].name);
+            free(n->params[k].value);
+        }
+        free(n->params);
+        for (uint32_t k = 0; k < n->n_inputs; k++) {
+            free(n->inputs[k].port);
+            free(n->inputs[k].from_node);
+            free(n->inputs[k].from_port);
+        }
+        free(n->inputs);
+        xmemi_plugin_close(&n->loaded);
+    }
+    free(g->path);
+    memset(g, 0, sizeof *g);
+}

@@ -1,0 +1,467 @@
+/* The launcher (launcher.h). One process per node, started as `xmem node` from this very
+ * executable, each in its own process group (a terminal's Ctrl-C reaches only the launcher, which
+ * stops sources first) and with PR_SET_PDEATHSIG (a killed launcher takes its nodes with it).
+ * Deaths arrive as SIGCHLD on a signalfd: the dead node's references are given back at once, then
+ * its restart policy applies. A stop sends SIGTERM to the sources; their end-of-stream marks
+ * drain the rest, which is terminated only if it has not ended by the drain timeout. */
+#define _GNU_SOURCE
+#include "launcher.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xmem/pool.h>
+
+#include "core/error_internal.h"
+#include "node_stats.h"
+#include "run_report.h"
+#include "runtime_dir.h"
+
+#define TICK_MS 20
+#define KILL_GRACE_NS (2ull * 1000000000ull)
+
+typedef struct launcher {
+    xmemi_graph *g;
+    const xmemi_run_options *o;
+    xmem_pool_t *pool;
+    xmemi_runtime_dir dir;
+    xmemi_stats_map stats;
+    char stats_path[256];
+    char self[PATH_MAX];
+    xmemi_node_run runs[XMEMI_GRAPH_MAX_NODES];
+    int sfd;
+    uint64_t start_ns, end_ns; /* end_ns: when --duration runs out (0: never) */
+    bool stopping;
+    uint64_t drain_deadline_ns, kill_deadline_ns;
+    bool terminated_all, killed_all;
+    uint64_t next_table_ns;
+} launcher;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void xmemi_run_options_init(xmemi_run_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->duration_s = -1;
+    o->interval_s = 1.0;
+    o->log_level = "warn";
+}
+
+static void endpoint(const launcher *l, const char *node, const char *port, char *buf, size_t len)
+{
+    snprintf(buf, len, "ipc://%s/%s.%s", l->dir.path, node, port);
+}
+
+/* Subscribers of output `port` of node i: the edges that name it. */
+static uint32_t subscribers(const xmemi_graph *g, uint32_t i, const char *port)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < g->n_nodes; k++)
+        for (uint32_t e = 0; e < g->nodes[k].n_inputs; e++)
+            n += g->nodes[k].inputs[e].from == i &&
+                 strcmp(g->nodes[k].inputs[e].from_port, port) == 0;
+    return n;
+}
+
+/* The argument list of node i's `xmem node`; the strings live in `arena`. */
+typedef struct args {
+    char *argv[512];
+    int argc;
+    char arena[32768];
+    size_t used;
+} args;
+
+static void add(args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(args *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(a->arena + a->used, sizeof a->arena - a->used, fmt, ap);
+    va_end(ap);
+    if (n < 0 || a->used + (size_t)n + 1 > sizeof a->arena || a->argc + 2 > 512)
+        return; /* cannot happen within the graph's limits; the node would refuse its line */
+    a->argv[a->argc++] = a->arena + a->used;
+    a->used += (size_t)n + 1;
+}
+
+static void node_args(const launcher *l, uint32_t i, args *a)
+{
+    const xmemi_graph_node *n = &l->g->nodes[i];
+    char ep[256];
+    a->argc = 0;
+    a->used = 0;
+    add(a, "%s", l->self);
+    add(a, "node");
+    add(a, "--plugin=%s", n->plugin);
+    add(a, "--name=%s", n->name);
+    add(a, "--pool=%s", l->g->pool_name);
+    add(a, "--stats=%s:%u", l->stats_path, i);
+    add(a, "--log-level=%s", n->log_level ? n->log_level : l->o->log_level);
+    if (n->rate_hz > 0)
+        add(a, "--rate=%.9g", n->rate_hz);
+    if (n->acquire_timeout_ms)
+        add(a, "--acquire-timeout=%d", n->acquire_timeout_ms);
+    for (uint32_t k = 0; k < n->n_params; k++)
+        add(a, "--param=%s=%s", n->params[k].name, n->params[k].value);
+    for (uint32_t k = 0; k < n->n_inputs; k++) {
+        const xmemi_graph_edge *e = &n->inputs[k];
+        endpoint(l, e->from_node, e->from_port, ep, sizeof ep);
+        add(a, "--input=%s=%s", e->port, ep);
+        add(a, "--depth=%s=%u", e->port, e->depth);
+        add(a, "--policy=%s=%s", e->port, e->policy == XMEM_POLICY_BLOCK ? "block" : "drop_oldest");
+    }
+    const xmem_node_plugin *p = &n->loaded.desc;
+    for (uint32_t k = 0; k < p->n_outputs; k++) {
+        uint32_t subs = subscribers(l->g, i, p->outputs[k].name);
+        if (!subs)
+            continue; /* nobody listens: what it publishes there is released at once */
+        endpoint(l, n->name, p->outputs[k].name, ep, sizeof ep);
+        add(a, "--output=%s=%s", p->outputs[k].name, ep);
+        add(a, "--expect=%s=%u", p->outputs[k].name, subs);
+    }
+    a->argv[a->argc] = NULL;
+}
+
+/* The table chaos tests and people read: "name pid state" per node, replaced atomically. */
+static void write_node_table(const launcher *l)
+{
+    char path[256], tmp[260];
+    snprintf(path, sizeof path, "%s/nodes", l->dir.path);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    for (uint32_t i = 0; i < l->g->n_nodes; i++)
+        fprintf(f, "%s %d %s %u\n", l->g->nodes[i].name, (int)l->runs[i].pid,
+                xmemi_node_state_name(l->runs[i].state), l->g->nodes[i].n_inputs);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
+static bool spawn(launcher *l, uint32_t i)
+{
+    args *a = malloc(sizeof *a);
+    if (!a)
+        return false;
+    node_args(l, i, a);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
+        setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(a->argv[0], a->argv);
+        fprintf(stderr, "xmem run: cannot start node '%s': exec %s: %s\n", l->g->nodes[i].name,
+                a->argv[0], strerror(errno));
+        _exit(127);
+    }
+    free(a);
+    if (pid < 0) {
+        fprintf(stderr, "xmem run: cannot start node '%s': fork: %s\n", l->g->nodes[i].name,
+                strerror(errno));
+        return false;
+    }
+    xmemi_node_run *r = &l->runs[i];
+    r->pid = pid;
+    r->state = XMEMI_NODE_RUNNING;
+    r->last_progress_ns = now_ns();
+    r->last_out = xmemi_stats_read(&l->stats.file->nodes[i].out);
+    write_node_table(l);
+    return true;
+}
+
+static bool should_restart(const launcher *l, uint32_t i, bool clean)
+{
+    const xmemi_graph_node *n = &l->g->nodes[i];
+    if (l->stopping || l->runs[i].restarts >= n->restart_limit)
+        return false;
+    return n->restart == XMEMI_RESTART_ALWAYS || (n->restart == XMEMI_RESTART_ON_FAILURE && !clean);
+}
+
+static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
+{
+    xmemi_node_run *r = &l->runs[i];
+    const char *name = l->g->nodes[i].name;
+    uint64_t returned = 0;
+    xmem_error_t err;
+    if (xmem_pool_reclaim_pid(l->pool, r->pid, &returned, &err) != XMEM_OK)
+        fprintf(stderr, "xmem run: node '%s' (pid %d): %s\n", name, (int)r->pid, err.msg);
+    uint64_t reclaimed_ns = now_ns();
+    if (r->n_deaths < XMEMI_MAX_DEATHS)
+        r->deaths[r->n_deaths++] = (xmemi_death){
+            .pid = r->pid,
+            .status = status,
+            .refs_returned = returned,
+            .reclaim_ns = reclaimed_ns - noticed_ns,
+            .at_s = (double)(noticed_ns - l->start_ns) / 1e9,
+        };
+    r->last_status = status;
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    char how[96];
+    if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
+    if (!clean || returned)
+        fprintf(stderr,
+                "xmem run: node '%s' (pid %d) %s; %llu references it held given back in "
+                "%.2f ms\n",
+                name, (int)r->pid, how, (unsigned long long)returned,
+                (double)(reclaimed_ns - noticed_ns) / 1e6);
+    r->pid = 0;
+    if (should_restart(l, i, clean)) {
+        uint64_t backoff_ms = 100u << (r->restarts < 4 ? r->restarts : 4);
+        r->state = XMEMI_NODE_RESTARTING;
+        r->restart_at_ns = reclaimed_ns + backoff_ms * 1000000ull;
+        r->restarts++;
+        fprintf(stderr, "xmem run: restarting node '%s' in %llu ms (restart %u of %u)\n", name,
+                (unsigned long long)backoff_ms, r->restarts, l->g->nodes[i].restart_limit);
+    } else {
+        /* Killed by our own escalation after the drain timeout: it did not stop in time. */
+        r->state = clean ? XMEMI_NODE_DONE : XMEMI_NODE_FAILED;
+        if (!clean)
+            fprintf(stderr, "xmem run: node '%s' failed for good (%s)%s\n", name, how,
+                    l->stopping ? " while the graph was stopping" : "; the rest runs on");
+    }
+    write_node_table(l);
+}
+
+static void reap(launcher *l)
+{
+    uint64_t noticed = now_ns();
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        for (uint32_t i = 0; i < l->g->n_nodes; i++)
+            if (l->runs[i].pid == pid && l->runs[i].state == XMEMI_NODE_RUNNING)
+                on_death(l, i, status, noticed);
+    }
+}
+
+static void signal_nodes(launcher *l, bool sources_only, int sig)
+{
+    for (uint32_t i = 0; i < l->g->n_nodes; i++)
+        if (l->runs[i].state == XMEMI_NODE_RUNNING &&
+            (!sources_only || l->g->nodes[i].n_inputs == 0))
+            kill(l->runs[i].pid, sig);
+}
+
+static void begin_stop(launcher *l, const char *why)
+{
+    if (l->stopping)
+        return;
+    l->stopping = true;
+    fprintf(stderr, "xmem run: %s: stopping the sources, draining the rest (%.1f s at most)\n", why,
+            l->g->drain_timeout_s);
+    for (uint32_t i = 0; i < l->g->n_nodes; i++)
+        if (l->runs[i].state == XMEMI_NODE_RESTARTING)
+            l->runs[i].state = XMEMI_NODE_DONE; /* not started again */
+    signal_nodes(l, true, SIGTERM);
+    l->drain_deadline_ns = now_ns() + (uint64_t)(l->g->drain_timeout_s * 1e9);
+}
+
+static bool all_ended(const launcher *l)
+{
+    for (uint32_t i = 0; i < l->g->n_nodes; i++)
+        if (l->runs[i].state == XMEMI_NODE_RUNNING || l->runs[i].state == XMEMI_NODE_RESTARTING)
+            return false;
+    return true;
+}
+
+/* Sources' longest pause between frames, sampled every tick while they run. */
+static void watch_sources(launcher *l, uint64_t now)
+{
+    for (uint32_t i = 0; i < l->g->n_nodes; i++) {
+        xmemi_node_run *r = &l->runs[i];
+        if (l->g->nodes[i].n_inputs || r->state != XMEMI_NODE_RUNNING)
+            continue;
+        uint64_t out = xmemi_stats_read(&l->stats.file->nodes[i].out);
+        if (out != r->last_out) {
+            r->last_out = out;
+            r->last_progress_ns = now;
+        } else if (out > 0 && now - r->last_progress_ns > r->max_stall_ns && !l->stopping)
+            r->max_stall_ns = now - r->last_progress_ns;
+    }
+}
+
+static void handle_signals(launcher *l)
+{
+    struct signalfd_siginfo si;
+    while (read(l->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGCHLD)
+            reap(l);
+        else if (!l->stopping)
+            begin_stop(l, si.ssi_signo == SIGINT ? "interrupted" : "terminated");
+        else if (!l->terminated_all) { /* asked twice: stop everything now */
+            fprintf(stderr, "xmem run: stopping every node now\n");
+            signal_nodes(l, false, SIGTERM);
+            l->terminated_all = true;
+            l->kill_deadline_ns = now_ns() + KILL_GRACE_NS;
+        }
+    }
+}
+
+static void supervise(launcher *l)
+{
+    double interval = l->o->interval_s;
+    l->next_table_ns = l->start_ns + (uint64_t)(interval * 1e9);
+    xmemi_run_view view = {.g = l->g, .runs = l->runs, .stats = l->stats.file, .pool = l->pool};
+    while (!all_ended(l)) {
+        struct pollfd pfd = {.fd = l->sfd, .events = POLLIN};
+        if (poll(&pfd, 1, TICK_MS) > 0)
+            handle_signals(l);
+        reap(l); /* a SIGCHLD merged with another is still reaped */
+        uint64_t now = now_ns();
+        watch_sources(l, now);
+        if (l->end_ns && now >= l->end_ns && !l->stopping)
+            begin_stop(l, "duration reached");
+        for (uint32_t i = 0; i < l->g->n_nodes; i++)
+            if (l->runs[i].state == XMEMI_NODE_RESTARTING && now >= l->runs[i].restart_at_ns &&
+                !spawn(l, i))
+                l->runs[i].state = XMEMI_NODE_FAILED;
+        if (l->stopping && !l->terminated_all && now >= l->drain_deadline_ns) {
+            fprintf(stderr, "xmem run: drain timeout: terminating the nodes still running\n");
+            signal_nodes(l, false, SIGTERM);
+            l->terminated_all = true;
+            l->kill_deadline_ns = now + KILL_GRACE_NS;
+        }
+        if (l->terminated_all && !l->killed_all && now >= l->kill_deadline_ns) {
+            fprintf(stderr, "xmem run: killing the nodes that ignored SIGTERM\n");
+            signal_nodes(l, false, SIGKILL);
+            l->killed_all = true;
+        }
+        if (interval > 0 && now >= l->next_table_ns) {
+            view.elapsed_s = (double)(now - l->start_ns) / 1e9;
+            xmemi_report_table(stdout, &view, interval);
+            l->next_table_ns += (uint64_t)(interval * 1e9);
+            if (l->next_table_ns < now)
+                l->next_table_ns = now + (uint64_t)(interval * 1e9);
+        }
+    }
+}
+
+static xmem_err start(launcher *l, sigset_t *old_mask, xmem_error_t *err)
+{
+    bool stale = false;
+    xmem_err rc = xmemi_runtime_dir_claim(l->g->pool_name, &l->dir, &stale, err);
+    if (rc)
+        return rc;
+    if (stale)
+        fprintf(stderr, "xmem run: cleaned up the runtime directory %s left by a dead run\n",
+                l->dir.path);
+    xmem_pool_options po;
+    xmem_pool_options_init(&po);
+    po.capacity = l->g->buffers;
+    if (l->g->prealloc_count) {
+        po.n_classes = 1;
+        po.classes[0].size = l->g->prealloc_size;
+        po.classes[0].count = l->g->prealloc_count;
+    }
+    if ((rc = xmem_pool_create_with(l->g->pool_name, &po, &l->pool, err)))
+        return rc;
+    snprintf(l->stats_path, sizeof l->stats_path, "%s/stats", l->dir.path);
+    if ((rc = xmemi_stats_create(l->stats_path, l->g->n_nodes, &l->stats, err)))
+        return rc;
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask, old_mask);
+    l->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (l->sfd < 0)
+        return xmemi_fail(err, XMEM_ESYS, errno, "signalfd");
+    ssize_t n = readlink("/proc/self/exe", l->self, sizeof l->self - 1);
+    if (n <= 0)
+        return xmemi_fail(err, XMEM_ESYS, errno, "readlink /proc/self/exe");
+    l->self[n] = '\0';
+    return XMEM_OK;
+}
+
+int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
+{
+    static launcher l; /* large; one per process */
+    memset(&l, 0, sizeof l);
+    l.g = g;
+    l.o = o;
+    l.sfd = -1;
+    l.dir.lock_fd = -1;
+    sigset_t old_mask;
+    sigemptyset(&old_mask);
+    xmem_error_t err;
+    int status = 2;
+    if (start(&l, &old_mask, &err)) {
+        fprintf(stderr, "xmem run: %s\n", err.msg);
+        goto out;
+    }
+    fprintf(stderr, "xmem run: %s: %u nodes, pool '%s' (%u buffers), runtime directory %s\n",
+            g->path, g->n_nodes, g->pool_name, g->buffers, l.dir.path);
+    l.start_ns = now_ns();
+    double duration = o->duration_s >= 0 ? o->duration_s : g->duration_s;
+    l.end_ns = duration > 0 ? l.start_ns + (uint64_t)(duration * 1e9) : 0;
+    /* Downstream first, so every subscriber is there when its source starts publishing. */
+    for (uint32_t k = g->n_nodes; k-- > 0;) {
+        uint32_t i = g->order[k];
+        if (!spawn(&l, i)) {
+            l.runs[i].state = XMEMI_NODE_FAILED;
+            begin_stop(&l, "a node could not start");
+            break;
+        }
+    }
+    supervise(&l);
+    reap(&l);
+    xmemi_run_view view = {
+        .g = g,
+        .runs = l.runs,
+        .stats = l.stats.file,
+        .pool = l.pool,
+        .elapsed_s = (double)(now_ns() - l.start_ns) / 1e9,
+    };
+    uint32_t free_at_end = xmem_pool_free_count(l.pool);
+    status = 0;
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        if (l.runs[i].state == XMEMI_NODE_FAILED)
+            status = 1;
+    if (free_at_end != xmem_pool_capacity(l.pool)) {
+        char holders[512];
+        xmem_pool_describe_holders(l.pool, holders, sizeof holders);
+        fprintf(stderr, "xmem run: %u buffers still held at the end: %s\n",
+                xmem_pool_capacity(l.pool) - free_at_end, holders);
+        status = 1;
+    }
+    xmemi_report_final(stdout, &view);
+    if (o->summary_path && !xmemi_report_summary(o->summary_path, &view, status, free_at_end))
+        status = status ? status : 1;
+out:
+    if (l.sfd >= 0)
+        close(l.sfd);
+    xmemi_stats_close(&l.stats);
+    xmem_pool_destroy(&l.pool);
+    xmemi_runtime_dir_remove(&l.dir);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    return status;
+}

@@ -1,0 +1,60 @@
+/* Running a checked graph (graph.h): the pool, the runtime directory, one `xmem node` process per
+ * node, supervision with restart policies, a live table, an orderly stop and a summary. */
+#ifndef XMEM_NODES_LAUNCHER_H
+#define XMEM_NODES_LAUNCHER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "graph.h"
+#include "latency_hist.h"
+
+typedef struct xmemi_run_options {
+    double duration_s;        /* < 0: the graph's options.duration (0 there: until stopped) */
+    double interval_s;        /* live table period; 0: no table */
+    const char *summary_path; /* JSON summary written at the end, or NULL */
+    const char *log_level;    /* nodes' default log level (default warn) */
+} xmemi_run_options;
+
+void xmemi_run_options_init(xmemi_run_options *o);
+
+typedef enum xmemi_node_state {
+    XMEMI_NODE_RUNNING = 0,
+    XMEMI_NODE_RESTARTING, /* died; starts again after a back-off */
+    XMEMI_NODE_DONE,       /* exited 0 */
+    XMEMI_NODE_FAILED,     /* died or exited non-zero, and will not be restarted */
+} xmemi_node_state;
+
+#define XMEMI_MAX_DEATHS 64 /* per node, kept for the summary */
+
+typedef struct xmemi_death {
+    pid_t pid;
+    int status;             /* as waitpid gives it */
+    uint64_t refs_returned; /* references it held, given back to the pool */
+    uint64_t reclaim_ns;    /* from noticing the death to its references being back */
+    double at_s;            /* since the start */
+} xmemi_death;
+
+/* What the launcher knows of one node while it runs. */
+typedef struct xmemi_node_run {
+    xmemi_node_state state;
+    pid_t pid;
+    uint32_t restarts;
+    uint64_t restart_at_ns;
+    int last_status;
+    xmemi_death deaths[XMEMI_MAX_DEATHS];
+    uint32_t n_deaths;
+    /* live table: figures at the previous line */
+    uint64_t prev_in, prev_out, prev_lat_samples;
+    uint64_t prev_lat[XMEMI_HIST_BUCKETS];
+    /* sources: the longest time without a new frame while running */
+    uint64_t last_out, last_progress_ns, max_stall_ns;
+} xmemi_node_run;
+
+/* Runs the graph to its end; returns the exit status of `xmem run` (0: every node ended well and
+ * every buffer came back; 1: a node failed for good, or a buffer was left held; 2: could not
+ * start). */
+int xmemi_launch(xmemi_graph *g, const xmemi_run_options *opts);
+
+#endif

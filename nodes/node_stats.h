@@ -1,0 +1,63 @@
+/* Live figures of a graph's nodes, in one file of the graph's runtime directory that the launcher
+ * creates and maps, and each node host maps and updates (relaxed atomic adds, no system call):
+ * the launcher reads them for its live table and summary without asking anyone. A restarted node
+ * adds to its slot, so figures run on across restarts. */
+#ifndef XMEM_NODES_NODE_STATS_H
+#define XMEM_NODES_NODE_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xmem/error.h>
+
+#include "latency_hist.h"
+
+#define XMEMI_STATS_MAGIC 0x54534d58u /* "XMST" */
+#define XMEMI_STATS_VERSION 1u
+
+typedef struct xmemi_node_stats {
+    uint64_t in;              /* buffers received, all inputs */
+    uint64_t out;             /* buffers published, all outputs */
+    uint64_t dropped;         /* given back unread (drop_oldest) or not delivered downstream */
+    uint64_t latency_samples; /* inputs with a producer stamp */
+    uint64_t latency_max_ns;
+    uint64_t latency[XMEMI_HIST_BUCKETS]; /* producer stamp -> received, ns */
+} xmemi_node_stats;
+
+typedef struct xmemi_stats_file {
+    uint32_t magic;       /* XMEMI_STATS_MAGIC */
+    uint32_t version;     /* XMEMI_STATS_VERSION */
+    uint32_t record_size; /* sizeof(xmemi_node_stats) */
+    uint32_t count;       /* slots, one per node of the graph */
+    xmemi_node_stats nodes[];
+} xmemi_stats_file;
+
+typedef struct xmemi_stats_map {
+    xmemi_stats_file *file;
+    size_t len;
+} xmemi_stats_map;
+
+/* The launcher: creates `path` (0600) with `count` zeroed slots and maps it. */
+xmem_err xmemi_stats_create(const char *path, uint32_t count, xmemi_stats_map *out,
+                            xmem_error_t *err);
+
+/* A node host: maps `path` and checks its layout and that `slot` exists. */
+xmem_err xmemi_stats_open(const char *path, uint32_t slot, xmemi_stats_map *out, xmem_error_t *err);
+
+void xmemi_stats_close(xmemi_stats_map *m);
+
+static inline void xmemi_stats_add(uint64_t *counter, uint64_t n)
+{
+    __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t xmemi_stats_read(const uint64_t *counter)
+{
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+/* Records one latency sample in slot s. */
+void xmemi_stats_latency(xmemi_node_stats *s, uint64_t ns);
+
+#endif

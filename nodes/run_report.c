@@ -1,0 +1,182 @@
+/* The live table, the final table and the JSON summary of `xmem run` (run_report.h). The JSON is
+ * written, never read back here; node and plugin names are [a-z0-9_] and paths are escaped. */
+#include "run_report.h"
+
+#include <string.h>
+#include <sys/wait.h>
+
+const char *xmemi_node_state_name(xmemi_node_state s)
+{
+    static const char *const names[] = {"running", "restarting", "done", "failed"};
+    return (unsigned)s < 4 ? names[s] : "?";
+}
+
+static void fmt_us(char *buf, size_t len, uint64_t ns, bool have)
+{
+    if (have)
+        snprintf(buf, len, "%.1f", (double)ns / 1e3);
+    else
+        snprintf(buf, len, "-");
+}
+
+void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
+{
+    fprintf(out, "-- %.1f s  pool '%s': %u of %u buffers free\n", v->elapsed_s,
+            xmem_pool_name(v->pool), xmem_pool_free_count(v->pool), xmem_pool_capacity(v->pool));
+    fprintf(out, "   %-12s %-10s %7s %3s %10s %10s %9s %9s %9s %8s %5s\n", "node", "state", "pid",
+            "rst", "in", "out", "rate/s", "p50 us", "p99 us", "dropped", "held");
+    for (uint32_t i = 0; i < v->g->n_nodes; i++) {
+        xmemi_node_run *r = &v->runs[i];
+        const xmemi_node_stats *s = &v->stats->nodes[i];
+        uint64_t in = xmemi_stats_read(&s->in), out_n = xmemi_stats_read(&s->out);
+        uint64_t samples = xmemi_stats_read(&s->latency_samples);
+        uint64_t delta[XMEMI_HIST_BUCKETS];
+        for (unsigned b = 0; b < XMEMI_HIST_BUCKETS; b++) {
+            uint64_t c = xmemi_stats_read(&s->latency[b]);
+            delta[b] = c - r->prev_lat[b];
+            r->prev_lat[b] = c;
+        }
+        uint64_t dsamples = samples - r->prev_lat_samples;
+        uint64_t max = xmemi_stats_read(&s->latency_max_ns);
+        char p50[16], p99[16];
+        fmt_us(p50, sizeof p50, xmemi_hist_percentile(delta, dsamples, max, 0.50), dsamples);
+        fmt_us(p99, sizeof p99, xmemi_hist_percentile(delta, dsamples, max, 0.99), dsamples);
+        bool source = v->g->nodes[i].n_inputs == 0;
+        uint64_t moved = source ? out_n - r->prev_out : in - r->prev_in;
+        uint64_t held = r->state == XMEMI_NODE_RUNNING ? xmem_pool_held_by_pid(v->pool, r->pid) : 0;
+        fprintf(out, "   %-12s %-10s %7d %3u %10llu %10llu %9.1f %9s %9s %8llu %5llu\n",
+                v->g->nodes[i].name, xmemi_node_state_name(r->state), (int)r->pid, r->restarts,
+                (unsigned long long)in, (unsigned long long)out_n,
+                interval_s > 0 ? (double)moved / interval_s : 0.0, p50, p99,
+                (unsigned long long)xmemi_stats_read(&s->dropped), (unsigned long long)held);
+        r->prev_in = in;
+        r->prev_out = out_n;
+        r->prev_lat_samples = samples;
+    }
+    fflush(out);
+}
+
+/* Whole-run figures of node i. */
+typedef struct totals {
+    uint64_t in, out, dropped, samples, p50, p99, max;
+    double rate;
+} totals;
+
+static totals totals_of(const xmemi_run_view *v, uint32_t i)
+{
+    const xmemi_node_stats *s = &v->stats->nodes[i];
+    uint64_t counts[XMEMI_HIST_BUCKETS];
+    for (unsigned b = 0; b < XMEMI_HIST_BUCKETS; b++)
+        counts[b] = xmemi_stats_read(&s->latency[b]);
+    totals t = {
+        .in = xmemi_stats_read(&s->in),
+        .out = xmemi_stats_read(&s->out),
+        .dropped = xmemi_stats_read(&s->dropped),
+        .samples = xmemi_stats_read(&s->latency_samples),
+        .max = xmemi_stats_read(&s->latency_max_ns),
+    };
+    t.p50 = xmemi_hist_percentile(counts, t.samples, t.max, 0.50);
+    t.p99 = xmemi_hist_percentile(counts, t.samples, t.max, 0.99);
+    uint64_t moved = v->g->nodes[i].n_inputs ? t.in : t.out;
+    t.rate = v->elapsed_s > 0 ? (double)moved / v->elapsed_s : 0;
+    return t;
+}
+
+static void describe_status(char *buf, size_t len, int status)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "status %d", status);
+}
+
+void xmemi_report_final(FILE *out, const xmemi_run_view *v)
+{
+    fprintf(out, "== summary: %.1f s, pool '%s': %u of %u buffers free\n", v->elapsed_s,
+            xmem_pool_name(v->pool), xmem_pool_free_count(v->pool), xmem_pool_capacity(v->pool));
+    fprintf(out, "   %-12s %-10s %3s %10s %10s %9s %9s %9s %9s %8s  %s\n", "node", "state", "rst",
+            "in", "out", "rate/s", "p50 us", "p99 us", "max us", "dropped", "last exit");
+    for (uint32_t i = 0; i < v->g->n_nodes; i++) {
+        const xmemi_node_run *r = &v->runs[i];
+        totals t = totals_of(v, i);
+        char p50[16], p99[16], max[16], status[64];
+        fmt_us(p50, sizeof p50, t.p50, t.samples);
+        fmt_us(p99, sizeof p99, t.p99, t.samples);
+        fmt_us(max, sizeof max, t.max, t.samples);
+        describe_status(status, sizeof status, r->last_status);
+        fprintf(out, "   %-12s %-10s %3u %10llu %10llu %9.1f %9s %9s %9s %8llu  %s\n",
+                v->g->nodes[i].name, xmemi_node_state_name(r->state), r->restarts,
+                (unsigned long long)t.in, (unsigned long long)t.out, t.rate, p50, p99, max,
+                (unsigned long long)t.dropped, status);
+    }
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_status,
+                          uint32_t free_at_end)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return false;
+    }
+    fprintf(f, "{\n  \"graph\": ");
+    json_string(f, v->g->path);
+    fprintf(f, ",\n  \"duration_s\": %.3f,\n  \"exit_status\": %d,\n", v->elapsed_s, exit_status);
+    fprintf(f, "  \"pool\": {\"name\": ");
+    json_string(f, xmem_pool_name(v->pool));
+    fprintf(f, ", \"buffers\": %u, \"free_at_end\": %u},\n  \"nodes\": [\n",
+            xmem_pool_capacity(v->pool), free_at_end);
+    for (uint32_t i = 0; i < v->g->n_nodes; i++) {
+        const xmemi_node_run *r = &v->runs[i];
+        const xmemi_graph_node *n = &v->g->nodes[i];
+        totals t = totals_of(v, i);
+        fprintf(f, "    {\"name\": \"%s\", \"plugin\": \"%s\", \"state\": \"%s\", ", n->name,
+                n->loaded.desc.name, xmemi_node_state_name(r->state));
+        fprintf(f, "\"restarts\": %u, \"in\": %llu, \"out\": %llu, \"dropped\": %llu, ",
+                r->restarts, (unsigned long long)t.in, (unsigned long long)t.out,
+                (unsigned long long)t.dropped);
+        fprintf(f,
+                "\"rate_per_s\": %.2f, \"latency_us\": {\"samples\": %llu, \"p50\": %.1f, "
+                "\"p99\": %.1f, \"max\": %.1f}, ",
+                t.rate, (unsigned long long)t.samples, (double)t.p50 / 1e3, (double)t.p99 / 1e3,
+                (double)t.max / 1e3);
+        if (n->n_inputs == 0)
+            fprintf(f, "\"max_stall_ms\": %.1f, ", (double)r->max_stall_ns / 1e6);
+        fprintf(f, "\"deaths\": [");
+        for (uint32_t d = 0; d < r->n_deaths; d++) {
+            const xmemi_death *x = &r->deaths[d];
+            char status[64];
+            describe_status(status, sizeof status, x->status);
+            fprintf(f,
+                    "%s{\"pid\": %d, \"at_s\": %.3f, \"status\": \"%s\", \"signal\": %d, "
+                    "\"exit_code\": %d, \"refs_returned\": %llu, \"reclaim_us\": %.1f}",
+                    d ? ", " : "", (int)x->pid, x->at_s, status,
+                    WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0,
+                    WIFEXITED(x->status) ? WEXITSTATUS(x->status) : -1,
+                    (unsigned long long)x->refs_returned, (double)x->reclaim_ns / 1e3);
+        }
+        fprintf(f, "]}%s\n", i + 1 < v->g->n_nodes ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    bool ok = fclose(f) == 0;
+    if (!ok)
+        perror(path);
+    return ok;
+}

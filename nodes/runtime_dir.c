@@ -1,0 +1,131 @@
+/* Runtime directories of graphs (runtime_dir.h). */
+#define _GNU_SOURCE
+#include "runtime_dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error_internal.h"
+
+/* The base must be ours and closed to others: ipc sockets there accept whoever can reach them. */
+static xmem_err ensure_private_dir(const char *path, xmem_error_t *err)
+{
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s", path);
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s", path);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
+        return xmemi_fail(err, XMEM_ESYS, 0,
+                          "runtime directory %s is not a directory of this user with mode 0700; "
+                          "remove it or set XMEM_RUNTIME_DIR",
+                          path);
+    return XMEM_OK;
+}
+
+static void base_dir(char *buf, size_t len)
+{
+    const char *env = getenv("XMEM_RUNTIME_DIR");
+    if (env && *env)
+        snprintf(buf, len, "%s", env);
+    else
+        snprintf(buf, len, "/tmp/xmem-%u", (unsigned)getuid());
+}
+
+xmem_err xmemi_runtime_dir_path(const char *pool, char *buf, size_t len, xmem_error_t *err)
+{
+    char base[128];
+    base_dir(base, sizeof base);
+    /* ipc socket paths must fit sockaddr_un (108 bytes) with "/node.port" after this. */
+    int n = snprintf(buf, len, "%s/%s", base, pool);
+    if (n < 0 || (size_t)n >= len || n > 80)
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "runtime directory %s/%s: too long for ipc socket paths (80 at most)",
+                          base, pool);
+    return XMEM_OK;
+}
+
+static void remove_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, "launcher.lock") == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+xmem_err xmemi_runtime_dir_claim(const char *pool, xmemi_runtime_dir *out, bool *was_stale,
+                                 xmem_error_t *err)
+{
+    out->lock_fd = -1;
+    *was_stale = false;
+    char base[128];
+    base_dir(base, sizeof base);
+    xmem_err rc;
+    if ((rc = ensure_private_dir(base, err)) ||
+        (rc = xmemi_runtime_dir_path(pool, out->path, sizeof out->path, err)) ||
+        (rc = ensure_private_dir(out->path, err)))
+        return rc;
+    char lock[256];
+    snprintf(lock, sizeof lock, "%s/launcher.lock", out->path);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return xmemi_fail(err, XMEM_ESYS, errno, "lock file %s", lock);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 1] = '\0';
+        close(fd);
+        return xmemi_fail(err, XMEM_EEXIST, 0,
+                          "a graph with pool '%s' is already running (launcher pid %s, %s): stop "
+                          "it, or give this graph another pool name",
+                          pool, pid, out->path);
+    }
+    DIR *d = opendir(out->path);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "launcher.lock"))
+            *was_stale = true;
+    if (d)
+        closedir(d);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_size > 0)
+        *was_stale = true; /* a lock file with a pid in it: its launcher died without cleaning */
+    remove_files(out->path);
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        close(fd);
+        return xmemi_fail(err, XMEM_ESYS, errno, "lock file %s", lock);
+    }
+    out->lock_fd = fd;
+    return XMEM_OK;
+}
+
+void xmemi_runtime_dir_remove(xmemi_runtime_dir *d)
+{
+    if (d->lock_fd < 0)
+        return;
+    remove_files(d->path);
+    char lock[256];
+    snprintf(lock, sizeof lock, "%s/launcher.lock", d->path);
+    unlink(lock);
+    rmdir(d->path);
+    close(d->lock_fd);
+    d->lock_fd = -1;
+}
