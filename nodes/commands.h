@@ -8,5 +8,6 @@ int xmemi_cmd_plugins(int argc, char **argv);
 int xmemi_cmd_pool(int argc, char **argv);
 int xmemi_cmd_validate(int argc, char **argv);
 int xmemi_cmd_run(int argc, char **argv);
+int xmemi_cmd_chaos(int argc, char **argv);
 
 #endif

@@ -479,7 +479,8 @@ static xmem_err syntax_error(parser *p, struct fy_diag *diag)
     struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
     if (!e)
         return xmemi_fail(p->err, XMEM_ECONFIG, errno, "%s: cannot read it as YAML", p->g->path);
-    return fail_mark(p, (xmemi_mark){e->line + 1, e->column + 1}, "YAML syntax: %s", e->msg);
+    /* Collected errors carry 1-based positions already (node marks are 0-based). */
+    return fail_mark(p, (xmemi_mark){e->line, e->column}, "YAML syntax: %s", e->msg);
 }
 
 static void quiet(struct fy_diag *diag, void *user, const char *buf, size_t len)

@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
     {"run", xmemi_cmd_run, "run a pipeline graph: pool, one process per node, live statistics"},
     {"validate", xmemi_cmd_validate, "check a graph file without running it"},
+    {"chaos", xmemi_cmd_chaos, "run a graph while killing random consumers; check it survives"},
     {"node", xmemi_cmd_node, "run one node plugin in this process"},
     {"plugins", xmemi_cmd_plugins, "list node plugins with their parameters and ports"},
     {"pool", xmemi_cmd_pool, "create a pool and keep it until Ctrl-C, showing its use"},
