@@ -472,20 +472,40 @@ static xmem_err parse_root(parser *p, struct fy_node *root)
     return XMEM_OK;
 }
 
-/* Syntax errors, as libfyaml collected them, in our format. */
-static xmem_err syntax_error(parser *p, struct fy_diag *diag)
+/* libfyaml's first diagnostic line, "FILE:LINE:COLUMN: error: WHAT" (its collected-errors API
+ * leaks in 0.7, so the text it prints is caught instead). */
+typedef struct diag_text {
+    char line[XMEM_ERROR_MSG_MAX];
+    bool have;
+} diag_text;
+
+static void catch_first_line(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
-    void *it = NULL;
-    struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
-    if (!e)
-        return xmemi_fail(p->err, XMEM_ECONFIG, errno, "%s: cannot read it as YAML", p->g->path);
-    /* Collected errors carry 1-based positions already (node marks are 0-based). */
-    return fail_mark(p, (xmemi_mark){e->line, e->column}, "YAML syntax: %s", e->msg);
+    (void)diag;
+    diag_text *t = user;
+    if (t->have)
+        return;
+    size_t n = strcspn(buf, "\n");
+    n = n < len ? n : len;
+    snprintf(t->line, sizeof t->line, "%.*s", (int)n, buf);
+    t->have = true;
 }
 
-static void quiet(struct fy_diag *diag, void *user, const char *buf, size_t len)
+/* A syntax error in our format: position and text from libfyaml's line. */
+static xmem_err syntax_error(parser *p, const diag_text *t)
 {
-    (void)diag, (void)user, (void)buf, (void)len;
+    size_t plen = strlen(p->g->path);
+    int line = 0, column = 0, used = 0;
+    if (t->have && strncmp(t->line, p->g->path, plen) == 0 &&
+        sscanf(t->line + plen, ":%d:%d: %n", &line, &column, &used) == 2 && used > 0) {
+        const char *what = t->line + plen + used;
+        if (strncmp(what, "error: ", 7) == 0)
+            what += 7;
+        return fail_mark(p, (xmemi_mark){line, column}, "YAML syntax: %s", what);
+    }
+    if (t->have)
+        return xmemi_fail(p->err, XMEM_ECONFIG, 0, "%s: YAML syntax: %s", p->g->path, t->line);
+    return xmemi_fail(p->err, XMEM_ECONFIG, errno, "%s: cannot read it as YAML", p->g->path);
 }
 
 xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
@@ -502,16 +522,21 @@ xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
         return rc;
     }
     fclose(f);
+    diag_text text = {.have = false};
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
     dc.fp = NULL;
-    dc.output_fn = quiet;
+    dc.output_fn = catch_first_line;
+    dc.user = &text;
+    dc.colorize = false;
+    dc.show_source = false;
+    dc.show_position = true;
+    dc.show_type = true;
+    dc.show_module = false;
     struct fy_diag *diag = fy_diag_create(&dc);
-    if (diag)
-        fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE, .diag = diag};
     struct fy_document *doc = fy_document_build_from_file(&pc, path);
-    xmem_err rc = doc ? parse_root(&p, fy_document_root(doc)) : syntax_error(&p, diag);
+    xmem_err rc = doc ? parse_root(&p, fy_document_root(doc)) : syntax_error(&p, &text);
     if (rc == XMEM_OK && !g->pool_name[0]) {
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;

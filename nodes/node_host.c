@@ -56,6 +56,8 @@ typedef struct input {
     xmem_sub_t *sub;
     bool ended;
     uint64_t received;
+    xmem_buf_ref *kept; /* inputs the plugin took into its state and still holds */
+    uint32_t n_kept;
 } input;
 
 typedef struct host {
@@ -72,6 +74,7 @@ typedef struct host {
     xmemi_stats_map stats_map;
     xmemi_node_stats *stats;           /* this node's slot, or NULL */
     uint64_t synced_out, synced_drops; /* what the slot has been told so far */
+    bool ran;                          /* init succeeded: fini was called */
 } host;
 
 static const xmem_node_port *find_port(const xmem_node_port *ports, uint32_t n, const char *name)
@@ -193,6 +196,7 @@ static bool wire_inputs(host *h)
                             port->name, err.msg);
                     return false;
                 }
+                in->kept = calloc(xmem_pool_capacity(xmem_sub_pool(in->sub)), sizeof *in->kept);
                 h->n_inputs++;
             }
             if (xmem_sub_connect(in->sub, cfg->inputs[b].endpoint, &err)) {
@@ -334,6 +338,26 @@ static void input_ended(host *h, uint32_t w)
     h->waiting_input[w] = h->waiting_input[h->n_waiting];
 }
 
+/* Inputs a plugin did not leave to the host: published ones left this attachment, kept ones
+ * are still owned by it. The list holds only those still owned, so it stays as short as what the
+ * plugin holds. */
+static void note_kept(input *in, xmem_buf_ref ref)
+{
+    xmem_pool_t *pool = xmem_sub_pool(in->sub);
+    uint32_t me = xmem_pool_owner_id(pool), w = 0;
+    bool listed = false;
+    for (uint32_t i = 0; i < in->n_kept; i++) {
+        if (!xmem_pool_owned_by(pool, in->kept[i], me))
+            continue;
+        listed |= in->kept[i].index == ref.index && in->kept[i].generation == ref.generation;
+        in->kept[w++] = in->kept[i];
+    }
+    in->n_kept = w;
+    if (!listed && in->kept && in->n_kept < xmem_pool_capacity(pool) &&
+        xmem_pool_owned_by(pool, ref, me))
+        in->kept[in->n_kept++] = ref;
+}
+
 static void run_filter(host *h)
 {
     const xmem_node_plugin *p = &h->plugin.desc;
@@ -374,7 +398,10 @@ static void run_filter(host *h)
         }
         in->received++;
         count_input(h, &g);
+        xmem_buf_ref ref = xmem_guard_ref(&g);
         rc = p->process(&h->node, h->state, in->port->name, &g, &err);
+        if (!xmem_guard_valid(&g))
+            note_kept(in, ref);
         sync_stats(h);
         if (rc) {
             callback_failed(h, "process", rc, &err);
@@ -383,20 +410,38 @@ static void run_filter(host *h)
     }
 }
 
+/* References of an attachment: all of them, summed over buffers. */
+static uint64_t owned_total(xmem_pool_t *pool, xmem_buf_ref *refs, uint32_t *counts, uint32_t cap)
+{
+    uint32_t n = xmem_pool_list_owned(pool, refs, counts, cap);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n && i < cap; i++)
+        sum += counts[i];
+    return sum;
+}
+
 /* A plugin that kept references past fini: say so, so its author can find the leak; detaching
- * from the pool gives them back in any case. */
+ * from the pool gives them back in any case. Its own buffers are those of the node's attachment;
+ * inputs it kept are those it took from the host and that their attachment still owns. */
 static void report_leftovers(host *h)
 {
     uint32_t cap = xmem_pool_capacity(h->node.pool);
     xmem_buf_ref *refs = calloc(cap, sizeof *refs);
     uint32_t *counts = calloc(cap, sizeof *counts);
     if (refs && counts) {
-        uint32_t n = xmem_pool_list_owned(h->node.pool, refs, counts, cap);
-        if (n)
+        uint64_t own = owned_total(h->node.pool, refs, counts, cap), inputs = 0;
+        for (uint32_t i = 0; i < h->n_inputs; i++) {
+            input *in = &h->inputs[i];
+            xmem_pool_t *pool = xmem_sub_pool(in->sub);
+            for (uint32_t k = 0; k < in->n_kept; k++)
+                inputs += xmem_pool_owned_by(pool, in->kept[k], xmem_pool_owner_id(pool)) > 0;
+        }
+        if (own || inputs)
             xmem_node_log(&h->node, XMEM_LOG_WARN,
-                          "plugin '%s' still held %u buffer(s) after fini (first: buffer %u "
-                          "generation %u); giving them back",
-                          h->plugin.desc.name, n, refs[0].index, refs[0].generation);
+                          "plugin '%s' still held %llu buffer(s) after fini (%llu of its own, "
+                          "%llu inputs); giving them back",
+                          h->plugin.desc.name, (unsigned long long)(own + inputs),
+                          (unsigned long long)own, (unsigned long long)inputs);
     }
     free(refs);
     free(counts);
@@ -404,8 +449,12 @@ static void report_leftovers(host *h)
 
 static void teardown(host *h, bool clean)
 {
-    for (uint32_t i = 0; i < h->n_inputs; i++)
+    if (h->node.pool && h->ran)
+        report_leftovers(h);
+    for (uint32_t i = 0; i < h->n_inputs; i++) {
         xmem_sub_destroy(&h->inputs[i].sub);
+        free(h->inputs[i].kept);
+    }
     for (uint32_t i = 0; i < h->node.n_outputs; i++) {
         xmemi_output *out = &h->node.outputs[i];
         xmem_error_t err;
@@ -415,8 +464,6 @@ static void teardown(host *h, bool clean)
     }
     free(h->node.outputs);
     h->node.outputs = NULL;
-    if (h->node.pool)
-        report_leftovers(h);
     xmem_pool_destroy(&h->node.pool);
     xmemi_params_free(&h->node);
     xmemi_stats_close(&h->stats_map);
@@ -437,13 +484,14 @@ int xmemi_node_run(const xmemi_node_config *cfg)
     node->acquire_timeout_ms = cfg->acquire_timeout_ms;
     node->log_level = cfg->log_level;
     node->signalled = &signalled;
+    int status = XMEMI_EXIT_USAGE;
     if (!check_ports(&h))
-        return XMEMI_EXIT_USAGE;
+        goto out;
     if (xmemi_params_set(node, cfg->params, cfg->n_params, &err)) {
         fprintf(stderr, "xmem node: %s\n", err.msg);
-        return XMEMI_EXIT_USAGE;
+        goto out;
     }
-    int status = XMEMI_EXIT_FAILED;
+    status = XMEMI_EXIT_FAILED;
     if (!cfg->pool) {
         fprintf(stderr, "xmem node: node '%s': no pool (--pool NAME)\n", node->name);
         status = XMEMI_EXIT_USAGE;
@@ -481,6 +529,7 @@ int xmemi_node_run(const xmemi_node_config *cfg)
         run_source(&h);
     if (h.plugin.desc.fini)
         h.plugin.desc.fini(node, h.state);
+    h.ran = true;
     if (node->failed)
         h.why_stopped = "failed";
     else if (signalled)
@@ -499,6 +548,9 @@ int xmemi_node_run(const xmemi_node_config *cfg)
     status = node->failed ? XMEMI_EXIT_FAILED : XMEMI_EXIT_OK;
 out:
     teardown(&h, status == XMEMI_EXIT_OK);
-    /* The plugin stays loaded: its code may still be named by atexit handlers or threads. */
+    /* The plugin stays loaded (its code may still be named by atexit handlers or threads it
+     * started); only the loader's copy of its path goes. */
+    free(h.plugin.path);
+    h.plugin.path = NULL;
     return status;
 }

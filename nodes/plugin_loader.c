@@ -106,10 +106,12 @@ xmem_err xmemi_plugin_check(const xmem_node_plugin *p, size_t symbol_size, const
                       "built for node ABI version %u; this xmem supports versions 1 to %u: "
                       "rebuild it against this xmem",
                       p->abi_version, XMEM_NODE_ABI_VERSION);
-    if (p->size < ABI_V1_SIZE || (symbol_size && symbol_size < p->size))
-        return refuse(err, origin,
-                      "descriptor size %u is smaller than ABI version %u's %zu bytes (symbol: %zu)",
-                      p->size, p->abi_version, ABI_V1_SIZE, symbol_size);
+    if (p->size < ABI_V1_SIZE)
+        return refuse(err, origin, "descriptor size %u is smaller than ABI version %u's %zu bytes",
+                      p->size, p->abi_version, ABI_V1_SIZE);
+    if (symbol_size && symbol_size < p->size)
+        return refuse(err, origin, "symbol '%s' is %zu bytes but its descriptor claims %u",
+                      XMEM_NODE_SYMBOL, symbol_size, p->size);
     /* Fields appended after the plugin was built read as zero. */
     memset(out, 0, sizeof *out);
     memcpy(out, p, p->size < sizeof *out ? p->size : sizeof *out);

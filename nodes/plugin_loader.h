@@ -33,7 +33,7 @@ xmem_err xmemi_plugin_check(const xmem_node_plugin *p, size_t symbol_size, const
 /* Unloads: only when none of its buffers or code is in use any more (listing, refusals). */
 void xmemi_plugin_close(xmemi_plugin *p);
 
-/* Where the plugin came from, for messages: its path, or "built-in NAME". */
+/* Where the plugin came from, for messages: its path, or "built-in". */
 const char *xmemi_plugin_origin(const xmemi_plugin *p);
 
 #endif

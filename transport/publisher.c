@@ -302,8 +302,7 @@ xmem_err xmem_pub_create(xmem_pool_t *pool, const char *endpoint, const xmem_pub
         /* Descriptors queued at destroy still reach live subscribers (they own those buffers). */
         (rc = xmemi_zmq_setint(pub->sock, ZMQ_LINGER, 1000, endpoint, err)) ||
         (rc = xmemi_zmq_setint(pub->sock, ZMQ_SNDHWM, 100000, endpoint, err)) ||
-        (rc = xmemi_zmq_setint(pub->sock, ZMQ_HEARTBEAT_IVL, hb, endpoint, err)) ||
-        (rc = xmemi_zmq_setint(pub->sock, ZMQ_HEARTBEAT_TIMEOUT, 5 * hb, endpoint, err)))
+        (rc = xmemi_zmq_heartbeat(pub->sock, hb, endpoint, err)))
         goto fail_sock;
     if (zmq_bind(pub->sock, endpoint) != 0) {
         rc = xmemi_zmq_fail(err, "publisher cannot bind", endpoint);

@@ -160,8 +160,7 @@ xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xmem_error_t *e
     int hb = sub->opts.heartbeat_ms;
     if ((rc = xmemi_zmq_setint(sock, ZMQ_LINGER, 100, endpoint, err)) ||
         (rc = xmemi_zmq_setint(sock, ZMQ_RCVHWM, 100000, endpoint, err)) ||
-        (rc = xmemi_zmq_setint(sock, ZMQ_HEARTBEAT_IVL, hb, endpoint, err)) ||
-        (rc = xmemi_zmq_setint(sock, ZMQ_HEARTBEAT_TIMEOUT, 5 * hb, endpoint, err)))
+        (rc = xmemi_zmq_heartbeat(sock, hb, endpoint, err)))
         goto fail;
     if (zmq_setsockopt(sock, ZMQ_ROUTING_ID, rid, (size_t)rid_len) != 0) {
         rc = xmemi_zmq_fail(err, "zmq_setsockopt(ROUTING_ID) for", endpoint);

@@ -2,6 +2,7 @@
 #include "zmq_util.h"
 
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -19,6 +20,14 @@ xmem_err xmemi_zmq_setint(void *sock, int option, int value, const char *endpoin
     if (zmq_setsockopt(sock, option, &value, sizeof value) != 0)
         return xmemi_zmq_fail(err, "zmq_setsockopt on", endpoint);
     return XMEM_OK;
+}
+
+xmem_err xmemi_zmq_heartbeat(void *sock, int hb_ms, const char *endpoint, xmem_error_t *err)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return XMEM_OK;
+    xmem_err rc = xmemi_zmq_setint(sock, ZMQ_HEARTBEAT_IVL, hb_ms, endpoint, err);
+    return rc ? rc : xmemi_zmq_setint(sock, ZMQ_HEARTBEAT_TIMEOUT, 5 * hb_ms, endpoint, err);
 }
 
 uint64_t xmemi_now_ns(void)

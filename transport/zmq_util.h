@@ -13,6 +13,12 @@ xmem_err xmemi_zmq_fail(xmem_error_t *err, const char *what, const char *endpoin
 xmem_err xmemi_zmq_setint(void *sock, int option, int value, const char *endpoint,
                           xmem_error_t *err);
 
+/* ZeroMQ heartbeats (interval hb_ms, timeout 5x) on tcp:// endpoints only: a remote peer can
+ * vanish silently, a local one cannot (the kernel closes its ipc socket, and the pool's liveness
+ * checks catch its death). libzmq 4.3.4 can also abort an I/O thread on a connection that fails
+ * while a heartbeat is pending (zeromq/libzmq#4364): local edges never arm one. */
+xmem_err xmemi_zmq_heartbeat(void *sock, int hb_ms, const char *endpoint, xmem_error_t *err);
+
 uint64_t xmemi_now_ns(void);
 
 #endif

@@ -50,7 +50,8 @@ XMEM_EXPORT const char *xmem_drop_name(xmem_drop reason);
 typedef struct xmem_pub_options {
     int block_timeout_ms; /* longest wait for a `block` subscriber (negative: no limit, a dead
                              subscriber still ends the wait); default 1000 */
-    int heartbeat_ms;     /* ZeroMQ heartbeat; a silent peer is dropped after 5x; default 200 */
+    int heartbeat_ms;     /* ZeroMQ heartbeat on tcp:// (a silent peer is dropped after 5x);
+                             default 200 */
 } xmem_pub_options;
 
 XMEM_EXPORT void xmem_pub_options_init(xmem_pub_options *opts);
@@ -113,7 +114,7 @@ XMEM_EXPORT uint32_t xmem_pub_subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_sta
 typedef struct xmem_sub_options {
     uint32_t depth;           /* buffers held at most before the policy applies; default 4 */
     xmem_queue_policy policy; /* default XMEM_POLICY_DROP_OLDEST */
-    int heartbeat_ms;         /* ZeroMQ heartbeat and subscribe refresh; default 200 */
+    int heartbeat_ms;         /* subscribe refresh, and ZeroMQ heartbeat on tcp://; default 200 */
 } xmem_sub_options;
 
 XMEM_EXPORT void xmem_sub_options_init(xmem_sub_options *opts);

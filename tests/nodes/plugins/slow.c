@@ -1,0 +1,70 @@
+/* A slow sink for the queue-policy tests: sleeps `delay_ms` per buffer and counts the frames that
+ * never reached it (gaps in the producer's sequence numbers), reporting both at the end.
+ *   - name: slow
+ *     plugin: slow
+ *     inputs: {in: src/out}
+ *     params: {delay_ms: 5} */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <xmem/node.h>
+
+typedef struct slow {
+    int64_t delay_ms;
+    uint64_t received;
+    uint64_t next; /* the sequence number due next (testsrc counts from 0) */
+    uint64_t missing;
+} slow;
+
+static const xmem_node_param params[] = {
+    {"delay_ms", XMEM_PARAM_INT, "5", "sleep per buffer", 0, 10000, NULL},
+};
+
+static const xmem_node_port inputs[] = {{"in", "stamped buffers"}};
+
+static xmem_err init(xmem_node_t *node, void **state, xmem_error_t *err)
+{
+    slow *s = calloc(1, sizeof *s);
+    if (!s)
+        return xmem_node_fail(node, err, "out of memory");
+    s->delay_ms = xmem_node_param_int(node, "delay_ms");
+    *state = s;
+    return XMEM_OK;
+}
+
+static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_guard_t *input,
+                        xmem_error_t *err)
+{
+    (void)node;
+    (void)port;
+    slow *s = state;
+    xmem_meta_t meta;
+    xmem_err rc = xmem_guard_meta(input, &meta, err);
+    if (rc)
+        return rc;
+    s->received++;
+    if (meta.sequence > s->next)
+        s->missing += meta.sequence - s->next;
+    if (meta.sequence >= s->next)
+        s->next = meta.sequence + 1;
+    struct timespec ts = {.tv_sec = s->delay_ms / 1000, .tv_nsec = (s->delay_ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && !xmem_node_stopping(node)) {
+    }
+    return XMEM_OK;
+}
+
+static void fini(xmem_node_t *node, void *state)
+{
+    slow *s = state;
+    if (!s)
+        return;
+    xmem_node_log(node, XMEM_LOG_INFO, "slow: received %" PRIu64 " frames, %" PRIu64 " missing",
+                  s->received, s->missing);
+    free(s);
+}
+
+XMEM_NODE_DEFINE(.name = "slow", .version = "1.0", .description = "a sink that takes its time",
+                 .params = params, .n_params = 1, .inputs = inputs, .n_inputs = 1, .init = init,
+                 .process = process, .fini = fini);
