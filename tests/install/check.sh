@@ -44,3 +44,12 @@ grep -q "every input ended: 50 buffers in, 50 out" "$work/thr.log" ||
 grep -q "every input ended: 50 buffers in" "$work/sink.log" ||
     { cat "$work"/*.log; echo "the sink did not get 50 frames" >&2; exit 1; }
 echo "example plugin: 50 frames through $work/plugin/xmem_threshold.so"
+
+# The same plugin in a graph run by the installed `xmem run`, found by name in XMEM_PLUGIN_PATH:
+# 300 frames, then the source ends its stream and every node drains and ends by itself.
+XMEM_PLUGIN_PATH="$work/plugin" XMEM_RUNTIME_DIR="$work/rt" "$xmem" run --interval 0 \
+    --duration 60 --summary "$work/summary.json" "$src/examples/plugin/threshold.yaml" \
+    >"$work/run.log" 2>&1 || { cat "$work/run.log"; echo "xmem run of threshold.yaml failed" >&2; exit 1; }
+grep -q '"name": "latency", "plugin": "stats", "state": "done", "restarts": 0, "in": 300,' \
+    "$work/summary.json" || { cat "$work/run.log" "$work/summary.json"; echo "not 300 frames" >&2; exit 1; }
+echo "example graph: 300 frames through xmem_threshold under xmem run"
