@@ -79,6 +79,22 @@ xmem_err xmem_node_acquire(xmem_node_t *node, size_t size, xmem_guard_t *out, xm
     return xmem_pool_acquire_cpu_timeout(node->pool, size, node->acquire_timeout_ms, out, err);
 }
 
+xmem_err xmem_node_acquire_like(xmem_node_t *node, const xmem_guard_t *input, xmem_guard_t *out,
+                                xmem_error_t *err)
+{
+    xmem_meta_t meta;
+    xmem_err rc = xmem_guard_meta(input, &meta, err);
+    if (rc || (rc = xmem_node_acquire(node, xmem_guard_size(input), out, err)))
+        return rc;
+    if (meta.dtype != XMEM_DTYPE_UNKNOWN && meta.ndim > 0)
+        rc = xmem_guard_set_layout(out, meta.dtype, meta.ndim, meta.shape, meta.strides, err);
+    if (rc == XMEM_OK)
+        rc = xmem_guard_set_stamp(out, meta.sequence, meta.timestamp_ns, err);
+    if (rc)
+        xmem_guard_release(out, NULL);
+    return rc;
+}
+
 static xmemi_output *output(xmem_node_t *node, const char *port)
 {
     for (uint32_t i = 0; i < node->n_outputs; i++)

@@ -46,27 +46,16 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
 {
     (void)port;
     const threshold *t = state;
-    size_t size = xmem_guard_size(in);
-    const uint8_t *src = xmem_guard_data(in);
-    xmem_meta_t meta;
-    xmem_err rc = xmem_guard_meta(in, &meta, err);
-    if (rc)
-        return rc;
+    /* Same size, layout and stamp as the input: downstream sees the producer's frame age. */
     XMEM_GUARD_AUTO xmem_guard_t out = XMEM_GUARD_INIT;
-    if ((rc = xmem_node_acquire(node, size, &out, err)))
-        return rc;
     void *data;
-    if ((rc = xmem_guard_data_mut(&out, &data, err)))
+    xmem_err rc = xmem_node_acquire_like(node, in, &out, err);
+    if (rc || (rc = xmem_guard_data_mut(&out, &data, err)))
         return rc;
+    const uint8_t *src = xmem_guard_data(in);
     uint8_t *dst = data;
-    for (size_t i = 0; i < size; i++)
+    for (size_t i = 0, n = xmem_guard_size(in); i < n; i++)
         dst[i] = t->map[src[i]];
-    /* Same bytes, same positions: downstream sees the input's shape and its producer's stamp. */
-    if (meta.dtype != XMEM_DTYPE_UNKNOWN && meta.ndim > 0 &&
-        (rc = xmem_guard_set_layout(&out, meta.dtype, meta.ndim, meta.shape, meta.strides, err)))
-        return rc;
-    if ((rc = xmem_guard_set_stamp(&out, meta.sequence, meta.timestamp_ns, err)))
-        return rc;
     return xmem_node_publish(node, "out", &out, err);
 }
 

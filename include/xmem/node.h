@@ -150,6 +150,12 @@ XMEM_EXPORT uint32_t xmem_node_param_enum_index(const xmem_node_t *node, const c
 XMEM_EXPORT xmem_err xmem_node_acquire(xmem_node_t *node, size_t size, xmem_guard_t *out,
                                        xmem_error_t *err);
 
+/* For transforms: acquires an output buffer of the input's size (as xmem_node_acquire) that
+ * already carries the input's layout (dtype, shape, strides, when set) and stamp (sequence,
+ * timestamp), so downstream sees the frame's age from its producer. Same ownership. */
+XMEM_EXPORT xmem_err xmem_node_acquire_like(xmem_node_t *node, const xmem_guard_t *input,
+                                            xmem_guard_t *out, xmem_error_t *err);
+
 /* Publishes the guard's buffer on output `port` and always empties the guard: its reference goes
  * to the port's subscribers (or back to the pool if none takes it). XMEM_EINVAL for a port the
  * plugin did not declare or that is not wired (then the buffer is released). */
