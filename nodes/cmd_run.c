@@ -30,7 +30,7 @@ static void usage(FILE *out)
         "  -s, --summary FILE   write the summary (per node: state, restarts, frames in and\n"
         "                       out, rate, latency p50/p99/max, drops, deaths) as JSON\n"
         "  -i, --interval S     seconds between live tables, 0 for none (default 1)\n"
-        "  -l, --log-level L    nodes' log level: error, warn (default), info, debug\n"
+        "  -l, --log-level L    nodes' log level: error, warn, info (default), debug\n"
         "  -h, --help           this text\n");
 }
 

@@ -60,7 +60,7 @@ void xmemi_run_options_init(xmemi_run_options *o)
     memset(o, 0, sizeof *o);
     o->duration_s = -1;
     o->interval_s = 1.0;
-    o->log_level = "warn";
+    o->log_level = "info";
 }
 
 static void endpoint(const launcher *l, const char *node, const char *port, char *buf, size_t len)

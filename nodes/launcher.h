@@ -14,7 +14,7 @@ typedef struct xmemi_run_options {
     double duration_s;        /* < 0: the graph's options.duration (0 there: until stopped) */
     double interval_s;        /* live table period; 0: no table */
     const char *summary_path; /* JSON summary written at the end, or NULL */
-    const char *log_level;    /* nodes' default log level (default warn) */
+    const char *log_level;    /* nodes' default log level (default info) */
 } xmemi_run_options;
 
 void xmemi_run_options_init(xmemi_run_options *o);
