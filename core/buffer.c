@@ -5,15 +5,20 @@
 
 #include <sys/mman.h>
 
+#include "cuda_internal.h"
 #include "error_internal.h"
 #include "shm.h"
 
-static void cache_store(xmemi_mapping *m, void *addr, size_t len, uint64_t epoch)
+static void cache_store(xmem_pool_t *pool, uint32_t index, void *addr, size_t len, uint64_t epoch)
 {
-    if (m->addr)
+    xmemi_mapping *m = &pool->maps[index];
+    if (m->addr) {
+        xmemi_cuda_on_unmap(pool, index, m->addr);
         munmap(m->addr, m->len);
+    }
     m->addr = addr;
     m->len = len;
+    xmemi_cuda_on_map(pool, index, addr, len);
     atomic_store_explicit(&m->epoch, epoch, memory_order_release);
 }
 
@@ -51,7 +56,7 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
     uint64_t epoch = atomic_load_explicit(&rec->backing_epoch, memory_order_relaxed) + 1;
     atomic_store_explicit(&rec->backing_epoch, epoch, memory_order_release);
     pthread_mutex_lock(&pool->map_lock);
-    cache_store(&pool->maps[index], shm.addr, shm.size, epoch);
+    cache_store(pool, index, shm.addr, shm.size, epoch);
     pthread_mutex_unlock(&pool->map_lock);
     return XMEM_OK;
 }
@@ -68,6 +73,12 @@ xmem_err xmemi_buffer_map(xmem_pool_t *pool, uint32_t index, void **addr, xmem_e
                         index);
         goto out;
     }
+    if (rec->storage != XMEM_STORAGE_CPU) {
+        rc = xmemi_fail(err, XMEM_ESTORAGE, 0,
+                        "pool '%s': buffer %u is in CUDA device memory, not mappable on the host",
+                        pool->name, index);
+        goto out;
+    }
     if (atomic_load_explicit(&m->epoch, memory_order_relaxed) != epoch) {
         char name[XMEMI_SHM_NAME_MAX];
         xmemi_buffer_shm_name(pool->name, index, name);
@@ -79,7 +90,7 @@ xmem_err xmemi_buffer_map(xmem_pool_t *pool, uint32_t index, void **addr, xmem_e
                             cause.msg);
             goto out;
         }
-        cache_store(m, shm.addr, shm.size, epoch);
+        cache_store(pool, index, shm.addr, shm.size, epoch);
     }
     *addr = m->addr;
 out:
@@ -92,7 +103,7 @@ void xmemi_buffer_map_all(xmem_pool_t *pool)
     for (uint32_t i = 0; i < pool->capacity; i++) {
         void *addr;
         if (atomic_load_explicit(&pool->region.records[i].backing_epoch, memory_order_acquire) &&
-            pool->region.records[i].capacity)
+            pool->region.records[i].capacity && pool->region.records[i].storage == XMEM_STORAGE_CPU)
             xmemi_buffer_map(pool, i, &addr, NULL); /* a failure here is reported at first use */
     }
 }
@@ -101,8 +112,10 @@ void xmemi_buffer_unmap_all(xmem_pool_t *pool)
 {
     for (uint32_t i = 0; i < pool->capacity; i++) {
         xmemi_mapping *m = &pool->maps[i];
-        if (m->addr)
+        if (m->addr) {
+            xmemi_cuda_on_unmap(pool, i, m->addr);
             munmap(m->addr, m->len);
+        }
         m->addr = NULL;
         m->len = 0;
         atomic_store(&m->epoch, 0);

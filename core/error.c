@@ -30,6 +30,7 @@ static const char *const texts[XMEM_ERR_COUNT_] = {
     [XMEM_EEND] = "end of stream",
     [XMEM_EPLUGIN] = "node plugin refused or failed",
     [XMEM_ECONFIG] = "invalid configuration",
+    [XMEM_ECUDA] = "CUDA failure or no CUDA support",
 };
 
 const char *xmem_strerror(xmem_err err)

@@ -64,6 +64,11 @@ xmem_err xmem_guard_data_mut(xmem_guard_t *g, void **out, xmem_error_t *err)
     xmem_err rc = need_writable(g, err);
     if (rc)
         return rc;
+    if (!g->data) /* only CUDA buffers have no host view */
+        return xmemi_fail(err, XMEM_ESTORAGE, 0,
+                          "pool '%s': buffer %u is in CUDA device memory: use "
+                          "xmem_guard_cuda_ptr_mut",
+                          g->pool->name, g->ref.index);
     *out = g->data;
     return XMEM_OK;
 }

@@ -77,6 +77,7 @@ xmem_err xmemi_meta_create(const char *pool, uint32_t capacity, xmemi_meta_regio
     h->capacity = capacity;
     h->max_procs = XMEM_POOL_MAX_PROCS;
     h->num_classes = XMEMI_NUM_CLASSES;
+    h->num_lists = XMEMI_NUM_LISTS;
     snprintf(h->name, sizeof h->name, "%s", pool);
     h->creator_pid = getpid();
     h->creator_start_time = xmemi_proc_start_time(h->creator_pid);
@@ -84,7 +85,7 @@ xmem_err xmemi_meta_create(const char *pool, uint32_t capacity, xmemi_meta_regio
         h->pool_id = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uintptr_t)out->shm.addr;
     long page = sysconf(_SC_PAGESIZE);
     h->page_size = page > 0 ? (uint64_t)page : 4096;
-    for (uint32_t c = 0; c < XMEMI_NUM_CLASSES; c++)
+    for (uint32_t c = 0; c < XMEMI_NUM_LISTS; c++)
         atomic_init(&h->free_heads[c], XMEMI_NIL);
     atomic_init(&h->unbacked_head, XMEMI_NIL);
     for (uint32_t i = 0; i < capacity; i++) {
@@ -115,7 +116,8 @@ static xmem_err check_header(const char *pool, const xmemi_shm *shm, xmem_error_
                           "pool '%s': meta region layout version %u, this library reads %u", pool,
                           h->layout_version, XMEMI_META_LAYOUT_VERSION);
     if (h->header_size != sizeof(xmemi_meta_header) || h->record_size != sizeof(xmemi_record) ||
-        h->max_procs != XMEM_POOL_MAX_PROCS || h->num_classes != XMEMI_NUM_CLASSES)
+        h->max_procs != XMEM_POOL_MAX_PROCS || h->num_classes != XMEMI_NUM_CLASSES ||
+        h->num_lists != XMEMI_NUM_LISTS)
         return xmemi_fail(err, XMEM_ELAYOUT, 0,
                           "pool '%s': meta region header %u/record %u bytes, %u procs, %u classes; "
                           "this library expects %zu/%zu, %d, %d",
@@ -232,7 +234,7 @@ void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index)
         xmemi_free_push(r, &r->hdr->unbacked_head, index);
         return;
     }
-    uint32_t c = rec->size_class;
+    uint32_t c = xmemi_list_of(rec->storage, rec->device, rec->size_class);
     xmemi_free_push(r, &r->hdr->free_heads[c], index);
     /* A load of a word nobody writes while nobody waits: no system call in the common case. */
     if (atomic_load_explicit(&r->hdr->class_waiters[c], memory_order_seq_cst))
@@ -269,14 +271,14 @@ bool xmemi_record_try_free(xmemi_meta_region *r, uint32_t index, _Atomic uint32_
 /* Heads of every free list, to tell whether the lists changed during a walk. */
 static void snapshot_heads(const xmemi_meta_region *r, uint64_t *out)
 {
-    for (uint32_t c = 0; c < XMEMI_NUM_CLASSES; c++)
+    for (uint32_t c = 0; c < XMEMI_NUM_LISTS; c++)
         out[c] = atomic_load_explicit(&r->hdr->free_heads[c], memory_order_acquire);
-    out[XMEMI_NUM_CLASSES] = atomic_load_explicit(&r->hdr->unbacked_head, memory_order_acquire);
+    out[XMEMI_NUM_LISTS] = atomic_load_explicit(&r->hdr->unbacked_head, memory_order_acquire);
 }
 
 static bool on_a_list(const xmemi_meta_region *r, const uint64_t *heads, uint32_t index)
 {
-    for (uint32_t c = 0; c <= XMEMI_NUM_CLASSES; c++) {
+    for (uint32_t c = 0; c <= XMEMI_NUM_LISTS; c++) {
         uint32_t at = (uint32_t)heads[c];
         for (uint32_t steps = 0; at != XMEMI_NIL && steps <= r->hdr->capacity; steps++) {
             if (at == index)
@@ -313,7 +315,7 @@ static void recover_acquiring(xmemi_meta_region *r, uint32_t dead_slot, uint32_t
     if (index >= r->hdr->capacity)
         return;
     xmemi_record *rec = &r->records[index];
-    uint64_t before[XMEMI_NUM_CLASSES + 1], after[XMEMI_NUM_CLASSES + 1];
+    uint64_t before[XMEMI_NUM_LISTS + 1], after[XMEMI_NUM_LISTS + 1];
     for (int attempt = 0; attempt < 1000; attempt++) {
         uint32_t life = xmemi_life_load(rec);
         if (xmemi_life_live(life) || xmemi_record_refs(rec) != 0 ||

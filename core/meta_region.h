@@ -16,10 +16,13 @@
 #include "shm.h"
 
 #define XMEMI_META_MAGIC 0x314c4f4f504d4d58ull /* "XMMPOOL1" little-endian */
-#define XMEMI_META_LAYOUT_VERSION 1u
-#define XMEMI_NUM_CLASSES 128   /* size classes: 4 per doubling from 4 KiB up to 1 TiB */
+#define XMEMI_META_LAYOUT_VERSION 2u
+#define XMEMI_NUM_CLASSES 128    /* size classes: 4 per doubling from 4 KiB up to 1 TiB */
+#define XMEMI_MAX_CUDA_DEVICES 8 /* CUDA devices a pool keeps free lists for */
+/* Free lists: one per size class for CPU buffers, then one per class for each CUDA device. */
+#define XMEMI_NUM_LISTS (XMEMI_NUM_CLASSES * (1 + XMEMI_MAX_CUDA_DEVICES))
 #define XMEMI_NIL UINT32_MAX    /* end of a free list */
-#define XMEMI_CUDA_RESERVED 192 /* bytes per record kept for CUDA IPC memory and event handles */
+#define XMEMI_CUDA_RESERVED 192 /* bytes per record for its CUDA allocation (xmemi_cuda_slot) */
 
 enum xmemi_proc_state {
     XMEMI_PROC_FREE = 0,       /* slot unused */
@@ -62,11 +65,11 @@ typedef struct __attribute__((aligned(64))) xmemi_record {
     int32_t device;      /* CUDA ordinal, -1 for CPU */
     uint32_t ndim;       /* dimensions used in shape/strides */
     uint32_t reserved0;  /* zero */
-    int64_t shape[XMEM_MAX_NDIM];               /* elements per dimension */
-    int64_t strides[XMEM_MAX_NDIM];             /* bytes per step in each dimension */
-    uint64_t timestamp_ns;                      /* producer's CLOCK_MONOTONIC stamp */
-    uint64_t sequence;                          /* producer's frame number */
-    uint8_t cuda_reserved[XMEMI_CUDA_RESERVED]; /* zero until the CUDA layout version uses it */
+    int64_t shape[XMEM_MAX_NDIM];      /* elements per dimension */
+    int64_t strides[XMEM_MAX_NDIM];    /* bytes per step in each dimension */
+    uint64_t timestamp_ns;             /* producer's CLOCK_MONOTONIC stamp */
+    uint64_t sequence;                 /* producer's frame number */
+    uint8_t cuda[XMEMI_CUDA_RESERVED]; /* CUDA slots: an xmemi_cuda_slot; zero for CPU ones */
     _Atomic uint32_t owner_refs[XMEM_POOL_MAX_PROCS]; /* references each process slot holds */
 } xmemi_record;
 
@@ -80,6 +83,7 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
     uint32_t capacity;       /* number of records */
     uint32_t max_procs;      /* XMEM_POOL_MAX_PROCS */
     uint32_t num_classes;    /* XMEMI_NUM_CLASSES */
+    uint32_t num_lists;      /* XMEMI_NUM_LISTS */
     char name[XMEM_POOL_NAME_MAX + 1]; /* the pool's name, for diagnostics */
     int32_t creator_pid;               /* the process that created the pool */
     uint64_t creator_start_time;       /* its start time */
@@ -87,12 +91,21 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
     uint64_t pool_id; /* random at create: tells this pool from an older one of the name */
     /* Free lists: (tag << 32 | index) heads of lock-free stacks linked through next_free. The tag
      * grows at every change so a slot popped and pushed back meanwhile fails the CAS (ABA). */
-    _Atomic uint64_t free_heads[XMEMI_NUM_CLASSES]; /* backed free slots, by size class */
-    _Atomic uint64_t unbacked_head;                 /* free slots without a shm object yet */
+    _Atomic uint64_t free_heads[XMEMI_NUM_LISTS]; /* backed free slots, by list (xmemi_list_of) */
+    _Atomic uint64_t unbacked_head;               /* free slots without a shm object yet */
     _Atomic uint32_t closed; /* set by the creator's destroy: its names are gone, make no more */
-    xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS];       /* attached processes */
-    _Atomic uint32_t class_waiters[XMEMI_NUM_CLASSES]; /* acquires sleeping on a class's list */
+    xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS];     /* attached processes */
+    _Atomic uint32_t class_waiters[XMEMI_NUM_LISTS]; /* acquires sleeping on a list */
 } xmemi_meta_header;
+
+/* The free list of a backed slot: its size class for CPU storage, or its class among the lists
+ * of its CUDA device. */
+static inline uint32_t xmemi_list_of(uint8_t storage, int32_t device, uint32_t size_class)
+{
+    if (storage == XMEM_STORAGE_CUDA && device >= 0 && device < XMEMI_MAX_CUDA_DEVICES)
+        return XMEMI_NUM_CLASSES * (1u + (uint32_t)device) + size_class;
+    return size_class;
+}
 
 /* A record's life is one word, so that freeing a buffer and starting its next generation is a
  * single CAS from "generation g, live" to "generation g + 1, free": a CAS that read an earlier life
@@ -148,12 +161,12 @@ void xmemi_free_push(xmemi_meta_region *r, _Atomic uint64_t *head, uint32_t inde
  * acquires waiting on that class. */
 void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index);
 
-/* The 32-bit futex word of a class's free list: the tag half of its head, which changes at every
- * push and pop. */
-static inline _Atomic uint32_t *xmemi_class_futex(xmemi_meta_region *r, uint32_t size_class)
+/* The 32-bit futex word of a free list: the tag half of its head, which changes at every push
+ * and pop. */
+static inline _Atomic uint32_t *xmemi_class_futex(xmemi_meta_region *r, uint32_t list)
 {
     _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the tag is the upper half");
-    return (_Atomic uint32_t *)&r->hdr->free_heads[size_class] + 1;
+    return (_Atomic uint32_t *)&r->hdr->free_heads[list] + 1;
 }
 
 /* References to a record: the sum of its owner counts. */

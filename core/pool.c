@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "buffer.h"
+#include "cuda_internal.h"
 #include "error_internal.h"
 #include "pool_internal.h"
 #include "pool_slots.h"
@@ -87,6 +88,7 @@ static xmem_pool_t *handle_new(const char *name, uint32_t capacity)
 
 static void handle_free(xmem_pool_t *pool)
 {
+    xmemi_cuda_forget(pool);
     xmemi_buffer_unmap_all(pool);
     xmemi_meta_close(&pool->region);
     pthread_mutex_destroy(&pool->map_lock);
@@ -306,6 +308,7 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
     *pool_ptr = NULL;
     /* A child's copy of its parent's handle touches nothing shared: the parent still owns it. */
     if (!xmemi_pool_forked(pool)) {
+        xmemi_cuda_close(pool); /* stream releases pending on this pool run first */
         xmemi_proc_reclaim(&pool->region, pool->me,
                            atomic_load(&pool->region.hdr->procs[pool->me].epoch),
                            xmemi_journal(pool));

@@ -28,7 +28,8 @@ struct xmem_pool {
     bool creator;      /* removes the shm objects at destroy */
     unsigned fork_gen; /* xmemi_fork_gen when the handle was made */
     pthread_mutex_t map_lock;
-    xmemi_mapping *maps; /* capacity entries */
+    xmemi_mapping *maps;     /* capacity entries */
+    struct xmemi_cuda *cuda; /* this process's CUDA handles of the pool (cuda.c), or NULL */
 };
 
 /* Incremented in every child after fork(); a handle made before it refuses to work. */

@@ -249,9 +249,8 @@ static xmem_err get_guard(xmem_pool_t *pool, xmem_buf_ref ref, xmem_access mode,
     xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
     if (rc)
         return rc;
-    void *addr;
-    rc = xmemi_buffer_addr(pool, ref.index, &addr, err);
-    if (rc)
+    void *addr = NULL; /* CUDA buffers have no host view: xmem_guard_cuda_ptr opens them */
+    if (rec->storage == XMEM_STORAGE_CPU && (rc = xmemi_buffer_addr(pool, ref.index, &addr, err)))
         return rc;
     *out = (xmem_guard_t){.pool = pool, .ref = ref, .data = addr, .size = rec->size, .mode = mode};
     return XMEM_OK;

@@ -2,10 +2,12 @@
 #ifndef XMEM_XMEM_H
 #define XMEM_XMEM_H
 
+#include <xmem/cuda.h>
 #include <xmem/descriptor.h>
 #include <xmem/error.h>
 #include <xmem/guard.h>
 #include <xmem/meta.h>
+#include <xmem/node.h>
 #include <xmem/pool.h>
 #include <xmem/transport.h>
 #include <xmem/types.h>
