@@ -463,10 +463,10 @@ static void CUDART_CB release_on_stream(void *arg)
 
 xmem_err xmem_guard_cuda_release_after(xmem_guard_t *g, void *stream, xmem_error_t *err)
 {
-    cuda_entry *e;
-    xmem_err rc = cuda_entry_of(g, &e, err);
-    if (rc)
-        return rc;
+    if (!xmem_guard_valid(g))
+        return xmemi_fail(err, XMEM_EINVAL, 0, "the guard holds no buffer");
+    if (!state(g->pool, err))
+        return XMEM_ENOMEM;
     stream_release *s = malloc(sizeof *s);
     if (!s)
         return xmemi_fail(err, XMEM_ENOMEM, 0, "pool '%s': no memory", g->pool->name);

@@ -30,6 +30,11 @@ xmem_access xmem_guard_mode(const xmem_guard_t *g)
     return g->mode;
 }
 
+xmem_pool_t *xmem_guard_pool(const xmem_guard_t *g)
+{
+    return g ? g->pool : NULL;
+}
+
 size_t xmem_guard_size(const xmem_guard_t *g)
 {
     return g->pool ? g->size : 0;

@@ -35,6 +35,8 @@ static void describe(const xmemi_plugin *p, bool verbose)
         return;
     if (*d->description)
         printf("  %s\n", d->description);
+    if (d->flags & XMEM_NODE_USES_CUDA)
+        printf("  works on CUDA buffers (a graph gives its pool some: pool.cuda)\n");
     printf("  kind: %s\n", !d->n_inputs   ? "source (tick, at --rate)"
                            : d->n_outputs ? "filter (process, per input buffer)"
                                           : "sink (process, per input buffer)");

@@ -68,9 +68,13 @@ typedef struct xmemi_graph {
     uint32_t buffers;                     /* pool capacity; 0: derived from the graph */
     uint64_t prealloc_size;
     uint32_t prealloc_count;
+    uint64_t cuda_size; /* pool.cuda: CUDA buffers the launcher allocates (creator only) */
+    uint32_t cuda_count;
+    int cuda_device;
+    bool mps;               /* options.mps: run an MPS daemon for the graph's CUDA nodes */
     double duration_s;      /* options.duration: 0 runs until stopped */
     double drain_timeout_s; /* options.drain_timeout: default 5 */
-    xmemi_mark pool_at, buffers_at;
+    xmemi_mark pool_at, buffers_at, cuda_at;
     xmemi_graph_node nodes[XMEMI_GRAPH_MAX_NODES];
     uint32_t n_nodes;
     uint32_t order[XMEMI_GRAPH_MAX_NODES]; /* filled by the check: upstream before downstream */

@@ -190,7 +190,7 @@ static xmem_err order_nodes(xmemi_graph *g, xmem_error_t *err)
 
 uint32_t xmemi_graph_buffers_needed(const xmemi_graph *g, char *detail, size_t len)
 {
-    uint32_t total = 2; /* slack: a buffer being recycled while another is acquired */
+    uint32_t total = 2 + g->cuda_count; /* slack: one recycled while another is acquired */
     size_t used = 0;
     if (detail && len)
         detail[0] = '\0';
@@ -232,6 +232,12 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
             return rc;
     if ((rc = order_nodes(g, err)))
         return rc;
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        if ((g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) && !g->cuda_count)
+            return fail_mark(g, err, g->nodes[i].plugin_at,
+                             "node '%s' (plugin '%s') works on CUDA buffers: give the pool some "
+                             "(pool: {cuda: {size: BYTES, count: N, device: 0}})",
+                             g->nodes[i].name, g->nodes[i].loaded.desc.name);
     char detail[1024];
     uint32_t need = xmemi_graph_buffers_needed(g, detail, sizeof detail);
     if (g->buffers == 0)
@@ -239,7 +245,8 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
     else if (g->buffers < need)
         return fail_mark(g, err, g->buffers_at,
                          "pool: %u buffers cannot hold every queue plus what is in flight: the "
-                         "graph needs %u (%s; plus one per output being filled and 2 spare)",
+                         "graph needs %u (%s; plus one per output being filled, the CUDA "
+                         "buffers and 2 spare)",
                          g->buffers, need, detail);
     if (g->prealloc_count > g->buffers)
         return fail_mark(g, err, g->pool_at, "pool: preallocate count %u exceeds buffers %u",

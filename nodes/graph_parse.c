@@ -371,8 +371,9 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
     xmem_err rc = expect_mapping(p, v, key_at, "pool");
     if (rc)
         return rc;
-    static const char *const keys[] = {"name", "buffers", "preallocate", NULL};
+    static const char *const keys[] = {"name", "buffers", "preallocate", "cuda", NULL};
     static const char *const pre_keys[] = {"size", "count", NULL};
+    static const char *const cuda_keys[] = {"size", "count", "device", NULL};
     void *it = NULL;
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(v, &it))) {
@@ -393,6 +394,30 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
             if ((rc = number(p, val, "buffers", 1, 1 << 20, true, &d)))
                 return rc;
             g->buffers = (uint32_t)d;
+        } else if (strcmp(key, "cuda") == 0) {
+            g->cuda_at = mark_of(fy_node_pair_key(pair));
+            if ((rc = expect_mapping(p, val, g->cuda_at, "cuda")))
+                return rc;
+            void *jt = NULL;
+            struct fy_node_pair *q;
+            while ((q = fy_node_mapping_iterate(val, &jt))) {
+                if ((rc = known_key(p, fy_node_pair_key(q), "pool.cuda", cuda_keys, &key)))
+                    return rc;
+                double lim = strcmp(key, "size") == 0    ? 1099511627776.0
+                             : strcmp(key, "count") == 0 ? 65536
+                                                         : 7;
+                if ((rc = number(p, fy_node_pair_value(q), key, strcmp(key, "device") ? 1 : 0, lim,
+                                 true, &d)))
+                    return rc;
+                if (strcmp(key, "size") == 0)
+                    g->cuda_size = (uint64_t)d;
+                else if (strcmp(key, "count") == 0)
+                    g->cuda_count = (uint32_t)d;
+                else
+                    g->cuda_device = (int)d;
+            }
+            if (!g->cuda_size || !g->cuda_count)
+                return fail_at(p, val, "cuda: give size (bytes) and count (device: default 0)");
         } else {
             if ((rc = expect_mapping(p, val, mark_of(fy_node_pair_key(pair)), "preallocate")))
                 return rc;
@@ -422,13 +447,22 @@ static xmem_err parse_options(parser *p, struct fy_node *v, xmemi_mark key_at)
     xmem_err rc = expect_mapping(p, v, key_at, "options");
     if (rc)
         return rc;
-    static const char *const keys[] = {"duration", "drain_timeout", NULL};
+    static const char *const keys[] = {"duration", "drain_timeout", "mps", NULL};
     void *it = NULL;
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(v, &it))) {
         const char *key;
         if ((rc = known_key(p, fy_node_pair_key(pair), "options", keys, &key)))
             return rc;
+        if (strcmp(key, "mps") == 0) {
+            const char *s;
+            if ((rc = scalar(p, fy_node_pair_value(pair), "mps", &s)))
+                return rc;
+            if (strcmp(s, "true") && strcmp(s, "false"))
+                return fail_at(p, fy_node_pair_value(pair), "mps '%s': expected true or false", s);
+            p->g->mps = strcmp(s, "true") == 0;
+            continue;
+        }
         double *out = strcmp(key, "duration") == 0 ? &p->g->duration_s : &p->g->drain_timeout_s;
         if ((rc = number(p, fy_node_pair_value(pair), key, 0, 31536000, false, out)))
             return rc;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xmem/cuda.h>
+
 #include "core/error_internal.h"
 #include "node_internal.h"
 
@@ -93,6 +95,13 @@ xmem_err xmem_node_acquire_like(xmem_node_t *node, const xmem_guard_t *input, xm
     if (rc)
         xmem_guard_release(out, NULL);
     return rc;
+}
+
+xmem_err xmem_node_acquire_cuda(xmem_node_t *node, size_t size, int device, xmem_guard_t *out,
+                                xmem_error_t *err)
+{
+    return xmem_pool_acquire_cuda_timeout(node->pool, size, device, node->acquire_timeout_ms, out,
+                                          err);
 }
 
 static xmemi_output *output(xmem_node_t *node, const char *port)

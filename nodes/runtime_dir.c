@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,21 +53,20 @@ xmem_err xmemi_runtime_dir_path(const char *pool, char *buf, size_t len, xmem_er
     return XMEM_OK;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type;
+    /* The directory itself stays, and so does its lock: the caller decides about both. */
+    if (ftw->level == 0 || (ftw->level == 1 && strcmp(path + ftw->base, "launcher.lock") == 0))
+        return 0;
+    remove(path);
+    return 0;
+}
+
+/* Everything in `dir` but the lock file: ipc sockets, the stats file, MPS directories. */
 static void remove_files(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            strcmp(e->d_name, "launcher.lock") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 xmem_err xmemi_runtime_dir_claim(const char *pool, xmemi_runtime_dir *out, bool *was_stale,

@@ -82,7 +82,8 @@ XMEM_EXPORT xmem_err xmem_guard_cuda_wait(const xmem_guard_t *g, void *stream, x
 /* Consumer: gives the guard's reference back once `stream` has run everything queued on it so far
  * (a host function on the stream does it), so a producer never overwrites data that queued GPU
  * work still reads. Empties the guard at once; the reference belongs to the stream until then
- * (and comes back with the process's other references if it dies first). */
+ * (and comes back with the process's other references if it dies first). Works for CPU buffers
+ * too (the source of an asynchronous upload, say). Destroying the pool handle waits for them. */
 XMEM_EXPORT xmem_err xmem_guard_cuda_release_after(xmem_guard_t *g, void *stream,
                                                    xmem_error_t *err);
 

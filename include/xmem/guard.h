@@ -48,6 +48,10 @@ XMEM_EXPORT uint32_t xmem_guard_index(const xmem_guard_t *g);
 
 XMEM_EXPORT xmem_access xmem_guard_mode(const xmem_guard_t *g);
 
+/* The pool handle the guard's reference belongs to (a subscriber's own, for received buffers);
+ * owned by whoever made the guard. NULL for an empty guard. */
+XMEM_EXPORT xmem_pool_t *xmem_guard_pool(const xmem_guard_t *g);
+
 /* Bytes asked for at acquire (the view may extend to the capacity in xmem_guard_meta()). */
 XMEM_EXPORT size_t xmem_guard_size(const xmem_guard_t *g);
 

@@ -107,7 +107,14 @@ typedef struct xmem_node_plugin {
      * xmem_node_fail (a sink that finds its totals wrong, say): the node then exits non-zero.
      * Optional. */
     void (*fini)(xmem_node_t *node, void *state);
+
+    /* ---- appended after ABI version 1's first release: older plugins read these as zero ---- */
+    uint32_t flags; /* XMEM_NODE_USES_CUDA ... */
 } xmem_node_plugin;
+
+/* The node works on CUDA buffers: a graph running it needs CUDA buffers in its pool (pool.cuda),
+ * and the launcher counts it for the MPS advice. */
+#define XMEM_NODE_USES_CUDA 1u
 
 #if defined(__GNUC__)
 #define XMEM_NODE_EXPORT_SYMBOL __attribute__((visibility("default"), used))
@@ -154,6 +161,12 @@ XMEM_EXPORT xmem_err xmem_node_acquire(xmem_node_t *node, size_t size, xmem_guar
  * already carries the input's layout (dtype, shape, strides, when set) and stamp (sequence,
  * timestamp), so downstream sees the frame's age from its producer. Same ownership. */
 XMEM_EXPORT xmem_err xmem_node_acquire_like(xmem_node_t *node, const xmem_guard_t *input,
+                                            xmem_guard_t *out, xmem_error_t *err);
+
+/* Acquires a CUDA buffer of at least `size` bytes on `device` (include/xmem/cuda.h), waiting up to
+ * the node's acquire timeout while none is free. Same ownership as xmem_node_acquire; XMEM_ECUDA
+ * in a build without CUDA. */
+XMEM_EXPORT xmem_err xmem_node_acquire_cuda(xmem_node_t *node, size_t size, int device,
                                             xmem_guard_t *out, xmem_error_t *err);
 
 /* Publishes the guard's buffer on output `port` and always empties the guard: its reference goes

@@ -4,8 +4,11 @@
 #include <string.h>
 
 static const xmem_node_plugin *const table[] = {
-    &xmemi_node_testsrc, &xmemi_node_verify, &xmemi_node_stats,
-    &xmemi_node_invert,  &xmemi_node_null,
+    &xmemi_node_testsrc,     &xmemi_node_verify,      &xmemi_node_stats,
+    &xmemi_node_invert,      &xmemi_node_null,
+#ifdef XMEM_HAVE_CUDA
+    &xmemi_node_cuda_upload, &xmemi_node_cuda_invert, &xmemi_node_cuda_download,
+#endif
 };
 
 const xmem_node_plugin *const *xmemi_builtins(uint32_t *n)

@@ -19,6 +19,11 @@ extern const xmem_node_plugin xmemi_node_verify;
 extern const xmem_node_plugin xmemi_node_stats;
 extern const xmem_node_plugin xmemi_node_invert;
 extern const xmem_node_plugin xmemi_node_null;
+#ifdef XMEM_HAVE_CUDA
+extern const xmem_node_plugin xmemi_node_cuda_upload;
+extern const xmem_node_plugin xmemi_node_cuda_invert;
+extern const xmem_node_plugin xmemi_node_cuda_download;
+#endif
 
 /* All built-ins, in the order `xmem plugins` lists them; *n receives how many. */
 const xmem_node_plugin *const *xmemi_builtins(uint32_t *n);

@@ -14,6 +14,8 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
 {
     (void)state;
     (void)port;
+    if (!xmem_guard_data(in)) /* no host view: a CUDA buffer */
+        return xmem_node_fail(node, err, "invert reads CPU buffers; use cuda_invert on the GPU");
     XMEM_GUARD_AUTO xmem_guard_t out = XMEM_GUARD_INIT;
     void *data;
     xmem_err rc = xmem_node_acquire_like(node, in, &out, err);

@@ -56,6 +56,8 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     (void)port;
     verify *s = state;
     const void *data = xmem_guard_data(in);
+    if (!data) /* no host view: a CUDA buffer */
+        return xmem_node_fail(node, err, "verify reads CPU buffers; put cuda_download before it");
     size_t size = xmem_guard_size(in);
     uint64_t n = s->received++;
     xmemi_testframe_info info;

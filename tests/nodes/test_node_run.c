@@ -343,12 +343,16 @@ Test(node_run, plugins_lists_builtins, .init = setup, .fini = teardown, .timeout
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "plugins", NULL};
     cr_assert(eq(int, xnt_run(argv, "plugins", &c), 0), "stderr: %s", c.err);
-    const char *names[] = {"testsrc", "verify", "stats", "invert", "null"};
-    int lines = 0;
+    const char *names[] = {"testsrc",     "verify",      "stats",        "invert", "null",
+#ifdef XMEM_HAVE_CUDA /* built with the CUDA toolkit */
+                           "cuda_upload", "cuda_invert", "cuda_download"
+#endif
+    };
+    int n = (int)(sizeof names / sizeof names[0]), lines = 0;
     for (const char *p = c.out; *p; p++)
         lines += *p == '\n';
-    cr_assert(eq(int, lines, 5), "stdout:\n%s", c.out);
-    for (int i = 0; i < 5; i++) {
+    cr_assert(eq(int, lines, n), "stdout:\n%s", c.out);
+    for (int i = 0; i < n; i++) {
         char line[64];
         snprintf(line, sizeof line, "%s%-14s", i ? "\n" : "", names[i]);
         cr_assert(not(eq(ptr, strstr(c.out, line), NULL)), "no %s in:\n%s", names[i], c.out);

@@ -154,7 +154,12 @@ typedef struct builtin_name {
     char name[16];
 } builtin_name;
 
-static builtin_name builtin_names[] = {{"testsrc"}, {"verify"}, {"stats"}, {"invert"}, {"null"}};
+static builtin_name builtin_names[] = {
+    {"testsrc"},     {"verify"},      {"stats"},         {"invert"}, {"null"},
+#ifdef XMEM_HAVE_CUDA /* built with the CUDA toolkit */
+    {"cuda_upload"}, {"cuda_invert"}, {"cuda_download"},
+#endif
+};
 #define N_BUILTINS (sizeof builtin_names / sizeof builtin_names[0])
 
 ParameterizedTestParameters(plugin_abi, builtin_loads_by_name)
@@ -183,7 +188,7 @@ Test(plugin_abi, builtin_table, .init = setup, .fini = teardown)
 {
     uint32_t n = 0;
     const xmem_node_plugin *const *all = xmemi_builtins(&n);
-    cr_assert(eq(u32, n, 5));
+    cr_assert(eq(u32, n, N_BUILTINS));
     for (uint32_t i = 0; i < n; i++) {
         cr_assert(eq(str, (char *)all[i]->name, builtin_names[i].name));
         cr_assert(eq(ptr, (void *)xmemi_builtin_find(builtin_names[i].name), (void *)all[i]));

@@ -1,0 +1,26 @@
+/* What the built-in CUDA nodes share: their `device` parameter and a stream of their own per
+ * node, made at init on that device and drained at fini (its pending releases run first). */
+#ifndef XMEM_NODES_BUILTIN_CUDA_COMMON_H
+#define XMEM_NODES_BUILTIN_CUDA_COMMON_H
+
+#include <xmem/node.h>
+
+typedef struct xmemi_cuda_node {
+    int device;
+    void *stream; /* cudaStream_t */
+} xmemi_cuda_node;
+
+/* The `device` parameter every CUDA node declares. */
+#define XMEMI_CUDA_DEVICE_PARAM                                                                    \
+    {                                                                                              \
+        "device", XMEM_PARAM_INT, "0", "CUDA device ordinal", 0, 7, NULL                           \
+    }
+
+/* init and fini of every CUDA node: *state gets an xmemi_cuda_node. */
+xmem_err xmemi_cuda_node_init(xmem_node_t *node, void **state, xmem_error_t *err);
+void xmemi_cuda_node_fini(xmem_node_t *node, void *state);
+
+/* Fails the node with a CUDA error's text (code as int: cudaError_t). */
+xmem_err xmemi_cuda_node_fail(xmem_node_t *node, xmem_error_t *err, int code, const char *what);
+
+#endif
