@@ -390,7 +390,7 @@ static xmem_err cuda_entry_of(const xmem_guard_t *g, cuda_entry **e, xmem_error_
 xmem_err xmem_guard_cuda_ptr(const xmem_guard_t *g, const void **out, int *device,
                              xmem_error_t *err)
 {
-    cuda_entry *e;
+    cuda_entry *e = NULL;
     xmem_err rc = cuda_entry_of(g, &e, err);
     if (rc)
         return rc;
@@ -406,7 +406,7 @@ xmem_err xmem_guard_cuda_ptr_mut(xmem_guard_t *g, void **out, int *device, xmem_
         return xmemi_fail(err, XMEM_EREADONLY, 0,
                           "pool '%s': guard on CUDA buffer %u generation %u is read-only",
                           g->pool->name, g->ref.index, g->ref.generation);
-    cuda_entry *e;
+    cuda_entry *e = NULL;
     xmem_err rc = cuda_entry_of(g, &e, err);
     if (rc)
         return rc;
@@ -422,7 +422,7 @@ xmem_err xmem_guard_cuda_record(xmem_guard_t *g, void *stream, xmem_error_t *err
         return xmemi_fail(err, XMEM_EREADONLY, 0,
                           "pool '%s': only the writer of CUDA buffer %u records its event",
                           g->pool->name, g->ref.index);
-    cuda_entry *e;
+    cuda_entry *e = NULL;
     xmem_err rc = cuda_entry_of(g, &e, err);
     if (rc)
         return rc;
@@ -435,7 +435,7 @@ xmem_err xmem_guard_cuda_record(xmem_guard_t *g, void *stream, xmem_error_t *err
 
 xmem_err xmem_guard_cuda_wait(const xmem_guard_t *g, void *stream, xmem_error_t *err)
 {
-    cuda_entry *e;
+    cuda_entry *e = NULL;
     xmem_err rc = cuda_entry_of(g, &e, err);
     if (rc)
         return rc;
