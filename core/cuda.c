@@ -124,6 +124,11 @@ static xmem_err open_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
     if (rec->storage != XMEM_STORAGE_CUDA || !epoch)
         return xmemi_fail(err, XMEM_ESTORAGE, 0, "pool '%s': buffer %u is not a CUDA buffer",
                           pool->name, index);
+    if (slot->exporter_pid == getpid())
+        return xmemi_fail(err, XMEM_ECUDA, 0,
+                          "pool '%s': CUDA buffer %u was allocated by this process through its "
+                          "creator handle: use that handle (CUDA cannot open its own IPC handles)",
+                          pool->name, index);
     int version = 0;
     cudaRuntimeGetVersion(&version);
     if (version != slot->runtime_version)
@@ -156,8 +161,9 @@ static xmem_err open_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
         cudaIpcCloseMemHandle(e->dptr);
         cudaEventDestroy(e->event);
     }
-    *e = (cuda_entry){.epoch = epoch, .dptr = dptr, .event = ev, .device = device};
+    *e = (cuda_entry){.dptr = dptr, .event = ev, .device = device};
     c->devices_used |= 1u << (device & 31);
+    __atomic_store_n(&e->epoch, epoch, __ATOMIC_RELEASE); /* lock-free readers see it whole */
     return XMEM_OK;
 }
 
@@ -171,7 +177,7 @@ static xmem_err open_entry(xmem_pool_t *pool, uint32_t index, cuda_entry **out, 
     cuda_entry *e = &c->entries[index];
     uint64_t epoch =
         atomic_load_explicit(&pool->region.records[index].backing_epoch, memory_order_acquire);
-    if (__builtin_expect(epoch && e->epoch == epoch, 1)) {
+    if (__builtin_expect(epoch && __atomic_load_n(&e->epoch, __ATOMIC_ACQUIRE) == epoch, 1)) {
         *out = e;
         return XMEM_OK;
     }
@@ -230,8 +236,8 @@ static xmem_err make_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
     rec->storage = XMEM_STORAGE_CUDA;
     rec->device = device;
     uint64_t epoch = atomic_load_explicit(&rec->backing_epoch, memory_order_relaxed) + 1;
-    c->entries[index] =
-        (cuda_entry){.epoch = epoch, .dptr = dptr, .event = ev, .device = device, .own = true};
+    c->entries[index] = (cuda_entry){.dptr = dptr, .event = ev, .device = device, .own = true};
+    __atomic_store_n(&c->entries[index].epoch, epoch, __ATOMIC_RELEASE);
     c->devices_used |= 1u << (device & 31);
     atomic_store_explicit(&rec->backing_epoch, epoch, memory_order_release);
     return XMEM_OK;
@@ -532,14 +538,19 @@ void xmemi_cuda_close(xmem_pool_t *pool)
     struct xmemi_cuda *c = pool->cuda;
     if (!c)
         return;
-    /* Releases queued on streams would touch the pool after it is gone: let them run. */
-    if (atomic_load_explicit(&c->pending, memory_order_acquire)) {
+    /* Releases queued on streams would touch the pool after it is gone: let them run (a CPU
+     * buffer's release may sit on a stream of a device this handle never opened a slot on). */
+    for (int tries = 0; atomic_load_explicit(&c->pending, memory_order_acquire) && tries < 10000;
+         tries++) {
         int before = 0;
         cudaGetDevice(&before);
+        cudaDeviceSynchronize();
         for (int d = 0; d < 32; d++)
             if (c->devices_used & (1u << d) && cudaSetDevice(d) == cudaSuccess)
                 cudaDeviceSynchronize();
         cudaSetDevice(before);
+        if (atomic_load_explicit(&c->pending, memory_order_acquire))
+            usleep(1000);
     }
     for (uint32_t i = 0; i < pool->capacity; i++) {
         cuda_entry *e = &c->entries[i];

@@ -322,6 +322,11 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
     handle_free(pool);
 }
 
+xmem_err xmem_pool_check_name(const char *name, xmem_error_t *err)
+{
+    return xmemi_pool_name_check(name, err);
+}
+
 const char *xmem_pool_name(const xmem_pool_t *pool)
 {
     return pool->name;

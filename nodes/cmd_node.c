@@ -172,7 +172,14 @@ int xmemi_cmd_node(int argc, char **argv)
                 ok = false;
             }
             break;
-        case O_RATE: ok = xmemi_cli_double("--rate", optarg, 0, 1e9, &cfg.rate_hz); break;
+        case O_RATE:
+            ok = xmemi_cli_double("--rate", optarg, 0, 1e9, &cfg.rate_hz);
+            if (ok && cfg.rate_hz > 0 && cfg.rate_hz < 0.001) {
+                fprintf(stderr, "xmem node: --rate %s: 0 (back to back) or at least 0.001\n",
+                        optarg);
+                ok = false;
+            }
+            break;
         case O_ACQ:
             ok = xmemi_cli_int("--acquire-timeout", optarg, 0, 86400000, &v);
             cfg.acquire_timeout_ms = (int)v;

@@ -12,6 +12,7 @@
 #include "core/error_internal.h"
 #include "graph.h"
 #include "node_internal.h"
+#include "runtime_dir.h"
 
 static xmem_err fail_mark(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
                           ...) __attribute__((format(printf, 4, 5)));
@@ -214,6 +215,48 @@ uint32_t xmemi_graph_buffers_needed(const xmemi_graph *g, char *detail, size_t l
     return total;
 }
 
+/* What would only fail once running: socket paths too long for ipc, more pool attachments than
+ * a pool has process slots, more publishers on one input port than a subscriber takes. */
+static xmem_err check_limits(const xmemi_graph *g, xmem_error_t *err)
+{
+    char dir[256];
+    xmem_err rc = xmemi_runtime_dir_path(g->pool_name, dir, sizeof dir, err);
+    if (rc)
+        return fail_mark(g, err, g->pool_at.line ? g->pool_at : g->nodes[0].at, "%s", err->msg);
+    uint32_t attachments = 2; /* the launcher, and one to spare (xmem chaos, a monitor) */
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        const xmemi_graph_node *n = &g->nodes[i];
+        const xmem_node_plugin *p = &n->loaded.desc;
+        for (uint32_t k = 0; k < p->n_outputs; k++) {
+            size_t len = strlen(dir) + 1 + strlen(n->name) + 1 + strlen(p->outputs[k].name);
+            if (len > 107) /* sizeof sockaddr_un.sun_path - 1 */
+                return fail_mark(g, err, n->at,
+                                 "node '%s', output '%s': its socket %s/%s.%s is %zu characters, "
+                                 "ipc allows 107: shorten the node, port or pool name (or "
+                                 "XMEM_RUNTIME_DIR)",
+                                 n->name, p->outputs[k].name, dir, n->name, p->outputs[k].name,
+                                 len);
+        }
+        attachments++; /* the node's own */
+        for (uint32_t k = 0; k < p->n_inputs; k++) {
+            uint32_t edges = 0;
+            for (uint32_t e = 0; e < n->n_inputs; e++)
+                edges += strcmp(n->inputs[e].port, p->inputs[k].name) == 0;
+            attachments += edges > 0; /* one subscriber per wired input port */
+            if (edges > 64)
+                return fail_mark(g, err, n->at,
+                                 "node '%s', input '%s': %u sources, a port takes 64 at most",
+                                 n->name, p->inputs[k].name, edges);
+        }
+    }
+    if (attachments > XMEM_POOL_MAX_PROCS)
+        return fail_mark(g, err, g->nodes[0].at,
+                         "the graph needs %u pool attachments (one per node and per wired input "
+                         "port, the launcher's, one spare); a pool has %d",
+                         attachments, XMEM_POOL_MAX_PROCS);
+    return XMEM_OK;
+}
+
 xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
 {
     xmem_err rc;
@@ -231,6 +274,8 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
         if ((rc = check_inputs(g, &g->nodes[i], err)))
             return rc;
     if ((rc = order_nodes(g, err)))
+        return rc;
+    if ((rc = check_limits(g, err)))
         return rc;
     for (uint32_t i = 0; i < g->n_nodes; i++)
         if ((g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) && !g->cuda_count)

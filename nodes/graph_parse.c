@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xmem/pool.h>
+
 #include "core/error_internal.h"
 
 typedef struct parser {
     xmemi_graph *g;
     xmem_error_t *err;
+    xmemi_mark here; /* the key whose value is being read: where an empty value is reported */
 } parser;
 
 static xmemi_mark mark_of(struct fy_node *n)
@@ -50,7 +53,23 @@ static xmem_err fail_mark(parser *p, xmemi_mark at, const char *fmt, ...)
     return xmemi_fail(p->err, XMEM_ECONFIG, 0, "%s:%d:%d: %s", p->g->path, at.line, at.column, why);
 }
 
-#define fail_at(p, node, ...) fail_mark((p), mark_of(node), __VA_ARGS__)
+/* A node's position, or (empty values and mappings have none) its key's. */
+static xmemi_mark mark_or_here(const parser *p, struct fy_node *n)
+{
+    xmemi_mark m = mark_of(n);
+    return m.line ? m : p->here;
+}
+
+#define fail_at(p, node, ...) fail_mark((p), mark_or_here((p), (node)), __VA_ARGS__)
+
+/* A pair's value, noting its key's position for messages about it. */
+static struct fy_node *value_of(parser *p, struct fy_node_pair *pair)
+{
+    xmemi_mark m = mark_of(fy_node_pair_key(pair));
+    if (m.line)
+        p->here = m;
+    return fy_node_pair_value(pair);
+}
 
 /* A scalar's text (NUL-terminated, owned by the document), or an error naming `what`. */
 static xmem_err scalar(parser *p, struct fy_node *n, const char *what, const char **out)
@@ -100,8 +119,8 @@ static xmem_err expect_mapping(parser *p, struct fy_node *n, xmemi_mark fallback
 {
     if (n && fy_node_is_mapping(n))
         return XMEM_OK;
-    return fail_mark(p, n ? mark_of(n) : fallback, "%s: expected a mapping (key: value, ...)",
-                     what);
+    xmemi_mark m = n ? mark_of(n) : fallback;
+    return fail_mark(p, m.line ? m : fallback, "%s: expected a mapping (key: value, ...)", what);
 }
 
 /* Checks a key against the ones its mapping accepts (a NULL-terminated list). */
@@ -198,7 +217,7 @@ static xmem_err parse_input(parser *p, xmemi_graph_node *node, struct fy_node *p
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(v, &it))) {
         const char *key;
-        struct fy_node *val = fy_node_pair_value(pair);
+        struct fy_node *val = value_of(p, pair);
         if ((rc = known_key(p, fy_node_pair_key(pair), "an input", keys, &key)))
             return rc;
         double d;
@@ -241,8 +260,8 @@ static xmem_err parse_restart(parser *p, xmemi_graph_node *node, struct fy_node 
                 return rc;
             double d;
             if (strcmp(key, "policy") == 0)
-                policy = fy_node_pair_value(pair);
-            else if ((rc = number(p, fy_node_pair_value(pair), "limit", 0, 1e6, true, &d)))
+                policy = value_of(p, pair);
+            else if ((rc = number(p, value_of(p, pair), "limit", 0, 1e6, true, &d)))
                 return rc;
             else
                 node->restart_limit = (uint32_t)d;
@@ -279,9 +298,9 @@ static xmem_err parse_params(parser *p, xmemi_graph_node *node, struct fy_node *
     for (uint32_t i = 0; (pair = fy_node_mapping_iterate(v, &it)); i++) {
         xmemi_graph_param *q = &node->params[i];
         q->key_at = mark_of(fy_node_pair_key(pair));
-        q->value_at = mark_of(fy_node_pair_value(pair));
+        q->value_at = mark_or_here(p, value_of(p, pair));
         if ((rc = dup_scalar(p, fy_node_pair_key(pair), "parameter name", &q->name)) ||
-            (rc = dup_scalar(p, fy_node_pair_value(pair), q->name, &q->value)))
+            (rc = dup_scalar(p, value_of(p, pair), q->name, &q->value)))
             return rc;
     }
     return XMEM_OK;
@@ -305,7 +324,7 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(n, &it))) {
         const char *key;
-        struct fy_node *v = fy_node_pair_value(pair);
+        struct fy_node *v = value_of(p, pair);
         xmemi_mark key_at = mark_of(fy_node_pair_key(pair));
         if ((rc = known_key(p, fy_node_pair_key(pair), "a node", keys, &key)))
             return rc;
@@ -333,11 +352,14 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
             void *jt = NULL;
             struct fy_node_pair *in;
             while ((in = fy_node_mapping_iterate(v, &jt)))
-                if ((rc = parse_input(p, node, fy_node_pair_key(in), fy_node_pair_value(in))))
+                if ((rc = parse_input(p, node, fy_node_pair_key(in), value_of(p, in))))
                     return rc;
         } else if (strcmp(key, "rate") == 0) {
             if ((rc = number(p, v, "rate", 0, 1e9, false, &node->rate_hz)))
                 return rc;
+            if (node->rate_hz > 0 && node->rate_hz < 0.001)
+                return fail_at(p, v, "rate %g: expected 0 (as fast as it goes) or at least 0.001",
+                               node->rate_hz);
         } else if (strcmp(key, "restart") == 0) {
             if ((rc = parse_restart(p, node, v)))
                 return rc;
@@ -378,16 +400,16 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(v, &it))) {
         const char *key, *s;
-        struct fy_node *val = fy_node_pair_value(pair);
+        struct fy_node *val = value_of(p, pair);
         double d;
         if ((rc = known_key(p, fy_node_pair_key(pair), "pool", keys, &key)))
             return rc;
         if (strcmp(key, "name") == 0) {
             if ((rc = scalar(p, val, "pool name", &s)))
                 return rc;
-            if (strlen(s) >= sizeof g->pool_name || !*s || strchr(s, '/'))
-                return fail_at(p, val, "pool name '%s': expected 1 to %zu characters, no '/'", s,
-                               sizeof g->pool_name - 1);
+            xmem_error_t why;
+            if (xmem_pool_check_name(s, &why))
+                return fail_at(p, val, "%s", why.msg);
             snprintf(g->pool_name, sizeof g->pool_name, "%s", s);
         } else if (strcmp(key, "buffers") == 0) {
             g->buffers_at = mark_of(val);
@@ -406,8 +428,8 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
                 double lim = strcmp(key, "size") == 0    ? 1099511627776.0
                              : strcmp(key, "count") == 0 ? 65536
                                                          : 7;
-                if ((rc = number(p, fy_node_pair_value(q), key, strcmp(key, "device") ? 1 : 0, lim,
-                                 true, &d)))
+                if ((rc = number(p, value_of(p, q), key, strcmp(key, "device") ? 1 : 0, lim, true,
+                                 &d)))
                     return rc;
                 if (strcmp(key, "size") == 0)
                     g->cuda_size = (uint64_t)d;
@@ -427,8 +449,8 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
                 if ((rc = known_key(p, fy_node_pair_key(q), "preallocate", pre_keys, &key)))
                     return rc;
                 bool size = strcmp(key, "size") == 0;
-                if ((rc = number(p, fy_node_pair_value(q), key, 1, size ? 1099511627776.0 : 65536,
-                                 true, &d)))
+                if ((rc = number(p, value_of(p, q), key, 1, size ? 1099511627776.0 : 65536, true,
+                                 &d)))
                     return rc;
                 if (size)
                     g->prealloc_size = (uint64_t)d;
@@ -456,15 +478,15 @@ static xmem_err parse_options(parser *p, struct fy_node *v, xmemi_mark key_at)
             return rc;
         if (strcmp(key, "mps") == 0) {
             const char *s;
-            if ((rc = scalar(p, fy_node_pair_value(pair), "mps", &s)))
+            if ((rc = scalar(p, value_of(p, pair), "mps", &s)))
                 return rc;
             if (strcmp(s, "true") && strcmp(s, "false"))
-                return fail_at(p, fy_node_pair_value(pair), "mps '%s': expected true or false", s);
+                return fail_at(p, value_of(p, pair), "mps '%s': expected true or false", s);
             p->g->mps = strcmp(s, "true") == 0;
             continue;
         }
         double *out = strcmp(key, "duration") == 0 ? &p->g->duration_s : &p->g->drain_timeout_s;
-        if ((rc = number(p, fy_node_pair_value(pair), key, 0, 31536000, false, out)))
+        if ((rc = number(p, value_of(p, pair), key, 0, 31536000, false, out)))
             return rc;
     }
     return XMEM_OK;
@@ -481,7 +503,7 @@ static xmem_err parse_root(parser *p, struct fy_node *root)
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(root, &it))) {
         const char *key;
-        struct fy_node *v = fy_node_pair_value(pair);
+        struct fy_node *v = value_of(p, pair);
         xmemi_mark key_at = mark_of(fy_node_pair_key(pair));
         if ((rc = known_key(p, fy_node_pair_key(pair), "the graph", keys, &key)))
             return rc;
@@ -537,8 +559,10 @@ static xmem_err syntax_error(parser *p, const diag_text *t)
             what += 7;
         return fail_mark(p, (xmemi_mark){line, column}, "YAML syntax: %s", what);
     }
-    if (t->have)
-        return xmemi_fail(p->err, XMEM_ECONFIG, 0, "%s: YAML syntax: %s", p->g->path, t->line);
+    if (t->have) /* no position: libfyaml found no document at all */
+        return xmemi_fail(p->err, XMEM_ECONFIG, 0,
+                          "%s: no YAML document in it (expected pool:, nodes: and options:)",
+                          p->g->path);
     return xmemi_fail(p->err, XMEM_ECONFIG, errno, "%s: cannot read it as YAML", p->g->path);
 }
 
@@ -572,10 +596,17 @@ xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
     struct fy_document *doc = fy_document_build_from_file(&pc, path);
     xmem_err rc = doc ? parse_root(&p, fy_document_root(doc)) : syntax_error(&p, &text);
     if (rc == XMEM_OK && !g->pool_name[0]) {
+        /* xmem-<file name up to its first '.'>, with what a pool name cannot hold as '-'. */
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
-        int stem = (int)strcspn(base, ".");
-        snprintf(g->pool_name, sizeof g->pool_name, "xmem-%.*s", stem > 40 ? 40 : stem, base);
+        size_t stem = strcspn(base, "."), n = snprintf(g->pool_name, sizeof g->pool_name, "xmem-");
+        for (size_t i = 0; i < stem && n + 1 < sizeof g->pool_name && n < XMEM_POOL_NAME_MAX; i++) {
+            char c = base[i];
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-';
+            g->pool_name[n++] = ok ? c : '-';
+        }
+        g->pool_name[n] = '\0';
     }
     fy_document_destroy(doc);
     if (diag)

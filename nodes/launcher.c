@@ -70,13 +70,20 @@ static void endpoint(const launcher *l, const char *node, const char *port, char
     snprintf(buf, len, "ipc://%s/%s.%s", l->dir.path, node, port);
 }
 
-/* Subscribers of output `port` of node i: the edges that name it. */
-static uint32_t subscribers(const xmemi_graph *g, uint32_t i, const char *port)
+static bool live(xmemi_node_state s)
 {
+    return s == XMEMI_NODE_RUNNING || s == XMEMI_NODE_RESTARTING;
+}
+
+/* Subscribers to wait for on output `port` of node i: the edges that name it from nodes that
+ * run (or will run again). A restarted publisher must not wait for one that ended for good. */
+static uint32_t subscribers(const launcher *l, uint32_t i, const char *port)
+{
+    const xmemi_graph *g = l->g;
     uint32_t n = 0;
     for (uint32_t k = 0; k < g->n_nodes; k++)
         for (uint32_t e = 0; e < g->nodes[k].n_inputs; e++)
-            n += g->nodes[k].inputs[e].from == i &&
+            n += live(l->runs[k].state) && g->nodes[k].inputs[e].from == i &&
                  strcmp(g->nodes[k].inputs[e].from_port, port) == 0;
     return n;
 }
@@ -91,19 +98,25 @@ typedef struct args {
 
 static void add(args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Appends one argument; one that does not fit marks the list broken (argc -1): never a node
+ * started with part of its wiring. */
 static void add(args *a, const char *fmt, ...)
 {
+    if (a->argc < 0)
+        return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(a->arena + a->used, sizeof a->arena - a->used, fmt, ap);
     va_end(ap);
-    if (n < 0 || a->used + (size_t)n + 1 > sizeof a->arena || a->argc + 2 > 512)
-        return; /* cannot happen within the graph's limits; the node would refuse its line */
+    if (n < 0 || a->used + (size_t)n + 1 > sizeof a->arena || a->argc + 2 > 512) {
+        a->argc = -1;
+        return;
+    }
     a->argv[a->argc++] = a->arena + a->used;
     a->used += (size_t)n + 1;
 }
 
-static void node_args(const launcher *l, uint32_t i, args *a)
+static bool node_args(const launcher *l, uint32_t i, args *a)
 {
     const xmemi_graph_node *n = &l->g->nodes[i];
     char ep[256];
@@ -131,14 +144,17 @@ static void node_args(const launcher *l, uint32_t i, args *a)
     }
     const xmem_node_plugin *p = &n->loaded.desc;
     for (uint32_t k = 0; k < p->n_outputs; k++) {
-        uint32_t subs = subscribers(l->g, i, p->outputs[k].name);
+        uint32_t subs = subscribers(l, i, p->outputs[k].name);
         if (!subs)
             continue; /* nobody listens: what it publishes there is released at once */
         endpoint(l, n->name, p->outputs[k].name, ep, sizeof ep);
         add(a, "--output=%s=%s", p->outputs[k].name, ep);
         add(a, "--expect=%s=%u", p->outputs[k].name, subs);
     }
+    if (a->argc < 0)
+        return false;
     a->argv[a->argc] = NULL;
+    return true;
 }
 
 /* The table chaos tests and people read: "name pid state" per node, replaced atomically. */
@@ -160,9 +176,12 @@ static void write_node_table(const launcher *l)
 static bool spawn(launcher *l, uint32_t i)
 {
     args *a = malloc(sizeof *a);
-    if (!a)
+    if (!a || !node_args(l, i, a)) {
+        fprintf(stderr, "xmem run: cannot start node '%s': its command line does not fit\n",
+                l->g->nodes[i].name);
+        free(a);
         return false;
-    node_args(l, i, a);
+    }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -179,6 +198,8 @@ static bool spawn(launcher *l, uint32_t i)
         _exit(127);
     }
     free(a);
+    if (pid > 0)
+        setpgid(pid, pid); /* also here: a signal to it must not reach ours before it runs */
     if (pid < 0) {
         fprintf(stderr, "xmem run: cannot start node '%s': fork: %s\n", l->g->nodes[i].name,
                 strerror(errno));
@@ -187,16 +208,28 @@ static bool spawn(launcher *l, uint32_t i)
     xmemi_node_run *r = &l->runs[i];
     r->pid = pid;
     r->state = XMEMI_NODE_RUNNING;
+    r->orphan_deadline_ns = 0;
     r->last_progress_ns = now_ns();
     r->last_out = xmemi_stats_read(&l->stats.file->nodes[i].out);
     write_node_table(l);
     return true;
 }
 
+/* Every node feeding node i has ended for good (a source has none). */
+static bool orphaned(const launcher *l, uint32_t i)
+{
+    const xmemi_graph_node *n = &l->g->nodes[i];
+    for (uint32_t k = 0; k < n->n_inputs; k++)
+        if (live(l->runs[n->inputs[k].from].state))
+            return false;
+    return n->n_inputs > 0;
+}
+
 static bool should_restart(const launcher *l, uint32_t i, bool clean)
 {
     const xmemi_graph_node *n = &l->g->nodes[i];
-    if (l->stopping || l->runs[i].restarts >= n->restart_limit)
+    /* Restarted with nothing upstream left, it would wait for a stream that never comes. */
+    if (l->stopping || l->runs[i].restarts >= n->restart_limit || orphaned(l, i))
         return false;
     return n->restart == XMEMI_RESTART_ALWAYS || (n->restart == XMEMI_RESTART_ON_FAILURE && !clean);
 }
@@ -240,8 +273,14 @@ static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
         r->restarts++;
         fprintf(stderr, "xmem run: restarting node '%s' in %llu ms (restart %u of %u)\n", name,
                 (unsigned long long)backoff_ms, r->restarts, l->g->nodes[i].restart_limit);
+    } else if (!clean && !l->stopping && orphaned(l, i) &&
+               l->g->nodes[i].restart != XMEMI_RESTART_NEVER &&
+               r->restarts < l->g->nodes[i].restart_limit) {
+        /* Its policy would restart it, but nothing upstream is left to feed it. */
+        r->state = XMEMI_NODE_DONE;
+        fprintf(stderr, "xmem run: node '%s' not restarted: every node upstream has ended\n", name);
     } else {
-        /* Killed by our own escalation after the drain timeout: it did not stop in time. */
+        /* Also one killed by our own escalation after the drain timeout: it did not stop. */
         r->state = clean ? XMEMI_NODE_DONE : XMEMI_NODE_FAILED;
         if (!clean)
             fprintf(stderr, "xmem run: node '%s' failed for good (%s)%s\n", name, how,
@@ -267,7 +306,7 @@ static void reap(launcher *l)
 static void signal_nodes(launcher *l, bool sources_only, int sig)
 {
     for (uint32_t i = 0; i < l->g->n_nodes; i++)
-        if (l->runs[i].state == XMEMI_NODE_RUNNING &&
+        if (l->runs[i].state == XMEMI_NODE_RUNNING && l->runs[i].pid > 0 &&
             (!sources_only || l->g->nodes[i].n_inputs == 0))
             kill(l->runs[i].pid, sig);
 }
@@ -317,12 +356,44 @@ static void handle_signals(launcher *l)
         if (si.ssi_signo == SIGCHLD)
             reap(l);
         else if (!l->stopping)
-            begin_stop(l, si.ssi_signo == SIGINT ? "interrupted" : "terminated");
+            begin_stop(l, si.ssi_signo == SIGINT   ? "interrupted"
+                          : si.ssi_signo == SIGHUP ? "hung up"
+                                                   : "terminated");
         else if (!l->terminated_all) { /* asked twice: stop everything now */
             fprintf(stderr, "xmem run: stopping every node now\n");
             signal_nodes(l, false, SIGTERM);
             l->terminated_all = true;
             l->kill_deadline_ns = now_ns() + KILL_GRACE_NS;
+        }
+    }
+}
+
+/* A node whose upstreams all ended for good gets no more input: if one of them failed, no end of
+ * stream will come either, so it is stopped at once; after clean ends it has drain_timeout to
+ * finish by itself. Its stop (SIGTERM: finish, end its own stream) passes the end downstream. */
+static void stop_orphans(launcher *l, uint64_t now)
+{
+    if (l->stopping)
+        return; /* the stop's own drain deadline covers everyone */
+    for (uint32_t i = 0; i < l->g->n_nodes; i++) {
+        xmemi_node_run *r = &l->runs[i];
+        if (r->state != XMEMI_NODE_RUNNING || !orphaned(l, i))
+            continue;
+        if (!r->orphan_deadline_ns) {
+            bool failed_upstream = false;
+            const xmemi_graph_node *n = &l->g->nodes[i];
+            for (uint32_t k = 0; k < n->n_inputs; k++)
+                failed_upstream |= l->runs[n->inputs[k].from].state != XMEMI_NODE_DONE;
+            r->orphan_deadline_ns =
+                failed_upstream ? now : now + (uint64_t)(l->g->drain_timeout_s * 1e9);
+            if (failed_upstream)
+                fprintf(stderr,
+                        "xmem run: node '%s' has no upstream left (one failed): stopping it\n",
+                        n->name);
+        }
+        if (now >= r->orphan_deadline_ns && r->pid > 0) {
+            kill(r->pid, SIGTERM);
+            r->orphan_deadline_ns = UINT64_MAX; /* once */
         }
     }
 }
@@ -356,9 +427,13 @@ static void supervise(launcher *l)
             signal_nodes(l, false, SIGKILL);
             l->killed_all = true;
         }
+        stop_orphans(l, now);
         if (interval > 0 && now >= l->next_table_ns) {
-            view.elapsed_s = (double)(now - l->start_ns) / 1e9;
+            /* The tick's own time: a late wake-up does not shift the labels. */
+            view.elapsed_s = (double)(l->next_table_ns - l->start_ns) / 1e9;
             xmemi_report_table(stdout, &view, interval);
+            if (ferror(stdout) && !l->stopping) /* its reader is gone (`| head`, a closed pipe) */
+                begin_stop(l, "the table's output was closed");
             l->next_table_ns += (uint64_t)(interval * 1e9);
             if (l->next_table_ns < now)
                 l->next_table_ns = now + (uint64_t)(interval * 1e9);
@@ -409,6 +484,9 @@ static xmem_err start(launcher *l, sigset_t *old_mask, xmem_error_t *err)
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP); /* the terminal went away: stop as for Ctrl-C */
+    sigaddset(&mask, SIGQUIT);
+    signal(SIGPIPE, SIG_IGN); /* the table's reader went away (`| head`): keep on, clean up */
     sigprocmask(SIG_BLOCK, &mask, old_mask);
     l->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (l->sfd < 0)
@@ -441,6 +519,8 @@ int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
     l.start_ns = now_ns();
     double duration = o->duration_s >= 0 ? o->duration_s : g->duration_s;
     l.end_ns = duration > 0 ? l.start_ns + (uint64_t)(duration * 1e9) : 0;
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        l.runs[i].state = XMEMI_NODE_NOT_STARTED;
     /* Downstream first, so every subscriber is there when its source starts publishing. */
     for (uint32_t k = g->n_nodes; k-- > 0;) {
         uint32_t i = g->order[k];
@@ -462,7 +542,7 @@ int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
     uint32_t free_at_end = xmem_pool_free_count(l.pool);
     status = 0;
     for (uint32_t i = 0; i < g->n_nodes; i++)
-        if (l.runs[i].state == XMEMI_NODE_FAILED)
+        if (l.runs[i].state == XMEMI_NODE_FAILED || l.runs[i].state == XMEMI_NODE_NOT_STARTED)
             status = 1;
     if (free_at_end != xmem_pool_capacity(l.pool)) {
         char holders[512];

@@ -21,9 +21,10 @@ void xmemi_run_options_init(xmemi_run_options *o);
 
 typedef enum xmemi_node_state {
     XMEMI_NODE_RUNNING = 0,
-    XMEMI_NODE_RESTARTING, /* died; starts again after a back-off */
-    XMEMI_NODE_DONE,       /* exited 0 */
-    XMEMI_NODE_FAILED,     /* died or exited non-zero, and will not be restarted */
+    XMEMI_NODE_RESTARTING,  /* died; starts again after a back-off */
+    XMEMI_NODE_DONE,        /* exited 0 */
+    XMEMI_NODE_FAILED,      /* died or exited non-zero, and will not be restarted */
+    XMEMI_NODE_NOT_STARTED, /* never started (the run stopped before it could) */
 } xmemi_node_state;
 
 #define XMEMI_MAX_DEATHS 64 /* per node, kept for the summary */
@@ -50,6 +51,9 @@ typedef struct xmemi_node_run {
     uint64_t prev_lat[XMEMI_HIST_BUCKETS];
     /* sources: the longest time without a new frame while running */
     uint64_t last_out, last_progress_ns, max_stall_ns;
+    /* every input's upstream ended for good: stopped (SIGTERM) at this time unless it ends
+     * first; 0: not set */
+    uint64_t orphan_deadline_ns;
 } xmemi_node_run;
 
 /* Runs the graph to its end; returns the exit status of `xmem run` (0: every node ended well and

@@ -243,8 +243,12 @@ static bool await_subscribers(host *h)
                 break;
         }
         if (rc) {
-            xmem_node_log(&h->node, XMEM_LOG_ERROR, "output '%s': %s (--start-timeout %d ms)",
-                          out->port->name, err.msg, cfg->start_timeout_ms);
+            xmem_pub_stats ps;
+            xmem_pub_stats_get(out->pub, &ps);
+            xmem_node_log(&h->node, XMEM_LOG_ERROR,
+                          "output '%s': %u of %u subscribers after %d ms (--start-timeout)%s%s",
+                          out->port->name, ps.subscribers, want, cfg->start_timeout_ms,
+                          rc == XMEM_ETIMEDOUT ? "" : ": ", rc == XMEM_ETIMEDOUT ? "" : err.msg);
             return false;
         }
     }
@@ -449,6 +453,7 @@ static void report_leftovers(host *h)
 
 static void teardown(host *h, bool clean)
 {
+    sync_stats(h); /* what the last drain dropped, too */
     if (h->node.pool && h->ran)
         report_leftovers(h);
     for (uint32_t i = 0; i < h->n_inputs; i++) {

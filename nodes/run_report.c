@@ -7,8 +7,8 @@
 
 const char *xmemi_node_state_name(xmemi_node_state s)
 {
-    static const char *const names[] = {"running", "restarting", "done", "failed"};
-    return (unsigned)s < 4 ? names[s] : "?";
+    static const char *const names[] = {"running", "restarting", "done", "failed", "not started"};
+    return (unsigned)s < 5 ? names[s] : "?";
 }
 
 static void fmt_us(char *buf, size_t len, uint64_t ns, bool have)

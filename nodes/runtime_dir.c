@@ -42,6 +42,9 @@ static void base_dir(char *buf, size_t len)
 
 xmem_err xmemi_runtime_dir_path(const char *pool, char *buf, size_t len, xmem_error_t *err)
 {
+    if (!pool || !*pool || strchr(pool, '/') || strcmp(pool, ".") == 0 || strcmp(pool, "..") == 0)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "'%s' cannot name a runtime directory",
+                          pool ? pool : "(null)");
     char base[128];
     base_dir(base, sizeof base);
     /* ipc socket paths must fit sockaddr_un (108 bytes) with "/node.port" after this. */
@@ -53,20 +56,43 @@ xmem_err xmemi_runtime_dir_path(const char *pool, char *buf, size_t len, xmem_er
     return XMEM_OK;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Only what a launcher makes there: its sockets, files and MPS directories (a runtime directory
+ * set by mistake to a folder of the user's loses nothing else). */
+static bool ours(const char *name, bool dir)
 {
-    (void)st, (void)type;
-    /* The directory itself stays, and so does its lock: the caller decides about both. */
-    if (ftw->level == 0 || (ftw->level == 1 && strcmp(path + ftw->base, "launcher.lock") == 0))
-        return 0;
+    static const char *const files[] = {"stats", "nodes", "nodes.new"};
+    static const char *const dirs[] = {"mps-pipe", "mps-log"};
+    for (size_t i = 0; i < (dir ? 2u : 3u); i++)
+        if (strcmp(name, dir ? dirs[i] : files[i]) == 0)
+            return true;
+    return false;
+}
+
+static int remove_any(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
     remove(path);
     return 0;
 }
 
-/* Everything in `dir` but the lock file: ipc sockets, the stats file, MPS directories. */
 static void remove_files(const char *dir)
 {
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISSOCK(st.st_mode) || (S_ISREG(st.st_mode) && ours(e->d_name, false)))
+            unlink(path);
+        else if (S_ISDIR(st.st_mode) && ours(e->d_name, true))
+            nftw(path, remove_any, 8, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
 }
 
 xmem_err xmemi_runtime_dir_claim(const char *pool, xmemi_runtime_dir *out, bool *was_stale,

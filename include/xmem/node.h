@@ -170,8 +170,8 @@ XMEM_EXPORT xmem_err xmem_node_acquire_cuda(xmem_node_t *node, size_t size, int 
                                             xmem_guard_t *out, xmem_error_t *err);
 
 /* Publishes the guard's buffer on output `port` and always empties the guard: its reference goes
- * to the port's subscribers (or back to the pool if none takes it). XMEM_EINVAL for a port the
- * plugin did not declare or that is not wired (then the buffer is released). */
+ * to the port's subscribers (or back to the pool if none takes it, or if the port is not wired:
+ * XMEM_OK). XMEM_EINVAL for a port the plugin did not declare (the buffer is released). */
 XMEM_EXPORT xmem_err xmem_node_publish(xmem_node_t *node, const char *port, xmem_guard_t *guard,
                                        xmem_error_t *err);
 

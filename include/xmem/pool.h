@@ -46,6 +46,9 @@ typedef struct xmem_pool_options {
 /* Fills the defaults: capacity 1024, no preallocated classes, replace_stale true. */
 XMEM_EXPORT void xmem_pool_options_init(xmem_pool_options *opts);
 
+/* Checks a pool name as create and open do: XMEM_ENAME with what is wrong. */
+XMEM_EXPORT xmem_err xmem_pool_check_name(const char *name, xmem_error_t *err);
+
 /* Creates the pool `name` (letters, digits, '.', '_' and '-'; at most XMEM_POOL_NAME_MAX) with the
  * default options. On success the caller owns *out and destroys it with xmem_pool_destroy(), which
  * also removes the pool's shm objects; on failure *out is NULL and nothing is left behind. */

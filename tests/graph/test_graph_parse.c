@@ -133,6 +133,10 @@ static const bad_case bad_cases[] = {
      5, 40, "expected block or drop_oldest"},
     {"nodes:\n  - {name: s, plugin: testsrc}\n  - {name: v, plugin: verify, inputs: {in: s}}\n", 3,
      44, "expected NODE/PORT"},
+    {"pool: {name: \"..\"}\nnodes: [{name: s, plugin: testsrc}]\n", 1, 15, "starts with '.'"},
+    {"nodes:\n  - name:\n    plugin: testsrc\n", 2, 5, "node name ''"},
+    {"nodes:\n  - {name: s, plugin: testsrc, rate: 1e-9}\n", 2, 38, "at least 0.001"},
+    {"", 0, 0, "no YAML document"},
     /* plugins, parameters and ports, checked against the plugin */
     {"nodes:\n  - {name: s, plugin: nosuchplugin}\n", 2, 23, "not found"},
     {"nodes:\n  - name: s\n    plugin: testsrc\n    params: {width: wide}\n", 4, 21,
@@ -183,8 +187,10 @@ ParameterizedTest(int *i, graph_parse, refuses_with_position)
     char where[200];
     if (c->column)
         snprintf(where, sizeof where, "%s:%d:%d: ", path, c->line, c->column);
-    else
+    else if (c->line)
         snprintf(where, sizeof where, "%s:%d:", path, c->line);
+    else /* nothing to point at */
+        snprintf(where, sizeof where, "%s: ", path);
     cr_assert(eq(int, strncmp(err.msg, where, strlen(where)), 0),
               "expected the message to start with '%s': %s", where, err.msg);
     cr_assert(not(eq(ptr, strstr(err.msg, c->says), NULL)), "expected '%s' in: %s", c->says,

@@ -268,6 +268,39 @@ Test(launcher, a_node_failing_for_good_fails_the_run_but_not_the_rest)
     assert_clean();
 }
 
+/* A node that dies for good leaves its downstream without input and without an end of stream:
+ * the launcher stops it at once, and the run ends instead of waiting forever. */
+Test(launcher, downstream_of_a_dead_node_is_stopped)
+{
+    char yaml[1024];
+    snprintf(
+        yaml, sizeof yaml,
+        "pool: {name: %s}\n"
+        "nodes:\n"
+        "  - {name: src, plugin: testsrc, rate: 20, params: {frames: 60, width: 64, height: 8}}\n"
+        "  - {name: inv, plugin: invert, inputs: {in: src/out}}\n"
+        "  - {name: sink, plugin: verify, inputs: {in: inv/out}}\n",
+        pool);
+    write_yaml(yaml);
+    pid_t pid = start_xmem((const char *[]){"run", "--summary", summary, graph, NULL});
+    pid_t pids[8];
+    int n = 0;
+    for (int i = 0; i < 100 && n < 3; i++, sleep_ms(50))
+        n = node_pids(pids, 8);
+    cr_assert(eq(int, n, 3));
+    sleep_ms(800);
+    kill(pids[1], SIGKILL); /* inv: restart never */
+    cr_assert(eq(int, test_wait(pid), 1), "inv failed for good: %s", read_file(log_path));
+    cr_assert(log_has("node 'sink' has no upstream left"), "%s", read_file(log_path));
+    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
+    cr_assert(doc != NULL);
+    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/state"), "failed"));
+    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/state"), "done"), "stopped cleanly");
+    cr_assert(eq(long, summary_num(doc, "/pool/free_at_end"), summary_num(doc, "/pool/buffers")));
+    fy_document_destroy(doc);
+    assert_clean();
+}
+
 Test(launcher, validate_says_where)
 {
     write_example("fanout.yaml");
