@@ -6,13 +6,10 @@
 #include <xmem/cuda.h>
 
 #include <cuda_runtime_api.h>
-#include <linux/futex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cuda_internal.h"
@@ -327,53 +324,30 @@ xmem_err xmem_pool_acquire_cuda(xmem_pool_t *pool, size_t size, int device, xmem
         xmemi_journal_clear(pool);
         return exhausted(pool, size, device, err);
     }
-    xmemi_record *rec = &r->records[index];
-    rec->size = size;
-    rec->dtype = XMEM_DTYPE_UNKNOWN;
-    rec->ndim = 0;
-    rec->timestamp_ns = 0;
-    rec->sequence = 0;
-    uint32_t life = xmemi_life_load(rec);
-    atomic_store_explicit(&rec->owner_refs[pool->me], 1, memory_order_relaxed);
-    atomic_store_explicit(&rec->life, life | 1u, memory_order_release);
-    xmemi_journal_clear(pool);
-    *out = (xmem_guard_t){
-        .pool = pool,
-        .ref = {index, xmemi_life_generation(life)},
-        .data = NULL,
-        .size = size,
-        .mode = XMEM_ACCESS_READ_WRITE,
-    };
+    xmemi_slot_hand_out(pool, index, size, NULL, out); /* no host view: xmem_guard_cuda_ptr */
     return XMEM_OK;
+}
+
+typedef struct cuda_request {
+    size_t size;
+    int device;
+} cuda_request;
+
+static xmem_err try_cuda(xmem_pool_t *pool, const void *what, xmem_guard_t *out, xmem_error_t *err)
+{
+    const cuda_request *q = what;
+    return xmem_pool_acquire_cuda(pool, q->size, q->device, out, err);
 }
 
 xmem_err xmem_pool_acquire_cuda_timeout(xmem_pool_t *pool, size_t size, int device, int timeout_ms,
                                         xmem_guard_t *out, xmem_error_t *err)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (size == 0 || device < 0 || device >= XMEMI_MAX_CUDA_DEVICES)
         return xmem_pool_acquire_cuda(pool, size, device, out, err);
-    xmemi_meta_region *r = &pool->region;
+    cuda_request q = {size, device};
     uint32_t list = xmemi_list_of(XMEM_STORAGE_CUDA, device,
-                                  xmemi_size_class(rounded(size), r->hdr->page_size));
-    _Atomic uint32_t *word = xmemi_class_futex(r, list);
-    _Atomic uint32_t *waiters = &r->hdr->class_waiters[list];
-    for (;;) {
-        uint32_t tag = atomic_load_explicit(word, memory_order_acquire);
-        xmem_err rc = xmem_pool_acquire_cuda(pool, size, device, out, NULL);
-        if (rc != XMEM_EEXHAUSTED)
-            return rc ? xmem_pool_acquire_cuda(pool, size, device, out, err) : XMEM_OK;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        int64_t waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-        if (timeout_ms >= 0 && waited >= timeout_ms)
-            return xmem_pool_acquire_cuda(pool, size, device, out, err);
-        int64_t left = timeout_ms < 0 ? 10 : timeout_ms - waited;
-        struct timespec ts = {0, (long)(left < 10 ? left : 10) * 1000000};
-        atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
-        syscall(SYS_futex, word, FUTEX_WAIT, tag, &ts, NULL, 0);
-        atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
-    }
+                                  xmemi_size_class(rounded(size), pool->region.hdr->page_size));
+    return xmemi_acquire_waiting(pool, list, timeout_ms, try_cuda, &q, out, err);
 }
 
 bool xmem_guard_is_cuda(const xmem_guard_t *g)
@@ -412,14 +386,11 @@ xmem_err xmem_guard_cuda_ptr_mut(xmem_guard_t *g, void **out, int *device, xmem_
         return xmemi_fail(err, XMEM_EREADONLY, 0,
                           "pool '%s': guard on CUDA buffer %u generation %u is read-only",
                           g->pool->name, g->ref.index, g->ref.generation);
-    cuda_entry *e = NULL;
-    xmem_err rc = cuda_entry_of(g, &e, err);
-    if (rc)
-        return rc;
-    *out = e->dptr;
-    if (device)
-        *device = e->device;
-    return XMEM_OK;
+    const void *p = NULL;
+    xmem_err rc = xmem_guard_cuda_ptr(g, &p, device, err);
+    if (rc == XMEM_OK)
+        *out = (void *)p; /* the writer's own buffer: writable */
+    return rc;
 }
 
 xmem_err xmem_guard_cuda_record(xmem_guard_t *g, void *stream, xmem_error_t *err)

@@ -191,3 +191,14 @@ void xmem_guard_cleanup(xmem_guard_t *g)
     if (xmem_guard_release(g, &err) != XMEM_OK)
         fprintf(stderr, "xmem: releasing a guard at scope exit failed: %s\n", err.msg);
 }
+
+xmem_err xmem_guard_copy_layout(xmem_guard_t *dst, const xmem_guard_t *src, xmem_error_t *err)
+{
+    xmem_meta_t meta;
+    xmem_err rc = xmem_guard_meta(src, &meta, err);
+    if (rc == XMEM_OK && meta.dtype != XMEM_DTYPE_UNKNOWN && meta.ndim > 0)
+        rc = xmem_guard_set_layout(dst, meta.dtype, meta.ndim, meta.shape, meta.strides, err);
+    if (rc == XMEM_OK)
+        rc = xmem_guard_set_stamp(dst, meta.sequence, meta.timestamp_ns, err);
+    return rc;
+}

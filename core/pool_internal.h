@@ -54,4 +54,19 @@ static inline void xmemi_journal_clear(xmem_pool_t *pool)
     atomic_store_explicit(xmemi_journal(pool), XMEMI_NIL, memory_order_release);
 }
 
+/* Hands out free slot `index` (popped off a list by this handle, named by its journal): one
+ * reference owned by this handle, live, journal cleared; `out` gets a read-write guard. */
+void xmemi_slot_hand_out(xmem_pool_t *pool, uint32_t index, size_t size, void *data,
+                         xmem_guard_t *out);
+
+/* One try of an acquire: XMEM_EEXHAUSTED when nothing was free. */
+typedef xmem_err (*xmemi_try_acquire)(xmem_pool_t *pool, const void *what, xmem_guard_t *out,
+                                      xmem_error_t *err);
+
+/* Tries `attempt` until it succeeds, fails otherwise than by exhaustion, or timeout_ms passes
+ * (negative: no limit), sleeping on free list `list`'s futex in between. */
+xmem_err xmemi_acquire_waiting(xmem_pool_t *pool, uint32_t list, int timeout_ms,
+                               xmemi_try_acquire attempt, const void *what, xmem_guard_t *out,
+                               xmem_error_t *err);
+
 #endif

@@ -149,7 +149,6 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
         if (rc)
             return rc;
     }
-    xmemi_record *rec = &r->records[index];
     void *addr;
     xmem_err rc = xmemi_buffer_addr(pool, index, &addr, err);
     if (__builtin_expect(rc != XMEM_OK, 0)) {
@@ -157,6 +156,14 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
         xmemi_journal_clear(pool);
         return rc;
     }
+    xmemi_slot_hand_out(pool, index, size, addr, out);
+    return XMEM_OK;
+}
+
+void xmemi_slot_hand_out(xmem_pool_t *pool, uint32_t index, size_t size, void *data,
+                         xmem_guard_t *out)
+{
+    xmemi_record *rec = &pool->region.records[index];
     rec->size = size;
     rec->dtype = XMEM_DTYPE_UNKNOWN;
     rec->ndim = 0;
@@ -171,38 +178,35 @@ xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out
     *out = (xmem_guard_t){
         .pool = pool,
         .ref = {index, xmemi_life_generation(life)},
-        .data = addr,
+        .data = data,
         .size = size,
         .mode = XMEM_ACCESS_READ_WRITE,
     };
-    return XMEM_OK;
 }
 
-xmem_err xmem_pool_acquire_cpu_timeout(xmem_pool_t *pool, size_t size, int timeout_ms,
-                                       xmem_guard_t *out, xmem_error_t *err)
+xmem_err xmemi_acquire_waiting(xmem_pool_t *pool, uint32_t list, int timeout_ms,
+                               xmemi_try_acquire attempt, const void *what, xmem_guard_t *out,
+                               xmem_error_t *err)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int64_t start_ms = (int64_t)t0.tv_sec * 1000 + t0.tv_nsec / 1000000;
-    if (size == 0 || size > XMEMI_MAX_BUFFER_SIZE) /* no class to wait on: acquire says why */
-        return xmem_pool_acquire_cpu(pool, size, out, err);
     xmemi_meta_region *r = &pool->region;
-    uint32_t size_class = xmemi_size_class(size, r->hdr->page_size);
-    _Atomic uint32_t *word = xmemi_class_futex(r, size_class);
-    _Atomic uint32_t *waiters = &r->hdr->class_waiters[size_class];
+    _Atomic uint32_t *word = xmemi_class_futex(r, list);
+    _Atomic uint32_t *waiters = &r->hdr->class_waiters[list];
     for (;;) {
         /* The list's tag is read before trying: a release after that changes it, so the wait
-         * below returns at once instead of missing the wake-up. A release on another class's
-         * list (taken over by the slow path) is noticed within 10 ms. */
+         * below returns at once instead of missing the wake-up. A release on another list
+         * (taken over by a slow path) is noticed within 10 ms. */
         uint32_t tag = atomic_load_explicit(word, memory_order_acquire);
-        xmem_err rc = xmem_pool_acquire_cpu(pool, size, out, NULL);
+        xmem_err rc = attempt(pool, what, out, NULL);
         if (rc != XMEM_EEXHAUSTED) /* the diagnosis only for a failure to report */
-            return rc ? xmem_pool_acquire_cpu(pool, size, out, err) : XMEM_OK;
+            return rc ? attempt(pool, what, out, err) : XMEM_OK;
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
         int64_t waited = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 - start_ms;
         if (timeout_ms >= 0 && waited >= timeout_ms) {
-            rc = xmem_pool_acquire_cpu(pool, size, out, err);
+            rc = attempt(pool, what, out, err);
             if (rc == XMEM_EEXHAUSTED && err) {
                 size_t used = strlen(err->msg);
                 if (used < sizeof err->msg)
@@ -217,6 +221,20 @@ xmem_err xmem_pool_acquire_cpu_timeout(xmem_pool_t *pool, size_t size, int timeo
         syscall(SYS_futex, word, FUTEX_WAIT, tag, &ts, NULL, 0);
         atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
     }
+}
+
+static xmem_err try_cpu(xmem_pool_t *pool, const void *size, xmem_guard_t *out, xmem_error_t *err)
+{
+    return xmem_pool_acquire_cpu(pool, *(const size_t *)size, out, err);
+}
+
+xmem_err xmem_pool_acquire_cpu_timeout(xmem_pool_t *pool, size_t size, int timeout_ms,
+                                       xmem_guard_t *out, xmem_error_t *err)
+{
+    if (size == 0 || size > XMEMI_MAX_BUFFER_SIZE) /* no class to wait on: acquire says why */
+        return xmem_pool_acquire_cpu(pool, size, out, err);
+    return xmemi_acquire_waiting(pool, xmemi_size_class(size, pool->region.hdr->page_size),
+                                 timeout_ms, try_cpu, &size, out, err);
 }
 
 xmem_err xmem_pool_preallocate_cpu(xmem_pool_t *pool, size_t size, uint32_t count,

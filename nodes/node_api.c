@@ -84,15 +84,8 @@ xmem_err xmem_node_acquire(xmem_node_t *node, size_t size, xmem_guard_t *out, xm
 xmem_err xmem_node_acquire_like(xmem_node_t *node, const xmem_guard_t *input, xmem_guard_t *out,
                                 xmem_error_t *err)
 {
-    xmem_meta_t meta;
-    xmem_err rc = xmem_guard_meta(input, &meta, err);
-    if (rc || (rc = xmem_node_acquire(node, xmem_guard_size(input), out, err)))
-        return rc;
-    if (meta.dtype != XMEM_DTYPE_UNKNOWN && meta.ndim > 0)
-        rc = xmem_guard_set_layout(out, meta.dtype, meta.ndim, meta.shape, meta.strides, err);
-    if (rc == XMEM_OK)
-        rc = xmem_guard_set_stamp(out, meta.sequence, meta.timestamp_ns, err);
-    if (rc)
+    xmem_err rc = xmem_node_acquire(node, xmem_guard_size(input), out, err);
+    if (rc == XMEM_OK && (rc = xmem_guard_copy_layout(out, input, err)))
         xmem_guard_release(out, NULL);
     return rc;
 }

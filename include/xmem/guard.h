@@ -76,6 +76,12 @@ XMEM_EXPORT xmem_err xmem_guard_set_layout(xmem_guard_t *g, xmem_dtype dtype, ui
 XMEM_EXPORT xmem_err xmem_guard_set_stamp(xmem_guard_t *g, uint64_t sequence, uint64_t timestamp_ns,
                                           xmem_error_t *err);
 
+/* Copies `src`'s layout (dtype, shape and strides, when set) and stamp (sequence, timestamp) into
+ * `dst`'s record: a transform's output describes the frame it came from. `dst` must be read-write
+ * (XMEM_EREADONLY) and large enough for the shape (XMEM_EINVAL). */
+XMEM_EXPORT xmem_err xmem_guard_copy_layout(xmem_guard_t *dst, const xmem_guard_t *src,
+                                            xmem_error_t *err);
+
 /* Gives the guard's reference back to the pool (the last one recycles the buffer) and empties the
  * guard. An empty guard is left as it is and XMEM_OK returned. */
 XMEM_EXPORT xmem_err xmem_guard_release(xmem_guard_t *g, xmem_error_t *err);

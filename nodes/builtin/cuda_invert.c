@@ -21,26 +21,20 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     if (!xmem_guard_is_cuda(in))
         return xmem_node_fail(node, err, "cuda_invert takes CUDA buffers: put cuda_upload first");
     size_t size = xmem_guard_size(in);
-    xmem_meta_t meta;
     const void *src;
     void *dst;
-    int device;
     XMEM_GUARD_AUTO xmem_guard_t out = XMEM_GUARD_INIT;
     xmem_err rc;
-    if ((rc = xmem_guard_meta(in, &meta, err)) ||
-        (rc = xmem_guard_cuda_ptr(in, &src, &device, err)) ||
+    if ((rc = xmem_guard_cuda_ptr(in, &src, NULL, err)) ||
         (rc = xmem_node_acquire_cuda(node, size, c->device, &out, err)) ||
         (rc = xmem_guard_cuda_ptr_mut(&out, &dst, NULL, err)) ||
+        (rc = xmem_guard_copy_layout(&out, in, err)) ||
         (rc = xmem_guard_cuda_wait(in, c->stream, err)))
         return rc;
     int ce = xmemi_cuda_invert(src, dst, size, c->stream);
     if (ce)
         return xmemi_cuda_node_fail(node, err, ce, "invert kernel");
-    if ((meta.dtype != XMEM_DTYPE_UNKNOWN && meta.ndim > 0 &&
-         (rc =
-              xmem_guard_set_layout(&out, meta.dtype, meta.ndim, meta.shape, meta.strides, err))) ||
-        (rc = xmem_guard_set_stamp(&out, meta.sequence, meta.timestamp_ns, err)) ||
-        (rc = xmem_guard_cuda_record(&out, c->stream, err)) ||
+    if ((rc = xmem_guard_cuda_record(&out, c->stream, err)) ||
         (rc = xmem_guard_cuda_release_after(in, c->stream, err)))
         return rc;
     return xmem_node_publish(node, "out", &out, err);

@@ -28,22 +28,17 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     if (rc)
         return rc;
     size_t size = xmem_guard_size(in);
-    xmem_meta_t meta;
     XMEM_GUARD_AUTO xmem_guard_t out = XMEM_GUARD_INIT;
     void *dev;
-    if ((rc = xmem_guard_meta(in, &meta, err)) ||
-        (rc = xmem_node_acquire_cuda(node, size, c->device, &out, err)) ||
-        (rc = xmem_guard_cuda_ptr_mut(&out, &dev, NULL, err)))
+    if ((rc = xmem_node_acquire_cuda(node, size, c->device, &out, err)) ||
+        (rc = xmem_guard_cuda_ptr_mut(&out, &dev, NULL, err)) ||
+        (rc = xmem_guard_copy_layout(&out, in, err)))
         return rc;
     cudaError_t ce =
         cudaMemcpyAsync(dev, host, size, cudaMemcpyHostToDevice, (cudaStream_t)c->stream);
     if (ce != cudaSuccess)
         return xmemi_cuda_node_fail(node, err, ce, "upload");
-    if ((meta.dtype != XMEM_DTYPE_UNKNOWN && meta.ndim > 0 &&
-         (rc =
-              xmem_guard_set_layout(&out, meta.dtype, meta.ndim, meta.shape, meta.strides, err))) ||
-        (rc = xmem_guard_set_stamp(&out, meta.sequence, meta.timestamp_ns, err)) ||
-        (rc = xmem_guard_cuda_record(&out, c->stream, err)))
+    if ((rc = xmem_guard_cuda_record(&out, c->stream, err)))
         return rc;
     /* The input is read by the copy until the stream passes it: released then, not now. */
     if ((rc = xmem_guard_cuda_release_after(in, c->stream, err)))
