@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "cuda_bench_kernels.h"
 
 #define MAX_ITERS 2000
+#define WARMUP 10 /* frames not measured: the consumer's first opens its handles (~130 ms) */
 
 typedef struct shared {
     _Atomic int ready;           /* 1: the pool exists; 2: the consumer is subscribed */
@@ -49,9 +52,13 @@ static double pct_us(uint64_t *v, int n, double p)
     return (double)v[(int)(p * (n - 1))] / 1e3;
 }
 
+static pid_t main_pid;
+
 static void die(const char *what, const char *msg)
 {
     fprintf(stderr, "xmem-bench-cuda: %s: %s\n", what, msg);
+    if (getpid() != main_pid)
+        _exit(1); /* a child flushes nothing of the parent's stdout */
     exit(1);
 }
 
@@ -73,7 +80,7 @@ static void consumer(const char *pool, const char *endpoint, int iters, shared *
         cudaMalloc((void **)&flag, sizeof *flag) != cudaSuccess)
         die("consumer", "CUDA setup failed");
     atomic_store(&sh->ready, 2);
-    for (int i = 0; i < iters; i++) {
+    for (int i = -WARMUP; i < iters; i++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
         const void *dev;
         if (xmem_sub_receive(sub, &g, 10000, &err) || xmem_guard_cuda_wait(&g, s, &err) ||
@@ -81,7 +88,8 @@ static void consumer(const char *pool, const char *endpoint, int iters, shared *
             die("consumer", err.msg);
         if (xbc_read_first(dev, flag, s) != 0 || cudaStreamSynchronize(s) != cudaSuccess)
             die("consumer", "read kernel failed");
-        sh->seen_ns[i] = now_ns();
+        if (i >= 0)
+            sh->seen_ns[i] = now_ns();
         xmem_guard_release(&g, NULL);
     }
     xmem_sub_destroy(&sub);
@@ -100,8 +108,10 @@ static pid_t fork_consumer(int k, int iters, shared *sh)
 {
     char pool_name[64], endpoint[128];
     names(k, pool_name, sizeof pool_name, endpoint, sizeof endpoint);
+    fflush(stdout);
     pid_t kid = fork();
     if (kid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);    /* never outlives a killed benchmark */
         while (atomic_load(&sh->ready) != 1) /* the pool exists */
             usleep(1000);
         consumer(pool_name, endpoint, iters, sh); /* sets ready to 2 once subscribed */
@@ -129,7 +139,7 @@ static void measure_xmem(int k, pid_t kid, shared *sh, size_t bytes, int iters, 
     cudaStream_t s;
     cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
     uint64_t *sent = calloc((size_t)iters, sizeof *sent);
-    for (int i = 0; i < iters; i++) {
+    for (int i = -WARMUP; i < iters; i++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
         void *dev;
         if (xmem_pool_acquire_cuda_timeout(pool, bytes, 0, 10000, &g, &err) ||
@@ -139,13 +149,18 @@ static void measure_xmem(int k, pid_t kid, shared *sh, size_t bytes, int iters, 
             die("producer", "write kernel failed");
         if (xmem_guard_cuda_record(&g, s, &err))
             die("producer", err.msg);
-        sent[i] = now_ns();
+        if (i >= 0)
+            sent[i] = now_ns();
         if (xmem_pub_publish(pub, &g, &err))
             die("producer", err.msg);
-        /* Lock step: wait until the consumer is done with it, so each hand-off is measured alone.
-         */
-        while (xmem_pool_free_count(pool) < 16)
+        /* Lock step: wait until the consumer is done with it, so each hand-off is measured alone
+         * (a dead consumer's references never come back: stop then). */
+        uint64_t deadline = now_ns() + 10000000000ull;
+        while (xmem_pool_free_count(pool) < 16) {
             xmem_pub_poll(pub, 0, NULL);
+            if (now_ns() > deadline || waitpid(kid, NULL, WNOHANG) == kid)
+                die("producer", "the consumer stopped answering");
+        }
     }
     waitpid(kid, NULL, 0);
     for (int i = 0; i < iters; i++)
@@ -184,6 +199,7 @@ static void measure_copy(size_t bytes, int iters, bool pinned, uint64_t *lat)
 
 int main(int argc, char **argv)
 {
+    main_pid = getpid();
     int iters = 200, c;
     static const struct option opts[] = {
         {"iters", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};

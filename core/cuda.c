@@ -30,6 +30,7 @@ struct xmemi_cuda {
     bool opened_all;     /* every CUDA slot present at the first CUDA call was opened */
     bool register_host;
     _Atomic uint32_t pending; /* releases queued on streams, not yet run */
+    bool stuck;               /* some never ran: the handle must stay allocated */
     uint32_t devices_used;    /* bit per local ordinal touched, for the wait at close */
 };
 
@@ -433,7 +434,7 @@ static void CUDART_CB release_on_stream(void *arg)
 {
     stream_release *s = arg;
     xmem_pool_t *pool = s->pool;
-    xmem_pool_release(pool, s->ref, NULL);
+    xmemi_pool_release_off_thread(pool, s->ref);
     free(s);
     atomic_fetch_sub_explicit(&pool->cuda->pending, 1, memory_order_release);
 }
@@ -472,7 +473,7 @@ xmem_err xmem_pool_cuda_register_host(xmem_pool_t *pool, xmem_error_t *err)
         xmemi_mapping *m = &pool->maps[i];
         if (!m->addr || c->entries[i].registered)
             continue;
-        cudaError_t ce = cudaHostRegister(m->addr, m->len, cudaHostRegisterDefault);
+        cudaError_t ce = cudaHostRegister(m->addr, m->len, cudaHostRegisterPortable);
         if (ce != cudaSuccess)
             rc = cuda_fail(err, ce, "pool '%s': cudaHostRegister of buffer %u (%zu bytes)",
                            pool->name, i, m->len);
@@ -489,7 +490,7 @@ void xmemi_cuda_on_map(xmem_pool_t *pool, uint32_t index, void *addr, size_t len
     struct xmemi_cuda *c = pool->cuda;
     if (!c || !c->register_host) /* no CUDA call in processes that never asked */
         return;
-    if (cudaHostRegister(addr, len, cudaHostRegisterDefault) == cudaSuccess)
+    if (cudaHostRegister(addr, len, cudaHostRegisterPortable) == cudaSuccess)
         c->entries[index].registered = true;
     else
         cudaGetLastError(); /* left unregistered: copies to it are slower, still correct */
@@ -504,24 +505,39 @@ void xmemi_cuda_on_unmap(xmem_pool_t *pool, uint32_t index, void *addr)
     }
 }
 
-void xmemi_cuda_close(xmem_pool_t *pool)
+bool xmemi_cuda_close(xmem_pool_t *pool)
 {
     struct xmemi_cuda *c = pool->cuda;
     if (!c)
-        return;
+        return true;
     /* Releases queued on streams would touch the pool after it is gone: let them run (a CPU
-     * buffer's release may sit on a stream of a device this handle never opened a slot on). */
-    for (int tries = 0; atomic_load_explicit(&c->pending, memory_order_acquire) && tries < 10000;
-         tries++) {
+     * buffer's release may sit on a stream of a device this handle never opened a slot on). A
+     * synchronise that fails (a faulted context) means they never will. */
+    bool healthy = true;
+    uint64_t waited_ms = 0;
+    while (atomic_load_explicit(&c->pending, memory_order_acquire) && healthy &&
+           waited_ms < 60000) {
         int before = 0;
         cudaGetDevice(&before);
-        cudaDeviceSynchronize();
-        for (int d = 0; d < 32; d++)
+        healthy = cudaDeviceSynchronize() == cudaSuccess;
+        for (int d = 0; d < 32 && healthy; d++)
             if (c->devices_used & (1u << d) && cudaSetDevice(d) == cudaSuccess)
-                cudaDeviceSynchronize();
+                healthy = cudaDeviceSynchronize() == cudaSuccess;
         cudaSetDevice(before);
-        if (atomic_load_explicit(&c->pending, memory_order_acquire))
+        if (atomic_load_explicit(&c->pending, memory_order_acquire)) {
             usleep(1000);
+            waited_ms++;
+        }
+    }
+    if (atomic_load_explicit(&c->pending, memory_order_acquire)) {
+        c->stuck = true; /* the caller keeps the handle's memory alive for them */
+        fprintf(stderr,
+                "xmem: pool '%s': %u buffer releases still queued on CUDA streams (%s); the "
+                "handle is leaked so that they can run safely\n",
+                pool->name, atomic_load(&c->pending),
+                healthy ? "they did not run in 60 s" : "the CUDA context failed");
+        cudaGetLastError();
+        return false;
     }
     for (uint32_t i = 0; i < pool->capacity; i++) {
         cuda_entry *e = &c->entries[i];
@@ -538,6 +554,7 @@ void xmemi_cuda_close(xmem_pool_t *pool)
         e->epoch = 0;
     }
     cudaGetLastError();
+    return true;
 }
 
 void xmemi_cuda_forget(xmem_pool_t *pool)

@@ -31,8 +31,9 @@ static inline xmemi_cuda_slot *xmemi_cuda_slot_of(xmemi_record *rec)
 }
 
 /* At destroy (not in a forked child): waits for pending stream releases, unregisters host
- * memory, closes imported handles and frees the creator's allocations. */
-void xmemi_cuda_close(xmem_pool_t *pool);
+ * memory, closes imported handles and frees the creator's allocations. False when releases are
+ * still queued and cannot run now: the handle's memory must then stay (it is leaked). */
+bool xmemi_cuda_close(xmem_pool_t *pool);
 
 /* Frees this handle's CUDA bookkeeping without a CUDA call (after xmemi_cuda_close, or in a
  * forked child whose copy of it names nothing it may touch). */

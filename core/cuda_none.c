@@ -85,9 +85,10 @@ xmem_err xmem_pool_cuda_register_host(xmem_pool_t *pool, xmem_error_t *err)
     return not_built(err);
 }
 
-void xmemi_cuda_close(xmem_pool_t *pool)
+bool xmemi_cuda_close(xmem_pool_t *pool)
 {
     (void)pool;
+    return true;
 }
 
 void xmemi_cuda_forget(xmem_pool_t *pool)

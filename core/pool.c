@@ -307,8 +307,9 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
     xmem_pool_t *pool = *pool_ptr;
     *pool_ptr = NULL;
     /* A child's copy of its parent's handle touches nothing shared: the parent still owns it. */
+    bool keep = false; /* stream releases that cannot run: the handle must outlive them */
     if (!xmemi_pool_forked(pool)) {
-        xmemi_cuda_close(pool); /* stream releases pending on this pool run first */
+        keep = !xmemi_cuda_close(pool); /* stream releases pending on this pool run first */
         xmemi_proc_reclaim(&pool->region, pool->me,
                            atomic_load(&pool->region.hdr->procs[pool->me].epoch),
                            xmemi_journal(pool));
@@ -319,7 +320,8 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
             unlink_pool(pool->name, &pool->region);
         }
     }
-    handle_free(pool);
+    if (!keep)
+        handle_free(pool);
 }
 
 xmem_err xmem_pool_check_name(const char *name, xmem_error_t *err)

@@ -59,6 +59,12 @@ static inline void xmemi_journal_clear(xmem_pool_t *pool)
 void xmemi_slot_hand_out(xmem_pool_t *pool, uint32_t index, size_t size, void *data,
                          xmem_guard_t *out);
 
+/* A release from a thread that is not the handle's user (a CUDA stream's host function): it
+ * leaves the handle's journal alone, which the user's thread may be writing. A SIGKILL between
+ * the last reference's free and its push back on a list then loses that slot (a window of a few
+ * instructions, in a process that is being killed anyway). */
+void xmemi_pool_release_off_thread(xmem_pool_t *pool, xmem_buf_ref ref);
+
 /* One try of an acquire: XMEM_EEXHAUSTED when nothing was free. */
 typedef xmem_err (*xmemi_try_acquire)(xmem_pool_t *pool, const void *what, xmem_guard_t *out,
                                       xmem_error_t *err);

@@ -294,7 +294,8 @@ xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
     return add_owned(pool, rec, ref, 1, err);
 }
 
-xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
+static xmem_err release_with(xmem_pool_t *pool, xmem_buf_ref ref, _Atomic uint32_t *journal,
+                             xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
     uint32_t mine;
@@ -305,8 +306,18 @@ xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
     if (!take_owned(rec, pool->me, 1, &left))
         return not_owner(pool, ref, err);
     if (left == 0)
-        xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
+        xmemi_record_try_free(&pool->region, ref.index, journal);
     return XMEM_OK;
+}
+
+xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
+{
+    return release_with(pool, ref, xmemi_journal(pool), err);
+}
+
+void xmemi_pool_release_off_thread(xmem_pool_t *pool, xmem_buf_ref ref)
+{
+    release_with(pool, ref, NULL, NULL);
 }
 
 xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t count,

@@ -278,6 +278,15 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
     if ((rc = check_limits(g, err)))
         return rc;
     for (uint32_t i = 0; i < g->n_nodes; i++)
+        for (uint32_t k = 0; k < g->nodes[i].n_params; k++) /* the CUDA nodes' `device` */
+            if ((g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) &&
+                strcmp(g->nodes[i].params[k].name, "device") == 0 &&
+                atoi(g->nodes[i].params[k].value) != g->cuda_device)
+                return fail_mark(g, err, g->nodes[i].params[k].value_at,
+                                 "node '%s': device %s, but the pool's CUDA buffers are on device "
+                                 "%d (pool.cuda.device)",
+                                 g->nodes[i].name, g->nodes[i].params[k].value, g->cuda_device);
+    for (uint32_t i = 0; i < g->n_nodes; i++)
         if ((g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) && !g->cuda_count)
             return fail_mark(g, err, g->nodes[i].plugin_at,
                              "node '%s' (plugin '%s') works on CUDA buffers: give the pool some "

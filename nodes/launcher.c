@@ -443,6 +443,17 @@ static void supervise(launcher *l)
 
 static xmem_err start(launcher *l, sigset_t *old_mask, xmem_error_t *err)
 {
+    /* Blocked before anything starts threads (the CUDA runtime's, by the CUDA buffers below):
+     * threads inherit the mask, and a signal taken by one of them would kill us uncleanly. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP); /* the terminal went away: stop as for Ctrl-C */
+    sigaddset(&mask, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &mask, old_mask);
+    signal(SIGPIPE, SIG_IGN); /* the table's reader went away (`| head`): keep on, clean up */
     bool stale = false;
     xmem_err rc = xmemi_runtime_dir_claim(l->g->pool_name, &l->dir, &stale, err);
     if (rc)
@@ -479,15 +490,6 @@ static xmem_err start(launcher *l, sigset_t *old_mask, xmem_error_t *err)
     snprintf(l->stats_path, sizeof l->stats_path, "%s/stats", l->dir.path);
     if ((rc = xmemi_stats_create(l->stats_path, l->g->n_nodes, &l->stats, err)))
         return rc;
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGCHLD);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP); /* the terminal went away: stop as for Ctrl-C */
-    sigaddset(&mask, SIGQUIT);
-    signal(SIGPIPE, SIG_IGN); /* the table's reader went away (`| head`): keep on, clean up */
-    sigprocmask(SIG_BLOCK, &mask, old_mask);
     l->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (l->sfd < 0)
         return xmemi_fail(err, XMEM_ESYS, errno, "signalfd");

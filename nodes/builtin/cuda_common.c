@@ -4,6 +4,8 @@
 #include <cuda_runtime_api.h>
 #include <stdlib.h>
 
+#include <xmem/cuda.h>
+
 xmem_err xmemi_cuda_node_fail(xmem_node_t *node, xmem_error_t *err, int code, const char *what)
 {
     cudaGetLastError();
@@ -39,4 +41,20 @@ void xmemi_cuda_node_fini(xmem_node_t *node, void *state)
     cudaStreamSynchronize((cudaStream_t)c->stream); /* releases queued on it run now */
     cudaStreamDestroy((cudaStream_t)c->stream);
     free(c);
+}
+
+xmem_err xmemi_cuda_node_drained(xmemi_cuda_node *c, xmem_err rc)
+{
+    if (rc)
+        cudaStreamSynchronize((cudaStream_t)c->stream);
+    return rc;
+}
+
+void xmemi_cuda_node_pin(xmem_node_t *node, xmemi_cuda_node *c, xmem_pool_t *pool)
+{
+    xmem_error_t err;
+    if (xmem_pool_cuda_register_host(pool, &err) && !c->warned_pinning) {
+        c->warned_pinning = true;
+        xmem_node_log(node, XMEM_LOG_WARN, "%s; copying from pageable memory (slower)", err.msg);
+    }
 }

@@ -20,9 +20,8 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     xmemi_cuda_node *c = state;
     if (!xmem_guard_is_cuda(in))
         return xmem_node_fail(node, err, "cuda_download takes CUDA buffers");
-    xmem_err rc = xmem_pool_cuda_register_host(xmem_node_pool(node), err);
-    if (rc)
-        return rc;
+    xmemi_cuda_node_pin(node, c, xmem_node_pool(node));
+    xmem_err rc;
     const void *src;
     void *dst;
     XMEM_GUARD_AUTO xmem_guard_t out = XMEM_GUARD_INIT;
@@ -36,7 +35,7 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     if (ce == cudaSuccess)
         ce = cudaStreamSynchronize((cudaStream_t)c->stream);
     if (ce != cudaSuccess)
-        return xmemi_cuda_node_fail(node, err, ce, "download");
+        return xmemi_cuda_node_drained(c, xmemi_cuda_node_fail(node, err, ce, "download"));
     return xmem_node_publish(node, "out", &out, err);
 }
 

@@ -33,10 +33,10 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
         return rc;
     int ce = xmemi_cuda_invert(src, dst, size, c->stream);
     if (ce)
-        return xmemi_cuda_node_fail(node, err, ce, "invert kernel");
+        return xmemi_cuda_node_drained(c, xmemi_cuda_node_fail(node, err, ce, "invert kernel"));
     if ((rc = xmem_guard_cuda_record(&out, c->stream, err)) ||
         (rc = xmem_guard_cuda_release_after(in, c->stream, err)))
-        return rc;
+        return xmemi_cuda_node_drained(c, rc);
     return xmem_node_publish(node, "out", &out, err);
 }
 

@@ -24,9 +24,8 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     if (!host)
         return xmem_node_fail(node, err, "cuda_upload takes CPU buffers; this one is on a GPU");
     /* Page-locked once per buffer of this input's pool handle: the copy runs at full speed. */
-    xmem_err rc = xmem_pool_cuda_register_host(xmem_guard_pool(in), err);
-    if (rc)
-        return rc;
+    xmemi_cuda_node_pin(node, c, xmem_guard_pool(in));
+    xmem_err rc;
     size_t size = xmem_guard_size(in);
     XMEM_GUARD_AUTO xmem_guard_t out = XMEM_GUARD_INIT;
     void *dev;
@@ -38,11 +37,10 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
         cudaMemcpyAsync(dev, host, size, cudaMemcpyHostToDevice, (cudaStream_t)c->stream);
     if (ce != cudaSuccess)
         return xmemi_cuda_node_fail(node, err, ce, "upload");
-    if ((rc = xmem_guard_cuda_record(&out, c->stream, err)))
-        return rc;
     /* The input is read by the copy until the stream passes it: released then, not now. */
-    if ((rc = xmem_guard_cuda_release_after(in, c->stream, err)))
-        return rc;
+    if ((rc = xmem_guard_cuda_record(&out, c->stream, err)) ||
+        (rc = xmem_guard_cuda_release_after(in, c->stream, err)))
+        return xmemi_cuda_node_drained(c, rc);
     return xmem_node_publish(node, "out", &out, err);
 }
 

@@ -48,7 +48,7 @@ static void make_pool(void)
               err.msg);
 }
 
-TestSuite(cuda, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(cuda, .init = setup, .fini = teardown, .timeout = 30);
 
 Test(cuda, acquire_recycles_and_checks_storage)
 {

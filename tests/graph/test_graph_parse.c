@@ -176,7 +176,7 @@ ParameterizedTestParameters(graph_parse, refuses_with_position)
     return cr_make_param_array(int, index, N_BAD);
 }
 
-ParameterizedTest(int *i, graph_parse, refuses_with_position)
+ParameterizedTest(int *i, graph_parse, refuses_with_position, .fini = remove_graph)
 {
     const bad_case *c = &bad_cases[*i];
     xmemi_graph g;
