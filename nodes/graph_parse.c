@@ -559,11 +559,10 @@ static xmem_err syntax_error(parser *p, const diag_text *t)
             what += 7;
         return fail_mark(p, (xmemi_mark){line, column}, "YAML syntax: %s", what);
     }
-    if (t->have) /* no position: libfyaml found no document at all */
-        return xmemi_fail(p->err, XMEM_ECONFIG, 0,
-                          "%s: no YAML document in it (expected pool:, nodes: and options:)",
-                          p->g->path);
-    return xmemi_fail(p->err, XMEM_ECONFIG, errno, "%s: cannot read it as YAML", p->g->path);
+    /* No positioned diagnostic: libfyaml found no document at all (empty, or comments only). */
+    return xmemi_fail(p->err, XMEM_ECONFIG, 0,
+                      "%s: no YAML document in it (expected pool:, nodes: and options:)",
+                      p->g->path);
 }
 
 xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
@@ -593,8 +592,14 @@ xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
     dc.show_module = false;
     struct fy_diag *diag = fy_diag_create(&dc);
     struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE, .diag = diag};
-    struct fy_document *doc = fy_document_build_from_file(&pc, path);
-    xmem_err rc = doc ? parse_root(&p, fy_document_root(doc)) : syntax_error(&p, &text);
+    struct fy_parser *fyp = fy_parser_create(&pc);
+    struct fy_document *doc = NULL, *more = NULL;
+    if (fyp && fy_parser_set_input_file(fyp, path) == 0 && (doc = fy_parse_load_document(fyp)))
+        more = fy_parse_load_document(fyp); /* a graph is one document: say so of a second */
+    xmem_err rc = !doc   ? syntax_error(&p, &text)
+                  : more ? fail_mark(&p, (xmemi_mark){1, 1},
+                                     "more than one YAML document ('---'): a graph file holds one")
+                         : parse_root(&p, fy_document_root(doc));
     if (rc == XMEM_OK && !g->pool_name[0]) {
         /* xmem-<file name up to its first '.'>, with what a pool name cannot hold as '-'. */
         const char *base = strrchr(path, '/');
@@ -608,7 +613,11 @@ xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
         }
         g->pool_name[n] = '\0';
     }
-    fy_document_destroy(doc);
+    if (fyp) {
+        fy_parse_document_destroy(fyp, more);
+        fy_parse_document_destroy(fyp, doc);
+        fy_parser_destroy(fyp);
+    }
     if (diag)
         fy_diag_unref(diag);
     if (rc)

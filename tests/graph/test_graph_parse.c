@@ -137,6 +137,7 @@ static const bad_case bad_cases[] = {
     {"nodes:\n  - name:\n    plugin: testsrc\n", 2, 5, "node name ''"},
     {"nodes:\n  - {name: s, plugin: testsrc, rate: 1e-9}\n", 2, 38, "at least 0.001"},
     {"", 0, 0, "no YAML document"},
+    {"nodes: [{name: s, plugin: testsrc}]\n---\nnodes: []\n", 1, 1, "more than one YAML document"},
     /* plugins, parameters and ports, checked against the plugin */
     {"nodes:\n  - {name: s, plugin: nosuchplugin}\n", 2, 23, "not found"},
     {"nodes:\n  - name: s\n    plugin: testsrc\n    params: {width: wide}\n", 4, 21,
