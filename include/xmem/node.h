@@ -2,8 +2,9 @@
  * process that hosts it (one node per process). A plugin exports one descriptor, defined with
  * XMEM_NODE_DEFINE, and calls the xmem_node_* functions below from its callbacks.
  *
- *   static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_guard_t *in)
- *   {   return xmem_node_forward(node, "out", in, NULL);   }   // pass every buffer on
+ *   static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_guard_t *in,
+ *                           xmem_error_t *err)
+ *   {   return xmem_node_forward(node, "out", in, err);   }   // pass every buffer on
  *   static const xmem_node_port inputs[] = {{"in", "frames"}}, outputs[] = {{"out", "frames"}};
  *   XMEM_NODE_DEFINE(.name = "passthrough", .version = "1.0", .description = "forwards frames",
  *                    .inputs = inputs, .n_inputs = 1, .outputs = outputs, .n_outputs = 1,
