@@ -32,6 +32,8 @@ static void usage(FILE *out)
                  "Environment:\n"
                  "  XMEM_PLUGIN_PATH  ':'-separated directories searched for plugins NAME.so or\n"
                  "                    libNAME.so\n"
+                 "  XMEM_RUNTIME_DIR  where `xmem run` makes each graph's private directory\n"
+                 "                    (default /tmp/xmem-UID)\n"
                  "\n"
                  "  -h, --help        this text\n"
                  "  -V, --version     print the version\n");
