@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xmem/node.h>
 #include <xmem/pool.h>
 
 #include "cli_util.h"
@@ -47,13 +48,6 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig)
 {
     interrupted = sig;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void sleep_ns(uint64_t ns)
@@ -131,14 +125,14 @@ static void kill_one(chaos *c, xmem_pool_t *pool)
         return;
     k->pid = pid;
     k->held = xmem_pool_held_by_pid(pool, pid);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = xmem_node_clock_ns();
     if (kill(pid, SIGKILL) != 0)
         return;
     c->n_kills++;
     k->reclaim_ns = UINT64_MAX;
-    while (now_ns() - t0 < 2000000000ull) {
+    while (xmem_node_clock_ns() - t0 < 2000000000ull) {
         if (!attached(pool, pid) && xmem_pool_held_by_pid(pool, pid) == 0) {
-            k->reclaim_ns = now_ns() - t0;
+            k->reclaim_ns = xmem_node_clock_ns() - t0;
             break;
         }
         sleep_ns(200000);
@@ -277,7 +271,7 @@ int xmemi_cmd_chaos(int argc, char **argv)
                 .max_s = 2,
                 .reclaim_limit_ms = 50,
                 .stall_limit_ms = 1000,
-                .seed = (unsigned)now_ns()};
+                .seed = (unsigned)xmem_node_clock_ns()};
     long long seed;
     int opt;
     optind = 1;
@@ -342,18 +336,18 @@ int xmemi_cmd_chaos(int argc, char **argv)
         return 2;
     /* The pool exists once the launcher has started its nodes. */
     xmem_pool_t *pool = NULL;
-    uint64_t start = now_ns();
+    uint64_t start = xmem_node_clock_ns();
     while (!interrupted && xmem_pool_open(pool_name, &pool, NULL) != XMEM_OK &&
-           now_ns() - start < 10000000000ull)
+           xmem_node_clock_ns() - start < 10000000000ull)
         sleep_ns(50000000);
     if (pool) {
         uint64_t stop_at = start + (uint64_t)((c.duration - 1.0) * 1e9);
         while (!interrupted) {
             double pause = c.min_s + (c.max_s - c.min_s) * ((double)rand() / RAND_MAX);
-            uint64_t next = now_ns() + (uint64_t)(pause * 1e9);
+            uint64_t next = xmem_node_clock_ns() + (uint64_t)(pause * 1e9);
             if (next >= stop_at)
                 break;
-            sleep_ns(next - now_ns());
+            sleep_ns(next - xmem_node_clock_ns());
             kill_one(&c, pool);
         }
         xmem_pool_destroy(&pool);

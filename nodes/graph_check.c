@@ -28,26 +28,6 @@ static xmem_err fail_mark(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at
     return xmemi_fail(err, XMEM_ECONFIG, 0, "%s:%d:%d: %s", g->path, at.line, at.column, why);
 }
 
-static void port_names(const xmem_node_port *ports, uint32_t n, char *buf, size_t len)
-{
-    size_t used = 0;
-    snprintf(buf, len, "none");
-    for (uint32_t i = 0; i < n && used < len; i++) {
-        int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", ports[i].name);
-        if (k < 0)
-            return;
-        used += (size_t)k;
-    }
-}
-
-static bool has_port(const xmem_node_port *ports, uint32_t n, const char *name)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(ports[i].name, name) == 0)
-            return true;
-    return false;
-}
-
 /* A relative plugin path is relative to the graph file, as a compose file's paths are. */
 static xmem_err resolve_plugin(const xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *err)
 {
@@ -73,19 +53,11 @@ static xmem_err check_params(const xmemi_graph *g, xmemi_graph_node *n, xmem_err
     const xmem_node_plugin *p = &n->loaded.desc;
     for (uint32_t i = 0; i < n->n_params; i++) {
         const xmemi_graph_param *q = &n->params[i];
-        const xmem_node_param *def = NULL;
-        for (uint32_t k = 0; k < p->n_params; k++)
-            if (strcmp(p->params[k].name, q->name) == 0)
-                def = &p->params[k];
+        uint32_t index;
+        const xmem_node_param *def = xmemi_param_find(p, q->name, strlen(q->name), &index);
         if (!def) {
-            char names[384] = "none";
-            size_t used = 0;
-            for (uint32_t k = 0; k < p->n_params && used < sizeof names; k++) {
-                int w = snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "",
-                                 p->params[k].name);
-                if (w > 0)
-                    used += (size_t)w;
-            }
+            char names[384];
+            xmemi_param_list(p, names, sizeof names);
             return fail_mark(g, err, q->key_at,
                              "node '%s': plugin '%s' has no parameter '%s' (it has: %s)", n->name,
                              p->name, q->name, names);
@@ -117,8 +89,8 @@ static xmem_err check_inputs(xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *
     char list[512];
     for (uint32_t i = 0; i < n->n_inputs; i++) {
         xmemi_graph_edge *e = &n->inputs[i];
-        if (!has_port(p->inputs, p->n_inputs, e->port)) {
-            port_names(p->inputs, p->n_inputs, list, sizeof list);
+        if (!xmemi_port_find(p->inputs, p->n_inputs, e->port)) {
+            xmemi_port_list(p->inputs, p->n_inputs, list, sizeof list);
             return fail_mark(g, err, e->port_at,
                              "node '%s': plugin '%s' has no input port '%s' (it has: %s)", n->name,
                              p->name, e->port, list);
@@ -131,8 +103,8 @@ static xmem_err check_inputs(xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *
             return fail_mark(g, err, e->from_at, "node '%s', input '%s': there is no node '%s'",
                              n->name, e->port, e->from_node);
         const xmem_node_plugin *up = &g->nodes[from].loaded.desc;
-        if (!has_port(up->outputs, up->n_outputs, e->from_port)) {
-            port_names(up->outputs, up->n_outputs, list, sizeof list);
+        if (!xmemi_port_find(up->outputs, up->n_outputs, e->from_port)) {
+            xmemi_port_list(up->outputs, up->n_outputs, list, sizeof list);
             return fail_mark(g, err, e->from_at,
                              "node '%s', input '%s': node '%s' (plugin '%s') has no output port "
                              "'%s' (it has: %s)",

@@ -142,16 +142,6 @@ static xmem_err known_key(parser *p, struct fy_node *key, const char *where,
     return fail_at(p, key, "unknown key '%s' in %s (expected one of: %s)", *name, where, list);
 }
 
-static bool valid_name(const char *s)
-{
-    if (!*s || strlen(s) >= XMEMI_GRAPH_NAME_MAX)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return false;
-    return true;
-}
-
 /* "node/port" into its halves. */
 static xmem_err parse_from(parser *p, struct fy_node *n, xmemi_graph_edge *e)
 {
@@ -332,7 +322,7 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
         if (strcmp(key, "name") == 0) {
             if ((rc = dup_scalar(p, v, "name", &node->name)))
                 return rc;
-            if (!valid_name(node->name))
+            if (!xmemi_valid_name(node->name))
                 return fail_at(p, v, "node name '%s': expected [a-z0-9_]+ (63 at most)",
                                node->name);
             for (uint32_t i = 0; i + 1 < g->n_nodes; i++)

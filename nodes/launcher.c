@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <xmem/cuda.h>
+#include <xmem/node.h>
 #include <xmem/pool.h>
 
 #include "core/error_internal.h"
@@ -49,13 +50,6 @@ typedef struct launcher {
     bool terminated_all, killed_all;
     uint64_t next_table_ns;
 } launcher;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void xmemi_run_options_init(xmemi_run_options *o)
 {
@@ -209,7 +203,7 @@ static bool spawn(launcher *l, uint32_t i)
     r->pid = pid;
     r->state = XMEMI_NODE_RUNNING;
     r->orphan_deadline_ns = 0;
-    r->last_progress_ns = now_ns();
+    r->last_progress_ns = xmem_node_clock_ns();
     r->last_out = xmemi_stats_read(&l->stats.file->nodes[i].out);
     write_node_table(l);
     return true;
@@ -242,7 +236,7 @@ static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
     xmem_error_t err;
     if (xmem_pool_reclaim_pid(l->pool, r->pid, &returned, &err) != XMEM_OK)
         fprintf(stderr, "xmem run: node '%s' (pid %d): %s\n", name, (int)r->pid, err.msg);
-    uint64_t reclaimed_ns = now_ns();
+    uint64_t reclaimed_ns = xmem_node_clock_ns();
     if (r->n_deaths < XMEMI_MAX_DEATHS)
         r->deaths[r->n_deaths++] = (xmemi_death){
             .pid = r->pid,
@@ -291,7 +285,7 @@ static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
 
 static void reap(launcher *l)
 {
-    uint64_t noticed = now_ns();
+    uint64_t noticed = xmem_node_clock_ns();
     for (;;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -322,7 +316,7 @@ static void begin_stop(launcher *l, const char *why)
         if (l->runs[i].state == XMEMI_NODE_RESTARTING)
             l->runs[i].state = XMEMI_NODE_DONE; /* not started again */
     signal_nodes(l, true, SIGTERM);
-    l->drain_deadline_ns = now_ns() + (uint64_t)(l->g->drain_timeout_s * 1e9);
+    l->drain_deadline_ns = xmem_node_clock_ns() + (uint64_t)(l->g->drain_timeout_s * 1e9);
 }
 
 static bool all_ended(const launcher *l)
@@ -363,7 +357,7 @@ static void handle_signals(launcher *l)
             fprintf(stderr, "xmem run: stopping every node now\n");
             signal_nodes(l, false, SIGTERM);
             l->terminated_all = true;
-            l->kill_deadline_ns = now_ns() + KILL_GRACE_NS;
+            l->kill_deadline_ns = xmem_node_clock_ns() + KILL_GRACE_NS;
         }
     }
 }
@@ -408,7 +402,7 @@ static void supervise(launcher *l)
         if (poll(&pfd, 1, TICK_MS) > 0)
             handle_signals(l);
         reap(l); /* a SIGCHLD merged with another is still reaped */
-        uint64_t now = now_ns();
+        uint64_t now = xmem_node_clock_ns();
         watch_sources(l, now);
         if (l->end_ns && now >= l->end_ns && !l->stopping)
             begin_stop(l, "duration reached");
@@ -518,7 +512,7 @@ int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
     }
     fprintf(stderr, "xmem run: %s: %u nodes, pool '%s' (%u buffers), runtime directory %s\n",
             g->path, g->n_nodes, g->pool_name, g->buffers, l.dir.path);
-    l.start_ns = now_ns();
+    l.start_ns = xmem_node_clock_ns();
     double duration = o->duration_s >= 0 ? o->duration_s : g->duration_s;
     l.end_ns = duration > 0 ? l.start_ns + (uint64_t)(duration * 1e9) : 0;
     for (uint32_t i = 0; i < g->n_nodes; i++)
@@ -539,7 +533,7 @@ int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
         .runs = l.runs,
         .stats = l.stats.file,
         .pool = l.pool,
-        .elapsed_s = (double)(now_ns() - l.start_ns) / 1e9,
+        .elapsed_s = (double)(xmem_node_clock_ns() - l.start_ns) / 1e9,
     };
     uint32_t free_at_end = xmem_pool_free_count(l.pool);
     status = 0;

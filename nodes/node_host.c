@@ -77,28 +77,6 @@ typedef struct host {
     bool ran;                          /* init succeeded: fini was called */
 } host;
 
-static const xmem_node_port *find_port(const xmem_node_port *ports, uint32_t n, const char *name)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(ports[i].name, name) == 0)
-            return &ports[i];
-    return NULL;
-}
-
-static void port_list(const xmem_node_port *ports, uint32_t n, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (uint32_t i = 0; i < n && used < len; i++) {
-        int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", ports[i].name);
-        if (k < 0)
-            return;
-        used += (size_t)k;
-    }
-    if (n == 0)
-        snprintf(buf, len, "none");
-}
-
 /* Every port named on the command line must exist. */
 static bool check_ports(const host *h)
 {
@@ -125,10 +103,10 @@ static bool check_ports(const host *h)
             continue;
         const xmem_node_port *ports = named[i].input ? p->inputs : p->outputs;
         uint32_t np = named[i].input ? p->n_inputs : p->n_outputs;
-        if (find_port(ports, np, named[i].port))
+        if (xmemi_port_find(ports, np, named[i].port))
             continue;
         char list[512];
-        port_list(ports, np, list, sizeof list);
+        xmemi_port_list(ports, np, list, sizeof list);
         fprintf(stderr, "xmem node: %s: node '%s' (plugin '%s') has no %s port '%s' (it has: %s)\n",
                 named[i].opt, cfg->name ? cfg->name : p->name, p->name,
                 named[i].input ? "input" : "output", named[i].port, list);

@@ -57,6 +57,13 @@ xmem_err xmemi_params_set(xmem_node_t *node, const char *const *assignments, uin
                           xmem_error_t *err);
 void xmemi_params_free(xmem_node_t *node);
 
+/* The parameter of `p` named by the `len` bytes at `name` (*index: its position), or NULL. */
+const xmem_node_param *xmemi_param_find(const xmem_node_plugin *p, const char *name, size_t len,
+                                        uint32_t *index);
+
+/* "width, height" (or "none") for messages, at most len bytes. */
+void xmemi_param_list(const xmem_node_plugin *p, char *buf, size_t len);
+
 /* "int in [1, 65536]", "enum: u8|u16|f32", ... for help texts and error messages. */
 void xmemi_param_describe(const xmem_node_param *def, char *buf, size_t len);
 const char *xmemi_param_type_name(xmem_param_type type);

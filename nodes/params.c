@@ -131,8 +131,8 @@ void xmemi_params_free(xmem_node_t *node)
     node->n_params = 0;
 }
 
-static const xmem_node_param *find_def(const xmem_node_plugin *p, const char *name, size_t len,
-                                       uint32_t *index)
+const xmem_node_param *xmemi_param_find(const xmem_node_plugin *p, const char *name, size_t len,
+                                        uint32_t *index)
 {
     for (uint32_t i = 0; i < p->n_params; i++)
         if (strlen(p->params[i].name) == len && strncmp(p->params[i].name, name, len) == 0) {
@@ -142,21 +142,25 @@ static const xmem_node_param *find_def(const xmem_node_plugin *p, const char *na
     return NULL;
 }
 
+void xmemi_param_list(const xmem_node_plugin *p, char *buf, size_t len)
+{
+    size_t used = 0;
+    snprintf(buf, len, "none");
+    for (uint32_t i = 0; i < p->n_params && used < len; i++) {
+        int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", p->params[i].name);
+        if (k < 0)
+            return;
+        used += (size_t)k;
+    }
+}
+
 static xmem_err unknown(const xmem_node_t *node, const char *a, size_t len, xmem_error_t *err)
 {
-    char names[384] = "";
-    size_t n = 0;
-    for (uint32_t i = 0; i < node->plugin->n_params && n < sizeof names; i++) {
-        int k = snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "",
-                         node->plugin->params[i].name);
-        if (k < 0)
-            break;
-        n += (size_t)k;
-    }
+    char names[384];
+    xmemi_param_list(node->plugin, names, sizeof names);
     return xmemi_fail(err, XMEM_ECONFIG, 0,
                       "--param: node '%s': plugin '%s' has no parameter '%.*s' (it has: %s)",
-                      node->name, node->plugin->name, (int)len, a,
-                      node->plugin->n_params ? names : "none");
+                      node->name, node->plugin->name, (int)len, a, names);
 }
 
 xmem_err xmemi_params_set(xmem_node_t *node, const char *const *assignments, uint32_t n,
@@ -177,7 +181,8 @@ xmem_err xmemi_params_set(xmem_node_t *node, const char *const *assignments, uin
             goto fail;
         }
         uint32_t i;
-        const xmem_node_param *def = find_def(p, assignments[a], (size_t)(eq - assignments[a]), &i);
+        const xmem_node_param *def =
+            xmemi_param_find(p, assignments[a], (size_t)(eq - assignments[a]), &i);
         if (!def) {
             rc = unknown(node, assignments[a], (size_t)(eq - assignments[a]), err);
             goto fail;

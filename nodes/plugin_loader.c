@@ -33,7 +33,7 @@ static xmem_err refuse(xmem_error_t *err, const char *origin, const char *fmt, .
     return xmemi_fail(err, XMEM_EPLUGIN, 0, "plugin %s refused: %s", origin, why);
 }
 
-static bool valid_name(const char *s)
+bool xmemi_valid_name(const char *s)
 {
     if (!s || !*s || strlen(s) > 63)
         return false;
@@ -41,6 +41,26 @@ static bool valid_name(const char *s)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
             return false;
     return true;
+}
+
+const xmem_node_port *xmemi_port_find(const xmem_node_port *ports, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(ports[i].name, name) == 0)
+            return &ports[i];
+    return NULL;
+}
+
+void xmemi_port_list(const xmem_node_port *ports, uint32_t n, char *buf, size_t len)
+{
+    size_t used = 0;
+    snprintf(buf, len, "none");
+    for (uint32_t i = 0; i < n && used < len; i++) {
+        int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", ports[i].name);
+        if (k < 0)
+            return;
+        used += (size_t)k;
+    }
 }
 
 static xmem_err check_ports(const xmem_node_port *ports, uint32_t n, const char *dir,
@@ -51,7 +71,7 @@ static xmem_err check_ports(const xmem_node_port *ports, uint32_t n, const char 
     if (n && !ports)
         return refuse(err, origin, "declares %u %s ports but no array of them", n, dir);
     for (uint32_t i = 0; i < n; i++) {
-        if (!valid_name(ports[i].name))
+        if (!xmemi_valid_name(ports[i].name))
             return refuse(err, origin, "%s port %u has no valid name ([a-z0-9_]+, 63 at most)", dir,
                           i);
         for (uint32_t j = 0; j < i; j++)
@@ -69,7 +89,7 @@ static xmem_err check_params(const xmem_node_plugin *p, const char *origin, xmem
         return refuse(err, origin, "declares %u parameters but no array of them", p->n_params);
     for (uint32_t i = 0; i < p->n_params; i++) {
         const xmem_node_param *d = &p->params[i];
-        if (!valid_name(d->name))
+        if (!xmemi_valid_name(d->name))
             return refuse(err, origin, "parameter %u has no valid name ([a-z0-9_]+)", i);
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(d->name, p->params[j].name) == 0)
@@ -115,7 +135,7 @@ xmem_err xmemi_plugin_check(const xmem_node_plugin *p, size_t symbol_size, const
     /* Fields appended after the plugin was built read as zero. */
     memset(out, 0, sizeof *out);
     memcpy(out, p, p->size < sizeof *out ? p->size : sizeof *out);
-    if (!valid_name(out->name))
+    if (!xmemi_valid_name(out->name))
         return refuse(err, origin, "its name is missing or not [a-z0-9_]+ (63 at most)");
     if (!out->version)
         out->version = "";

@@ -19,6 +19,15 @@ typedef struct xmemi_plugin {
  * (XMEM_EPLUGIN) names the file and the reason. */
 xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *err);
 
+/* A name of a node, port or parameter: [a-z0-9_]+, 63 characters at most. */
+bool xmemi_valid_name(const char *s);
+
+/* The port called `name` among `ports`, or NULL. */
+const xmem_node_port *xmemi_port_find(const xmem_node_port *ports, uint32_t n, const char *name);
+
+/* "in, out" (or "none") for messages, at most len bytes. */
+void xmemi_port_list(const xmem_node_port *ports, uint32_t n, char *buf, size_t len);
+
 /* True when `spec` names a file (it has a '/' or ends in ".so") rather than a plugin name. */
 bool xmemi_plugin_spec_is_path(const char *spec);
 
