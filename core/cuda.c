@@ -467,6 +467,10 @@ xmem_err xmem_pool_cuda_register_host(xmem_pool_t *pool, xmem_error_t *err)
     if (!c)
         return XMEM_ENOMEM;
     pthread_mutex_lock(&pool->map_lock);
+    if (c->register_host) { /* done before; every mapping since was registered as it was made */
+        pthread_mutex_unlock(&pool->map_lock);
+        return XMEM_OK;
+    }
     c->register_host = true;
     xmem_err rc = XMEM_OK;
     for (uint32_t i = 0; i < pool->capacity && rc == XMEM_OK; i++) {

@@ -88,7 +88,9 @@ XMEM_EXPORT xmem_err xmem_guard_cuda_release_after(xmem_guard_t *g, void *stream
                                                    xmem_error_t *err);
 
 /* Registers every CPU buffer this process maps from the pool, now and later, with
- * cudaHostRegister (page-locked: host<->device copies at full speed), once per buffer. */
+ * cudaHostRegister (page-locked: host<->device copies at full speed), once per buffer. Later
+ * calls return at once (nodes call it per frame); a buffer that failed to register stays
+ * pageable, and only the first call reports it. */
 XMEM_EXPORT xmem_err xmem_pool_cuda_register_host(xmem_pool_t *pool, xmem_error_t *err);
 
 #ifdef __cplusplus
