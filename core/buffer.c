@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 
 #include "cuda_internal.h"
-#include "error_internal.h"
+#include "common/fail.h"
 #include "shm.h"
 
 static void cache_store(xmem_pool_t *pool, uint32_t index, void *addr, size_t len, uint64_t epoch)
@@ -46,8 +46,8 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
          * of it must miss (epochs only grow, so a later backing never matches an old cache). */
         rec->capacity = 0;
         atomic_fetch_add_explicit(&rec->backing_epoch, 1, memory_order_release);
-        return xmemi_fail(err, rc, 0, "pool '%s': cannot create buffer %u of %llu bytes: %s",
-                          pool->name, index, (unsigned long long)capacity, cause.msg);
+        return xmemi_fail_cause(err, rc, &cause, "pool '%s': cannot create buffer %u of %llu bytes",
+                                pool->name, index, (unsigned long long)capacity);
     }
     rec->capacity = capacity;
     rec->size_class = (uint16_t)size_class;
@@ -86,8 +86,8 @@ xmem_err xmemi_buffer_map(xmem_pool_t *pool, uint32_t index, void **addr, xmem_e
         xmem_error_t cause;
         rc = xmemi_shm_open(name, rec->capacity, true, &shm, &cause);
         if (rc) {
-            rc = xmemi_fail(err, rc, 0, "pool '%s': cannot map buffer %u: %s", pool->name, index,
-                            cause.msg);
+            rc = xmemi_fail_cause(err, rc, &cause, "pool '%s': cannot map buffer %u", pool->name,
+                                  index);
             goto out;
         }
         cache_store(pool, index, shm.addr, shm.size, epoch);

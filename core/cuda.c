@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cuda_internal.h"
-#include "error_internal.h"
+#include "common/fail.h"
 
 typedef struct cuda_entry {
     uint64_t epoch; /* the record's backing_epoch this entry was opened for; 0: not open */
@@ -39,14 +39,14 @@ static xmem_err cuda_fail(xmem_error_t *err, cudaError_t e, const char *fmt, ...
 
 static xmem_err cuda_fail(xmem_error_t *err, cudaError_t e, const char *fmt, ...)
 {
-    char what[320];
+    char cause[160];
+    snprintf(cause, sizeof cause, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+    cudaGetLastError(); /* a failed call leaves the error sticky for the next check otherwise */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    xmemi_failv(err, XMEM_ECUDA, 0, NULL, cause, fmt, ap);
     va_end(ap);
-    cudaGetLastError(); /* a failed call leaves the error sticky for the next check otherwise */
-    return xmemi_fail(err, XMEM_ECUDA, 0, "%s: %s (%s)", what, cudaGetErrorString(e),
-                      cudaGetErrorName(e));
+    return XMEM_ECUDA;
 }
 
 static struct xmemi_cuda *state(xmem_pool_t *pool, xmem_error_t *err)

@@ -2,7 +2,7 @@
 #include <xmem/cuda.h>
 
 #include "cuda_internal.h"
-#include "error_internal.h"
+#include "common/fail.h"
 
 static xmem_err not_built(xmem_error_t *err)
 {

@@ -1,5 +1,5 @@
 /* Error texts (xmem_strerror). Filling an error struct is in error_fail.c. */
-#include "error_internal.h"
+#include "common/fail.h"
 
 #include <stdarg.h>
 #include <stdio.h>

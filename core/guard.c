@@ -6,7 +6,7 @@
 
 #include <xmem/pool.h>
 
-#include "error_internal.h"
+#include "common/fail.h"
 #include "meta_region.h"
 #include "pool_internal.h"
 

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error_internal.h"
-#include "proc.h"
+#include "common/fail.h"
+#include "common/proc.h"
 
 void xmemi_meta_shm_name(const char *pool, char *out)
 {

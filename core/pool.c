@@ -12,10 +12,10 @@
 
 #include "buffer.h"
 #include "cuda_internal.h"
-#include "error_internal.h"
+#include "common/fail.h"
 #include "pool_internal.h"
 #include "pool_slots.h"
-#include "proc.h"
+#include "common/proc.h"
 
 _Atomic unsigned xmemi_fork_gen;
 

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "buffer.h"
-#include "error_internal.h"
+#include "common/fail.h"
 #include "pool_internal.h"
 #include "pool_slots.h"
-#include "proc.h"
+#include "common/proc.h"
 
 static const char *slot_state(const xmemi_record *rec)
 {

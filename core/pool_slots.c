@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "buffer.h"
-#include "error_internal.h"
+#include "common/fail.h"
 
 static xmem_err exhausted(const xmem_pool_t *pool, size_t size, xmem_error_t *err)
 {

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error_internal.h"
+#include "common/fail.h"
 
 static xmem_err map_fd(int fd, const char *name, size_t size, bool populate, xmemi_shm *out,
                        xmem_error_t *err)

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "error_internal.h"
+#include "common/fail.h"
 
 static const struct {
     const char *name;

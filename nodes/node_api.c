@@ -9,7 +9,7 @@
 
 #include <xmem/cuda.h>
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 #include "node_internal.h"
 
 const char *xmem_node_name(const xmem_node_t *node)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/fail.h"
 #include "node_internal.h"
 #include "node_stats.h"
 #include "plugin_loader.h"
@@ -78,7 +79,7 @@ typedef struct host {
 } host;
 
 /* Every port named on the command line must exist. */
-static bool check_ports(const host *h)
+static xmem_err check_ports(const host *h, xmem_error_t *err)
 {
     const xmemi_node_config *cfg = h->cfg;
     const xmem_node_plugin *p = &h->plugin.desc;
@@ -107,22 +108,22 @@ static bool check_ports(const host *h)
             continue;
         char list[512];
         xmemi_port_list(ports, np, list, sizeof list);
-        fprintf(stderr, "xmem node: %s: node '%s' (plugin '%s') has no %s port '%s' (it has: %s)\n",
-                named[i].opt, cfg->name ? cfg->name : p->name, p->name,
-                named[i].input ? "input" : "output", named[i].port, list);
-        return false;
+        return xmemi_fail(err, XMEM_ECONFIG, 0,
+                          "%s: node '%s' (plugin '%s') has no %s port '%s' (it has: %s)",
+                          named[i].opt, cfg->name ? cfg->name : p->name, p->name,
+                          named[i].input ? "input" : "output", named[i].port, list);
     }
-    return true;
+    return XMEM_OK;
 }
 
-static bool wire_outputs(host *h)
+static xmem_err wire_outputs(host *h, xmem_error_t *err)
 {
     const xmemi_node_config *cfg = h->cfg;
     xmem_node_t *node = &h->node;
     node->n_outputs = h->plugin.desc.n_outputs;
     node->outputs = calloc(node->n_outputs ? node->n_outputs : 1, sizeof *node->outputs);
     if (!node->outputs)
-        return false;
+        return xmemi_fail(err, XMEM_ENOMEM, 0, "node '%s': no memory", node->name);
     xmem_pub_options po;
     xmem_pub_options_init(&po);
     po.block_timeout_ms = cfg->block_timeout_ms;
@@ -133,24 +134,20 @@ static bool wire_outputs(host *h)
         for (uint32_t i = 0; i < node->n_outputs; i++)
             if (strcmp(node->outputs[i].port->name, cfg->outputs[b].port) == 0)
                 out = &node->outputs[i];
-        if (out->pub) {
-            fprintf(stderr,
-                    "xmem node: --output: node '%s': port '%s' is bound twice (one "
-                    "endpoint per output; every subscriber connects to it)\n",
-                    node->name, out->port->name);
-            return false;
-        }
-        xmem_error_t err;
-        if (xmem_pub_create(node->pool, cfg->outputs[b].endpoint, &po, &out->pub, &err)) {
-            fprintf(stderr, "xmem node: node '%s', output '%s': %s\n", node->name, out->port->name,
-                    err.msg);
-            return false;
-        }
+        if (out->pub)
+            return xmemi_fail(err, XMEM_EINVAL, 0,
+                              "--output: node '%s': port '%s' is bound twice (one endpoint per "
+                              "output; every subscriber connects to it)",
+                              node->name, out->port->name);
+        xmem_err rc = xmem_pub_create(node->pool, cfg->outputs[b].endpoint, &po, &out->pub, err);
+        if (rc)
+            return xmemi_fail_cause(err, rc, err, "node '%s', output '%s'", node->name,
+                                    out->port->name);
     }
-    return true;
+    return XMEM_OK;
 }
 
-static bool wire_inputs(host *h)
+static xmem_err wire_inputs(host *h, xmem_error_t *err)
 {
     const xmemi_node_config *cfg = h->cfg;
     const xmem_node_plugin *p = &h->plugin.desc;
@@ -160,7 +157,7 @@ static bool wire_inputs(host *h)
         for (uint32_t b = 0; b < cfg->n_inputs; b++) {
             if (strcmp(cfg->inputs[b].port, port->name) != 0)
                 continue;
-            xmem_error_t err;
+            xmem_err rc;
             if (!in) {
                 in = &h->inputs[h->n_inputs];
                 in->port = port;
@@ -169,19 +166,15 @@ static bool wire_inputs(host *h)
                 so.depth = setting(cfg->depths, cfg->n_depths, port->name, so.depth);
                 so.policy = (xmem_queue_policy)setting(cfg->policies, cfg->n_policies, port->name,
                                                        (uint32_t)so.policy);
-                if (xmem_sub_create(cfg->pool, &so, &in->sub, &err)) {
-                    fprintf(stderr, "xmem node: node '%s', input '%s': %s\n", h->node.name,
-                            port->name, err.msg);
-                    return false;
-                }
+                if ((rc = xmem_sub_create(cfg->pool, &so, &in->sub, err)))
+                    return xmemi_fail_cause(err, rc, err, "node '%s', input '%s'", h->node.name,
+                                            port->name);
                 in->kept = calloc(xmem_pool_capacity(xmem_sub_pool(in->sub)), sizeof *in->kept);
                 h->n_inputs++;
             }
-            if (xmem_sub_connect(in->sub, cfg->inputs[b].endpoint, &err)) {
-                fprintf(stderr, "xmem node: node '%s', input '%s': %s\n", h->node.name, port->name,
-                        err.msg);
-                return false;
-            }
+            if ((rc = xmem_sub_connect(in->sub, cfg->inputs[b].endpoint, err)))
+                return xmemi_fail_cause(err, rc, err, "node '%s', input '%s'", h->node.name,
+                                        port->name);
         }
         if (!in)
             xmem_node_log(&h->node, XMEM_LOG_WARN, "input '%s' is not wired (--input %s=ENDPOINT)",
@@ -192,18 +185,17 @@ static bool wire_inputs(host *h)
         h->waiting_input[i] = i;
     }
     h->n_waiting = h->n_inputs;
-    if (p->n_inputs && !h->n_inputs) {
-        fprintf(stderr,
-                "xmem node: node '%s' (plugin '%s') has inputs but none is wired: give "
-                "--input PORT=ENDPOINT\n",
-                h->node.name, p->name);
-        return false;
-    }
-    return true;
+    if (p->n_inputs && !h->n_inputs)
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "node '%s' (plugin '%s') has inputs but none is wired: give --input "
+                          "PORT=ENDPOINT",
+                          h->node.name, p->name);
+    return XMEM_OK;
 }
 
-/* Sources wait for the subscribers they were told to expect, so no frame goes to nobody. */
-static bool await_subscribers(host *h)
+/* Sources wait for the subscribers they were told to expect, so no frame goes to nobody. The
+ * failure is logged as the node's own (it is not a usage error): err stays empty. */
+static xmem_err await_subscribers(host *h, xmem_error_t *err)
 {
     const xmemi_node_config *cfg = h->cfg;
     for (uint32_t i = 0; i < h->node.n_outputs; i++) {
@@ -212,11 +204,10 @@ static bool await_subscribers(host *h)
         if (!out->pub || !want)
             continue;
         uint64_t deadline = xmem_node_clock_ns() + (uint64_t)cfg->start_timeout_ms * 1000000ull;
-        xmem_error_t err;
         xmem_err rc;
-        while ((rc = xmem_pub_wait_subscribers(out->pub, want, 100, &err)) == XMEM_ETIMEDOUT) {
+        while ((rc = xmem_pub_wait_subscribers(out->pub, want, 100, err)) == XMEM_ETIMEDOUT) {
             if (signalled) /* the run loop sees it and stops at once */
-                return true;
+                return XMEM_OK;
             if (xmem_node_clock_ns() >= deadline)
                 break;
         }
@@ -226,11 +217,12 @@ static bool await_subscribers(host *h)
             xmem_node_log(&h->node, XMEM_LOG_ERROR,
                           "output '%s': %u of %u subscribers after %d ms (--start-timeout)%s%s",
                           out->port->name, ps.subscribers, want, cfg->start_timeout_ms,
-                          rc == XMEM_ETIMEDOUT ? "" : ": ", rc == XMEM_ETIMEDOUT ? "" : err.msg);
-            return false;
+                          rc == XMEM_ETIMEDOUT ? "" : ": ", rc == XMEM_ETIMEDOUT ? "" : err->msg);
+            err->msg[0] = '\0';
+            return rc;
         }
     }
-    return true;
+    return XMEM_OK;
 }
 
 /* Reports a callback's failure once; the node then stops. */
@@ -452,14 +444,15 @@ static void teardown(host *h, bool clean)
     xmemi_stats_close(&h->stats_map);
 }
 
-int xmemi_node_run(const xmemi_node_config *cfg)
+xmem_err xmemi_node_run(const xmemi_node_config *cfg, xmem_error_t *err)
 {
     install_signals();
     host h = {.cfg = cfg};
-    xmem_error_t err;
-    if (xmemi_plugin_load(cfg->plugin, &h.plugin, &err)) {
-        fprintf(stderr, "xmem node: %s\n", err.msg);
-        return XMEMI_EXIT_USAGE;
+    *err = (xmem_error_t){0};
+    xmem_err rc = xmemi_plugin_load(cfg->plugin, &h.plugin, err);
+    if (rc) { /* a plugin that cannot be used is a mistake in the command line */
+        err->code = XMEM_ECONFIG;
+        return XMEM_ECONFIG;
     }
     xmem_node_t *node = &h.node;
     node->plugin = &h.plugin.desc;
@@ -467,40 +460,36 @@ int xmemi_node_run(const xmemi_node_config *cfg)
     node->acquire_timeout_ms = cfg->acquire_timeout_ms;
     node->log_level = cfg->log_level;
     node->signalled = &signalled;
-    int status = XMEMI_EXIT_USAGE;
-    if (!check_ports(&h))
+    if ((rc = check_ports(&h, err)) ||
+        (rc = xmemi_params_set(node, cfg->params, cfg->n_params, err)))
         goto out;
-    if (xmemi_params_set(node, cfg->params, cfg->n_params, &err)) {
-        fprintf(stderr, "xmem node: %s\n", err.msg);
-        goto out;
-    }
-    status = XMEMI_EXIT_FAILED;
     if (!cfg->pool) {
-        fprintf(stderr, "xmem node: node '%s': no pool (--pool NAME)\n", node->name);
-        status = XMEMI_EXIT_USAGE;
+        rc = xmemi_fail(err, XMEM_ECONFIG, 0, "node '%s': no pool (--pool NAME)", node->name);
         goto out;
     }
-    if (xmem_pool_open(cfg->pool, &node->pool, &err)) {
-        fprintf(stderr,
-                "xmem node: node '%s': %s (start one with `xmem pool %s`, or run the "
-                "graph with `xmem run`)\n",
-                node->name, err.msg, cfg->pool);
+    if ((rc = xmem_pool_open(cfg->pool, &node->pool, err))) {
+        xmem_error_t cause = *err;
+        xmemi_fail(err, rc, 0,
+                   "node '%s': %s (start one with `xmem pool %s`, or run the graph with `xmem "
+                   "run`)",
+                   node->name, cause.msg, cfg->pool);
         goto out;
     }
     if (cfg->stats_path) {
-        if (xmemi_stats_open(cfg->stats_path, cfg->stats_slot, &h.stats_map, &err)) {
-            fprintf(stderr, "xmem node: node '%s': %s\n", node->name, err.msg);
+        if ((rc = xmemi_stats_open(cfg->stats_path, cfg->stats_slot, &h.stats_map, err))) {
+            xmemi_fail_cause(err, rc, err, "node '%s'", node->name);
             goto out;
         }
         h.stats = &h.stats_map.file->nodes[cfg->stats_slot];
     }
-    if (!wire_outputs(&h) || !wire_inputs(&h) || !await_subscribers(&h))
+    if ((rc = wire_outputs(&h, err)) || (rc = wire_inputs(&h, err)) ||
+        (rc = await_subscribers(&h, err)))
         goto out;
     if (h.plugin.desc.init) {
-        err = (xmem_error_t){0};
-        xmem_err rc = h.plugin.desc.init(node, &h.state, &err);
-        if (rc) {
-            callback_failed(&h, "init", rc, &err);
+        xmem_error_t why = {0};
+        if ((rc = h.plugin.desc.init(node, &h.state, &why))) {
+            callback_failed(&h, "init", rc, &why); /* logged as the node's failure */
+            rc = XMEM_EPLUGIN;
             goto out;
         }
     }
@@ -528,12 +517,19 @@ int xmemi_node_run(const xmemi_node_config *cfg)
                   "%s: %llu buffers in, %llu out%s%s", h.why_stopped, (unsigned long long)in,
                   (unsigned long long)out, node->failed ? ": " : "",
                   node->failed ? node->fail_msg : "");
-    status = node->failed ? XMEMI_EXIT_FAILED : XMEMI_EXIT_OK;
+    rc = node->failed ? XMEM_EPLUGIN : XMEM_OK;
 out:
-    teardown(&h, status == XMEMI_EXIT_OK);
+    teardown(&h, rc == XMEM_OK);
     /* The plugin stays loaded (its code may still be named by atexit handlers or threads it
      * started); only the loader's copy of its path goes. */
     free(h.plugin.path);
     h.plugin.path = NULL;
-    return status;
+    return rc;
+}
+
+int xmemi_node_exit_status(xmem_err rc)
+{
+    return rc == XMEM_OK        ? XMEMI_EXIT_OK
+           : rc == XMEM_ECONFIG ? XMEMI_EXIT_USAGE
+                                : XMEMI_EXIT_FAILED;
 }

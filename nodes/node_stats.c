@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 
 static size_t file_len(uint32_t count)
 {

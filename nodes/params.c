@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 #include "node_internal.h"
 
 const char *xmemi_param_type_name(xmem_param_type type)

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builtin/builtins.h"
-#include "core/error_internal.h"
+#include "nodes/builtin/builtins.h"
+#include "common/fail.h"
 #include "node_internal.h"
 
 /* Size of an ABI v1 descriptor: everything up to and including fini. */
@@ -25,12 +25,13 @@ static xmem_err refuse(xmem_error_t *err, const char *origin, const char *fmt, .
 
 static xmem_err refuse(xmem_error_t *err, const char *origin, const char *fmt, ...)
 {
-    char why[XMEM_ERROR_MSG_MAX];
+    char prefix[320];
+    snprintf(prefix, sizeof prefix, "plugin %s refused: ", origin);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
+    xmemi_failv(err, XMEM_EPLUGIN, 0, prefix, NULL, fmt, ap);
     va_end(ap);
-    return xmemi_fail(err, XMEM_EPLUGIN, 0, "plugin %s refused: %s", origin, why);
+    return XMEM_EPLUGIN;
 }
 
 bool xmemi_valid_name(const char *s)

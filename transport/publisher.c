@@ -17,7 +17,7 @@
 #include <zmq.h>
 
 #include "control.h"
-#include "core/error_internal.h"
+#include "common/fail.h"
 #include "zmq_util.h"
 
 #define RID_MAX 255

@@ -12,8 +12,8 @@
 #include <zmq.h>
 
 #include "control.h"
-#include "core/error_internal.h"
-#include "core/proc.h"
+#include "common/fail.h"
+#include "common/proc.h"
 #include "zmq_util.h"
 
 #define MAX_PUBLISHERS 64

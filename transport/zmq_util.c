@@ -6,7 +6,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 
 xmem_err xmemi_zmq_fail(xmem_error_t *err, const char *what, const char *endpoint)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "builtins.h"
-#include "latency_hist.h"
+#include "nodes/latency_hist.h"
 
 typedef struct window {
     uint64_t start_ns;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph.h"
+#include "graph/graph.h"
 
 static char path[128];
 

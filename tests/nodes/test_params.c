@@ -8,8 +8,8 @@
 #include <signal.h>
 #include <string.h>
 
-#include "node_internal.h"
-#include "plugin_loader.h"
+#include "nodes/node_internal.h"
+#include "nodes/plugin_loader.h"
 
 static const char *const modes[] = {"fast", "slow", "exact", NULL};
 

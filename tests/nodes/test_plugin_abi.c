@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builtin/builtins.h"
-#include "plugin_loader.h"
+#include "nodes/builtin/builtins.h"
+#include "nodes/plugin_loader.h"
 #include "run_util.h"
 
 static void setup(void)

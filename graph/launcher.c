@@ -25,9 +25,9 @@
 #include <xmem/node.h>
 #include <xmem/pool.h>
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 #include "mps.h"
-#include "node_stats.h"
+#include "nodes/node_stats.h"
 #include "run_report.h"
 #include "runtime_dir.h"
 

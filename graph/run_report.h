@@ -1,7 +1,7 @@
 /* What `xmem run` shows: the live table once a second and, at the end, the same figures per node
  * as a table and as a JSON summary file. */
-#ifndef XMEM_NODES_RUN_REPORT_H
-#define XMEM_NODES_RUN_REPORT_H
+#ifndef XMEM_GRAPH_RUN_REPORT_H
+#define XMEM_GRAPH_RUN_REPORT_H
 
 #include <stdio.h>
 
@@ -9,7 +9,7 @@
 
 #include "graph.h"
 #include "launcher.h"
-#include "node_stats.h"
+#include "nodes/node_stats.h"
 
 typedef struct xmemi_run_view {
     const xmemi_graph *g;

@@ -18,7 +18,7 @@
 #include <cuda_runtime_api.h>
 #endif
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 
 static bool started;
 

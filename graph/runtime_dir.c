@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 
 /* The base must be ours and closed to others: ipc sockets there accept whoever can reach them. */
 static xmem_err ensure_private_dir(const char *path, xmem_error_t *err)

@@ -21,8 +21,8 @@
 
 #include "cli_util.h"
 #include "commands.h"
-#include "graph.h"
-#include "runtime_dir.h"
+#include "graph/graph.h"
+#include "graph/runtime_dir.h"
 
 #define MAX_KILLS 4096
 

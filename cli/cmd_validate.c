@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "graph.h"
+#include "graph/graph.h"
 
 static void usage(FILE *out)
 {

@@ -11,7 +11,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
-#include "node_host.h"
+#include "nodes/node_host.h"
 
 static void usage(FILE *out)
 {
@@ -220,5 +220,9 @@ int xmemi_cmd_node(int argc, char **argv)
         fprintf(stderr, "xmem node: no plugin: give --plugin NAME|PATH (see xmem node --help)\n");
         return XMEMI_EXIT_USAGE;
     }
-    return xmemi_node_run(&cfg);
+    xmem_error_t err;
+    xmem_err rc = xmemi_node_run(&cfg, &err);
+    if (rc && err.msg[0])
+        fprintf(stderr, "xmem node: %s\n", err.msg);
+    return xmemi_node_exit_status(rc);
 }

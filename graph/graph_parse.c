@@ -15,7 +15,7 @@
 
 #include <xmem/pool.h>
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 
 typedef struct parser {
     xmemi_graph *g;
@@ -40,18 +40,20 @@ static xmemi_mark mark_of(struct fy_node *n)
     return mark_of(fy_node_sequence_iterate(n, &it));
 }
 
-static xmem_err fail_mark(parser *p, xmemi_mark at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static xmem_err fail_mark(parser *p, xmemi_mark at, const char *fmt, ...)
+xmem_err xmemi_graph_fail(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
+                          ...)
 {
-    char why[XMEM_ERROR_MSG_MAX];
+    char prefix[XMEM_ERROR_MSG_MAX];
+    snprintf(prefix, sizeof prefix, "%s:%d:%d: ", g->path, at.line, at.column);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
+    xmemi_failv(err, XMEM_ECONFIG, 0, prefix, NULL, fmt, ap);
     va_end(ap);
-    return xmemi_fail(p->err, XMEM_ECONFIG, 0, "%s:%d:%d: %s", p->g->path, at.line, at.column, why);
+    return XMEM_ECONFIG;
 }
+
+/* fail_mark(p, at, fmt, ...): at the position `at` of the file p reads. */
+#define fail_mark(p, ...) xmemi_graph_fail((p)->g, (p)->err, __VA_ARGS__)
 
 /* A node's position, or (empty values and mappings have none) its key's. */
 static xmemi_mark mark_or_here(const parser *p, struct fy_node *n)

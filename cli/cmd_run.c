@@ -6,8 +6,8 @@
 
 #include "cli_util.h"
 #include "commands.h"
-#include "graph.h"
-#include "launcher.h"
+#include "graph/graph.h"
+#include "graph/launcher.h"
 
 static void usage(FILE *out)
 {

@@ -1,7 +1,7 @@
 /* Telling live processes from dead ones: a pid plus its start time names a process, so a reused
  * pid is not mistaken for the one that attached to a pool. */
-#ifndef XMEM_CORE_PROC_H
-#define XMEM_CORE_PROC_H
+#ifndef XMEM_COMMON_PROC_H
+#define XMEM_COMMON_PROC_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,14 +1,14 @@
 /* Running a checked graph (graph.h): the pool, the runtime directory, one `xmem node` process per
  * node, supervision with restart policies, a live table, an orderly stop and a summary. */
-#ifndef XMEM_NODES_LAUNCHER_H
-#define XMEM_NODES_LAUNCHER_H
+#ifndef XMEM_GRAPH_LAUNCHER_H
+#define XMEM_GRAPH_LAUNCHER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "graph.h"
-#include "latency_hist.h"
+#include "nodes/latency_hist.h"
 
 typedef struct xmemi_run_options {
     double duration_s;        /* < 0: the graph's options.duration (0 there: until stopped) */

@@ -7,8 +7,8 @@
  *     - {name: src, plugin: testsrc, rate: 30, params: {width: 1920, height: 1080}}
  *     - {name: check, plugin: verify, inputs: {in: src/out}}
  */
-#ifndef XMEM_NODES_GRAPH_H
-#define XMEM_NODES_GRAPH_H
+#ifndef XMEM_GRAPH_GRAPH_H
+#define XMEM_GRAPH_GRAPH_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,7 +16,7 @@
 #include <xmem/error.h>
 #include <xmem/transport.h>
 
-#include "plugin_loader.h"
+#include "nodes/plugin_loader.h"
 
 #define XMEMI_GRAPH_MAX_NODES 64
 #define XMEMI_GRAPH_NAME_MAX 64
@@ -79,6 +79,10 @@ typedef struct xmemi_graph {
     uint32_t n_nodes;
     uint32_t order[XMEMI_GRAPH_MAX_NODES]; /* filled by the check: upstream before downstream */
 } xmemi_graph;
+
+/* Fills err with XMEM_ECONFIG and "path:line:column: " followed by the formatted text. */
+xmem_err xmemi_graph_fail(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
 
 /* Reads and parses `path`. On failure the graph is empty and err (XMEM_ECONFIG) says
  * "path:line:column: what is wrong (what was expected)". Free with xmemi_graph_free. */

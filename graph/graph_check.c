@@ -4,29 +4,14 @@
  * Errors point at the line and column of the value at fault. */
 #define _GNU_SOURCE
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error_internal.h"
+#include "common/fail.h"
 #include "graph.h"
-#include "node_internal.h"
+#include "nodes/node_internal.h"
 #include "runtime_dir.h"
-
-static xmem_err fail_mark(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
-                          ...) __attribute__((format(printf, 4, 5)));
-
-static xmem_err fail_mark(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
-                          ...)
-{
-    char why[XMEM_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    return xmemi_fail(err, XMEM_ECONFIG, 0, "%s:%d:%d: %s", g->path, at.line, at.column, why);
-}
 
 /* A relative plugin path is relative to the graph file, as a compose file's paths are. */
 static xmem_err resolve_plugin(const xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *err)
@@ -58,9 +43,9 @@ static xmem_err check_params(const xmemi_graph *g, xmemi_graph_node *n, xmem_err
         if (!def) {
             char names[384];
             xmemi_param_list(p, names, sizeof names);
-            return fail_mark(g, err, q->key_at,
-                             "node '%s': plugin '%s' has no parameter '%s' (it has: %s)", n->name,
-                             p->name, q->name, names);
+            return xmemi_graph_fail(g, err, q->key_at,
+                                    "node '%s': plugin '%s' has no parameter '%s' (it has: %s)",
+                                    n->name, p->name, q->name, names);
         }
         char where[300];
         snprintf(where, sizeof where, "%s:%d:%d", g->path, q->value_at.line, q->value_at.column);
@@ -77,8 +62,9 @@ static xmem_err check_params(const xmemi_graph *g, xmemi_graph_node *n, xmem_err
         for (uint32_t i = 0; i < n->n_params; i++)
             given |= strcmp(n->params[i].name, p->params[k].name) == 0;
         if (!given)
-            return fail_mark(g, err, n->at, "node '%s': parameter '%s' of plugin '%s' is required",
-                             n->name, p->params[k].name, p->name);
+            return xmemi_graph_fail(g, err, n->at,
+                                    "node '%s': parameter '%s' of plugin '%s' is required", n->name,
+                                    p->params[k].name, p->name);
     }
     return XMEM_OK;
 }
@@ -91,35 +77,37 @@ static xmem_err check_inputs(xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *
         xmemi_graph_edge *e = &n->inputs[i];
         if (!xmemi_port_find(p->inputs, p->n_inputs, e->port)) {
             xmemi_port_list(p->inputs, p->n_inputs, list, sizeof list);
-            return fail_mark(g, err, e->port_at,
-                             "node '%s': plugin '%s' has no input port '%s' (it has: %s)", n->name,
-                             p->name, e->port, list);
+            return xmemi_graph_fail(g, err, e->port_at,
+                                    "node '%s': plugin '%s' has no input port '%s' (it has: %s)",
+                                    n->name, p->name, e->port, list);
         }
         uint32_t from = g->n_nodes;
         for (uint32_t k = 0; k < g->n_nodes; k++)
             if (strcmp(g->nodes[k].name, e->from_node) == 0)
                 from = k;
         if (from == g->n_nodes)
-            return fail_mark(g, err, e->from_at, "node '%s', input '%s': there is no node '%s'",
-                             n->name, e->port, e->from_node);
+            return xmemi_graph_fail(g, err, e->from_at,
+                                    "node '%s', input '%s': there is no node '%s'", n->name,
+                                    e->port, e->from_node);
         const xmem_node_plugin *up = &g->nodes[from].loaded.desc;
         if (!xmemi_port_find(up->outputs, up->n_outputs, e->from_port)) {
             xmemi_port_list(up->outputs, up->n_outputs, list, sizeof list);
-            return fail_mark(g, err, e->from_at,
-                             "node '%s', input '%s': node '%s' (plugin '%s') has no output port "
-                             "'%s' (it has: %s)",
-                             n->name, e->port, e->from_node, up->name, e->from_port, list);
+            return xmemi_graph_fail(
+                g, err, e->from_at,
+                "node '%s', input '%s': node '%s' (plugin '%s') has no output port "
+                "'%s' (it has: %s)",
+                n->name, e->port, e->from_node, up->name, e->from_port, list);
         }
         if (&g->nodes[from] == n)
-            return fail_mark(g, err, e->from_at, "node '%s' takes its own output: a cycle",
-                             n->name);
+            return xmemi_graph_fail(g, err, e->from_at, "node '%s' takes its own output: a cycle",
+                                    n->name);
         e->from = from;
     }
     if (p->n_inputs && !n->n_inputs)
-        return fail_mark(g, err, n->at,
-                         "node '%s' (plugin '%s') has inputs but none is wired: add "
-                         "inputs: {%s: NODE/PORT}",
-                         n->name, p->name, p->inputs[0].name);
+        return xmemi_graph_fail(g, err, n->at,
+                                "node '%s' (plugin '%s') has inputs but none is wired: add "
+                                "inputs: {%s: NODE/PORT}",
+                                n->name, p->name, p->inputs[0].name);
     return XMEM_OK;
 }
 
@@ -152,13 +140,14 @@ static xmem_err order_nodes(xmemi_graph *g, xmem_error_t *err)
         for (uint32_t k = 0; k < g->nodes[i].n_inputs; k++) {
             const xmemi_graph_edge *e = &g->nodes[i].inputs[k];
             if (!placed[e->from])
-                return fail_mark(g, err, e->from_at,
-                                 "node '%s', input '%s' from '%s/%s' closes a cycle: a graph "
-                                 "must flow one way",
-                                 g->nodes[i].name, e->port, e->from_node, e->from_port);
+                return xmemi_graph_fail(
+                    g, err, e->from_at,
+                    "node '%s', input '%s' from '%s/%s' closes a cycle: a graph "
+                    "must flow one way",
+                    g->nodes[i].name, e->port, e->from_node, e->from_port);
         }
     }
-    return fail_mark(g, err, g->nodes[0].at, "the graph has a cycle");
+    return xmemi_graph_fail(g, err, g->nodes[0].at, "the graph has a cycle");
 }
 
 uint32_t xmemi_graph_buffers_needed(const xmemi_graph *g, char *detail, size_t len)
@@ -194,7 +183,8 @@ static xmem_err check_limits(const xmemi_graph *g, xmem_error_t *err)
     char dir[256];
     xmem_err rc = xmemi_runtime_dir_path(g->pool_name, dir, sizeof dir, err);
     if (rc)
-        return fail_mark(g, err, g->pool_at.line ? g->pool_at : g->nodes[0].at, "%s", err->msg);
+        return xmemi_graph_fail(g, err, g->pool_at.line ? g->pool_at : g->nodes[0].at, "%s",
+                                err->msg);
     uint32_t attachments = 2; /* the launcher, and one to spare (xmem chaos, a monitor) */
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         const xmemi_graph_node *n = &g->nodes[i];
@@ -202,12 +192,12 @@ static xmem_err check_limits(const xmemi_graph *g, xmem_error_t *err)
         for (uint32_t k = 0; k < p->n_outputs; k++) {
             size_t len = strlen(dir) + 1 + strlen(n->name) + 1 + strlen(p->outputs[k].name);
             if (len > 107) /* sizeof sockaddr_un.sun_path - 1 */
-                return fail_mark(g, err, n->at,
-                                 "node '%s', output '%s': its socket %s/%s.%s is %zu characters, "
-                                 "ipc allows 107: shorten the node, port or pool name (or "
-                                 "XMEM_RUNTIME_DIR)",
-                                 n->name, p->outputs[k].name, dir, n->name, p->outputs[k].name,
-                                 len);
+                return xmemi_graph_fail(
+                    g, err, n->at,
+                    "node '%s', output '%s': its socket %s/%s.%s is %zu characters, "
+                    "ipc allows 107: shorten the node, port or pool name (or "
+                    "XMEM_RUNTIME_DIR)",
+                    n->name, p->outputs[k].name, dir, n->name, p->outputs[k].name, len);
         }
         attachments++; /* the node's own */
         for (uint32_t k = 0; k < p->n_inputs; k++) {
@@ -216,16 +206,17 @@ static xmem_err check_limits(const xmemi_graph *g, xmem_error_t *err)
                 edges += strcmp(n->inputs[e].port, p->inputs[k].name) == 0;
             attachments += edges > 0; /* one subscriber per wired input port */
             if (edges > 64)
-                return fail_mark(g, err, n->at,
-                                 "node '%s', input '%s': %u sources, a port takes 64 at most",
-                                 n->name, p->inputs[k].name, edges);
+                return xmemi_graph_fail(
+                    g, err, n->at, "node '%s', input '%s': %u sources, a port takes 64 at most",
+                    n->name, p->inputs[k].name, edges);
         }
     }
     if (attachments > XMEM_POOL_MAX_PROCS)
-        return fail_mark(g, err, g->nodes[0].at,
-                         "the graph needs %u pool attachments (one per node and per wired input "
-                         "port, the launcher's, one spare); a pool has %d",
-                         attachments, XMEM_POOL_MAX_PROCS);
+        return xmemi_graph_fail(
+            g, err, g->nodes[0].at,
+            "the graph needs %u pool attachments (one per node and per wired input "
+            "port, the launcher's, one spare); a pool has %d",
+            attachments, XMEM_POOL_MAX_PROCS);
     return XMEM_OK;
 }
 
@@ -238,7 +229,7 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
         if ((rc = resolve_plugin(g, n, err)))
             return rc;
         if (xmemi_plugin_load(n->plugin, &n->loaded, &why))
-            return fail_mark(g, err, n->plugin_at, "node '%s': %s", n->name, why.msg);
+            return xmemi_graph_fail(g, err, n->plugin_at, "node '%s': %s", n->name, why.msg);
         if ((rc = check_params(g, n, err)))
             return rc;
     }
@@ -254,28 +245,31 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
             if ((g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) &&
                 strcmp(g->nodes[i].params[k].name, "device") == 0 &&
                 atoi(g->nodes[i].params[k].value) != g->cuda_device)
-                return fail_mark(g, err, g->nodes[i].params[k].value_at,
-                                 "node '%s': device %s, but the pool's CUDA buffers are on device "
-                                 "%d (pool.cuda.device)",
-                                 g->nodes[i].name, g->nodes[i].params[k].value, g->cuda_device);
+                return xmemi_graph_fail(
+                    g, err, g->nodes[i].params[k].value_at,
+                    "node '%s': device %s, but the pool's CUDA buffers are on device "
+                    "%d (pool.cuda.device)",
+                    g->nodes[i].name, g->nodes[i].params[k].value, g->cuda_device);
     for (uint32_t i = 0; i < g->n_nodes; i++)
         if ((g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) && !g->cuda_count)
-            return fail_mark(g, err, g->nodes[i].plugin_at,
-                             "node '%s' (plugin '%s') works on CUDA buffers: give the pool some "
-                             "(pool: {cuda: {size: BYTES, count: N, device: 0}})",
-                             g->nodes[i].name, g->nodes[i].loaded.desc.name);
+            return xmemi_graph_fail(
+                g, err, g->nodes[i].plugin_at,
+                "node '%s' (plugin '%s') works on CUDA buffers: give the pool some "
+                "(pool: {cuda: {size: BYTES, count: N, device: 0}})",
+                g->nodes[i].name, g->nodes[i].loaded.desc.name);
     char detail[1024];
     uint32_t need = xmemi_graph_buffers_needed(g, detail, sizeof detail);
     if (g->buffers == 0)
         g->buffers = need < 16 ? 16 : need;
     else if (g->buffers < need)
-        return fail_mark(g, err, g->buffers_at,
-                         "pool: %u buffers cannot hold every queue plus what is in flight: the "
-                         "graph needs %u (%s; plus one per output being filled, the CUDA "
-                         "buffers and 2 spare)",
-                         g->buffers, need, detail);
+        return xmemi_graph_fail(
+            g, err, g->buffers_at,
+            "pool: %u buffers cannot hold every queue plus what is in flight: the "
+            "graph needs %u (%s; plus one per output being filled, the CUDA "
+            "buffers and 2 spare)",
+            g->buffers, need, detail);
     if (g->prealloc_count > g->buffers)
-        return fail_mark(g, err, g->pool_at, "pool: preallocate count %u exceeds buffers %u",
-                         g->prealloc_count, g->buffers);
+        return xmemi_graph_fail(g, err, g->pool_at, "pool: preallocate count %u exceeds buffers %u",
+                                g->prealloc_count, g->buffers);
     return XMEM_OK;
 }

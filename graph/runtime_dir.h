@@ -2,8 +2,8 @@
  * (XMEM_RUNTIME_DIR, or /tmp/xmem-<uid>). It holds the ipc sockets, the stats file and the node
  * table, and a lock the launcher holds for its lifetime, so a directory left by a killed launcher
  * is told from one in use and cleaned. */
-#ifndef XMEM_NODES_RUNTIME_DIR_H
-#define XMEM_NODES_RUNTIME_DIR_H
+#ifndef XMEM_GRAPH_RUNTIME_DIR_H
+#define XMEM_GRAPH_RUNTIME_DIR_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* Small helpers shared by the `xmem` subcommands: number and KEY=VALUE arguments, with messages
  * that name the option at fault. */
-#ifndef XMEM_NODES_CLI_UTIL_H
-#define XMEM_NODES_CLI_UTIL_H
+#ifndef XMEM_CLI_CLI_UTIL_H
+#define XMEM_CLI_CLI_UTIL_H
 
 #include <stdbool.h>
 #include <stdint.h>

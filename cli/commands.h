@@ -1,7 +1,7 @@
 /* The subcommands of the `xmem` program; each takes its own argv (argv[0] is its name) and
  * returns the process exit status. */
-#ifndef XMEM_NODES_COMMANDS_H
-#define XMEM_NODES_COMMANDS_H
+#ifndef XMEM_CLI_COMMANDS_H
+#define XMEM_CLI_COMMANDS_H
 
 int xmemi_cmd_node(int argc, char **argv);
 int xmemi_cmd_plugins(int argc, char **argv);

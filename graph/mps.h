@@ -3,8 +3,8 @@
  * CUDA_MPS_PIPE_DIRECTORY, and it is told to quit when the graph ends. Without MPS, CUDA work of
  * several processes time-slices the GPU (a cross-process event wait: 145 us vs 8 us with MPS on an
  * H100). */
-#ifndef XMEM_NODES_MPS_H
-#define XMEM_NODES_MPS_H
+#ifndef XMEM_GRAPH_MPS_H
+#define XMEM_GRAPH_MPS_H
 
 #include <stdbool.h>
 

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builtin/builtins.h"
+#include "nodes/builtin/builtins.h"
 #include "commands.h"
-#include "node_internal.h"
-#include "plugin_loader.h"
+#include "nodes/node_internal.h"
+#include "nodes/plugin_loader.h"
 
 static void usage(FILE *out)
 {
