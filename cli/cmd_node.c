@@ -65,18 +65,17 @@ static bool port_setting(const char *opt, char *arg, xmemi_port_setting *s, uint
     xmemi_port_setting *out = &s[(*n)++];
     out->port = port;
     if (policy) {
-        if (strcmp(value, "block") == 0)
-            out->value = XMEM_POLICY_BLOCK;
-        else if (strcmp(value, "drop_oldest") == 0)
-            out->value = XMEM_POLICY_DROP_OLDEST;
-        else {
-            fprintf(stderr, "xmem node: %s '%s': expected block or drop_oldest\n", opt, value);
+        xmem_queue_policy parsed;
+        xmem_error_t err;
+        if (xmem_queue_policy_from_name(value, &parsed, &err)) {
+            fprintf(stderr, "xmem node: %s %s\n", opt, err.msg);
             return false;
         }
+        out->value = (uint32_t)parsed;
         return true;
     }
     long long v;
-    if (!xmemi_cli_int(opt, value, 1, 65536, &v))
+    if (!xmemi_cli_int(opt, value, 1, XMEM_QUEUE_DEPTH_MAX, &v))
         return false;
     out->value = (uint32_t)v;
     return true;
@@ -98,13 +97,10 @@ static bool binding(const char *opt, char *arg, xmemi_binding *b, uint32_t *n)
 
 static bool log_level(const char *text, xmem_log_level *out)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(text, names[i]) == 0) {
-            *out = (xmem_log_level)i;
-            return true;
-        }
-    fprintf(stderr, "xmem node: --log-level '%s': expected error, warn, info or debug\n", text);
+    xmem_error_t err;
+    if (xmem_log_level_from_name(text, out, &err) == XMEM_OK)
+        return true;
+    fprintf(stderr, "xmem node: --log-level %s\n", err.msg);
     return false;
 }
 

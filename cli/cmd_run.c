@@ -43,6 +43,7 @@ int xmemi_cmd_run(int argc, char **argv)
     };
     xmemi_run_options ro;
     xmemi_run_options_init(&ro);
+    xmem_error_t err;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:s:i:l:h", opts, NULL)) != -1) {
@@ -52,11 +53,9 @@ int xmemi_cmd_run(int argc, char **argv)
         case 's': ro.summary_path = optarg; break;
         case 'i': ok = xmemi_cli_double("--interval", optarg, 0, 3600, &ro.interval_s); break;
         case 'l':
-            ok = !strcmp(optarg, "error") || !strcmp(optarg, "warn") || !strcmp(optarg, "info") ||
-                 !strcmp(optarg, "debug");
+            ok = xmem_log_level_from_name(optarg, &(xmem_log_level){0}, &err) == XMEM_OK;
             if (!ok)
-                fprintf(stderr, "xmem run: --log-level '%s': expected error, warn, info or debug\n",
-                        optarg);
+                fprintf(stderr, "xmem run: --log-level %s\n", err.msg);
             ro.log_level = optarg;
             break;
         case 'h': usage(stdout); return 0;
@@ -70,7 +69,6 @@ int xmemi_cmd_run(int argc, char **argv)
         return 2;
     }
     static xmemi_graph g;
-    xmem_error_t err;
     if (xmemi_graph_parse(argv[optind], &g, &err) || xmemi_graph_check(&g, &err)) {
         fprintf(stderr, "xmem run: %s\n", err.msg);
         xmemi_graph_free(&g);

@@ -10,7 +10,7 @@
 #include "pool_internal.h"
 
 /* The largest buffer: the top of the last size class with 4 KiB pages. */
-#define XMEMI_MAX_BUFFER_SIZE (1ull << 40)
+#define XMEMI_MAX_BUFFER_SIZE XMEM_BUFFER_SIZE_MAX
 
 /* Takes a slot off the free lists for a buffer of `size_class` (`size` bytes asked) when that
  * class's own list is empty. On success the slot is free, owned by nobody and on no list, and this

@@ -205,7 +205,7 @@ static xmem_err check_limits(const xmemi_graph *g, xmem_error_t *err)
             for (uint32_t e = 0; e < n->n_inputs; e++)
                 edges += strcmp(n->inputs[e].port, p->inputs[k].name) == 0;
             attachments += edges > 0; /* one subscriber per wired input port */
-            if (edges > 64)
+            if (edges > XMEM_SUB_MAX_PUBLISHERS)
                 return xmemi_graph_fail(
                     g, err, n->at, "node '%s', input '%s': %u sources, a port takes 64 at most",
                     n->name, p->inputs[k].name, edges);

@@ -214,7 +214,7 @@ static xmem_err parse_input(parser *p, xmemi_graph_node *node, struct fy_node *p
             return rc;
         double d;
         if (strcmp(key, "depth") == 0) {
-            if ((rc = number(p, val, "depth", 1, 65536, true, &d)))
+            if ((rc = number(p, val, "depth", 1, XMEM_QUEUE_DEPTH_MAX, true, &d)))
                 return rc;
             for (uint32_t i = first; i < node->n_inputs; i++)
                 node->inputs[i].depth = (uint32_t)d;
@@ -223,12 +223,9 @@ static xmem_err parse_input(parser *p, xmemi_graph_node *node, struct fy_node *p
             if ((rc = scalar(p, val, "policy", &s)))
                 return rc;
             xmem_queue_policy pol;
-            if (strcmp(s, "block") == 0)
-                pol = XMEM_POLICY_BLOCK;
-            else if (strcmp(s, "drop_oldest") == 0)
-                pol = XMEM_POLICY_DROP_OLDEST;
-            else
-                return fail_at(p, val, "policy '%s': expected block or drop_oldest", s);
+            xmem_error_t why;
+            if (xmem_queue_policy_from_name(s, &pol, &why))
+                return fail_at(p, val, "policy %s", why.msg);
             for (uint32_t i = first; i < node->n_inputs; i++)
                 node->inputs[i].policy = pol;
         }
@@ -359,12 +356,11 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
             const char *s;
             if ((rc = scalar(p, v, "log_level", &s)))
                 return rc;
-            if (strcmp(s, "error") && strcmp(s, "warn") && strcmp(s, "info") && strcmp(s, "debug"))
-                return fail_at(p, v, "log_level '%s': expected error, warn, info or debug", s);
-            node->log_level = strcmp(s, "error") == 0  ? "error"
-                              : strcmp(s, "warn") == 0 ? "warn"
-                              : strcmp(s, "info") == 0 ? "info"
-                                                       : "debug";
+            xmem_log_level level;
+            xmem_error_t why;
+            if (xmem_log_level_from_name(s, &level, &why))
+                return fail_at(p, v, "log_level %s", why.msg);
+            node->log_level = xmem_log_level_name(level);
         } else if (strcmp(key, "acquire_timeout_ms") == 0) {
             if ((rc = number(p, v, "acquire_timeout_ms", 1, 86400000, true, &d)))
                 return rc;
@@ -417,7 +413,7 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
             while ((q = fy_node_mapping_iterate(val, &jt))) {
                 if ((rc = known_key(p, fy_node_pair_key(q), "pool.cuda", cuda_keys, &key)))
                     return rc;
-                double lim = strcmp(key, "size") == 0    ? 1099511627776.0
+                double lim = strcmp(key, "size") == 0    ? (double)XMEM_BUFFER_SIZE_MAX
                              : strcmp(key, "count") == 0 ? 65536
                                                          : 7;
                 if ((rc = number(p, value_of(p, q), key, strcmp(key, "device") ? 1 : 0, lim, true,
@@ -441,8 +437,8 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
                 if ((rc = known_key(p, fy_node_pair_key(q), "preallocate", pre_keys, &key)))
                     return rc;
                 bool size = strcmp(key, "size") == 0;
-                if ((rc = number(p, value_of(p, q), key, 1, size ? 1099511627776.0 : 65536, true,
-                                 &d)))
+                if ((rc = number(p, value_of(p, q), key, 1,
+                                 size ? (double)XMEM_BUFFER_SIZE_MAX : 65536, true, &d)))
                     return rc;
                 if (size)
                     g->prealloc_size = (uint64_t)d;

@@ -134,7 +134,7 @@ static bool node_args(const launcher *l, uint32_t i, args *a)
         endpoint(l, e->from_node, e->from_port, ep, sizeof ep);
         add(a, "--input=%s=%s", e->port, ep);
         add(a, "--depth=%s=%u", e->port, e->depth);
-        add(a, "--policy=%s=%s", e->port, e->policy == XMEM_POLICY_BLOCK ? "block" : "drop_oldest");
+        add(a, "--policy=%s=%s", e->port, xmem_queue_policy_name(e->policy));
     }
     const xmem_node_plugin *p = &n->loaded.desc;
     for (uint32_t k = 0; k < p->n_outputs; k++) {

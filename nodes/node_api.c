@@ -136,7 +136,29 @@ bool xmem_node_output_wired(const xmem_node_t *node, const char *port)
     return out && out->pub;
 }
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_names[] = {
+    [XMEM_LOG_ERROR] = "error",
+    [XMEM_LOG_WARN] = "warn",
+    [XMEM_LOG_INFO] = "info",
+    [XMEM_LOG_DEBUG] = "debug",
+};
+
+const char *xmem_log_level_name(xmem_log_level level)
+{
+    return (unsigned)level <= XMEM_LOG_DEBUG ? level_names[level] : "unknown";
+}
+
+xmem_err xmem_log_level_from_name(const char *name, xmem_log_level *out, xmem_error_t *err)
+{
+    for (unsigned i = 0; name && i <= XMEM_LOG_DEBUG; i++)
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (xmem_log_level)i;
+            return XMEM_OK;
+        }
+    return xmemi_fail(err, XMEM_EINVAL, 0, "'%s': expected %s, %s, %s or %s",
+                      name ? name : "(null)", level_names[0], level_names[1], level_names[2],
+                      level_names[3]);
+}
 
 static void vlog(const xmem_node_t *node, xmem_log_level level, const char *fmt, va_list ap)
 {

@@ -65,11 +65,11 @@ typedef struct host {
     const xmemi_node_config *cfg;
     xmemi_plugin plugin;
     xmem_node_t node;
-    input inputs[64];
+    input inputs[XMEM_NODE_MAX_PORTS];
     uint32_t n_inputs; /* wired inputs */
-    xmem_sub_t *waiting[64];
-    uint32_t waiting_input[64]; /* inputs[] index of each waiting[] entry */
-    uint32_t n_waiting;         /* wired inputs not ended yet */
+    xmem_sub_t *waiting[XMEM_NODE_MAX_PORTS];
+    uint32_t waiting_input[XMEM_NODE_MAX_PORTS]; /* inputs[] index of each waiting[] entry */
+    uint32_t n_waiting;                          /* wired inputs not ended yet */
     void *state;
     const char *why_stopped;
     xmemi_stats_map stats_map;

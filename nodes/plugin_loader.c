@@ -67,8 +67,8 @@ void xmemi_port_list(const xmem_node_port *ports, uint32_t n, char *buf, size_t 
 static xmem_err check_ports(const xmem_node_port *ports, uint32_t n, const char *dir,
                             const char *origin, xmem_error_t *err)
 {
-    if (n > 64)
-        return refuse(err, origin, "%u %s ports (64 at most)", n, dir);
+    if (n > XMEM_NODE_MAX_PORTS)
+        return refuse(err, origin, "%u %s ports (%u at most)", n, dir, XMEM_NODE_MAX_PORTS);
     if (n && !ports)
         return refuse(err, origin, "declares %u %s ports but no array of them", n, dir);
     for (uint32_t i = 0; i < n; i++) {

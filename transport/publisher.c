@@ -58,18 +58,6 @@ struct xmem_pub {
     bool ended; /* xmem_pub_end was called: late subscribers get END after their WELCOME */
 };
 
-static const char *const drop_names[XMEM_DROP_COUNT_] = {
-    [XMEM_DROP_QUEUE_FULL] = "queue-full",
-    [XMEM_DROP_BLOCK_TIMEOUT] = "block-timeout",
-    [XMEM_DROP_HWM] = "hwm",
-    [XMEM_DROP_GONE] = "gone",
-};
-
-const char *xmem_drop_name(xmem_drop reason)
-{
-    return (unsigned)reason < XMEM_DROP_COUNT_ ? drop_names[reason] : "unknown";
-}
-
 void xmem_pub_options_init(xmem_pub_options *opts)
 {
     opts->block_timeout_ms = 1000;
@@ -166,7 +154,7 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
             s->gone = true;
         return;
     }
-    if (c.depth == 0 || c.depth > 65536 || c.policy > XMEM_POLICY_BLOCK)
+    if (c.depth == 0 || c.depth > XMEM_QUEUE_DEPTH_MAX || c.policy > XMEM_POLICY_BLOCK)
         return reject(pub, "queue depth or policy out of range");
     if ((int32_t)c.pid <= 0 || xmem_pool_owner_pid(pub->pool, c.owner) != (pid_t)c.pid) {
         /* A subscriber that died with this still queued: expected after every crash, counted

@@ -16,7 +16,7 @@
 #include "common/proc.h"
 #include "zmq_util.h"
 
-#define MAX_PUBLISHERS 64
+#define MAX_PUBLISHERS XMEM_SUB_MAX_PUBLISHERS
 
 struct xmem_sub {
     xmem_pool_t *pool; /* the subscriber's own attachment */
@@ -67,11 +67,11 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
     else
         xmem_sub_options_init(&sub->opts);
     xmem_err rc;
-    if (sub->opts.depth == 0 || sub->opts.depth > 65536 ||
+    if (sub->opts.depth == 0 || sub->opts.depth > XMEM_QUEUE_DEPTH_MAX ||
         (unsigned)sub->opts.policy > XMEM_POLICY_BLOCK) {
         rc = xmemi_fail(err, XMEM_EINVAL, 0,
-                        "subscriber of pool '%s': depth %u (1..65536) or policy %d is invalid",
-                        pool_name, sub->opts.depth, (int)sub->opts.policy);
+                        "subscriber of pool '%s': depth %u (1..%u) or policy %d is invalid",
+                        pool_name, sub->opts.depth, XMEM_QUEUE_DEPTH_MAX, (int)sub->opts.policy);
         goto fail_sub;
     }
     if (sub->opts.heartbeat_ms <= 0)

@@ -39,6 +39,7 @@ extern "C" {
 #define XMEM_NODE_ABI_VERSION 1u
 /* The data symbol every plugin exports (XMEM_NODE_DEFINE defines it). */
 #define XMEM_NODE_SYMBOL "xmem_node_descriptor"
+#define XMEM_NODE_MAX_PORTS 64u /* input ports, and output ports, a plugin may declare */
 
 typedef struct xmem_node xmem_node_t; /* the host's handle of one running node */
 
@@ -189,6 +190,13 @@ typedef enum xmem_log_level {
     XMEM_LOG_INFO = 2,
     XMEM_LOG_DEBUG = 3,
 } xmem_log_level;
+
+/* "error", "warn", "info", "debug" ("unknown" out of range); static storage. */
+XMEM_EXPORT const char *xmem_log_level_name(xmem_log_level level);
+
+/* Parses a name written by xmem_log_level_name. XMEM_EINVAL naming the text otherwise. */
+XMEM_EXPORT xmem_err xmem_log_level_from_name(const char *name, xmem_log_level *out,
+                                              xmem_error_t *err);
 
 /* Writes one line to the node's log (stderr), tagged with the node's name and the level; lines
  * above the node's level (`--log-level`, default info) are skipped. */

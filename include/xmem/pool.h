@@ -23,9 +23,10 @@ extern "C" {
 
 #define XMEM_POOL_DEFAULT_CAPACITY 1024u
 #define XMEM_POOL_MAX_CAPACITY (1u << 20)
-#define XMEM_POOL_NAME_MAX 48    /* characters, without the terminating NUL */
-#define XMEM_POOL_MAX_PROCS 64   /* processes attached at once */
-#define XMEM_POOL_MAX_CLASSES 16 /* fixed size classes in xmem_pool_options */
+#define XMEM_POOL_NAME_MAX 48             /* characters, without the terminating NUL */
+#define XMEM_POOL_MAX_PROCS 64            /* processes attached at once */
+#define XMEM_POOL_MAX_CLASSES 16          /* fixed size classes in xmem_pool_options */
+#define XMEM_BUFFER_SIZE_MAX (1ull << 40) /* the largest buffer, in bytes (1 TiB) */
 
 typedef struct xmem_pool xmem_pool_t;
 

@@ -29,6 +29,10 @@ extern "C" {
 typedef struct xmem_pub xmem_pub_t;
 typedef struct xmem_sub xmem_sub_t;
 
+#define XMEM_QUEUE_DEPTH_MAX 65536u /* the deepest subscriber queue */
+#define XMEM_SUB_MAX_PUBLISHERS 64u /* publishers one subscriber connects to (sources of a port)   \
+                                     */
+
 typedef enum xmem_queue_policy {
     XMEM_POLICY_DROP_OLDEST = 0, /* live video: the publisher never waits; a slow subscriber keeps
                                     its newest `depth` buffers and gives the older ones back */
@@ -45,6 +49,14 @@ typedef enum xmem_drop {
     XMEM_DROP_COUNT_
 } xmem_drop;
 
+/* "drop_oldest" or "block", as graph files write them ("unknown" out of range); static storage. */
+XMEM_EXPORT const char *xmem_queue_policy_name(xmem_queue_policy policy);
+
+/* Parses a name written by xmem_queue_policy_name. XMEM_EINVAL naming the text otherwise. */
+XMEM_EXPORT xmem_err xmem_queue_policy_from_name(const char *name, xmem_queue_policy *out,
+                                                 xmem_error_t *err);
+
+/* "queue-full", "block-timeout", "hwm", "gone" ("unknown" out of range); static storage. */
 XMEM_EXPORT const char *xmem_drop_name(xmem_drop reason);
 
 typedef struct xmem_pub_options {
