@@ -83,7 +83,7 @@ static void consumer(const char *pool, const char *endpoint, int iters, shared *
     for (int i = -WARMUP; i < iters; i++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
         const void *dev;
-        if (xmem_sub_receive(sub, &g, 10000, &err) || xmem_guard_cuda_wait(&g, s, &err) ||
+        if (xmem_sub_receive(sub, 10000, &g, &err) || xmem_guard_cuda_wait(&g, s, &err) ||
             xmem_guard_cuda_ptr(&g, &dev, NULL, &err))
             die("consumer", err.msg);
         if (xbc_read_first(dev, flag, s) != 0 || cudaStreamSynchronize(s) != cudaSuccess)

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
 #include "syscall_counter.h"
@@ -175,7 +176,7 @@ static void consumer_loop(const char *name, ring *q, uint64_t total, uint64_t me
         counting ? (double)syscall_counter_stop(&local) / (double)ops : -1;
     q->consumer_faults_per_op = (double)(minor_faults() - faults0) / (double)ops;
     atomic_store(&q->consumer_done, 1);
-    xmem_pool_destroy(&pool);
+    xmem_pool_close(&pool);
     _exit(q->consumer_failed);
 }
 

@@ -104,7 +104,7 @@ static void consume_xmem(int c, uint64_t frames, uint32_t depth)
     volatile uint8_t sink = 0;
     for (uint64_t i = 0; i < frames; i++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
-        if (xmem_sub_receive(sub, &g, 10000, &err)) {
+        if (xmem_sub_receive(sub, 10000, &g, &err)) {
             fprintf(stderr, "consumer %d: frame %" PRIu64 ": %s\n", c, i, err.msg);
             sh->failed = 1;
             break;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/node.h>
 #include <xmem/pool.h>
 
@@ -350,7 +351,7 @@ int xmemi_cmd_chaos(int argc, char **argv)
             sleep_ns(next - xmem_node_clock_ns());
             kill_one(&c, pool);
         }
-        xmem_pool_destroy(&pool);
+        xmem_pool_close(&pool);
     } else
         fprintf(stderr, "xmem chaos: pool '%s' did not appear\n", pool_name);
     if (interrupted)

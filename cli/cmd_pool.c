@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/pool.h>
 
 #include "cli_util.h"

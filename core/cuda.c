@@ -3,6 +3,7 @@
  * and the slot's interprocess event), finds the device by UUID (ordinals differ between processes
  * under CUDA_VISIBLE_DEVICES), and keeps them until it detaches. Only the CUDA runtime is used. */
 #define _GNU_SOURCE
+#include <xmem/pool_admin.h>
 #include <xmem/cuda.h>
 
 #include <cuda_runtime_api.h>

@@ -10,6 +10,9 @@
 #include "meta_region.h"
 #include "pool_internal.h"
 
+_Static_assert(sizeof(void *) != 8 || sizeof(xmem_guard_t) == 64,
+               "xmem_guard_t is part of the plugin ABI: grow it out of its reserved words");
+
 bool xmem_guard_valid(const xmem_guard_t *g)
 {
     return g && g->pool;
@@ -17,32 +20,32 @@ bool xmem_guard_valid(const xmem_guard_t *g)
 
 xmem_buf_ref xmem_guard_ref(const xmem_guard_t *g)
 {
-    return g->ref;
+    return xmem_guard_valid(g) ? g->ref : (xmem_buf_ref){0, 0};
 }
 
 uint32_t xmem_guard_index(const xmem_guard_t *g)
 {
-    return g->ref.index;
+    return xmem_guard_ref(g).index;
 }
 
 xmem_access xmem_guard_mode(const xmem_guard_t *g)
 {
-    return g->mode;
+    return xmem_guard_valid(g) ? g->mode : XMEM_ACCESS_READ;
 }
 
 xmem_pool_t *xmem_guard_pool(const xmem_guard_t *g)
 {
-    return g ? g->pool : NULL;
+    return xmem_guard_valid(g) ? g->pool : NULL;
 }
 
 size_t xmem_guard_size(const xmem_guard_t *g)
 {
-    return g->pool ? g->size : 0;
+    return xmem_guard_valid(g) ? g->size : 0;
 }
 
 const void *xmem_guard_data(const xmem_guard_t *g)
 {
-    return g && g->pool ? g->data : NULL;
+    return xmem_guard_valid(g) ? g->data : NULL;
 }
 
 static xmem_err need_valid(const xmem_guard_t *g, xmem_error_t *err)

@@ -1,6 +1,7 @@
 /* Pool lifecycle: create (replacing a stale leftover), open, destroy, and what a pool can say about
  * itself. Reference operations are in pool_refs.c. */
 #define _GNU_SOURCE
+#include <xmem/pool_admin.h>
 #include <xmem/pool.h>
 
 #include <pthread.h>
@@ -298,6 +299,12 @@ xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err)
     xmemi_buffer_map_all(pool);
     *out = pool;
     return XMEM_OK;
+}
+
+void xmem_pool_close(xmem_pool_t **pool_ptr)
+{
+    /* One path for both verbs: what differs is decided by who made the handle. */
+    xmem_pool_destroy(pool_ptr);
 }
 
 void xmem_pool_destroy(xmem_pool_t **pool_ptr)

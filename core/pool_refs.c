@@ -2,6 +2,7 @@
  * dead process's references. The steady state makes no system call: free lists, refcounts and
  * per-process owner counts are atomics in the meta region, mappings are cached per process. */
 #define _GNU_SOURCE
+#include <xmem/pool_admin.h>
 #include <xmem/pool.h>
 
 #include <linux/futex.h>

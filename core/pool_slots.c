@@ -2,7 +2,10 @@
  * Each way costs more than the last: system calls to create a shm object, memory wasted in a
  * larger buffer, or replacing a smaller buffer's shm object. EEXHAUSTED only when no buffer at all
  * is free. */
+
 #include "pool_slots.h"
+
+#include <xmem/pool_admin.h>
 
 #include <stdio.h>
 

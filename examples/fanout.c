@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
 #define MAX_CONSUMERS 16
@@ -91,7 +92,7 @@ static int consumer(const config *cfg, consumer_stats *st, shared *sh)
     size_t n = cfg->size / sizeof(uint64_t);
     for (;;) {
         XMEM_GUARD_AUTO xmem_guard_t g = XMEM_GUARD_INIT;
-        xmem_err rc = xmem_sub_receive(sub, &g, 100, &err);
+        xmem_err rc = xmem_sub_receive(sub, 100, &g, &err);
         if (rc == XMEM_ETIMEDOUT || rc == XMEM_EINTERRUPTED) {
             if (atomic_load(&sh->done))
                 break;
@@ -338,7 +339,7 @@ int main(int argc, char **argv)
     }
     xmem_pub_stats ps = {0};
     if (pub)
-        xmem_pub_stats_get(pub, &ps);
+        xmem_pub_stats_get(pub, &ps, sizeof ps);
     xmem_pub_destroy(&pub);
     print_table(&cfg, sh, sent, start, pool);
     uint64_t bad = 0, missed = 0;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/cuda.h>
 #include <xmem/node.h>
 #include <xmem/pool.h>

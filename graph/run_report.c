@@ -1,6 +1,9 @@
 /* The live table, the final table and the JSON summary of `xmem run` (run_report.h). The JSON is
  * written, never read back here; node and plugin names are [a-z0-9_] and paths are escaped. */
+
 #include "run_report.h"
+
+#include <xmem/pool_admin.h>
 
 #include <string.h>
 #include <sys/wait.h>

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xmem/pool_admin.h>
+
 #include "common/fail.h"
 #include "node_internal.h"
 #include "node_stats.h"
@@ -213,7 +215,7 @@ static xmem_err await_subscribers(host *h, xmem_error_t *err)
         }
         if (rc) {
             xmem_pub_stats ps;
-            xmem_pub_stats_get(out->pub, &ps);
+            xmem_pub_stats_get(out->pub, &ps, sizeof ps);
             xmem_node_log(&h->node, XMEM_LOG_ERROR,
                           "output '%s': %u of %u subscribers after %d ms (--start-timeout)%s%s",
                           out->port->name, ps.subscribers, want, cfg->start_timeout_ms,
@@ -248,13 +250,13 @@ static void sync_stats(host *h)
         if (!h->node.outputs[i].pub)
             continue;
         xmem_pub_stats ps;
-        xmem_pub_stats_get(h->node.outputs[i].pub, &ps);
+        xmem_pub_stats_get(h->node.outputs[i].pub, &ps, sizeof ps);
         for (int k = 0; k < XMEM_DROP_COUNT_; k++)
             drops += ps.dropped[k];
     }
     for (uint32_t i = 0; i < h->n_inputs; i++) {
         xmem_sub_stats ss;
-        xmem_sub_stats_get(h->inputs[i].sub, &ss);
+        xmem_sub_stats_get(h->inputs[i].sub, &ss, sizeof ss);
         drops += ss.dropped_oldest;
     }
     xmemi_stats_add(&h->stats->out, out - h->synced_out);
@@ -359,7 +361,7 @@ static void run_filter(host *h)
         next_first = w + 1;
         input *in = &h->inputs[h->waiting_input[w]];
         XMEM_GUARD_AUTO xmem_guard_t g = XMEM_GUARD_INIT;
-        rc = xmem_sub_receive(in->sub, &g, 0, &err);
+        rc = xmem_sub_receive(in->sub, 0, &g, &err);
         if (rc == XMEM_EEND) {
             input_ended(h, w);
             continue;
@@ -439,7 +441,7 @@ static void teardown(host *h, bool clean)
     }
     free(h->node.outputs);
     h->node.outputs = NULL;
-    xmem_pool_destroy(&h->node.pool);
+    xmem_pool_close(&h->node.pool);
     xmemi_params_free(&h->node);
     xmemi_stats_close(&h->stats_map);
 }

@@ -17,8 +17,9 @@
 #include "common/fail.h"
 #include "node_internal.h"
 
-/* Size of an ABI v1 descriptor: everything up to and including fini. */
-#define ABI_V1_SIZE (offsetof(xmem_node_plugin, fini) + sizeof(void (*)(void)))
+/* The smallest descriptor: everything up to and including fini (the last field of the first
+ * release; later fields are appended). */
+#define ABI_MIN_SIZE (offsetof(xmem_node_plugin, fini) + sizeof(void (*)(void)))
 
 static xmem_err refuse(xmem_error_t *err, const char *origin, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -122,14 +123,14 @@ xmem_err xmemi_plugin_check(const xmem_node_plugin *p, size_t symbol_size, const
         return refuse(err, origin,
                       "wrong magic 0x%08x in '%s' (expected 0x%08x): not an xmem node plugin",
                       p->magic, XMEM_NODE_SYMBOL, XMEM_NODE_ABI_MAGIC);
-    if (p->abi_version == 0 || p->abi_version > XMEM_NODE_ABI_VERSION)
+    if (p->abi_version < XMEM_NODE_ABI_VERSION_MIN || p->abi_version > XMEM_NODE_ABI_VERSION)
         return refuse(err, origin,
-                      "built for node ABI version %u; this xmem supports versions 1 to %u: "
+                      "built for node ABI version %u; this xmem supports versions %u to %u: "
                       "rebuild it against this xmem",
-                      p->abi_version, XMEM_NODE_ABI_VERSION);
-    if (p->size < ABI_V1_SIZE)
+                      p->abi_version, XMEM_NODE_ABI_VERSION_MIN, XMEM_NODE_ABI_VERSION);
+    if (p->size < ABI_MIN_SIZE)
         return refuse(err, origin, "descriptor size %u is smaller than ABI version %u's %zu bytes",
-                      p->size, p->abi_version, ABI_V1_SIZE);
+                      p->size, p->abi_version, ABI_MIN_SIZE);
     if (symbol_size && symbol_size < p->size)
         return refuse(err, origin, "symbol '%s' is %zu bytes but its descriptor claims %u",
                       XMEM_NODE_SYMBOL, symbol_size, p->size);

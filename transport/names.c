@@ -6,6 +6,9 @@
 
 #include "common/fail.h"
 
+_Static_assert(XMEM_DROP_COUNT_ <= XMEM_DROP_SLOTS, "drop reasons outgrew the stats structs");
+_Static_assert(XMEM_REJECT_COUNT_ <= XMEM_REJECT_SLOTS, "reject reasons outgrew the stats structs");
+
 static const char *const policy_names[] = {
     [XMEM_POLICY_DROP_OLDEST] = "drop_oldest",
     [XMEM_POLICY_BLOCK] = "block",

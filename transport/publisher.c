@@ -3,6 +3,7 @@
  * gives references only to them. Flow control reads the pool: a subscriber's outstanding buffers
  * are those given to it that it still holds, with no acknowledgement messages. */
 #define _GNU_SOURCE
+#include <xmem/pool_admin.h>
 #include <xmem/transport.h>
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "common/abi.h"
 #include "common/fail.h"
 #include "zmq_util.h"
 
@@ -60,6 +62,7 @@ struct xmem_pub {
 
 void xmem_pub_options_init(xmem_pub_options *opts)
 {
+    memset(opts, 0, sizeof *opts);
     opts->block_timeout_ms = 1000;
     opts->heartbeat_ms = 200;
 }
@@ -514,17 +517,19 @@ xmem_err xmem_pub_wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_
     }
 }
 
-void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out)
+void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out, size_t size)
 {
-    *out = pub->stats;
-    out->subscribers = pub->nsubs;
+    xmem_pub_stats st = pub->stats;
+    st.subscribers = pub->nsubs;
+    xmemi_copy_sized(out, size, &st, sizeof st);
 }
 
-uint32_t xmem_pub_subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_stats *out, uint32_t max)
+uint32_t xmem_pub_subscriber_stats_get(xmem_pub_t *pub, xmem_pub_sub_stats *out, size_t size,
+                                       uint32_t max)
 {
     for (uint32_t i = 0; i < pub->nsubs && i < max; i++) {
         sub_entry *s = &pub->subs[i];
-        out[i] = (xmem_pub_sub_stats){
+        xmem_pub_sub_stats st = {
             .owner = s->owner,
             .pid = s->pid,
             .depth = s->depth,
@@ -532,7 +537,8 @@ uint32_t xmem_pub_subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_stats *out, uin
             .outstanding = reap(pub->pool, s),
             .delivered = s->delivered,
         };
-        memcpy(out[i].dropped, s->dropped, sizeof s->dropped);
+        memcpy(st.dropped, s->dropped, sizeof s->dropped);
+        xmemi_copy_sized((char *)out + i * size, size, &st, sizeof st);
     }
     return pub->nsubs;
 }

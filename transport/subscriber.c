@@ -2,6 +2,7 @@
  * pool, and a local queue of accepted descriptors (where drop_oldest gives back older buffers).
  * Every message is checked before anything touches a refcount. */
 #define _GNU_SOURCE
+#include <xmem/pool_admin.h>
 #include <xmem/transport.h>
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "common/abi.h"
 #include "common/fail.h"
 #include "common/proc.h"
 #include "zmq_util.h"
@@ -48,6 +50,7 @@ struct xmem_sub {
 
 void xmem_sub_options_init(xmem_sub_options *opts)
 {
+    memset(opts, 0, sizeof *opts);
     opts->depth = 4;
     opts->policy = XMEM_POLICY_DROP_OLDEST;
     opts->heartbeat_ms = 200;
@@ -98,7 +101,7 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
     return XMEM_OK;
 
 fail_pool:
-    xmem_pool_destroy(&sub->pool);
+    xmem_pool_close(&sub->pool);
     free(sub->handed_gen);
     free(sub->scratch_refs);
     free(sub->scratch_counts);
@@ -400,7 +403,7 @@ xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, 
     }
 }
 
-xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms, xmem_error_t *err)
+xmem_err xmem_sub_receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xmem_error_t *err)
 {
     if (!out || xmem_guard_valid(out))
         return xmemi_fail(err, XMEM_EINVAL, 0,
@@ -436,9 +439,9 @@ xmem_pool_t *xmem_sub_pool(xmem_sub_t *sub)
     return sub->pool;
 }
 
-void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out)
+void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out, size_t size)
 {
-    *out = sub->stats;
+    xmemi_copy_sized(out, size, &sub->stats, sizeof sub->stats);
 }
 
 void xmem_sub_destroy(xmem_sub_t **sub_ptr)
@@ -455,7 +458,7 @@ void xmem_sub_destroy(xmem_sub_t **sub_ptr)
     zmq_ctx_term(sub->ctx);
     /* Detaching gives back every reference of this attachment: queued ones and any whose
      * descriptor is still in flight. */
-    xmem_pool_destroy(&sub->pool);
+    xmem_pool_close(&sub->pool);
     free(sub->queue);
     free(sub->handed_gen);
     free(sub->scratch_refs);

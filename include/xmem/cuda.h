@@ -8,7 +8,7 @@
  *              xmem_guard_cuda_ptr_mut(&g, &d, &err); kernel<<<..., stream>>>(d);
  *              xmem_guard_cuda_record(&g, stream, &err);   // the event follows the writes
  *              xmem_pub_publish(pub, &g, &err);
- *   consumer:  xmem_sub_receive(sub, &g, -1, &err);
+ *   consumer:  xmem_sub_receive(sub, -1, &g, &err);
  *              xmem_guard_cuda_wait(&g, stream, &err);     // the stream waits for the producer
  *              xmem_guard_cuda_ptr(&g, &d, &err); kernel<<<..., stream>>>(d);
  *              xmem_guard_cuda_release_after(&g, stream, &err);  // once the stream is past it

@@ -44,6 +44,9 @@ typedef enum xmem_reject {
     XMEM_REJECT_COUNT_      /* not a reason: the number of reasons */
 } xmem_reject;
 
+/* Room for reject reasons in the stats structs: new reasons fill it without moving a field. */
+#define XMEM_REJECT_SLOTS 16
+
 /* Short name of a reason ("size", "magic", ...); static storage. */
 XMEM_EXPORT const char *xmem_reject_name(xmem_reject reason);
 

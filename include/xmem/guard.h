@@ -22,13 +22,16 @@ extern "C" {
 
 typedef struct xmem_pool xmem_pool_t;
 
-/* Lives on the caller's stack; treat the fields as private and use the functions below. */
+/* Lives on the caller's stack (or in a plugin's state, moved there by copying the struct); treat
+ * the fields as private and use the functions below. Its size is part of the plugin ABI (64 bytes
+ * on 64-bit platforms): later fields come out of `reserved`, which stays zero until then. */
 typedef struct xmem_guard {
     xmem_pool_t *pool; /* NULL when the guard holds nothing */
     xmem_buf_ref ref;
     void *data;  /* this process's mapping of the buffer */
     size_t size; /* bytes asked for at acquire */
     xmem_access mode;
+    void *reserved[3]; /* zero */
 } xmem_guard_t;
 
 #define XMEM_GUARD_INIT                                                                            \
@@ -39,13 +42,18 @@ typedef struct xmem_guard {
 /* Declares a guard released when it leaves scope (GNU C cleanup attribute). */
 #define XMEM_GUARD_AUTO __attribute__((cleanup(xmem_guard_cleanup)))
 
+/* Every accessor accepts NULL and an empty guard: the getters then give zeros (NULL, an empty
+ * name, XMEM_ACCESS_READ), the calls that can fail XMEM_EINVAL. */
+
 /* True while the guard holds a reference. */
 XMEM_EXPORT bool xmem_guard_valid(const xmem_guard_t *g);
 
-/* The buffer's name (index and generation); meaningful only while valid. */
+/* The buffer's name (index and generation); {0, 0} for an empty guard, so meaningful only while
+ * valid. */
 XMEM_EXPORT xmem_buf_ref xmem_guard_ref(const xmem_guard_t *g);
 XMEM_EXPORT uint32_t xmem_guard_index(const xmem_guard_t *g);
 
+/* Read-only (received buffers) or read-write (acquired ones). */
 XMEM_EXPORT xmem_access xmem_guard_mode(const xmem_guard_t *g);
 
 /* The pool handle the guard's reference belongs to (a subscriber's own, for received buffers);

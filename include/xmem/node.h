@@ -17,7 +17,17 @@
  * message is the callback's err (or xmem_node_fail's text, or the code's).
  * Ownership: buffers a callback acquires or is given are guards (see guard.h); a guard still valid
  * when a callback returns is released by the host, except those the plugin moved into its state,
- * which fini must release. The host gives back anything left over at exit and says so. */
+ * which fini must release. The host gives back anything left over at exit and says so.
+ *
+ * What XMEM_NODE_ABI_VERSION covers: the descriptor below (its first fields fixed, later ones only
+ * appended, `size` telling which a plugin knows), the signatures of every xmem_* function a plugin
+ * can call, the structs it holds or passes (xmem_guard_t, whose size is fixed and which grows out
+ * of its reserved words; xmem_meta_t; xmem_error_t; option structs, filled by their _init), and
+ * the values of every public enum (appended to, never renumbered). Stats structs may grow at their
+ * end: their getters take the caller's sizeof. Any other change bumps the version, and the host
+ * refuses plugins built for a version outside XMEM_NODE_ABI_VERSION_MIN..XMEM_NODE_ABI_VERSION
+ * ("rebuild it against this xmem"). Version 2: 64-byte guards, the timeout before the results in
+ * xmem_sub_receive, sized stats getters. */
 #ifndef XMEM_NODE_H
 #define XMEM_NODE_H
 
@@ -36,7 +46,8 @@ extern "C" {
 #endif
 
 #define XMEM_NODE_ABI_MAGIC 0x444e4d58u /* "XMND" */
-#define XMEM_NODE_ABI_VERSION 1u
+#define XMEM_NODE_ABI_VERSION 2u        /* what this header builds */
+#define XMEM_NODE_ABI_VERSION_MIN 2u    /* the oldest a host of this version loads */
 /* The data symbol every plugin exports (XMEM_NODE_DEFINE defines it). */
 #define XMEM_NODE_SYMBOL "xmem_node_descriptor"
 #define XMEM_NODE_MAX_PORTS 64u /* input ports, and output ports, a plugin may declare */

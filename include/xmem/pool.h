@@ -44,7 +44,8 @@ typedef struct xmem_pool_options {
                          */
 } xmem_pool_options;
 
-/* Fills the defaults: capacity 1024, no preallocated classes, replace_stale true. */
+/* Zeroes *opts, then fills the defaults: capacity 1024, no preallocated classes, replace_stale
+ * true. */
 XMEM_EXPORT void xmem_pool_options_init(xmem_pool_options *opts);
 
 /* Checks a pool name as create and open do: XMEM_ENAME with what is wrong. */
@@ -64,16 +65,22 @@ XMEM_EXPORT xmem_err xmem_pool_create_with(const char *name, const xmem_pool_opt
                                            xmem_pool_t **out, xmem_error_t *err);
 
 /* Opens an existing pool and attaches this process to it. On success the caller owns *out and
- * closes it with xmem_pool_destroy(); on failure *out is NULL. XMEM_ENOENT if there is no such
+ * closes it with xmem_pool_close(); on failure *out is NULL. XMEM_ENOENT if there is no such
  * pool, XMEM_ELAYOUT if it is incompatible. */
 XMEM_EXPORT xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err);
 
-/* Gives back every reference this handle holds, detaches and unmaps. The creator also removes the
- * pool's shm objects: processes still attached keep their mappings and their free buffers, but can
- * make no new ones (XMEM_ENOENT). Takes ownership of *pool, sets it to NULL, and accepts NULL or a
- * pointer to NULL. */
+/* Closes a handle made by xmem_pool_open(): gives back every reference it holds, detaches and
+ * unmaps. Takes ownership of *pool, sets it to NULL, and accepts NULL or a pointer to NULL. On
+ * the creator's handle it is xmem_pool_destroy(): a pool does not outlive its creator. */
+XMEM_EXPORT void xmem_pool_close(xmem_pool_t **pool);
+
+/* Destroys a pool made by xmem_pool_create(): gives back the handle's references, detaches, and
+ * removes the pool's shm objects. Processes still attached keep their mappings and their free
+ * buffers, but can make no new ones (XMEM_ENOENT). Same ownership as xmem_pool_close(); on a
+ * handle from xmem_pool_open() it is xmem_pool_close(). */
 XMEM_EXPORT void xmem_pool_destroy(xmem_pool_t **pool);
 
+/* The pool's name; valid as long as the handle. */
 XMEM_EXPORT const char *xmem_pool_name(const xmem_pool_t *pool);
 XMEM_EXPORT uint32_t xmem_pool_capacity(const xmem_pool_t *pool);
 XMEM_EXPORT bool xmem_pool_is_creator(const xmem_pool_t *pool);
@@ -81,19 +88,10 @@ XMEM_EXPORT bool xmem_pool_is_creator(const xmem_pool_t *pool);
 /* Buffers with refcount 0 (recycled or never used). A snapshot. */
 XMEM_EXPORT uint32_t xmem_pool_free_count(const xmem_pool_t *pool);
 
-/* This handle's slot in the pool's process table: the owner id that xmem_pool_give() takes. */
-XMEM_EXPORT uint32_t xmem_pool_owner_id(const xmem_pool_t *pool);
-
-/* Random number fixed at create: two pools of one name made at different times differ. */
-XMEM_EXPORT uint64_t xmem_pool_id(const xmem_pool_t *pool);
-
-/* The pid attached as `owner_id`, or 0 if that slot is not attached. */
-XMEM_EXPORT pid_t xmem_pool_owner_pid(const xmem_pool_t *pool, uint32_t owner_id);
-
 /* Hands a read-write guard (refcount 1, owned by this process) on a buffer of at least `size`
- * bytes. A free buffer of the same size class is reused without a system call; otherwise one is
- * created and pre-faulted. `out` must be empty; on success it owns the reference. XMEM_EEXHAUSTED
- * names the processes that hold the pool's buffers. */
+ * bytes (1..XMEM_BUFFER_SIZE_MAX). A free buffer of the same size class is reused without a
+ * system call; otherwise one is created and pre-faulted. `out` must be empty; on success it owns
+ * the reference. XMEM_EEXHAUSTED names the processes that hold the pool's buffers. */
 XMEM_EXPORT xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out,
                                            xmem_error_t *err);
 
@@ -138,51 +136,6 @@ XMEM_EXPORT xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref r
 
 /* References to `ref` that this process holds (0 for a stale or free buffer). */
 XMEM_EXPORT uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref);
-
-/* The live buffers this handle holds references to: fills at most `max` names and counts (either
- * array may be NULL when max is 0) and returns how many such buffers there are. A snapshot. */
-XMEM_EXPORT uint32_t xmem_pool_list_owned(const xmem_pool_t *pool, xmem_buf_ref *refs,
-                                          uint32_t *counts, uint32_t max);
-
-/* References to `ref` that attached process `owner_id` holds (0 for a stale or free buffer). */
-XMEM_EXPORT uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref ref,
-                                        uint32_t owner_id);
-
-/* Moves `count` of this process's references to `ref` to the attached process `owner_id` (see
- * xmem_pool_owner_id()); the refcount does not change. XMEM_EINVAL if that slot is not attached
- * (the caller keeps the references); if it detaches meanwhile, the references go back to the pool
- * with the rest of its own. XMEM_ENOTOWNER if this process holds fewer. */
-XMEM_EXPORT xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
-                                    uint32_t count, xmem_error_t *err);
-
-/* Moves `count` references to `ref` from process `owner_id` back to this process: for a sender
- * that gave references with a message it then failed to deliver, so the receiver never learns of
- * them. XMEM_ENOTOWNER if `owner_id` holds fewer. */
-XMEM_EXPORT xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
-                                         uint32_t count, xmem_error_t *err);
-
-/* Gives back every reference held by attached process `pid` (after it died) and frees its process
- * table slots. *returned (may be NULL) receives the number of references given back. */
-XMEM_EXPORT xmem_err xmem_pool_reclaim_pid(xmem_pool_t *pool, pid_t pid, uint64_t *returned,
-                                           xmem_error_t *err);
-
-/* As xmem_pool_reclaim_pid() for every attached process that no longer runs (a reused pid is told
- * apart by its start time). Called by create and open too. */
-XMEM_EXPORT xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned,
-                                            xmem_error_t *err);
-
-/* Removes the shm objects of pool `name` if it is stale (its creator and every attached process are
- * dead). XMEM_EEXIST naming a live pid if it is in use, XMEM_ENOENT if there is no such pool. */
-XMEM_EXPORT xmem_err xmem_pool_remove_stale(const char *name, xmem_error_t *err);
-
-/* References held by every attachment of process `pid` (a process may attach several times:
- * a node's own handle and one per input). Reads every record: for monitoring, not per frame. */
-XMEM_EXPORT uint64_t xmem_pool_held_by_pid(const xmem_pool_t *pool, pid_t pid);
-
-/* One line per attached process with the references it holds, for diagnostics; writes at most
- * `len` bytes including the NUL and returns the length of the whole text, without the NUL (as
- * snprintf does). */
-XMEM_EXPORT size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -30,8 +30,9 @@ typedef struct xmem_pub xmem_pub_t;
 typedef struct xmem_sub xmem_sub_t;
 
 #define XMEM_QUEUE_DEPTH_MAX 65536u /* the deepest subscriber queue */
-#define XMEM_SUB_MAX_PUBLISHERS 64u /* publishers one subscriber connects to (sources of a port)   \
-                                     */
+#define XMEM_SUB_MAX_PUBLISHERS                                                                    \
+    64u /* publishers one subscriber connects to (sources of a port)                               \
+         */
 
 typedef enum xmem_queue_policy {
     XMEM_POLICY_DROP_OLDEST = 0, /* live video: the publisher never waits; a slow subscriber keeps
@@ -48,6 +49,9 @@ typedef enum xmem_drop {
     XMEM_DROP_GONE,           /* it disconnected or died */
     XMEM_DROP_COUNT_
 } xmem_drop;
+
+/* Room for drop reasons in the stats structs: new reasons fill it without moving a field. */
+#define XMEM_DROP_SLOTS 8
 
 /* "drop_oldest" or "block", as graph files write them ("unknown" out of range); static storage. */
 XMEM_EXPORT const char *xmem_queue_policy_name(xmem_queue_policy policy);
@@ -73,18 +77,18 @@ typedef struct xmem_pub_sub_stats {
     int32_t pid;    /* its process */
     uint32_t depth; /* its queue depth */
     xmem_queue_policy policy;
-    uint32_t outstanding;               /* buffers given to it and not yet released */
-    uint64_t delivered;                 /* descriptors sent to it */
-    uint64_t dropped[XMEM_DROP_COUNT_]; /* buffers not sent to it, by reason */
+    uint32_t outstanding;              /* buffers given to it and not yet released */
+    uint64_t delivered;                /* descriptors sent to it */
+    uint64_t dropped[XMEM_DROP_SLOTS]; /* buffers not sent to it, by reason (xmem_drop) */
 } xmem_pub_sub_stats;
 
 typedef struct xmem_pub_stats {
-    uint64_t published;    /* xmem_pub_publish calls that took a buffer */
-    uint64_t delivered;    /* descriptors sent, all subscribers */
-    uint64_t unsubscribed; /* buffers published with no subscriber (released at once) */
-    uint64_t dropped[XMEM_DROP_COUNT_]; /* all subscribers, by reason */
-    uint64_t rejected;                  /* control messages refused (garbage, wrong pool ...) */
-    uint32_t subscribers;               /* connected now */
+    uint64_t published;                /* xmem_pub_publish calls that took a buffer */
+    uint64_t delivered;                /* descriptors sent, all subscribers */
+    uint64_t unsubscribed;             /* buffers published with no subscriber (released at once) */
+    uint64_t dropped[XMEM_DROP_SLOTS]; /* all subscribers, by reason (xmem_drop) */
+    uint64_t rejected;                 /* control messages refused (garbage, wrong pool ...) */
+    uint32_t subscribers;              /* connected now */
 } xmem_pub_stats;
 
 /* Binds `endpoint` for buffers of `pool`. The caller keeps owning `pool` (it must outlive the
@@ -96,7 +100,8 @@ XMEM_EXPORT xmem_err xmem_pub_create(xmem_pool_t *pool, const char *endpoint,
 /* Closes the socket. References already given to subscribers stay theirs. Accepts NULL. */
 XMEM_EXPORT void xmem_pub_destroy(xmem_pub_t **pub);
 
-/* The bound endpoint, with a wildcard port resolved ("tcp://127.0.0.1:41234"). */
+/* The bound endpoint, with a wildcard port resolved ("tcp://127.0.0.1:41234"); valid as long as
+ * the publisher. */
 XMEM_EXPORT const char *xmem_pub_endpoint(const xmem_pub_t *pub);
 
 /* Publishes the guard's buffer to every subscriber that can take it, and always empties the guard:
@@ -117,11 +122,15 @@ XMEM_EXPORT xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t
 XMEM_EXPORT xmem_err xmem_pub_wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_ms,
                                                xmem_error_t *err);
 
-XMEM_EXPORT void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out);
+/* The publisher's figures. Stats getters fill the first `size` bytes of *out, `size` being the
+ * caller's sizeof *out: a program built against an older, shorter struct gets the fields it
+ * knows, one built against a newer one gets zeros in the fields this library does not have. */
+XMEM_EXPORT void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out, size_t size);
 
-/* Per-subscriber figures: fills at most `max` entries, returns how many subscribers there are. */
-XMEM_EXPORT uint32_t xmem_pub_subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_stats *out,
-                                               uint32_t max);
+/* Per-subscriber figures: fills at most `max` entries of `size` bytes each (the caller's
+ * sizeof *out, as above) and returns how many subscribers there are. */
+XMEM_EXPORT uint32_t xmem_pub_subscriber_stats_get(xmem_pub_t *pub, xmem_pub_sub_stats *out,
+                                                   size_t size, uint32_t max);
 
 typedef struct xmem_sub_options {
     uint32_t depth;           /* buffers held at most before the policy applies; default 4 */
@@ -136,7 +145,7 @@ typedef struct xmem_sub_stats {
     uint64_t dropped_oldest; /* given back unread under drop_oldest */
     uint64_t lost_in_flight; /* given back because their publisher went away before their
                                 descriptors arrived */
-    uint64_t rejected[XMEM_REJECT_COUNT_]; /* messages refused, by reason */
+    uint64_t rejected[XMEM_REJECT_SLOTS]; /* messages refused, by reason (xmem_reject) */
     uint64_t rejected_total;
 } xmem_sub_stats;
 
@@ -153,7 +162,7 @@ XMEM_EXPORT xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xme
  * arrived (so a node can look at its stop flag), XMEM_EEND once every publisher it connected to
  * ended its stream (xmem_pub_end) and everything they sent was received. A publisher that comes
  * back on an ended endpoint (a restart) reopens it. */
-XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int timeout_ms,
+XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out,
                                       xmem_error_t *err);
 
 /* Waits up to timeout_ms (negative: forever) until one of the n subscribers has something for
@@ -162,13 +171,15 @@ XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, xmem_guard_t *out, int ti
 XMEM_EXPORT xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first,
                                        int timeout_ms, uint32_t *ready, xmem_error_t *err);
 
-/* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp). */
+/* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp);
+ * owned by the subscriber, overwritten by the next receive. */
 XMEM_EXPORT const xmem_descriptor *xmem_sub_last(const xmem_sub_t *sub);
 
 /* The subscriber's own handle of the pool (owned by the subscriber). */
 XMEM_EXPORT xmem_pool_t *xmem_sub_pool(xmem_sub_t *sub);
 
-XMEM_EXPORT void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out);
+/* The subscriber's figures, filled as xmem_pub_stats_get() fills its struct. */
+XMEM_EXPORT void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out, size_t size);
 
 /* Unsubscribes, gives back every reference the subscriber still holds (queued, or lost in
  * transit), and detaches from the pool. Guards it returned must be released before. Accepts NULL.

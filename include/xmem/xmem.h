@@ -1,4 +1,6 @@
-/* Umbrella header: the whole public API. Nothing outside include/xmem/ is supported for users. */
+/* Umbrella header: the whole public API an application uses. Nothing outside include/xmem/ is
+ * supported for users. Framework code that moves references between processes or reclaims dead
+ * ones includes <xmem/pool_admin.h> as well. */
 #ifndef XMEM_XMEM_H
 #define XMEM_XMEM_H
 

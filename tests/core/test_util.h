@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
 #include "child_io.h"

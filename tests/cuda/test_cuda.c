@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
 #include "child_io.h"
@@ -180,7 +181,7 @@ static void consume(int go, int out, bool hold)
     uint32_t nheld = 0;
     for (;;) {
         xmem_guard_t g = XMEM_GUARD_INIT;
-        xmem_err rc = xmem_sub_receive(sub, &g, 10000, &err);
+        xmem_err rc = xmem_sub_receive(sub, 10000, &g, &err);
         if (rc == XMEM_EEND) {
             rep.ended = 1;
             break;

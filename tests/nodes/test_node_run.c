@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
 #include "run_util.h"

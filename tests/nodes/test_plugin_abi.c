@@ -44,8 +44,9 @@ typedef struct refusal {
 
 static refusal refusals[] = {
     {PLUGIN_BAD_MAGIC, "wrong magic", "0x12345678"},
-    {PLUGIN_NEWER_ABI, "ABI version", "version 2"},
-    {PLUGIN_SMALL_SIZE, "descriptor size", "smaller than ABI version 1"},
+    {PLUGIN_NEWER_ABI, "ABI version", "version 3"},
+    {PLUGIN_OLDER_ABI, "ABI version", "version 1;"},
+    {PLUGIN_SMALL_SIZE, "descriptor size", "smaller than ABI version 2"},
     {PLUGIN_NO_SYMBOL, "no symbol", "'" XMEM_NODE_SYMBOL "'"},
     {PLUGIN_UNRESOLVED, "cannot load", "xmemt_defined_nowhere"},
     {PLUGIN_NO_PROCESS, "no process callback", "has inputs"},

@@ -112,7 +112,7 @@ static void expect_receive(xmem_buf_ref want, xmem_guard_t *keep)
 {
     xmem_guard_t g = XMEM_GUARD_INIT;
     xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_sub_receive(sub, &g, 5000, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_sub_receive(sub, 5000, &g, &err), XMEM_OK), "%s", err.msg);
     xmem_buf_ref got = xmem_guard_ref(&g);
     if (got.index != want.index || got.generation != want.generation) {
         xmem_guard_forget(&g); /* what it holds is in doubt: leave the counts as they are */
@@ -175,7 +175,7 @@ static void expect_unchanged(const snapshot *before, const char *what)
 static void expect_counts(xmem_reject reason, uint64_t n, uint64_t received, const char *what)
 {
     xmem_sub_stats st;
-    xmem_sub_stats_get(sub, &st);
+    xmem_sub_stats_get(sub, &st, sizeof st);
     for (int r = 0; r < XMEM_REJECT_COUNT_; r++)
         cr_assert(eq(u64, st.rejected[r], r == (int)reason ? n : 0), "%s: %llu refused as '%s'",
                   what, (unsigned long long)st.rejected[r], xmem_reject_name((xmem_reject)r));
@@ -409,7 +409,7 @@ Test(bad_input, replay_after_release, .init = setup, .fini = teardown, .timeout 
     send_raw(wire, sizeof wire);
     sync_marker();
     xmem_sub_stats st;
-    xmem_sub_stats_get(sub, &st);
+    xmem_sub_stats_get(sub, &st, sizeof st);
     cr_assert(eq(u64, st.rejected[XMEM_REJECT_GENERATION], 1));
     cr_assert(eq(u64, st.rejected_total, 2));
 }
@@ -429,7 +429,7 @@ Test(bad_input, out_of_order_is_a_replay, .init = setup, .fini = teardown, .time
     snapshot before = take_snapshot();
     send_raw(w1, sizeof w1);
     xmem_guard_t g = XMEM_GUARD_INIT;
-    cr_assert(eq(int, xmem_sub_receive(sub, &g, 200, NULL), XMEM_ETIMEDOUT),
+    cr_assert(eq(int, xmem_sub_receive(sub, 200, &g, NULL), XMEM_ETIMEDOUT),
               "an older sequence number was accepted");
     expect_unchanged(&before, "an out-of-order descriptor");
     expect_counts(XMEM_REJECT_NOT_OWNED, 1, 1, "an out-of-order descriptor");
@@ -458,7 +458,7 @@ Test(bad_input, garbage_storm, .init = setup, .fini = teardown, .timeout = XTT_T
     sync_marker();
     expect_unchanged(&before, "random garbage");
     xmem_sub_stats st;
-    xmem_sub_stats_get(sub, &st);
+    xmem_sub_stats_get(sub, &st, sizeof st);
     cr_assert(eq(u64, st.rejected_total, 2000));
     cr_assert(eq(u64, st.received, 1));
     uint64_t sum = 0;
@@ -528,7 +528,7 @@ Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,
     uint64_t deadline = xtt_now_ns() + 5000000000ull;
     do {
         cr_assert(eq(int, xmem_pub_poll(pub, 10, &err), XMEM_OK), "%s", err.msg);
-        xmem_pub_stats_get(pub, &ps);
+        xmem_pub_stats_get(pub, &ps, sizeof ps);
     } while (ps.rejected < want && xtt_now_ns() < deadline);
     cr_assert(eq(u64, ps.rejected, want));
     cr_assert(eq(u32, ps.subscribers, 0), "a bad control message made a subscriber");
@@ -540,7 +540,7 @@ Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,
     cr_assert(eq(int, xmem_pub_publish(pub, &g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(not(xmem_guard_valid(&g)));
     expect_unchanged(&before, "publishing after bad control messages");
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.unsubscribed, 1));
 
     zmq_close(dealer);
@@ -574,7 +574,7 @@ Test(bad_input, publisher_refuses_bad_guards, .init = setup, .fini = teardown,
 
     expect_unchanged(&before, "refused publishes");
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.published, 0));
     xmem_pub_destroy(&pub);
     xtt_unlink_endpoint(pub_ep);

@@ -74,7 +74,7 @@ static void expect_frame(int s, uint64_t frame_no)
 {
     xmem_error_t err = {0};
     XMEM_GUARD_AUTO xmem_guard_t g = XMEM_GUARD_INIT;
-    cr_assert(eq(int, xmem_sub_receive(subs[s], &g, 5000, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_sub_receive(subs[s], 5000, &g, &err), XMEM_OK), "%s", err.msg);
     uint64_t got = ~0ull;
     cr_assert(eq(int, xtt_frame_check(xmem_guard_data(&g), xmem_guard_size(&g), &got, NULL),
                  XTT_FRAME_OK));
@@ -85,7 +85,7 @@ static xmem_err receive_rc(int s, int timeout_ms)
 {
     xmem_error_t err = {0};
     XMEM_GUARD_AUTO xmem_guard_t g = XMEM_GUARD_INIT;
-    return xmem_sub_receive(subs[s], &g, timeout_ms, &err);
+    return xmem_sub_receive(subs[s], timeout_ms, &g, &err);
 }
 
 TestSuite(end, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT);
@@ -142,7 +142,7 @@ Test(end, a_restarted_publisher_reopens_the_stream)
     while (st.subscribers == 0 && xtt_now_ns() < deadline) {
         receive_rc(0, 0);
         xmem_pub_poll(pubs[0], 20, NULL);
-        xmem_pub_stats_get(pubs[0], &st);
+        xmem_pub_stats_get(pubs[0], &st, sizeof st);
     }
     cr_assert(eq(u32, st.subscribers, 1));
     /* The WELCOME must be read before the first frame's reference is given: a subscriber that

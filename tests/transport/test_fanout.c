@@ -125,7 +125,7 @@ ParameterizedTest(fan_case *fc, fanout, frames_8mib, .init = setup, .fini = tear
         cr_assert(eq(int, xtt_publish_frame(pub, pool, FRAME_SIZE, f, 0, &err), XMEM_OK),
                   "frame %llu: %s", (unsigned long long)f, err.msg);
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.published, frames));
     if (fc->policy == XMEM_POLICY_BLOCK) {
         /* Lossless: every subscriber was given every frame. */
@@ -241,7 +241,7 @@ Test(fanout, forward_read_only, .init = setup, .fini = teardown, .timeout = XTT_
         cr_assert(eq(int, xtt_publish_frame(pub, pool, 1u << 20, f, 0, &err), XMEM_OK), "%s",
                   err.msg);
         xmem_guard_t g = XMEM_GUARD_INIT;
-        cr_assert(eq(int, xmem_sub_receive(mid, &g, 5000, &err), XMEM_OK), "%s", err.msg);
+        cr_assert(eq(int, xmem_sub_receive(mid, 5000, &g, &err), XMEM_OK), "%s", err.msg);
         cr_assert(eq(int, xmem_guard_mode(&g), XMEM_ACCESS_READ));
         xmem_buf_ref ref = xmem_guard_ref(&g);
         const void *data_mid = xmem_guard_data(&g);
@@ -256,7 +256,7 @@ Test(fanout, forward_read_only, .init = setup, .fini = teardown, .timeout = XTT_
         cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, last_owner), 1));
 
         xmem_guard_t g2 = XMEM_GUARD_INIT;
-        cr_assert(eq(int, xmem_sub_receive(last, &g2, 5000, &err), XMEM_OK), "%s", err.msg);
+        cr_assert(eq(int, xmem_sub_receive(last, 5000, &g2, &err), XMEM_OK), "%s", err.msg);
         cr_assert(eq(u32, xmem_guard_ref(&g2).index, ref.index));
         cr_assert(eq(u32, xmem_guard_ref(&g2).generation, ref.generation));
         cr_assert(eq(int, xtt_frame_check(xmem_guard_data(&g2), xmem_guard_size(&g2), &fm, NULL),
@@ -298,7 +298,7 @@ Test(fanout, two_publishers_one_subscriber, .init = setup, .fini = teardown, .ti
                   err.msg);
         for (int k = 0; k < 2; k++) {
             xmem_guard_t g = XMEM_GUARD_INIT;
-            cr_assert(eq(int, xmem_sub_receive(s, &g, 5000, &err), XMEM_OK), "%s", err.msg);
+            cr_assert(eq(int, xmem_sub_receive(s, 5000, &g, &err), XMEM_OK), "%s", err.msg);
             uint64_t f = 0;
             cr_assert(eq(int, xtt_frame_check(xmem_guard_data(&g), xmem_guard_size(&g), &f, NULL),
                          XTT_FRAME_OK));
@@ -310,7 +310,7 @@ Test(fanout, two_publishers_one_subscriber, .init = setup, .fini = teardown, .ti
         }
     }
     xmem_sub_stats st;
-    xmem_sub_stats_get(s, &st);
+    xmem_sub_stats_get(s, &st, sizeof st);
     cr_assert(eq(u64, st.received, 2 * per_pub));
     cr_assert(eq(u64, st.rejected_total, 0));
     xmem_sub_destroy(&s);
@@ -348,7 +348,7 @@ Test(fanout, over_tcp, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
     }
     for (uint64_t f = 0; f < FRAMES; f++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
-        cr_assert(eq(int, xmem_sub_receive(sub, &g, 5000, &err), XMEM_OK), "frame %llu: %s",
+        cr_assert(eq(int, xmem_sub_receive(sub, 5000, &g, &err), XMEM_OK), "frame %llu: %s",
                   (unsigned long long)f, err.msg);
         uint64_t no = 0;
         cr_assert(eq(int, xtt_frame_check(xmem_guard_data(&g), SIZE, &no, NULL), XTT_FRAME_OK));

@@ -337,7 +337,7 @@ Test(fuzz, subscriber_socket, .init = setup, .fini = teardown, .timeout = 120)
         xmem_guard_t held[PER_BATCH];
         for (int j = 0; j < b.naccepted; j++) {
             xmem_guard_t g = XMEM_GUARD_INIT;
-            xmem_err rc = xmem_sub_receive(sub, &g, 5000, &err);
+            xmem_err rc = xmem_sub_receive(sub, 5000, &g, &err);
             cr_assert(eq(int, rc, XMEM_OK), "batch %d, buffer %d of %d: %s", bn, j, b.naccepted,
                       err.msg);
             xmem_buf_ref got = xmem_guard_ref(&g);
@@ -351,13 +351,13 @@ Test(fuzz, subscriber_socket, .init = setup, .fini = teardown, .timeout = 120)
         }
         want_received += (uint64_t)b.naccepted;
         xmem_guard_t extra = XMEM_GUARD_INIT;
-        cr_assert(eq(int, xmem_sub_receive(sub, &extra, 0, NULL), XMEM_ETIMEDOUT),
+        cr_assert(eq(int, xmem_sub_receive(sub, 0, &extra, NULL), XMEM_ETIMEDOUT),
                   "batch %d: a buffer more than the model accepts", bn);
         for (int j = 0; j < b.naccepted; j++)
             cr_assert(eq(int, xmem_guard_release(&held[j], &err), XMEM_OK), "%s", err.msg);
 
         xmem_sub_stats st;
-        xmem_sub_stats_get(sub, &st);
+        xmem_sub_stats_get(sub, &st, sizeof st);
         uint64_t total = 0;
         for (int rr = 0; rr < XMEM_REJECT_COUNT_; rr++) {
             cr_assert(eq(u64, st.rejected[rr], want[rr]),

@@ -92,7 +92,7 @@ static uint64_t receive(xmem_sub_t *s, xmem_guard_t *keep)
 {
     xmem_guard_t g = XMEM_GUARD_INIT;
     xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_sub_receive(s, &g, 5000, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_sub_receive(s, 5000, &g, &err), XMEM_OK), "%s", err.msg);
     uint64_t f = 0;
     cr_assert(
         eq(int, xtt_frame_check(xmem_guard_data(&g), xmem_guard_size(&g), &f, NULL), XTT_FRAME_OK));
@@ -106,7 +106,7 @@ static uint64_t receive(xmem_sub_t *s, xmem_guard_t *keep)
 static void expect_nothing(xmem_sub_t *s, int timeout_ms)
 {
     xmem_guard_t g = XMEM_GUARD_INIT;
-    xmem_err rc = xmem_sub_receive(s, &g, timeout_ms, NULL);
+    xmem_err rc = xmem_sub_receive(s, timeout_ms, &g, NULL);
     if (rc == XMEM_OK) {
         uint64_t f = 0;
         xtt_frame_check(xmem_guard_data(&g), xmem_guard_size(&g), &f, NULL);
@@ -129,7 +129,7 @@ static void expect_all_free(const char *when)
 static xmem_pub_sub_stats sub_stats(uint32_t i)
 {
     xmem_pub_sub_stats st[4];
-    uint32_t n = xmem_pub_subscriber_stats(pub, st, 4);
+    uint32_t n = xmem_pub_subscriber_stats_get(pub, st, sizeof st[0], 4);
     cr_assert(gt(u32, n, i), "the publisher knows %u subscribers", n);
     return st[i];
 }
@@ -162,7 +162,7 @@ static void kid_main(int in_fd, int out_fd, uint32_t depth, xmem_queue_policy po
         rep.owner = xmem_pool_owner_id(xmem_sub_pool(s));
     for (int i = 0; i < hold && !rep.rc; i++) {
         held[i] = (xmem_guard_t)XMEM_GUARD_INIT;
-        rep.rc = (int32_t)xmem_sub_receive(s, &held[i], 10000, NULL);
+        rep.rc = (int32_t)xmem_sub_receive(s, 10000, &held[i], NULL);
         if (!rep.rc) {
             rep.received++;
             if (xtt_frame_check(xmem_guard_data(&held[i]), xmem_guard_size(&held[i]), NULL, NULL))
@@ -245,7 +245,7 @@ static uint64_t publish_until_recovered(uint64_t frame_no, xmem_sub_t *reader, u
             cr_assert(eq(u64, receive(reader, NULL), frame_no));
         frame_no++;
         xmem_pub_stats ps;
-        xmem_pub_stats_get(pub, &ps);
+        xmem_pub_stats_get(pub, &ps, sizeof ps);
         if (xmem_pool_free_count(pool) == CAP && ps.subscribers == subscribers)
             return frame_no;
         if (xtt_now_ns() > deadline) {
@@ -280,7 +280,7 @@ Test(leaks, queue_full_then_drained, .init = setup, .fini = teardown, .timeout =
     cr_assert(eq(u64, receive(subs[0], NULL), 3));
     expect_nothing(subs[0], 50);
     xmem_sub_stats st;
-    xmem_sub_stats_get(subs[0], &st);
+    xmem_sub_stats_get(subs[0], &st, sizeof st);
     cr_assert(eq(u64, st.received, 4));
     cr_assert(eq(u64, st.dropped_oldest, 2));
     cr_assert(eq(u64, st.rejected_total, 0));
@@ -309,7 +309,7 @@ Test(leaks, queue_full_then_destroyed, .init = setup, .fini = teardown, .timeout
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pub_poll(pub, 50, &err), XMEM_OK), "%s", err.msg);
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u32, ps.subscribers, 0));
     expect_all_free("after publishing on");
 }
@@ -348,7 +348,7 @@ Test(leaks, late_joiner, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT
     for (uint64_t f = 0; f < 5; f++)
         publish(f);
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.unsubscribed, 5));
     expect_all_free("after publishing to nobody");
 
@@ -403,7 +403,7 @@ Test(leaks, destroy_with_unread_and_in_transit, .init = setup, .fini = teardown,
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pub_poll(pub, 50, &err), XMEM_OK), "%s", err.msg);
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u32, ps.subscribers, 1));
     expect_all_free("after publishing on");
     xmem_sub_destroy(&subs[1]);
@@ -519,7 +519,7 @@ Test(leaks, sigkill_recovered_by_publisher, .init = setup, .fini = teardown, .ti
     cr_assert(eq(u32, ss.owner, xmem_pool_owner_id(xmem_sub_pool(subs[0]))));
     cr_assert(eq(u64, ss.delivered, f));
     xmem_sub_stats st;
-    xmem_sub_stats_get(subs[0], &st);
+    xmem_sub_stats_get(subs[0], &st, sizeof st);
     cr_assert(eq(u64, st.received, f));
     cr_assert(eq(u64, st.dropped_oldest, 0));
     xmem_sub_destroy(&subs[0]);
@@ -575,7 +575,7 @@ Test(leaks, publisher_destroyed_first, .init = setup, .fini = teardown, .timeout
     /* Whatever still arrives is intact and in order. */
     uint64_t next = 1;
     xmem_guard_t g = XMEM_GUARD_INIT;
-    while (xmem_sub_receive(subs[0], &g, 100, NULL) == XMEM_OK) {
+    while (xmem_sub_receive(subs[0], 100, &g, NULL) == XMEM_OK) {
         uint64_t f = 0;
         cr_assert(eq(int, xtt_frame_check(xmem_guard_data(&g), xmem_guard_size(&g), &f, NULL),
                      XTT_FRAME_OK));
@@ -604,12 +604,12 @@ Test(leaks, sigkill_block_subscriber_does_not_stall, .init = setup, .fini = tear
     cr_assert(lt(u64, ms, 2000), "publishing past a dead block subscriber took %llu ms",
               (unsigned long long)ms);
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.dropped[XMEM_DROP_BLOCK_TIMEOUT], 0));
     expect_all_free("after the dead subscriber was dropped");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pub_poll(pub, 0, &err), XMEM_OK), "%s", err.msg);
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u32, ps.subscribers, 0));
 }
 
@@ -677,7 +677,7 @@ Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = te
     cr_assert(test_read_all(from_kid[0], &done, 1), "the publisher child failed");
     for (int j = 0; j < SENT; j++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
-        cr_assert(eq(int, xmem_sub_receive(subs[0], &g, 5000, &err), XMEM_OK), "%s", err.msg);
+        cr_assert(eq(int, xmem_sub_receive(subs[0], 5000, &g, &err), XMEM_OK), "%s", err.msg);
         cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
     }
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - (GIVEN - SENT)));
@@ -690,12 +690,12 @@ Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = te
     uint64_t deadline = xtt_now_ns() + 3000000000ull;
     while (xmem_pool_free_count(pool) != CAP && xtt_now_ns() < deadline) {
         xmem_guard_t g = XMEM_GUARD_INIT;
-        cr_assert(eq(int, xmem_sub_receive(subs[0], &g, 100, NULL), XMEM_ETIMEDOUT));
+        cr_assert(eq(int, xmem_sub_receive(subs[0], 100, &g, NULL), XMEM_ETIMEDOUT));
     }
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP), "%u buffers stuck with a live subscriber",
               CAP - xmem_pool_free_count(pool));
     xmem_sub_stats st;
-    xmem_sub_stats_get(subs[0], &st);
+    xmem_sub_stats_get(subs[0], &st, sizeof st);
     cr_assert(eq(u64, st.lost_in_flight, GIVEN - SENT));
     cr_assert(eq(u64, st.received, SENT));
 }

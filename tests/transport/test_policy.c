@@ -101,7 +101,7 @@ static uint64_t receive(xmem_sub_t *s)
 {
     xmem_guard_t g = XMEM_GUARD_INIT;
     xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_sub_receive(s, &g, 5000, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_sub_receive(s, 5000, &g, &err), XMEM_OK), "%s", err.msg);
     uint64_t f = 0;
     cr_assert(
         eq(int, xtt_frame_check(xmem_guard_data(&g), xmem_guard_size(&g), &f, NULL), XTT_FRAME_OK));
@@ -130,7 +130,7 @@ Test(policy, drop_oldest_keeps_newest, .init = setup, .fini = teardown, .timeout
     for (uint64_t f = 3; f < 6; f++)
         cr_assert(eq(u64, receive(subs[0]), f));
     xmem_sub_stats st;
-    xmem_sub_stats_get(subs[0], &st);
+    xmem_sub_stats_get(subs[0], &st, sizeof st);
     cr_assert(eq(u64, st.received, 6));
     cr_assert(eq(u64, st.dropped_oldest, 3));
     expect_all_free("after the first round");
@@ -138,13 +138,13 @@ Test(policy, drop_oldest_keeps_newest, .init = setup, .fini = teardown, .timeout
     for (uint64_t f = 6; f < 16; f++)
         publish(f, 0);
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.dropped[XMEM_DROP_QUEUE_FULL], 4), "frames 12..15 find it full");
     cr_assert(eq(u64, ps.delivered, 12));
     xtt_settle();
     for (uint64_t f = 9; f < 12; f++)
         cr_assert(eq(u64, receive(subs[0]), f));
-    xmem_sub_stats_get(subs[0], &st);
+    xmem_sub_stats_get(subs[0], &st, sizeof st);
     cr_assert(eq(u64, st.received, 12));
     cr_assert(eq(u64, st.dropped_oldest, 6));
     cr_assert(eq(u64, st.rejected_total, 0));
@@ -188,7 +188,7 @@ Test(policy, slow_consumer_drop_oldest, .init = setup, .fini = teardown, .timeou
               (unsigned long long)(worst / 1000000));
 
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.published, frames));
     cr_assert(eq(u64, ps.dropped[XMEM_DROP_BLOCK_TIMEOUT], 0));
     uint64_t pub_dropped = ps.dropped[XMEM_DROP_QUEUE_FULL];
@@ -234,7 +234,7 @@ Test(policy, slow_consumer_block, .init = setup, .fini = teardown, .timeout = 60
               (unsigned long long)frames, (unsigned long long)total_ms);
 
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.delivered, frames));
     for (int r = 0; r < XMEM_DROP_COUNT_; r++)
         cr_assert(eq(u64, ps.dropped[r], 0), "%llu drops (%s) under block",
@@ -276,7 +276,7 @@ Test(policy, mixed_subscribers, .init = setup, .fini = teardown, .timeout = 60)
     cr_assert(lt(u64, total_ms, frames * 20 / 4), "the slow consumer slowed the publisher: %llu ms",
               (unsigned long long)total_ms);
     xmem_pub_sub_stats ss[2];
-    cr_assert(eq(u32, xmem_pub_subscriber_stats(pub, ss, 2), 2));
+    cr_assert(eq(u32, xmem_pub_subscriber_stats_get(pub, ss, sizeof ss[0], 2), 2));
     for (int i = 0; i < 2; i++) {
         cr_assert(eq(u64, ss[i].dropped[XMEM_DROP_BLOCK_TIMEOUT], 0));
         if (ss[i].policy == XMEM_POLICY_BLOCK)
@@ -308,7 +308,7 @@ Test(policy, sequence_counts_every_publish, .init = setup, .fini = teardown, .ti
     for (uint64_t f = 2; f < 7; f++) /* 2 and 3 sent, 4..6 dropped: 2 x depth outstanding */
         publish(f, 0);
     xmem_pub_stats ps;
-    xmem_pub_stats_get(pub, &ps);
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
     cr_assert(eq(u64, ps.published, 7));
     cr_assert(eq(u64, ps.dropped[XMEM_DROP_QUEUE_FULL], 3));
     xtt_settle();

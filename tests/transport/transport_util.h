@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
 #include "child_io.h"
@@ -261,7 +262,7 @@ static inline void xtt_consume(const xtt_consumer *c, xtt_report *rep)
             break;
         }
         xmem_guard_t g = XMEM_GUARD_INIT;
-        rc = xmem_sub_receive(sub, &g, 200, &err);
+        rc = xmem_sub_receive(sub, 200, &g, &err);
         if (rc == XMEM_ETIMEDOUT)
             continue;
         if (rc) {
@@ -308,7 +309,7 @@ static inline void xtt_consume(const xtt_consumer *c, xtt_report *rep)
         }
     }
     xmem_sub_stats st;
-    xmem_sub_stats_get(sub, &st);
+    xmem_sub_stats_get(sub, &st, sizeof st);
     rep->dropped_oldest = st.dropped_oldest;
     rep->rejected_total = st.rejected_total;
     xmem_sub_destroy(&sub);

@@ -53,6 +53,10 @@ static const xmem_node_port outputs[] = {{"out", "nothing"}};
 #elif defined(NEWER_ABI)
 #undef ABI_VERSION
 #define ABI_VERSION (XMEM_NODE_ABI_VERSION + 1)
+#elif defined(OLDER_ABI)
+/* Built for the first ABI, whose guards were 40 bytes: the host must not run it. */
+#undef ABI_VERSION
+#define ABI_VERSION (XMEM_NODE_ABI_VERSION_MIN - 1)
 #elif defined(SMALL_SIZE)
 /* A descriptor that claims to end before fini, the last field of ABI version 1. */
 #undef SIZE

@@ -1,0 +1,84 @@
+/* The pool's books, for framework code: moving references between attached processes (what the
+ * transport does with every frame), giving back a dead process's references (what a launcher
+ * does), and diagnostics that read every record. Applications need none of it: they acquire,
+ * publish and receive (pool.h, transport.h). Not included by xmem.h.
+ *
+ * An owner id names one attachment of a process to a pool (one handle): its slot in the pool's
+ * process table and which attachment of that slot it is, so an id outlives neither. */
+#ifndef XMEM_POOL_ADMIN_H
+#define XMEM_POOL_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <xmem/error.h>
+#include <xmem/export.h>
+#include <xmem/meta.h>
+#include <xmem/pool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* This handle's owner id: what xmem_pool_give() takes to address it. */
+XMEM_EXPORT uint32_t xmem_pool_owner_id(const xmem_pool_t *pool);
+
+/* Random number fixed at create: two pools of one name made at different times differ. */
+XMEM_EXPORT uint64_t xmem_pool_id(const xmem_pool_t *pool);
+
+/* The pid attached as `owner_id`, or 0 if that attachment is gone. */
+XMEM_EXPORT pid_t xmem_pool_owner_pid(const xmem_pool_t *pool, uint32_t owner_id);
+
+/* References to `ref` that attachment `owner_id` holds (0 for a stale or free buffer). */
+XMEM_EXPORT uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref ref,
+                                        uint32_t owner_id);
+
+/* The live buffers this handle holds references to: fills at most `max` names and counts (either
+ * array may be NULL when max is 0) and returns how many such buffers there are. A snapshot. */
+XMEM_EXPORT uint32_t xmem_pool_list_owned(const xmem_pool_t *pool, xmem_buf_ref *refs,
+                                          uint32_t *counts, uint32_t max);
+
+/* Moves `count` of this process's references to `ref` to the attachment `owner_id`; the
+ * refcount does not change. XMEM_EINVAL if that attachment is gone (the caller keeps the
+ * references); if it goes later, they come back with the rest of its own. XMEM_ENOTOWNER if this
+ * process holds fewer. */
+XMEM_EXPORT xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
+                                    uint32_t count, xmem_error_t *err);
+
+/* Moves `count` references to `ref` from attachment `owner_id` back to this process: for a sender
+ * that gave references with a message it then failed to deliver, so the receiver never learns of
+ * them. XMEM_ENOTOWNER if `owner_id` holds fewer (it may have gone: its references came back). */
+XMEM_EXPORT xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
+                                         uint32_t count, xmem_error_t *err);
+
+/* Gives back every reference held by the attachments of process `pid`, which must be dead (a
+ * launcher calls it once it reaped a child; a live process's attachments are left alone), and
+ * frees them. *returned (may be NULL) receives the number of references given back. */
+XMEM_EXPORT xmem_err xmem_pool_reclaim_pid(xmem_pool_t *pool, pid_t pid, uint64_t *returned,
+                                           xmem_error_t *err);
+
+/* As xmem_pool_reclaim_pid() for every attachment whose process no longer runs (a reused pid is
+ * told apart by its start time). Called by create and open too. */
+XMEM_EXPORT xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned,
+                                            xmem_error_t *err);
+
+/* Removes the shm objects of pool `name` if it is stale (its creator and every attached process are
+ * dead). XMEM_EEXIST naming a live pid if it is in use, XMEM_ENOENT if there is no such pool. */
+XMEM_EXPORT xmem_err xmem_pool_remove_stale(const char *name, xmem_error_t *err);
+
+/* References held by every attachment of process `pid` (a process may attach several times:
+ * a node's own handle and one per input). Reads every record: for monitoring, not per frame. */
+XMEM_EXPORT uint64_t xmem_pool_held_by_pid(const xmem_pool_t *pool, pid_t pid);
+
+/* One line per attached process with the references it holds, for diagnostics; writes at most
+ * `len` bytes including the NUL and returns the length of the whole text, without the NUL (as
+ * snprintf does). */
+XMEM_EXPORT size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
