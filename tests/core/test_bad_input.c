@@ -22,8 +22,8 @@ static xmem_pool_t *other;
 
 static void setup(void)
 {
-    xt_pool_name(name, sizeof name, "bad");
-    xt_pool_name(name2, sizeof name2, "badb");
+    xf_pool_name(name, sizeof name, "bad");
+    xf_pool_name(name2, sizeof name2, "badb");
     snprintf(garbage, sizeof garbage, "/%s_meta", name2);
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
@@ -35,14 +35,6 @@ static void teardown(void)
     xmem_pool_destroy(&other);
     xmem_pool_destroy(&pool);
     shm_unlink(garbage);
-}
-
-static uint32_t refcount_of(xmem_buf_ref ref)
-{
-    uint32_t n = 0;
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_ref_count(pool, ref, &n, &err), XMEM_OK), "%s", err.msg);
-    return n;
 }
 
 static void assert_names_pool(const xmem_error_t *err, const char *pool_name)
@@ -180,7 +172,7 @@ Test(bad_input, stale_generation, .init = setup, .fini = teardown)
     cr_assert(eq(int, xmem_pool_get(pool, old, &h, &err), XMEM_ESTALE));
     assert_names_pool(&err, name);
     cr_assert(eq(int, err.sys_errno, 0));
-    cr_assert(eq(u32, refcount_of(xmem_guard_ref(&g)), 1));
+    cr_assert(eq(u32, xf_refcount(pool, xmem_guard_ref(&g)), 1));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
 }
 
@@ -300,7 +292,7 @@ Test(bad_input, meta_region_that_is_garbage, .init = setup, .fini = teardown)
 
 /* A meta region shorter than its header says (the size is checked on open). The pool is made by a
  * child that exits without destroying it, so no live mapping of it is left to fault. */
-Test(bad_input, meta_region_truncated, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(bad_input, meta_region_truncated, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -309,7 +301,7 @@ Test(bad_input, meta_region_truncated, .init = setup, .fini = teardown, .timeout
         xmem_pool_t *p = NULL;
         _exit(xmem_pool_create_with_capacity(name2, 2, &p, NULL) == XMEM_OK ? 0 : 1);
     }
-    cr_assert(eq(int, test_wait(pid), 0));
+    cr_assert(eq(int, xf_wait(pid), 0));
     int fd = shm_open(garbage, O_RDWR, 0);
     cr_assert(ge(int, fd, 0), "shm_open(%s): %s", garbage, strerror(errno));
     struct stat st;
@@ -328,7 +320,7 @@ Test(bad_input, meta_region_truncated, .init = setup, .fini = teardown, .timeout
 /* A meta object of zero bytes: its creator died between creating and sizing it. Opening it fails
  * with a message naming the pool; creating the pool again removes it and succeeds. */
 Test(bad_input, meta_region_of_zero_bytes_is_replaced, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     int fd = shm_open(garbage, O_RDWR | O_CREAT | O_EXCL, 0600);
     cr_assert(ge(int, fd, 0), "shm_open(%s): %s", garbage, strerror(errno));
@@ -359,7 +351,7 @@ Test(bad_input, name_in_use_by_this_process, .init = setup, .fini = teardown)
 }
 
 /* A live process created the name: create is refused, naming the pool and that process. */
-Test(bad_input, name_in_use_by_live_process, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(bad_input, name_in_use_by_live_process, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     int ready[2], done[2];
     cr_assert(eq(int, pipe(ready), 0));
@@ -372,16 +364,16 @@ Test(bad_input, name_in_use_by_live_process, .init = setup, .fini = teardown, .t
         close(done[1]);
         xmem_pool_t *p = NULL;
         int32_t rc = xmem_pool_create_with_capacity(name2, 2, &p, NULL);
-        test_write_all(ready[1], &rc, sizeof rc);
+        xf_write_all(ready[1], &rc, sizeof rc);
         char c;
-        test_read_all(done[0], &c, 1); /* until the parent is done (or gone) */
+        xf_read_all(done[0], &c, 1); /* until the parent is done (or gone) */
         xmem_pool_destroy(&p);
         _exit(0);
     }
     close(ready[1]);
     close(done[0]);
     int32_t rc = -1;
-    cr_assert(test_read_all(ready[0], &rc, sizeof rc));
+    cr_assert(xf_read_all(ready[0], &rc, sizeof rc));
     cr_assert(eq(int, rc, XMEM_OK));
     xmem_error_t err = {0};
     xmem_pool_t *p = pool;
@@ -402,7 +394,7 @@ Test(bad_input, name_in_use_by_live_process, .init = setup, .fini = teardown, .t
     xmem_pool_destroy(&other);
     close(done[1]);
     close(ready[0]);
-    cr_assert(eq(int, test_wait(pid), 0));
+    cr_assert(eq(int, xf_wait(pid), 0));
     cr_assert(eq(int, xmem_pool_open(name2, &other, &err), XMEM_ENOENT),
               "not removed by its creator");
 }
@@ -475,7 +467,7 @@ Test(bad_input, acquire_into_full_guard, .init = setup, .fini = teardown)
     cr_assert(eq(int, xmem_pool_add_ref(pool, xmem_guard_ref(&g), &err), XMEM_OK));
     cr_assert(not(eq(int, xmem_pool_get(pool, xmem_guard_ref(&g), &g, &err), XMEM_OK)));
     cr_assert(same_guard(&g, &copy), "the full guard was changed");
-    cr_assert(eq(u32, refcount_of(xmem_guard_ref(&g)), 2));
+    cr_assert(eq(u32, xf_refcount(pool, xmem_guard_ref(&g)), 2));
     cr_assert(eq(int, xmem_pool_release(pool, xmem_guard_ref(&g), &err), XMEM_OK));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
@@ -518,7 +510,7 @@ Test(bad_input, give_to_invalid_owner, .init = setup, .fini = teardown)
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         cr_assert(eq(int, xmem_pool_give(pool, ref, ids[i], 1, &err), XMEM_EINVAL), "owner %u",
                   ids[i]);
-        cr_assert(eq(u32, refcount_of(ref), 2));
+        cr_assert(eq(u32, xf_refcount(pool, ref), 2));
         cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 2));
     }
     cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK));

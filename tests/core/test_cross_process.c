@@ -18,8 +18,8 @@ static xt_peer peers[3] = {{.pid = -1}, {.pid = -1}, {.pid = -1}};
 
 static void setup(void)
 {
-    xt_pool_name(name, sizeof name, "xproc");
-    xt_pool_name(name2, sizeof name2, "xprocb");
+    xf_pool_name(name, sizeof name, "xproc");
+    xf_pool_name(name2, sizeof name2, "xprocb");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
               err.msg);
@@ -32,14 +32,6 @@ static void teardown(void)
             xt_peer_stop(&peers[i]);
     xmem_pool_destroy(&other);
     xmem_pool_destroy(&pool);
-}
-
-static uint32_t refcount_of(xmem_buf_ref ref)
-{
-    uint32_t n = 0;
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_ref_count(pool, ref, &n, &err), XMEM_OK), "%s", err.msg);
-    return n;
 }
 
 static void start_peer(int i)
@@ -79,13 +71,13 @@ ParameterizedTestParameters(cross_process, producer_to_consumer)
 }
 
 ParameterizedTest(size_t *size, cross_process, producer_to_consumer, .init = setup,
-                  .fini = teardown, .timeout = XT_TIMEOUT)
+                  .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     cr_assert(not(eq(u32, peers[0].owner_id, xmem_pool_owner_id(pool))));
     xt_reply r = xt_peer_produce(&peers[0], *size, 21, xmem_pool_owner_id(pool));
     cr_assert(eq(int, r.rc, XMEM_OK), "producer: %s", r.msg);
-    cr_assert(eq(u32, refcount_of(r.ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, r.ref), 1));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, r.ref), 1), "the reference was not handed over");
     cr_assert(eq(u32, xt_peer_ref_op(&peers[0], XT_OP_OWNED, r.ref).u32, 0));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
@@ -99,7 +91,7 @@ ParameterizedTest(size_t *size, cross_process, producer_to_consumer, .init = set
 
 /* The producer detaches and exits before the consumer reads: the frame lives on. */
 Test(cross_process, consumer_outlives_producer, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     xt_reply r = xt_peer_produce(&peers[0], 65536, 3, xmem_pool_owner_id(pool));
@@ -109,7 +101,7 @@ Test(cross_process, consumer_outlives_producer, .init = setup, .fini = teardown,
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_reclaim_dead(pool, &returned, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u64, returned, 0), "the producer held nothing when it left");
-    cr_assert(eq(u32, refcount_of(r.ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, r.ref), 1));
     consume(r.ref, 65536, 3);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
@@ -117,7 +109,7 @@ Test(cross_process, consumer_outlives_producer, .init = setup, .fini = teardown,
 /* One frame to two consumers: set_ref_count(3), one reference to each child, one kept. Every
  * process sees the counts fall, the last release frees the buffer, and everyone then sees the
  * slot's next life under a new generation while the old name is refused. */
-Test(cross_process, fan_out_to_two_children, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(cross_process, fan_out_to_two_children, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     start_peer(1);
@@ -144,11 +136,11 @@ Test(cross_process, fan_out_to_two_children, .init = setup, .fini = teardown, .t
 
     xt_reply v = xt_peer_verify(&peers[0], ref, 1 << 16, 77);
     cr_assert(eq(int, v.rc, XMEM_OK), "peer 0: %s", v.msg);
-    cr_assert(eq(u32, refcount_of(ref), 2));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 2));
     cr_assert(eq(u32, xt_peer_ref_op(&peers[1], XT_OP_REF_COUNT, ref).u32, 2));
     /* the parent lets its guard go before the second child reads */
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
     v = xt_peer_verify(&peers[1], ref, 1 << 16, 77);
     cr_assert(eq(int, v.rc, XMEM_OK), "peer 1: %s", v.msg);
@@ -174,20 +166,20 @@ Test(cross_process, fan_out_to_two_children, .init = setup, .fini = teardown, .t
         cr_assert(eq(int, c.rc, XMEM_OK), "peer %d: %s", i, c.msg);
         cr_assert(eq(u32, c.u32, 1));
     }
-    cr_assert(eq(u32, refcount_of(next), 1));
+    cr_assert(eq(u32, xf_refcount(pool, next), 1));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
 
 /* Two non-creator processes: one gives to the other directly. */
-Test(cross_process, peer_to_peer, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(cross_process, peer_to_peer, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     start_peer(1);
     xt_reply r = xt_peer_produce(&peers[0], 10000, 5, peers[1].owner_id);
     cr_assert(eq(int, r.rc, XMEM_OK), "producer: %s", r.msg);
     cr_assert(eq(u32, xmem_pool_owned_count(pool, r.ref), 0));
-    cr_assert(eq(u32, refcount_of(r.ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, r.ref), 1));
     xmem_guard_t g = XMEM_GUARD_INIT;
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_get(pool, r.ref, &g, &err), XMEM_ENOTOWNER));
@@ -199,7 +191,7 @@ Test(cross_process, peer_to_peer, .init = setup, .fini = teardown, .timeout = XT
 /* Frame after frame between two processes: the one slot is recycled each time, the generation
  * counts the frames, and no frame is mixed up with the one before. */
 Test(cross_process, many_handoffs_recycle_one_slot, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     xmem_buf_ref first = {0, 0};
@@ -218,7 +210,7 @@ Test(cross_process, many_handoffs_recycle_one_slot, .init = setup, .fini = teard
 /* A handle does not survive fork(): every call on the parent's handle in the child is
  * XMEM_EFORKED and changes nothing; the child opens its own handle and that one works. */
 Test(cross_process, forked_handle_is_refused, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     xmem_guard_t g = XMEM_GUARD_INIT;
     xmem_error_t err = {0};
@@ -272,19 +264,19 @@ Test(cross_process, forked_handle_is_refused, .init = setup, .fini = teardown,
                 bad |= 1u << 13;
             xmem_pool_destroy(&mine);
         }
-        test_write_all(fds[1], &bad, sizeof bad);
+        xf_write_all(fds[1], &bad, sizeof bad);
         _exit(0);
     }
     close(fds[1]);
     uint32_t bad = 0xffffffffu;
-    bool got = test_read_all(fds[0], &bad, sizeof bad);
+    bool got = xf_read_all(fds[0], &bad, sizeof bad);
     close(fds[0]);
-    cr_assert(eq(int, test_wait(pid), 0));
+    cr_assert(eq(int, xf_wait(pid), 0));
     cr_assert(got, "the child did not report");
     cr_assert(eq(u32, bad, 0), "calls not refused with XMEM_EFORKED (bit mask): %#x", bad);
     /* nothing changed in the parent's view */
     cr_assert(xmem_guard_valid(&g));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
@@ -293,7 +285,7 @@ Test(cross_process, forked_handle_is_refused, .init = setup, .fini = teardown,
 /* A child that destroys the copy of the creator's handle it inherited must not remove the pool or
  * give back the parent's references: that handle is not its own. */
 Test(cross_process, destroy_of_forked_handle_leaves_pool, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     xmem_guard_t g = XMEM_GUARD_INIT;
     xmem_error_t err = {0};
@@ -306,8 +298,8 @@ Test(cross_process, destroy_of_forked_handle_leaves_pool, .init = setup, .fini =
         xmem_pool_destroy(&pool);
         _exit(pool == NULL ? 0 : 1);
     }
-    cr_assert(eq(int, test_wait(pid), 0));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(int, xf_wait(pid), 0));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
     start_peer(0); /* the pool can still be opened by name */
     xt_reply c = xt_peer_ref_op(&peers[0], XT_OP_REF_COUNT, ref);
@@ -318,7 +310,7 @@ Test(cross_process, destroy_of_forked_handle_leaves_pool, .init = setup, .fini =
 }
 
 /* owner_pid names the process behind an owner id, for as long as it is attached. */
-Test(cross_process, owner_pid_of_peers, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(cross_process, owner_pid_of_peers, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     start_peer(1);
@@ -333,7 +325,7 @@ Test(cross_process, owner_pid_of_peers, .init = setup, .fini = teardown, .timeou
 /* One slot, backed first by a small buffer that this process has mapped, is backed anew by another
  * process for a larger size: this process must see the new buffer, not its old mapping. */
 Test(cross_process, slot_backed_anew_by_another_process, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name2, 1, &other, &err), XMEM_OK), "%s",

@@ -15,10 +15,7 @@ static xt_peer peer = {.pid = -1};
 
 static void setup(void)
 {
-    xt_pool_name(name, sizeof name, "exhaust");
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
-              err.msg);
+    pool = xf_pool_create(name, "exhaust", CAP);
 }
 
 static void teardown(void)
@@ -82,7 +79,7 @@ Test(exhaustion, without_error_struct, .init = setup, .fini = teardown)
 }
 
 /* Holders in two processes: the message names both pids. */
-Test(exhaustion, message_names_every_holder, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(exhaustion, message_names_every_holder, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     cr_assert(eq(int, xt_peer_start(&peer, name), XMEM_OK));
     xt_reply r1 = xt_peer_acquire(&peer, 4096, 1);
@@ -143,9 +140,9 @@ static pid_t releaser(const xmem_buf_ref *refs, uint32_t n, int delay_ms, int li
         if (xmem_pool_open(name, &p, NULL) != XMEM_OK)
             _exit(1);
         uint32_t me = xmem_pool_owner_id(p);
-        test_write_all(owner_pipe[1], &me, sizeof me);
+        xf_write_all(owner_pipe[1], &me, sizeof me);
         char go;
-        if (!test_read_all(ready[0], &go, 1))
+        if (!xf_read_all(ready[0], &go, 1))
             _exit(2);
         usleep((useconds_t)delay_ms * 1000);
         if (xmem_pool_release(p, refs[0], NULL) != XMEM_OK)
@@ -155,25 +152,18 @@ static pid_t releaser(const xmem_buf_ref *refs, uint32_t n, int delay_ms, int li
         _exit(0);
     }
     uint32_t owner;
-    cr_assert(test_read_all(owner_pipe[0], &owner, sizeof owner));
+    cr_assert(xf_read_all(owner_pipe[0], &owner, sizeof owner));
     for (uint32_t i = 0; i < n; i++)
         cr_assert(eq(int, xmem_pool_give(pool, refs[i], owner, 1, NULL), XMEM_OK));
     char go = 1;
-    cr_assert(test_write_all(ready[1], &go, 1));
+    cr_assert(xf_write_all(ready[1], &go, 1));
     close(ready[0]), close(ready[1]), close(owner_pipe[0]), close(owner_pipe[1]);
     return pid;
 }
 
-static uint64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* acquire with a timeout sleeps until another process releases a buffer, and wakes soon after. */
 Test(exhaustion, timeout_acquire_waits_for_a_release, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     xmem_buf_ref refs[CAP];
     xmem_error_t err = {0};
@@ -184,23 +174,23 @@ Test(exhaustion, timeout_acquire_waits_for_a_release, .init = setup, .fini = tea
         xmem_guard_forget(&g);
     }
     pid_t pid = releaser(refs, CAP, 150, 300);
-    uint64_t t0 = ms_now();
+    uint64_t t0 = (uint64_t)xf_now_ms();
     xmem_guard_t g = XMEM_GUARD_INIT;
     cr_assert(eq(int, xmem_pool_acquire_cpu_timeout(pool, 4096, 5000, &g, &err), XMEM_OK), "%s",
               err.msg);
-    uint64_t waited = ms_now() - t0;
+    uint64_t waited = (uint64_t)xf_now_ms() - t0;
     cr_assert(ge(u64, waited, 100), "returned after %llu ms, before the release",
               (unsigned long long)waited);
     cr_assert(lt(u64, waited, 2000), "woke %llu ms after a release at 150 ms",
               (unsigned long long)waited);
     cr_assert(eq(u32, xmem_guard_index(&g), refs[0].index));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
-    cr_assert(eq(int, test_wait(pid), 0));
+    cr_assert(eq(int, xf_wait(pid), 0));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
 
 /* Nothing is released: the wait ends at the timeout with XMEM_EEXHAUSTED naming pool and wait. */
-Test(exhaustion, timeout_acquire_times_out, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(exhaustion, timeout_acquire_times_out, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     xmem_guard_t g[CAP];
     xmem_error_t err = {0};
@@ -208,11 +198,11 @@ Test(exhaustion, timeout_acquire_times_out, .init = setup, .fini = teardown, .ti
         g[i] = (xmem_guard_t)XMEM_GUARD_INIT;
         cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &g[i], &err), XMEM_OK), "%s", err.msg);
     }
-    uint64_t t0 = ms_now();
+    uint64_t t0 = (uint64_t)xf_now_ms();
     xmem_guard_t extra = XMEM_GUARD_INIT;
     cr_assert(
         eq(int, xmem_pool_acquire_cpu_timeout(pool, 4096, 80, &extra, &err), XMEM_EEXHAUSTED));
-    uint64_t waited = ms_now() - t0;
+    uint64_t waited = (uint64_t)xf_now_ms() - t0;
     cr_assert(ge(u64, waited, 80));
     cr_assert(lt(u64, waited, 1000));
     cr_assert(not(xmem_guard_valid(&extra)));

@@ -14,23 +14,12 @@ static xmem_pool_t *pool;
 
 static void setup(void)
 {
-    xt_pool_name(name, sizeof name, "guard");
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
-              err.msg);
+    pool = xf_pool_create(name, "guard", CAP);
 }
 
 static void teardown(void)
 {
     xmem_pool_destroy(&pool);
-}
-
-static uint32_t refcount_of(xmem_buf_ref ref)
-{
-    uint32_t n = 0;
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_ref_count(pool, ref, &n, &err), XMEM_OK), "%s", err.msg);
-    return n;
 }
 
 Test(guard, empty_guard, .init = setup, .fini = teardown)
@@ -69,7 +58,7 @@ Test(guard, accessors_of_an_acquired_guard, .init = setup, .fini = teardown)
     void *w = NULL;
     cr_assert(eq(int, xmem_guard_data_mut(&g, &w, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(ptr, w, (void *)xmem_guard_data(&g)));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 1));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
 }
@@ -110,7 +99,7 @@ Test(guard, read_only_guard_refuses_write_view, .init = setup, .fini = teardown)
         eq(int, xmem_guard_set_layout(&r, XMEM_DTYPE_U8, 1, shape, NULL, &err), XMEM_EREADONLY));
     cr_assert(eq(int, xmem_guard_set_stamp(&r, 1, 2, &err), XMEM_EREADONLY));
     /* the refusals changed nothing */
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     xmem_meta_t m;
     cr_assert(eq(int, xmem_guard_meta(&r, &m, &err), XMEM_OK));
     cr_assert(eq(int, m.dtype, XMEM_DTYPE_UNKNOWN));
@@ -132,7 +121,7 @@ Test(guard, get_mut_gives_a_write_view, .init = setup, .fini = teardown)
     void *p = NULL;
     cr_assert(eq(int, xmem_guard_data_mut(&g, &p, &err), XMEM_OK), "%s", err.msg);
     memset(p, 1, 100);
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
@@ -293,12 +282,12 @@ Test(guard, forget_leaves_refcount, .init = setup, .fini = teardown)
     xmem_guard_forget(&g);
     cr_assert(not(xmem_guard_valid(&g)));
     cr_assert(eq(ptr, (void *)xmem_guard_data(&g), NULL));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
     /* releasing the emptied guard does not touch the buffer */
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     /* the reference is still there to be given back by name */
     cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
@@ -311,13 +300,13 @@ Test(guard, release_empties_and_second_release_is_noop, .init = setup, .fini = t
     cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &g, &err), XMEM_OK), "%s", err.msg);
     xmem_buf_ref ref = xmem_guard_ref(&g);
     cr_assert(eq(int, xmem_pool_add_ref(pool, ref, &err), XMEM_OK), "%s", err.msg);
-    cr_assert(eq(u32, refcount_of(ref), 2));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 2));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(not(xmem_guard_valid(&g)));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     /* an empty guard gives nothing back a second time */
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
@@ -361,7 +350,7 @@ Test(guard, auto_guard_after_forget_keeps_reference, .init = setup, .fini = tear
 {
     xmem_buf_ref ref = auto_scope(4096, true);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
@@ -379,7 +368,7 @@ Test(guard, auto_guard_after_explicit_release, .init = setup, .fini = teardown)
         cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
     }
     /* the cleanup found an empty guard: the second reference is still there */
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
@@ -400,9 +389,9 @@ Test(guard, two_guards_one_buffer, .init = setup, .fini = teardown)
     cr_assert(eq(int, xmem_guard_data_mut(&w, &p, &err), XMEM_OK));
     xt_fill(p, 4096, 9);
     cr_assert(eq(sz, xt_check(xmem_guard_data(&r), 4096, 9), (size_t)-1));
-    cr_assert(eq(u32, refcount_of(ref), 2));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 2));
     cr_assert(eq(int, xmem_guard_release(&w, &err), XMEM_OK));
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(sz, xt_check(xmem_guard_data(&r), 4096, 9), (size_t)-1));
     cr_assert(eq(int, xmem_guard_release(&r, &err), XMEM_OK));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));

@@ -19,8 +19,8 @@ static xmem_pool_t *other;
 
 static void setup(void)
 {
-    xt_pool_name(name, sizeof name, "pool");
-    xt_pool_name(name2, sizeof name2, "poolb");
+    xf_pool_name(name, sizeof name, "pool");
+    xf_pool_name(name2, sizeof name2, "poolb");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create(name, &pool, &err), XMEM_OK), "%s", err.msg);
 }

@@ -22,8 +22,8 @@ static void setup(void)
 {
     for (int i = 0; i < NPEERS; i++)
         peers[i].pid = -1;
-    xt_pool_name(name, sizeof name, "reclaim");
-    xt_pool_name(name2, sizeof name2, "stale");
+    xf_pool_name(name, sizeof name, "reclaim");
+    xf_pool_name(name2, sizeof name2, "stale");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
               err.msg);
@@ -36,7 +36,7 @@ static void teardown(void)
             xt_peer_stop(&peers[i]);
     if (creator > 0) {
         kill(creator, SIGKILL);
-        test_wait(creator);
+        xf_wait(creator);
         creator = -1;
     }
     if (creator_fd >= 0)
@@ -44,14 +44,6 @@ static void teardown(void)
     xmem_pool_destroy(&other);
     xmem_pool_destroy(&pool);
     xmem_pool_remove_stale(name2, NULL);
-}
-
-static uint32_t refcount_of(xmem_buf_ref ref)
-{
-    uint32_t n = 0;
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_ref_count(pool, ref, &n, &err), XMEM_OK), "%s", err.msg);
-    return n;
 }
 
 static void assert_names_pool_msg(const xmem_error_t *err)
@@ -100,7 +92,7 @@ static void kill_holder_then(bool by_pid)
         peer_acquire(0, 4096 << i);
     int to[1] = {0};
     xmem_buf_ref mine = shared_buffer(1, to, 1, 2);
-    cr_assert(eq(u32, refcount_of(mine), 3));
+    cr_assert(eq(u32, xf_refcount(pool, mine), 3));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 4));
 
     pid_t pid = peers[0].pid;
@@ -117,7 +109,7 @@ static void kill_holder_then(bool by_pid)
         cr_assert(eq(int, xmem_pool_reclaim_dead(pool, &returned, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u64, returned, 5));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
-    cr_assert(eq(u32, refcount_of(mine), 1), "the parent's own reference was taken");
+    cr_assert(eq(u32, xf_refcount(pool, mine), 1), "the parent's own reference was taken");
     cr_assert(eq(u32, xmem_pool_owned_count(pool, mine), 1));
 
     /* a second pass finds nothing more */
@@ -129,17 +121,17 @@ static void kill_holder_then(bool by_pid)
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
 
-Test(reclaim, reclaim_pid_after_sigkill, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(reclaim, reclaim_pid_after_sigkill, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     kill_holder_then(true);
 }
 
-Test(reclaim, reclaim_dead_after_sigkill, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(reclaim, reclaim_dead_after_sigkill, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     kill_holder_then(false);
 }
 
-Test(reclaim, returned_may_be_null, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(reclaim, returned_may_be_null, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     peer_acquire(0, 100);
@@ -152,7 +144,7 @@ Test(reclaim, returned_may_be_null, .init = setup, .fini = teardown, .timeout = 
 }
 
 /* References given to a live process survive the reclaim of a dead one, and stay usable. */
-Test(reclaim, live_holders_are_untouched, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(reclaim, live_holders_are_untouched, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0); /* will die */
     start_peer(1); /* lives */
@@ -161,7 +153,7 @@ Test(reclaim, live_holders_are_untouched, .init = setup, .fini = teardown, .time
     xmem_buf_ref lives = peer_acquire(1, 4096);
     int to[2] = {0, 1};
     xmem_buf_ref shared = shared_buffer(9, to, 2, 1);
-    cr_assert(eq(u32, refcount_of(shared), 3));
+    cr_assert(eq(u32, xf_refcount(pool, shared), 3));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 4));
 
     xt_peer_kill(&peers[0]);
@@ -170,8 +162,8 @@ Test(reclaim, live_holders_are_untouched, .init = setup, .fini = teardown, .time
     cr_assert(eq(int, xmem_pool_reclaim_dead(pool, &returned, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u64, returned, 3));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 2));
-    cr_assert(eq(u32, refcount_of(shared), 2));
-    cr_assert(eq(u32, refcount_of(lives), 1));
+    cr_assert(eq(u32, xf_refcount(pool, shared), 2));
+    cr_assert(eq(u32, xf_refcount(pool, lives), 1));
     cr_assert(eq(u32, xt_peer_ref_op(&peers[1], XT_OP_OWNED, shared).u32, 1));
 
     /* the living peer reclaiming finds nothing more */
@@ -188,7 +180,7 @@ Test(reclaim, live_holders_are_untouched, .init = setup, .fini = teardown, .time
 }
 
 /* Opening the pool reclaims whatever dead processes left. */
-Test(reclaim, open_reclaims_the_dead, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(reclaim, open_reclaims_the_dead, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     peer_acquire(0, 4096);
@@ -201,7 +193,7 @@ Test(reclaim, open_reclaims_the_dead, .init = setup, .fini = teardown, .timeout 
 
 /* A process that detaches while holding references does not leak them. */
 Test(reclaim, detach_with_references_leaks_nothing, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     peer_acquire(0, 4096);
@@ -212,7 +204,7 @@ Test(reclaim, detach_with_references_leaks_nothing, .init = setup, .fini = teard
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_reclaim_dead(pool, NULL, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
-    cr_assert(eq(u32, refcount_of(shared), 1));
+    cr_assert(eq(u32, xf_refcount(pool, shared), 1));
     cr_assert(eq(int, xmem_pool_release(pool, shared, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
@@ -220,7 +212,7 @@ Test(reclaim, detach_with_references_leaks_nothing, .init = setup, .fini = teard
 /* A give to a process that has left loses nothing: the header says the references are given back;
  * the pool may instead refuse the give (XMEM_EINVAL, the giver keeps them). Either way no reference
  * is stranded in the departed process's count. */
-Test(reclaim, give_to_departed_process, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(reclaim, give_to_departed_process, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     uint32_t gone = peers[0].owner_id;
@@ -232,12 +224,13 @@ Test(reclaim, give_to_departed_process, .init = setup, .fini = teardown, .timeou
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 3, &err), XMEM_OK), "%s", err.msg);
     xmem_err rc = xmem_pool_give(pool, ref, gone, 2, &err);
     if (rc == XMEM_OK) {
-        cr_assert(eq(u32, refcount_of(ref), 1), "references given to a departed process were kept");
+        cr_assert(eq(u32, xf_refcount(pool, ref), 1),
+                  "references given to a departed process were kept");
         cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 1));
     } else {
         cr_assert(eq(int, rc, XMEM_EINVAL), "give to a departed process: %d %s", rc, err.msg);
         assert_names_pool_msg(&err);
-        cr_assert(eq(u32, refcount_of(ref), 3), "a refused give changed the count");
+        cr_assert(eq(u32, xf_refcount(pool, ref), 3), "a refused give changed the count");
         cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 3));
         cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 1, &err), XMEM_OK), "%s", err.msg);
     }
@@ -248,7 +241,7 @@ Test(reclaim, give_to_departed_process, .init = setup, .fini = teardown, .timeou
 /* A give to a process that was killed but not yet reclaimed lands in its count, and the reclaim
  * gives it back with the rest. */
 Test(reclaim, give_to_killed_process_comes_back, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     peer_acquire(0, 4096);
@@ -264,7 +257,7 @@ Test(reclaim, give_to_killed_process_comes_back, .init = setup, .fini = teardown
     uint64_t returned = 0;
     cr_assert(eq(int, xmem_pool_reclaim_dead(pool, &returned, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u64, returned, rc == XMEM_OK ? 2u : 1u));
-    cr_assert(eq(u32, refcount_of(ref), rc == XMEM_OK ? 1u : 2u));
+    cr_assert(eq(u32, xf_refcount(pool, ref), rc == XMEM_OK ? 1u : 2u));
     if (rc != XMEM_OK)
         cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
@@ -306,7 +299,7 @@ Test(reclaim, process_table_full, .init = setup, .fini = teardown, .timeout = 12
     cr_assert(eq(int, rc, XMEM_EPROCS), "open number %d: %d", started + 1, rc);
     cr_assert(ge(int, started, XMEM_POOL_MAX_PROCS - 1));
     cr_assert(le(int, started, XMEM_POOL_MAX_PROCS));
-    test_wait(peers[started].pid);
+    xf_wait(peers[started].pid);
     peers[started].pid = -1;
     close(peers[started].to);
     close(peers[started].from);
@@ -335,7 +328,7 @@ static void start_creator(uint32_t hold)
             rc = xmem_pool_acquire_cpu(p, 4096, &g, &e);
             xmem_guard_forget(&g);
         }
-        test_write_all(fds[1], &rc, sizeof rc);
+        xf_write_all(fds[1], &rc, sizeof rc);
         for (;;)
             pause();
     }
@@ -343,21 +336,21 @@ static void start_creator(uint32_t hold)
     creator = pid;
     creator_fd = fds[0];
     int32_t rc = -1;
-    cr_assert(test_read_all(creator_fd, &rc, sizeof rc), "the creator died");
+    cr_assert(xf_read_all(creator_fd, &rc, sizeof rc), "the creator died");
     cr_assert(eq(int, rc, XMEM_OK), "the creator failed: %d", rc);
 }
 
 static void kill_creator(void)
 {
     kill(creator, SIGKILL);
-    cr_assert(eq(int, test_wait(creator), -SIGKILL));
+    cr_assert(eq(int, xf_wait(creator), -SIGKILL));
     creator = -1;
     close(creator_fd);
     creator_fd = -1;
 }
 
 Test(reclaim, stale_pool_is_replaced_by_create, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_creator(3);
     kill_creator();
@@ -373,7 +366,7 @@ Test(reclaim, stale_pool_is_replaced_by_create, .init = setup, .fini = teardown,
 }
 
 Test(reclaim, stale_pool_kept_when_replace_stale_is_off, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_creator(1);
     kill_creator();
@@ -389,7 +382,7 @@ Test(reclaim, stale_pool_kept_when_replace_stale_is_off, .init = setup, .fini = 
     cr_assert(eq(int, xmem_pool_create_with(name2, &o, &other, &err), XMEM_OK), "%s", err.msg);
 }
 
-Test(reclaim, remove_stale, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(reclaim, remove_stale, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_remove_stale(name2, &err), XMEM_ENOENT));
@@ -419,7 +412,7 @@ Test(reclaim, remove_stale, .init = setup, .fini = teardown, .timeout = XT_TIMEO
 /* A pool whose creator died but which a live process still uses is not stale: create refuses it
  * and names that process; once it leaves, create replaces the pool. */
 Test(reclaim, pool_with_live_user_is_not_stale, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_creator(1);
     int rc = xt_peer_start(&peers[0], name2);
@@ -453,7 +446,7 @@ Test(reclaim, pool_with_live_user_is_not_stale, .init = setup, .fini = teardown,
 
 /* A killed process that its parent has not reaped yet (a zombie) no longer runs: reclaim_dead gives
  * its references back at once, as a launcher acting on SIGCHLD needs. */
-Test(reclaim, zombie_counts_as_dead, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(reclaim, zombie_counts_as_dead, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_peer(0);
     peer_acquire(0, 4096);
@@ -489,7 +482,7 @@ Test(reclaim, killed_in_hot_loop_leaks_nothing, .init = setup, .fini = teardown,
             if (xmem_pool_open(name, &p, NULL) != XMEM_OK)
                 _exit(1);
             char c = 1;
-            test_write_all(fds[1], &c, 1);
+            xf_write_all(fds[1], &c, 1);
             for (uint64_t i = 0;; i++) {
                 xmem_guard_t g = XMEM_GUARD_INIT;
                 if (xmem_pool_acquire_cpu(p, 4096, &g, NULL) != XMEM_OK)
@@ -507,12 +500,11 @@ Test(reclaim, killed_in_hot_loop_leaks_nothing, .init = setup, .fini = teardown,
         }
         close(fds[1]);
         char c = 0;
-        cr_assert(test_read_all(fds[0], &c, 1), "round %d: the child could not open the pool",
-                  round);
+        cr_assert(xf_read_all(fds[0], &c, 1), "round %d: the child could not open the pool", round);
         close(fds[0]);
         usleep((useconds_t)(200 + (round * 7919) % 5000));
         kill(pid, SIGKILL);
-        cr_assert(eq(int, test_wait(pid), -SIGKILL));
+        cr_assert(eq(int, xf_wait(pid), -SIGKILL));
         xmem_error_t err = {0};
         cr_assert(eq(int, xmem_pool_reclaim_pid(pool, pid, NULL, &err), XMEM_OK), "%s", err.msg);
         cr_assert(eq(u32, xmem_pool_free_count(pool), CAP),

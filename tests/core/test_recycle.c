@@ -17,8 +17,8 @@ static xmem_pool_t *other;
 
 static void setup(void)
 {
-    xt_pool_name(name, sizeof name, "recycle");
-    xt_pool_name(name2, sizeof name2, "recycleb");
+    xf_pool_name(name, sizeof name, "recycle");
+    xf_pool_name(name2, sizeof name2, "recycleb");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
               err.msg);
@@ -28,14 +28,6 @@ static void teardown(void)
 {
     xmem_pool_destroy(&other);
     xmem_pool_destroy(&pool);
-}
-
-static uint32_t refcount_of(xmem_buf_ref ref)
-{
-    uint32_t n = 0;
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_ref_count(pool, ref, &n, &err), XMEM_OK), "%s", err.msg);
-    return n;
 }
 
 static bool is_gone(xmem_err rc)
@@ -74,7 +66,7 @@ ParameterizedTest(size_t *size, recycle, same_index_next_generation, .init = set
                   round, ref.generation, prev.generation);
         cr_assert(eq(ptr, (void *)xmem_guard_data(&g), (void *)data),
                   "round %d: the buffer was mapped again", round);
-        cr_assert(eq(u32, refcount_of(ref), 1));
+        cr_assert(eq(u32, xf_refcount(pool, ref), 1));
         cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
         cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
         prev = ref;
@@ -144,7 +136,7 @@ Test(recycle, stale_generation_is_refused, .init = setup, .fini = teardown)
     cr_assert(eq(int, xmem_pool_add_ref(pool, future, &err), XMEM_ESTALE));
     cr_assert(eq(int, xmem_pool_release(pool, future, &err), XMEM_ESTALE));
 
-    cr_assert(eq(u32, refcount_of(cur), 1), "a stale name changed the new buffer's count");
+    cr_assert(eq(u32, xf_refcount(pool, cur), 1), "a stale name changed the new buffer's count");
     cr_assert(eq(u32, xmem_pool_owned_count(pool, cur), 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
@@ -189,7 +181,7 @@ Test(recycle, freed_slot_is_refused, .init = setup, .fini = teardown)
     cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_guard_index(&g), old.index));
     cr_assert(eq(u32, xmem_guard_ref(&g).generation, old.generation + 1));
-    cr_assert(eq(u32, refcount_of(xmem_guard_ref(&g)), 1));
+    cr_assert(eq(u32, xf_refcount(pool, xmem_guard_ref(&g)), 1));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
 }
 
@@ -234,7 +226,7 @@ Test(recycle, double_release_is_refused, .init = setup, .fini = teardown)
     cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_guard_index(&g), ref.index));
     cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_ESTALE));
-    cr_assert(eq(u32, refcount_of(xmem_guard_ref(&g)), 1));
+    cr_assert(eq(u32, xf_refcount(pool, xmem_guard_ref(&g)), 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
 

@@ -15,10 +15,7 @@ static xt_peer peer = {.pid = -1};
 
 static void setup(void)
 {
-    xt_pool_name(name, sizeof name, "refcount");
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
-              err.msg);
+    pool = xf_pool_create(name, "refcount", CAP);
 }
 
 static void teardown(void)
@@ -26,14 +23,6 @@ static void teardown(void)
     if (peer.pid > 0)
         xt_peer_stop(&peer);
     xmem_pool_destroy(&pool);
-}
-
-static uint32_t refcount_of(xmem_buf_ref ref)
-{
-    uint32_t n = 0;
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_ref_count(pool, ref, &n, &err), XMEM_OK), "%s", err.msg);
-    return n;
 }
 
 static xmem_buf_ref acquire_forget(size_t size, uint32_t seed)
@@ -62,16 +51,17 @@ Test(refcount, set_ref_count_keeps_buffer_alive, .init = setup, .fini = teardown
         xt_fill(p, 4096, 5);
         ref = xmem_guard_ref(&g);
         cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 2, &err), XMEM_OK), "%s", err.msg);
-        cr_assert(eq(u32, refcount_of(ref), 2));
+        cr_assert(eq(u32, xf_refcount(pool, ref), 2));
         cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 2));
     }
-    cr_assert(eq(u32, refcount_of(ref), 1), "the guard's end must take exactly one reference");
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1),
+              "the guard's end must take exactly one reference");
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1));
 
     xmem_guard_t g = XMEM_GUARD_INIT;
     cr_assert(eq(int, xmem_pool_get(pool, ref, &g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(sz, xt_check(xmem_guard_data(&g), 4096, 5), (size_t)-1), "content lost");
-    cr_assert(eq(u32, refcount_of(ref), 1), "get must not change the count");
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1), "get must not change the count");
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
@@ -82,12 +72,12 @@ Test(refcount, add_ref_and_release, .init = setup, .fini = teardown)
     xmem_buf_ref ref = acquire_forget(100, 1);
     for (uint32_t i = 2; i <= 10; i++) {
         cr_assert(eq(int, xmem_pool_add_ref(pool, ref, &err), XMEM_OK), "%s", err.msg);
-        cr_assert(eq(u32, refcount_of(ref), i));
+        cr_assert(eq(u32, xf_refcount(pool, ref), i));
         cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), i));
     }
     for (uint32_t i = 10; i > 1; i--) {
         cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK), "%s", err.msg);
-        cr_assert(eq(u32, refcount_of(ref), i - 1));
+        cr_assert(eq(u32, xf_refcount(pool, ref), i - 1));
         cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 1), "freed with references left");
     }
     cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK), "%s", err.msg);
@@ -100,12 +90,12 @@ Test(refcount, set_ref_count_up_down_and_zero, .init = setup, .fini = teardown)
     xmem_error_t err = {0};
     xmem_buf_ref ref = acquire_forget(100, 1);
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 5, &err), XMEM_OK), "%s", err.msg);
-    cr_assert(eq(u32, refcount_of(ref), 5));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 5));
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 3, &err), XMEM_OK), "%s", err.msg);
-    cr_assert(eq(u32, refcount_of(ref), 3));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 3));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 3));
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 3, &err), XMEM_OK), "%s", err.msg);
-    cr_assert(eq(u32, refcount_of(ref), 3));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 3));
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 0, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP), "set_ref_count(0) must recycle");
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 0));
@@ -133,7 +123,7 @@ Test(refcount, preallocated_buffers_start_at_one, .init = setup, .fini = teardow
     cr_assert(eq(int, xmem_pool_preallocate_cpu(pool, 1 << 16, 4, ids, &err), XMEM_OK), "%s",
               err.msg);
     for (int i = 0; i < 4; i++) {
-        cr_assert(eq(u32, refcount_of(ids[i]), 1));
+        cr_assert(eq(u32, xf_refcount(pool, ids[i]), 1));
         cr_assert(eq(int, xmem_pool_release(pool, ids[i], &err), XMEM_OK), "%s", err.msg);
     }
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
@@ -141,13 +131,13 @@ Test(refcount, preallocated_buffers_start_at_one, .init = setup, .fini = teardow
 
 /* A process that gave its only reference away holds none: every call that spends or uses one is
  * refused with XMEM_ENOTOWNER and nothing changes; looking at the count is still allowed. */
-Test(refcount, no_reference_no_use, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(refcount, no_reference_no_use, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     cr_assert(eq(int, xt_peer_start(&peer, name), XMEM_OK));
     xmem_error_t err = {0};
     xmem_buf_ref ref = acquire_forget(4096, 11);
     cr_assert(eq(int, xmem_pool_give(pool, ref, peer.owner_id, 1, &err), XMEM_OK), "%s", err.msg);
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 0));
     cr_assert(eq(u32, xt_peer_ref_op(&peer, XT_OP_OWNED, ref).u32, 1));
 
@@ -161,7 +151,7 @@ Test(refcount, no_reference_no_use, .init = setup, .fini = teardown, .timeout = 
     cr_assert(eq(int, xmem_pool_add_ref(pool, ref, &err), XMEM_ENOTOWNER));
     cr_assert(eq(int, xmem_pool_give(pool, ref, peer.owner_id, 1, &err), XMEM_ENOTOWNER));
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 5, &err), XMEM_ENOTOWNER));
-    cr_assert(eq(u32, refcount_of(ref), 1), "a refused call changed the count");
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1), "a refused call changed the count");
     cr_assert(eq(u32, xt_peer_ref_op(&peer, XT_OP_OWNED, ref).u32, 1));
 
     xt_reply r = xt_peer_verify(&peer, ref, 4096, 11);
@@ -171,7 +161,7 @@ Test(refcount, no_reference_no_use, .init = setup, .fini = teardown, .timeout = 
 
 /* set_ref_count only adds or takes this process's own references. */
 Test(refcount, set_ref_count_cannot_take_others_references, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     cr_assert(eq(int, xt_peer_start(&peer, name), XMEM_OK));
     xmem_error_t err = {0};
@@ -184,7 +174,7 @@ Test(refcount, set_ref_count_cannot_take_others_references, .init = setup, .fini
     /* 3 -> 1 would take two, and this process holds one */
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 1, &err), XMEM_EINVAL));
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 0, &err), XMEM_EINVAL));
-    cr_assert(eq(u32, refcount_of(ref), 3));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 3));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 1));
 
     /* 3 -> 4 adds one of our own; 4 -> 2 takes our two */
@@ -192,19 +182,19 @@ Test(refcount, set_ref_count_cannot_take_others_references, .init = setup, .fini
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 2));
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 2, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 0));
-    cr_assert(eq(u32, refcount_of(ref), 2));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 2));
 
     /* the peer gives both back; the second recycles */
     xt_reply r = xt_peer_ref_op(&peer, XT_OP_RELEASE, ref);
     cr_assert(eq(int, r.rc, XMEM_OK), "peer: %s", r.msg);
-    cr_assert(eq(u32, refcount_of(ref), 1));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
     r = xt_peer_verify(&peer, ref, 4096, 12);
     cr_assert(eq(int, r.rc, XMEM_OK), "peer: %s", r.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
 
 Test(refcount, give_more_than_held_is_refused, .init = setup, .fini = teardown,
-     .timeout = XT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     cr_assert(eq(int, xt_peer_start(&peer, name), XMEM_OK));
     xmem_error_t err = {0};
@@ -213,7 +203,7 @@ Test(refcount, give_more_than_held_is_refused, .init = setup, .fini = teardown,
     cr_assert(eq(int, xmem_pool_give(pool, ref, peer.owner_id, 3, &err), XMEM_ENOTOWNER));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 2));
     cr_assert(eq(u32, xt_peer_ref_op(&peer, XT_OP_OWNED, ref).u32, 0));
-    cr_assert(eq(u32, refcount_of(ref), 2));
+    cr_assert(eq(u32, xf_refcount(pool, ref), 2));
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 0, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
@@ -243,9 +233,9 @@ Test(refcount, count_does_not_overflow, .init = setup, .fini = teardown)
         cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, lo, &err), XMEM_OK), "%s", err.msg);
     }
     cr_assert(ge(u32, lo, 255), "the largest count is only %u", lo);
-    cr_assert(eq(u32, refcount_of(ref), lo));
+    cr_assert(eq(u32, xf_refcount(pool, ref), lo));
     cr_assert(eq(int, xmem_pool_add_ref(pool, ref, &err), XMEM_EOVERFLOW), "add_ref at %u", lo);
-    cr_assert(eq(u32, refcount_of(ref), lo));
+    cr_assert(eq(u32, xf_refcount(pool, ref), lo));
     cr_assert(eq(int, xmem_pool_set_ref_count(pool, ref, 1, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(int, xmem_pool_release(pool, ref, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
@@ -253,7 +243,7 @@ Test(refcount, count_does_not_overflow, .init = setup, .fini = teardown)
 
 /* owned_by reads another process's count; take_back moves references from it back to us (for a
  * hand-off whose message was never delivered), refusing to take more than it holds. */
-Test(refcount, owned_by_and_take_back, .init = setup, .fini = teardown, .timeout = XT_TIMEOUT)
+Test(refcount, owned_by_and_take_back, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     cr_assert(eq(int, xt_peer_start(&peer, name), XMEM_OK));
     xmem_error_t err = {0};
@@ -269,7 +259,7 @@ Test(refcount, owned_by_and_take_back, .init = setup, .fini = teardown, .timeout
     cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, it), 1));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 3));
     cr_assert(eq(u32, xt_peer_ref_op(&peer, XT_OP_OWNED, ref).u32, 1));
-    cr_assert(eq(u32, refcount_of(ref), 4), "take_back changed the total");
+    cr_assert(eq(u32, xf_refcount(pool, ref), 4), "take_back changed the total");
 
     cr_assert(eq(int, xmem_pool_take_back(pool, ref, it, 2, &err), XMEM_ENOTOWNER));
     cr_assert(strstr(err.msg, name) != NULL, "message does not name the pool: %s", err.msg);

@@ -60,10 +60,7 @@ static shared *sh;
 
 static void setup(void)
 {
-    xt_pool_name(name, sizeof name, "stress");
-    xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
-              err.msg);
+    pool = xf_pool_create(name, "stress", CAP);
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     cr_assert(not(eq(ptr, sh, MAP_FAILED)));
     pthread_mutexattr_t a;
@@ -281,13 +278,6 @@ static int crew_join(crew *c)
     return c->started == NTHREAD ? 0 : -1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 Test(stress, two_processes_four_threads, .init = setup, .fini = teardown, .timeout = 240)
 {
     atomic_store(&sh->owner_id[0], xmem_pool_owner_id(pool));
@@ -312,13 +302,14 @@ Test(stress, two_processes_four_threads, .init = setup, .fini = teardown, .timeo
         _exit(st == 0 ? 0 : 1);
     }
 
-    double deadline = now_s() + 20;
-    while (atomic_load(&sh->attached) == 0 && !atomic_load(&sh->abort) && now_s() < deadline)
+    double deadline = (xf_now_ns() / 1e9) + 20;
+    while (atomic_load(&sh->attached) == 0 && !atomic_load(&sh->abort) &&
+           (xf_now_ns() / 1e9) < deadline)
         sched_yield();
     cr_assert(eq(int, atomic_load(&sh->attached), 1), "the second process did not attach: %s",
               sh->first_error);
 
-    double t0 = now_s();
+    double t0 = (xf_now_ns() / 1e9);
     atomic_store(&sh->go, 1);
     crew c;
     crew_start(&c, pool, 0);
@@ -337,8 +328,8 @@ Test(stress, two_processes_four_threads, .init = setup, .fini = teardown, .timeo
     }
     int st = crew_join(&c);
     if (!reaped)
-        child = test_wait(pid);
-    double dt = now_s() - t0;
+        child = xf_wait(pid);
+    double dt = (xf_now_ns() / 1e9) - t0;
     cr_log_info("%u cycles, %llu references handed across, in %.2f s", TOTAL_CYCLES,
                 (unsigned long long)atomic_load(&sh->handed), dt);
 

@@ -18,17 +18,7 @@
 #include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
-#include "child_io.h"
-
-/* Seconds a test that forks or does IPC may run before Criterion kills it. */
-#define XT_TIMEOUT 30
-
-/* Pool names are xmemt_<tag>_<pid>: tests/check_no_shm.sh parses the pid out of that form to tell a
- * running test's objects from leftovers, so tags use only [a-z.-]. */
-static inline void xt_pool_name(char *buf, size_t len, const char *tag)
-{
-    snprintf(buf, len, "xmemt_%s_%ld", tag, (long)getpid());
-}
+#include "fixture.h"
 
 /* A byte pattern that differs per offset and per seed, so a buffer mixed up with another shows. */
 static inline uint8_t xt_pattern_byte(uint32_t seed, size_t i)
@@ -208,13 +198,13 @@ static inline void xt_peer_main(const char *name, int in, int out)
     xt_reply_err(&hello, rc, &err);
     if (!rc)
         hello.u32 = xmem_pool_owner_id(pool);
-    if (!test_write_all(out, &hello, sizeof hello) || rc)
+    if (!xf_write_all(out, &hello, sizeof hello) || rc)
         _exit(rc ? 3 : 2);
     xt_cmd c;
     /* EOF on the command pipe (the test process is gone) ends the peer as QUIT does. */
-    while (test_read_all(in, &c, sizeof c) && c.op != XT_OP_QUIT) {
+    while (xf_read_all(in, &c, sizeof c) && c.op != XT_OP_QUIT) {
         xt_reply r = xt_peer_do(pool, &c);
-        if (!test_write_all(out, &r, sizeof r))
+        if (!xf_write_all(out, &r, sizeof r))
             break;
     }
     xmem_pool_destroy(&pool);
@@ -251,7 +241,7 @@ static inline int xt_peer_start(xt_peer *p, const char *name)
     p->to = to[1];
     p->from = from[0];
     xt_reply hello;
-    if (!test_read_all(p->from, &hello, sizeof hello))
+    if (!xf_read_all(p->from, &hello, sizeof hello))
         return p->open_rc = XT_PEER_GONE;
     p->owner_id = hello.u32;
     return p->open_rc = hello.rc;
@@ -261,7 +251,7 @@ static inline xt_reply xt_peer_call(xt_peer *p, xt_cmd c)
 {
     xt_reply r;
     memset(&r, 0, sizeof r);
-    if (!test_write_all(p->to, &c, sizeof c) || !test_read_all(p->from, &r, sizeof r)) {
+    if (!xf_write_all(p->to, &c, sizeof c) || !xf_read_all(p->from, &r, sizeof r)) {
         memset(&r, 0, sizeof r);
         r.rc = XT_PEER_GONE;
         snprintf(r.msg, sizeof r.msg, "peer %ld is gone", (long)p->pid);
@@ -275,10 +265,10 @@ static inline int xt_peer_stop(xt_peer *p)
     if (p->pid <= 0)
         return -1000;
     xt_cmd c = {.op = XT_OP_QUIT};
-    test_write_all(p->to, &c, sizeof c);
+    xf_write_all(p->to, &c, sizeof c);
     close(p->to);
     close(p->from);
-    int st = test_wait(p->pid);
+    int st = xf_wait(p->pid);
     p->pid = -1;
     return st;
 }
@@ -291,7 +281,7 @@ static inline int xt_peer_kill(xt_peer *p)
     kill(p->pid, SIGKILL);
     close(p->to);
     close(p->from);
-    int st = test_wait(p->pid);
+    int st = xf_wait(p->pid);
     p->pid = -1;
     return st;
 }

@@ -17,7 +17,7 @@
 #include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
-#include "child_io.h"
+#include "fixture.h"
 #include "kernels.h"
 
 #define FRAME (8u << 20)
@@ -159,7 +159,7 @@ static void consume(int go, int out, bool hold)
 {
     report rep = {0};
     char c;
-    if (!test_read_all(go, &c, 1))
+    if (!xf_read_all(go, &c, 1))
         _exit(2);
     xmem_error_t err;
     xmem_sub_options so;
@@ -174,7 +174,7 @@ static void consume(int go, int out, bool hold)
         cudaMallocManaged((void **)&bad, sizeof *bad, cudaMemAttachGlobal) != cudaSuccess) {
         fprintf(stderr, "consumer: %s\n", err.msg);
         rep.rc = -1;
-        test_write_all(out, &rep, sizeof rep);
+        xf_write_all(out, &rep, sizeof rep);
         _exit(1);
     }
     *bad = 0;
@@ -204,7 +204,7 @@ static void consume(int go, int out, bool hold)
         if (hold) { /* keep the reference (forgotten, still ours): the test kills us holding them */
             xmem_guard_forget(&g);
             if (++nheld == 4) {
-                test_write_all(out, &rep, sizeof rep);
+                xf_write_all(out, &rep, sizeof rep);
                 pause();
             }
             continue;
@@ -217,7 +217,7 @@ static void consume(int go, int out, bool hold)
     cudaStreamSynchronize(s);
     rep.bad = *bad;
     xmem_sub_destroy(&sub);
-    test_write_all(out, &rep, sizeof rep);
+    xf_write_all(out, &rep, sizeof rep);
     _exit(rep.rc == 0 && rep.ended ? 0 : 1);
 }
 
@@ -268,18 +268,18 @@ Test(cuda, two_consumer_processes_check_every_frame_on_the_gpu)
     xmem_error_t err = {0};
     xmem_pub_t *pub = NULL;
     cr_assert(eq(int, xmem_pub_create(pool, endpoint, NULL, &pub, &err), XMEM_OK), "%s", err.msg);
-    cr_assert(test_write_all(a.go, "g", 1) && test_write_all(b.go, "g", 1));
+    cr_assert(xf_write_all(a.go, "g", 1) && xf_write_all(b.go, "g", 1));
     cr_assert(eq(int, xmem_pub_wait_subscribers(pub, 2, 20000, &err), XMEM_OK), "%s", err.msg);
     produce(pub, FRAMES);
     cr_assert(eq(int, xmem_pub_end(pub, &err), XMEM_OK), "%s", err.msg);
     kid kids[2] = {a, b};
     for (int i = 0; i < 2; i++) {
         report rep;
-        cr_assert(test_read_all(kids[i].out, &rep, sizeof rep), "consumer %d reported", i);
+        cr_assert(xf_read_all(kids[i].out, &rep, sizeof rep), "consumer %d reported", i);
         cr_assert(eq(int, rep.rc, 0));
         cr_assert(eq(u64, rep.received, FRAMES), "lossless: every frame");
         cr_assert(eq(u64, rep.bad, 0), "every word of every frame as written");
-        cr_assert(eq(int, test_wait(kids[i].pid), 0));
+        cr_assert(eq(int, xf_wait(kids[i].pid), 0));
     }
     xmem_pub_destroy(&pub);
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP), "every CUDA buffer came back");
@@ -292,15 +292,15 @@ Test(cuda, a_killed_consumer_gives_its_cuda_buffers_back)
     xmem_error_t err = {0};
     xmem_pub_t *pub = NULL;
     cr_assert(eq(int, xmem_pub_create(pool, endpoint, NULL, &pub, &err), XMEM_OK), "%s", err.msg);
-    cr_assert(test_write_all(k.go, "g", 1));
+    cr_assert(xf_write_all(k.go, "g", 1));
     cr_assert(eq(int, xmem_pub_wait_subscribers(pub, 1, 20000, &err), XMEM_OK), "%s", err.msg);
     produce(pub, 4);
     report rep;
-    cr_assert(test_read_all(k.out, &rep, sizeof rep), "the consumer holds 4 buffers");
+    cr_assert(xf_read_all(k.out, &rep, sizeof rep), "the consumer holds 4 buffers");
     cr_assert(eq(u64, rep.received, 4));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 4));
     kill(k.pid, SIGKILL);
-    cr_assert(eq(int, test_wait(k.pid), -SIGKILL));
+    cr_assert(eq(int, xf_wait(k.pid), -SIGKILL));
     uint64_t returned = 0;
     cr_assert(eq(int, xmem_pool_reclaim_pid(pool, k.pid, &returned, &err), XMEM_OK), "%s", err.msg);
     cr_assert(ge(u64, returned, 4));
@@ -324,7 +324,7 @@ static bool have_gpu(void)
     pid_t pid = fork();
     if (pid == 0)
         _exit(xmem_cuda_device_count() > 0 ? 0 : 1);
-    return pid > 0 && test_wait(pid) == 0;
+    return pid > 0 && xf_wait(pid) == 0;
 }
 
 int main(int argc, char *argv[])

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "child_io.h"
+#include "fixture.h"
 
-#define TIMEOUT 60
+#define TIMEOUT XF_TIMEOUT_LONG
 
 static char dir[128], graph[192], summary[192], log_path[192], pool[64];
 
@@ -89,7 +89,7 @@ static pid_t start_xmem(const char *const *args)
 
 static int run_xmem(const char *const *args)
 {
-    return test_wait(start_xmem(args));
+    return xf_wait(start_xmem(args));
 }
 
 static char *read_file(const char *path)
@@ -108,12 +108,6 @@ static bool log_has(const char *text)
 {
     const char *log = read_file(log_path);
     return log && strstr(log, text);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
 }
 
 /* Nothing of the pool in /dev/shm and no runtime directory. */
@@ -185,9 +179,9 @@ Test(launcher, sigint_stops_sources_first_and_drains)
 {
     write_example("fanout.yaml");
     pid_t pid = start_xmem((const char *[]){"run", "--summary", summary, graph, NULL});
-    sleep_ms(2500);
+    xf_sleep_ms(2500);
     kill(pid, SIGINT);
-    cr_assert(eq(int, test_wait(pid), 0), "%s", read_file(log_path));
+    cr_assert(eq(int, xf_wait(pid), 0), "%s", read_file(log_path));
     cr_assert(log_has("interrupted: stopping the sources"));
     struct fy_document *doc = fy_document_build_from_file(NULL, summary);
     cr_assert(doc != NULL);
@@ -220,17 +214,17 @@ Test(launcher, a_killed_launcher_is_cleaned_up_by_the_next_run)
     pid_t pid = start_xmem((const char *[]){"run", graph, NULL});
     pid_t pids[16];
     int n = 0;
-    for (int i = 0; i < 100 && n < 6; i++, sleep_ms(50))
+    for (int i = 0; i < 100 && n < 6; i++, xf_sleep_ms(50))
         n = node_pids(pids, 16);
     cr_assert(eq(int, n, 6), "the node table lists 6 nodes");
-    sleep_ms(1000);
+    xf_sleep_ms(1000);
     kill(pid, SIGKILL);
-    test_wait(pid);
+    xf_wait(pid);
     /* Its nodes follow it (parent-death signal), none is left running. */
     for (int i = 0; i < n; i++) {
         int tries = 0;
         while (kill(pids[i], 0) == 0 && tries++ < 400) /* a clean stop; slow under ASan */
-            sleep_ms(50);
+            xf_sleep_ms(50);
         cr_assert(ne(int, kill(pids[i], 0), 0), "node pid %d outlived its launcher", pids[i]);
     }
     int rc =
@@ -285,12 +279,12 @@ Test(launcher, downstream_of_a_dead_node_is_stopped)
     pid_t pid = start_xmem((const char *[]){"run", "--summary", summary, graph, NULL});
     pid_t pids[8];
     int n = 0;
-    for (int i = 0; i < 100 && n < 3; i++, sleep_ms(50))
+    for (int i = 0; i < 100 && n < 3; i++, xf_sleep_ms(50))
         n = node_pids(pids, 8);
     cr_assert(eq(int, n, 3));
-    sleep_ms(800);
+    xf_sleep_ms(800);
     kill(pids[1], SIGKILL); /* inv: restart never */
-    cr_assert(eq(int, test_wait(pid), 1), "inv failed for good: %s", read_file(log_path));
+    cr_assert(eq(int, xf_wait(pid), 1), "inv failed for good: %s", read_file(log_path));
     cr_assert(log_has("node 'sink' has no upstream left"), "%s", read_file(log_path));
     struct fy_document *doc = fy_document_build_from_file(NULL, summary);
     cr_assert(doc != NULL);

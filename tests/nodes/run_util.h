@@ -19,8 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Seconds a test that runs `xmem` processes may take before Criterion kills it. */
-#define XNT_TIMEOUT 60
+#include "fixture.h"
 
 /* Waiting for a child, in ms: long enough for a sanitized build on a loaded machine. */
 #define XNT_WAIT_MS 30000
@@ -39,26 +38,6 @@ typedef struct xnt_child {
 static char xnt_dir[128];
 static pid_t xnt_children[32];
 static int xnt_n_children;
-
-static inline long xnt_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void xnt_sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* Pool names are xmemt_<tag>_<pid> with a tag of [a-z.-] (tests/check_no_shm.sh parses them). */
-static inline void xnt_pool_name(char *buf, size_t len, const char *tag)
-{
-    snprintf(buf, len, "xmemt_%s_%ld", tag, (long)getpid());
-}
 
 /* Makes this test's scratch directory; false if it cannot. */
 static inline bool xnt_setup(void)
@@ -154,7 +133,7 @@ static inline int xnt_wait(xnt_child *c, int timeout_ms)
 {
     if (c->pid <= 0)
         return -1000;
-    long deadline = xnt_now_ms() + timeout_ms;
+    long deadline = xf_now_ms() + timeout_ms;
     for (;;) {
         int status = 0;
         pid_t r = waitpid(c->pid, &status, WNOHANG);
@@ -167,7 +146,7 @@ static inline int xnt_wait(xnt_child *c, int timeout_ms)
         }
         if (r < 0)
             return -1000;
-        if (xnt_now_ms() >= deadline) {
+        if (xf_now_ms() >= deadline) {
             kill(c->pid, SIGKILL);
             while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {
             }
@@ -175,7 +154,7 @@ static inline int xnt_wait(xnt_child *c, int timeout_ms)
             c->pid = -1;
             return XNT_TIMED_OUT;
         }
-        xnt_sleep_ms(2);
+        xf_sleep_ms(2);
     }
 }
 
@@ -226,8 +205,8 @@ static inline int xnt_run(const char *const *argv, const char *tag, xnt_child *c
  * the child exited first (it is then not reaped: xnt_wait says how it ended). */
 static inline bool xnt_wait_for_err(xnt_child *c, const char *needle, int timeout_ms)
 {
-    long deadline = xnt_now_ms() + timeout_ms;
-    while (xnt_now_ms() <= deadline) {
+    long deadline = xf_now_ms() + timeout_ms;
+    while (xf_now_ms() <= deadline) {
         if (strstr(xnt_read_err(c), needle))
             return true;
         siginfo_t info = {0};
@@ -235,7 +214,7 @@ static inline bool xnt_wait_for_err(xnt_child *c, const char *needle, int timeou
             return false;
         if (info.si_pid == c->pid) /* exited: read what it wrote last */
             return strstr(xnt_read_err(c), needle) != NULL;
-        xnt_sleep_ms(5);
+        xf_sleep_ms(5);
     }
     return false;
 }

@@ -26,7 +26,7 @@ static void setup(void)
 {
     cr_assert(xnt_setup(), "cannot make a scratch directory");
     unsetenv("XMEM_PLUGIN_PATH");
-    xnt_pool_name(pool_name, sizeof pool_name, "noderun");
+    xf_pool_name(pool_name, sizeof pool_name, "noderun");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(pool_name, CAPACITY, &pool, &err), XMEM_OK),
               "%s", err.msg);
@@ -101,7 +101,7 @@ static ends wire(const char *name)
 }
 
 /* (a) Two processes: every frame arrives and checks out, then both end and nothing is held. */
-Test(node_run, source_to_verify, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, source_to_verify, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     ends l = wire("src");
     NODE(&sink, "verify", "--plugin", "verify", "--policy", "block", "--param", "expect=200",
@@ -117,7 +117,7 @@ Test(node_run, source_to_verify, .init = setup, .fini = teardown, .timeout = XNT
 }
 
 /* verify's count is a real check: fewer frames than expected fail the node (exit 1). */
-Test(node_run, verify_counts, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, verify_counts, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     ends l = wire("src");
     NODE(&sink, "verify", "--plugin", "verify", "--policy", "block", "--param", "expect=20",
@@ -132,7 +132,7 @@ Test(node_run, verify_counts, .init = setup, .fini = teardown, .timeout = XNT_TI
 }
 
 /* (b) Three processes: every frame goes through invert (a new buffer each) and still checks. */
-Test(node_run, source_invert_verify, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, source_invert_verify, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     ends a = wire("src"), b = wire("inv");
     NODE(&sink, "verify", "--plugin", "verify", "--policy", "block", "--param", "expect=200",
@@ -158,7 +158,8 @@ static bool slow_summary(xnt_child *c, unsigned long long *received, unsigned lo
 
 /* (c) A subscriber with policy block and depth 2 that takes 5 ms a frame: the source waits for it
  * and no frame is lost. */
-Test(node_run, block_policy_slow_consumer, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, block_policy_slow_consumer, .init = setup, .fini = teardown,
+     .timeout = XF_TIMEOUT_LONG)
 {
     ends l = wire("src");
     NODE(&sink, "slow", "--plugin", PLUGIN_SLOW, "--policy", "block", "--depth", "2", "--param",
@@ -177,7 +178,7 @@ Test(node_run, block_policy_slow_consumer, .init = setup, .fini = teardown, .tim
 /* The same consumer under drop_oldest does lose frames: the test above would notice a policy that
  * was not applied. */
 Test(node_run, drop_oldest_slow_consumer_loses, .init = setup, .fini = teardown,
-     .timeout = XNT_TIMEOUT)
+     .timeout = XF_TIMEOUT_LONG)
 {
     ends l = wire("src");
     NODE(&sink, "slow", "--plugin", PLUGIN_SLOW, "--policy", "drop_oldest", "--depth", "2",
@@ -229,7 +230,7 @@ static void stop_holder(const char *plugin, bool leaks)
     /* Holding for real: 4 kept + 2 own are never free, sampled over 100 ms of traffic. */
     for (int i = 0; i < 10; i++) {
         cr_assert(le(u32, xmem_pool_free_count(pool), CAPACITY - 6), "sample %d", i);
-        xnt_sleep_ms(10);
+        xf_sleep_ms(10);
     }
     cr_assert(eq(int, kill(sink.pid, SIGTERM), 0));
     cr_assert(eq(int, kill(src.pid, SIGTERM), 0));
@@ -248,13 +249,14 @@ static void stop_holder(const char *plugin, bool leaks)
         expect_no_text(&sink, "still held");
 }
 
-Test(node_run, sigterm_gives_back_held, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, sigterm_gives_back_held, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     stop_holder(PLUGIN_HOLDER, false);
 }
 
 /* fini forgets the 4 kept inputs: the host gives them back and says so. */
-Test(node_run, sigterm_gives_back_leaked, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, sigterm_gives_back_leaked, .init = setup, .fini = teardown,
+     .timeout = XF_TIMEOUT_LONG)
 {
     stop_holder(PLUGIN_LEAKY, true);
 }
@@ -312,7 +314,7 @@ ParameterizedTestParameters(node_run, usage_error)
 static const char *expand(const char *text, char *buf, size_t len)
 {
     static char absent[64];
-    xnt_pool_name(absent, sizeof absent, "absent");
+    xf_pool_name(absent, sizeof absent, "absent");
     const char *at = strchr(text, '@');
     if (!at)
         return text;
@@ -323,7 +325,7 @@ static const char *expand(const char *text, char *buf, size_t len)
 }
 
 ParameterizedTest(usage_error *u, node_run, usage_error, .init = setup, .fini = teardown,
-                  .timeout = XNT_TIMEOUT)
+                  .timeout = XF_TIMEOUT_LONG)
 {
     char bufs[8][128];
     const char *argv[11] = {XMEM_CLI, "node"};
@@ -339,7 +341,7 @@ ParameterizedTest(usage_error *u, node_run, usage_error, .init = setup, .fini = 
 }
 
 /* (g) `xmem plugins` and the help texts. */
-Test(node_run, plugins_lists_builtins, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, plugins_lists_builtins, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "plugins", NULL};
@@ -362,7 +364,8 @@ Test(node_run, plugins_lists_builtins, .init = setup, .fini = teardown, .timeout
 }
 
 /* With XMEM_PLUGIN_PATH, the plugins found there are listed after the built-ins. */
-Test(node_run, plugins_lists_plugin_path, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, plugins_lists_plugin_path, .init = setup, .fini = teardown,
+     .timeout = XF_TIMEOUT_LONG)
 {
     char dir[512];
     snprintf(dir, sizeof dir, "%s", PLUGIN_SLOW);
@@ -376,7 +379,7 @@ Test(node_run, plugins_lists_plugin_path, .init = setup, .fini = teardown, .time
     cr_assert(eq(int, strncmp(c.out, "testsrc ", 8), 0), "built-ins first:\n%s", c.out);
 }
 
-Test(node_run, plugins_describes_one, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, plugins_describes_one, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "plugins", "testsrc", PLUGIN_GOOD, NULL};
@@ -389,7 +392,7 @@ Test(node_run, plugins_describes_one, .init = setup, .fini = teardown, .timeout 
               c.out);
 }
 
-Test(node_run, plugins_refuses_bad, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, plugins_refuses_bad, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "plugins", PLUGIN_BAD_MAGIC, NULL};
@@ -422,7 +425,7 @@ ParameterizedTestParameters(node_run, help)
 }
 
 ParameterizedTest(help_case *h, node_run, help, .init = setup, .fini = teardown,
-                  .timeout = XNT_TIMEOUT)
+                  .timeout = XF_TIMEOUT_LONG)
 {
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, h->args[0], h->args[1][0] ? h->args[1] : NULL, NULL};
@@ -431,7 +434,7 @@ ParameterizedTest(help_case *h, node_run, help, .init = setup, .fini = teardown,
     cr_assert(eq(str, c.err, ""));
 }
 
-Test(node_run, no_command, .init = setup, .fini = teardown, .timeout = XNT_TIMEOUT)
+Test(node_run, no_command, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     static xnt_child c;
     const char *none[] = {XMEM_CLI, NULL};

@@ -90,7 +90,7 @@ ParameterizedTestParameters(plugin_abi, cli_refuses_bad_plugin)
 }
 
 ParameterizedTest(refusal *r, plugin_abi, cli_refuses_bad_plugin, .init = setup, .fini = teardown,
-                  .timeout = XNT_TIMEOUT)
+                  .timeout = XF_TIMEOUT_LONG)
 {
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "node", "--plugin", r->path, "--pool", "x", NULL};

@@ -56,8 +56,8 @@ static uint32_t refcount(xmem_buf_ref r)
 
 static void setup(void)
 {
-    xtt_pool_name(name, sizeof name, "bad");
-    xtt_pool_name(other_name, sizeof other_name, "bad-other");
+    xf_pool_name(name, sizeof name, "bad");
+    xf_pool_name(other_name, sizeof other_name, "bad-other");
     xtt_endpoint(endpoint, sizeof endpoint, "bad");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
@@ -313,7 +313,7 @@ static void send_case(int k)
 }
 
 ParameterizedTest(int *k, bad_input, each_kind, .init = setup, .fini = teardown,
-                  .timeout = XTT_TIMEOUT)
+                  .timeout = XF_TIMEOUT)
 {
     const bad_case *c = &bad_cases[*k];
     if (*k == 25) {
@@ -357,7 +357,7 @@ ParameterizedTest(int *k, bad_input, each_kind, .init = setup, .fini = teardown,
 /* ---- replays ------------------------------------------------------------------------------- */
 
 /* The same valid descriptor twice before reading: one reference, so one buffer. */
-Test(bad_input, replay_while_queued, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(bad_input, replay_while_queued, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     snapshot before = take_snapshot();
     uint8_t wire[XMEM_DESCRIPTOR_SIZE];
@@ -373,7 +373,7 @@ Test(bad_input, replay_while_queued, .init = setup, .fini = teardown, .timeout =
 
 /* A replay of a descriptor the subscriber already received and still holds: its one reference is
  * the held guard's, so a second guard on it must not be handed out. */
-Test(bad_input, replay_while_held, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(bad_input, replay_while_held, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     uint8_t wire[XMEM_DESCRIPTOR_SIZE];
     descriptor_of(victim, wire);
@@ -391,7 +391,7 @@ Test(bad_input, replay_while_held, .init = setup, .fini = teardown, .timeout = X
 }
 
 /* A replay after the subscriber released the buffer: it holds nothing of it any more. */
-Test(bad_input, replay_after_release, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(bad_input, replay_after_release, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     uint8_t wire[XMEM_DESCRIPTOR_SIZE];
     descriptor_of(victim, wire);
@@ -417,7 +417,7 @@ Test(bad_input, replay_after_release, .init = setup, .fini = teardown, .timeout 
 /* Two buffers given, their descriptors swapped in order: a publisher numbers what it sends in
  * increasing order on one pipe, so the older number is a replay and is refused without touching a
  * count; the newer one is accepted. */
-Test(bad_input, out_of_order_is_a_replay, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(bad_input, out_of_order_is_a_replay, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     xmem_buf_ref b = acquire(BUF, 7);
     give(b);
@@ -438,7 +438,7 @@ Test(bad_input, out_of_order_is_a_replay, .init = setup, .fini = teardown, .time
 /* ---- garbage ------------------------------------------------------------------------------- */
 
 /* Random bytes of random lengths and shapes: all refused, nothing changes, no crash. */
-Test(bad_input, garbage_storm, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(bad_input, garbage_storm, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     snapshot before = take_snapshot();
     uint64_t rng = 0x9d2c5680u ^ (uint64_t)getpid();
@@ -486,7 +486,7 @@ static void control(uint8_t out[36], uint16_t type, uint64_t pool_id, uint32_t o
 }
 
 Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,
-     .timeout = XTT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     char pub_ep[160];
     xtt_endpoint(pub_ep, sizeof pub_ep, "bad-pub");
@@ -525,11 +525,11 @@ Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,
     const uint64_t want = (uint64_t)n + 1;
 
     xmem_pub_stats ps;
-    uint64_t deadline = xtt_now_ns() + 5000000000ull;
+    uint64_t deadline = xf_now_ns() + 5000000000ull;
     do {
         cr_assert(eq(int, xmem_pub_poll(pub, 10, &err), XMEM_OK), "%s", err.msg);
         xmem_pub_stats_get(pub, &ps, sizeof ps);
-    } while (ps.rejected < want && xtt_now_ns() < deadline);
+    } while (ps.rejected < want && xf_now_ns() < deadline);
     cr_assert(eq(u64, ps.rejected, want));
     cr_assert(eq(u32, ps.subscribers, 0), "a bad control message made a subscriber");
 
@@ -552,7 +552,7 @@ Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,
 /* A publisher handed a guard it cannot publish: refused, and the guard still emptied (its buffer
  * back in its own pool); an empty guard is refused without harm. */
 Test(bad_input, publisher_refuses_bad_guards, .init = setup, .fini = teardown,
-     .timeout = XTT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     char pub_ep[160];
     xtt_endpoint(pub_ep, sizeof pub_ep, "bad-guard");

@@ -18,7 +18,7 @@ static xmem_sub_t *subs[2];
 
 static void setup(void)
 {
-    xtt_pool_name(name, sizeof name, "end");
+    xf_pool_name(name, sizeof name, "end");
     xtt_endpoint(ep[0], sizeof ep[0], "end-a");
     xtt_endpoint(ep[1], sizeof ep[1], "end-b");
     xmem_error_t err = {0};
@@ -88,7 +88,7 @@ static xmem_err receive_rc(int s, int timeout_ms)
     return xmem_sub_receive(subs[s], timeout_ms, &g, &err);
 }
 
-TestSuite(end, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT);
+TestSuite(end, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT);
 
 Test(end, after_every_frame_sent_before_it)
 {
@@ -137,9 +137,9 @@ Test(end, a_restarted_publisher_reopens_the_stream)
     make_pub(0);
     /* The subscriber keeps subscribing while it reports the end; the new publisher learns of
      * it and welcomes it, which reopens the stream. */
-    uint64_t deadline = xtt_now_ns() + 5000000000ull;
+    uint64_t deadline = xf_now_ns() + 5000000000ull;
     xmem_pub_stats st = {0};
-    while (st.subscribers == 0 && xtt_now_ns() < deadline) {
+    while (st.subscribers == 0 && xf_now_ns() < deadline) {
         receive_rc(0, 0);
         xmem_pub_poll(pubs[0], 20, NULL);
         xmem_pub_stats_get(pubs[0], &st, sizeof st);
@@ -148,9 +148,9 @@ Test(end, a_restarted_publisher_reopens_the_stream)
     /* The WELCOME must be read before the first frame's reference is given: a subscriber that
      * meets a new publisher gives back what the old one left in flight (transport.h). */
     xmem_err rc = XMEM_EEND;
-    for (deadline = xtt_now_ns() + 5000000000ull; rc == XMEM_EEND && xtt_now_ns() < deadline;)
+    for (deadline = xf_now_ns() + 5000000000ull; rc == XMEM_EEND && xf_now_ns() < deadline;)
         if ((rc = receive_rc(0, 20)) == XMEM_EEND)
-            xtt_sleep_us(10000); /* the end is reported at once: do not spin */
+            xf_sleep_us(10000); /* the end is reported at once: do not spin */
     cr_assert(eq(int, rc, XMEM_ETIMEDOUT), "the stream is open again");
     publish(0, 42);
     expect_frame(0, 42);

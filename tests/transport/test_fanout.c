@@ -22,7 +22,7 @@ static int kid_fds[MAX_SUBS];
 
 static void setup(void)
 {
-    xtt_pool_name(name, sizeof name, "fanout");
+    xf_pool_name(name, sizeof name, "fanout");
     xtt_endpoint(endpoint, sizeof endpoint, "fanout");
     for (int i = 0; i < MAX_SUBS; i++)
         kids[i] = -1, kid_fds[i] = -1;
@@ -49,7 +49,7 @@ static void teardown(void)
     for (int i = 0; i < MAX_SUBS; i++) {
         if (kids[i] > 0) {
             kill(kids[i], SIGKILL);
-            test_wait(kids[i]);
+            xf_wait(kids[i]);
         }
         if (kid_fds[i] >= 0)
             close(kid_fds[i]);
@@ -80,7 +80,7 @@ ParameterizedTestParameters(fanout, frames_8mib)
 static void finish(int nsubs, int statuses[])
 {
     int left = nsubs;
-    uint64_t deadline = xtt_now_ns() + 20ull * 1000000000ull;
+    uint64_t deadline = xf_now_ns() + 20ull * 1000000000ull;
     uint64_t end_no = 1u << 30;
     while (left > 0) {
         xmem_error_t err = {0};
@@ -88,7 +88,7 @@ static void finish(int nsubs, int statuses[])
                      xtt_publish_frame(pub, pool, XTT_FRAME_MIN, end_no++, XTT_FRAME_END, &err),
                      XMEM_OK),
                   "%s", err.msg);
-        xtt_sleep_us(10000);
+        xf_sleep_us(10000);
         for (int i = 0; i < nsubs; i++) {
             if (kids[i] <= 0)
                 continue;
@@ -99,14 +99,14 @@ static void finish(int nsubs, int statuses[])
             kids[i] = -1;
             left--;
         }
-        cr_assert(lt(u64, xtt_now_ns(), deadline), "%d consumer(s) never saw the end frame", left);
+        cr_assert(lt(u64, xf_now_ns(), deadline), "%d consumer(s) never saw the end frame", left);
     }
 }
 
 ParameterizedTest(fan_case *fc, fanout, frames_8mib, .init = setup, .fini = teardown,
                   .timeout = 120)
 {
-    const uint64_t frames = XTT_SCALE(32, 16);
+    const uint64_t frames = XF_SCALE(32, 16);
     xtt_consumer c = {.pool_name = name, .endpoint = endpoint, .deadline_ms = 60000};
     xmem_sub_options_init(&c.opts);
     c.opts.policy = (xmem_queue_policy)fc->policy;
@@ -139,7 +139,7 @@ ParameterizedTest(fan_case *fc, fanout, frames_8mib, .init = setup, .fini = tear
     finish(fc->nsubs, statuses);
     for (int i = 0; i < fc->nsubs; i++) {
         xtt_report rep;
-        cr_assert(test_read_all(kid_fds[i], &rep, sizeof rep), "consumer %d sent no report", i);
+        cr_assert(xf_read_all(kid_fds[i], &rep, sizeof rep), "consumer %d sent no report", i);
         cr_assert(eq(int, rep.step, XTT_STEP_OK), "consumer %d failed at step %d (rc %d)", i,
                   rep.step, rep.rc);
         cr_assert(eq(u64, rep.content_errors, 0), "consumer %d: %llu frames with wrong content", i,
@@ -174,7 +174,7 @@ ParameterizedTestParameters(fanout, frame_sizes)
 }
 
 ParameterizedTest(size_t *size, fanout, frame_sizes, .init = setup, .fini = teardown,
-                  .timeout = XTT_TIMEOUT)
+                  .timeout = XF_TIMEOUT)
 {
     xtt_consumer c = {
         .pool_name = name, .endpoint = endpoint, .deadline_ms = 20000, .strict = true};
@@ -190,7 +190,7 @@ ParameterizedTest(size_t *size, fanout, frame_sizes, .init = setup, .fini = tear
     int st[1];
     finish(1, st);
     xtt_report rep;
-    cr_assert(test_read_all(kid_fds[0], &rep, sizeof rep));
+    cr_assert(xf_read_all(kid_fds[0], &rep, sizeof rep));
     cr_assert(eq(int, rep.step, XTT_STEP_OK), "step %d rc %d", rep.step, rep.rc);
     cr_assert(eq(u64, rep.received, 8));
     cr_assert(eq(u64, rep.content_errors, 0));
@@ -222,7 +222,7 @@ static void wait_one(xmem_pub_t *p, uint32_t n)
 
 /* A pass-through node: a subscriber forwards the read-only buffer it received through its own
  * publisher; the next subscriber gets the same buffer (no copy) and its reference is the last. */
-Test(fanout, forward_read_only, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(fanout, forward_read_only, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     char ep2[160];
     xtt_endpoint(ep2, sizeof ep2, "fanout-fwd");
@@ -275,7 +275,7 @@ Test(fanout, forward_read_only, .init = setup, .fini = teardown, .timeout = XTT_
 }
 
 /* One subscriber connected to two publishers of the pool: it gets both streams, each in order. */
-Test(fanout, two_publishers_one_subscriber, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(fanout, two_publishers_one_subscriber, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     char ep2[160];
     xtt_endpoint(ep2, sizeof ep2, "fanout-two");
@@ -321,7 +321,7 @@ Test(fanout, two_publishers_one_subscriber, .init = setup, .fini = teardown, .ti
 
 /* The same hand-off over TCP on loopback (a wildcard port, read back from the publisher): the
  * descriptor crosses a TCP connection, the frame stays in the pool. One process, block policy. */
-Test(fanout, over_tcp, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(fanout, over_tcp, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     enum { FRAMES = 12, SIZE = 1 << 20 };
     xmem_error_t err = {0};

@@ -112,7 +112,7 @@ static uint32_t sub_owner;
 
 static void setup(void)
 {
-    xtt_pool_name(name, sizeof name, "fuzz");
+    xf_pool_name(name, sizeof name, "fuzz");
     xtt_endpoint(endpoint, sizeof endpoint, "fuzz");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",

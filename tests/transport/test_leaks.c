@@ -25,7 +25,7 @@ static int kid_in[MAX_KIDS] = {-1, -1}, kid_out[MAX_KIDS] = {-1, -1};
 
 static void setup(void)
 {
-    xtt_pool_name(name, sizeof name, "leaks");
+    xf_pool_name(name, sizeof name, "leaks");
     xtt_endpoint(endpoint, sizeof endpoint, "leaks");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
@@ -39,7 +39,7 @@ static void teardown(void)
     for (int i = 0; i < MAX_KIDS; i++) {
         if (kids[i] > 0) {
             kill(kids[i], SIGKILL);
-            test_wait(kids[i]);
+            xf_wait(kids[i]);
         }
         if (kid_in[i] >= 0)
             close(kid_in[i]);
@@ -169,10 +169,10 @@ static void kid_main(int in_fd, int out_fd, uint32_t depth, xmem_queue_policy po
                 rep.rc = 1000;
         }
     }
-    if (!test_write_all(out_fd, &rep, sizeof rep) || rep.rc)
+    if (!xf_write_all(out_fd, &rep, sizeof rep) || rep.rc)
         _exit(2);
     char cmd = 0;
-    if (!test_read_all(in_fd, &cmd, 1))
+    if (!xf_read_all(in_fd, &cmd, 1))
         _exit(3);
     if (cmd == KID_EXIT)
         _exit(0);
@@ -207,29 +207,28 @@ static void start_kid(int k, uint32_t depth, xmem_queue_policy policy, int hold)
 static hold_report kid_report(int k)
 {
     hold_report rep;
-    cr_assert(test_read_all(kid_out[k], &rep, sizeof rep), "subscriber process %d sent no report",
-              k);
+    cr_assert(xf_read_all(kid_out[k], &rep, sizeof rep), "subscriber process %d sent no report", k);
     cr_assert(eq(i32, rep.rc, 0), "subscriber process %d failed: %d", k, rep.rc);
     return rep;
 }
 
 static void kid_command(int k, char cmd)
 {
-    cr_assert(test_write_all(kid_in[k], &cmd, 1));
-    cr_assert(eq(int, test_wait(kids[k]), 0));
+    cr_assert(xf_write_all(kid_in[k], &cmd, 1));
+    cr_assert(eq(int, xf_wait(kids[k]), 0));
     kids[k] = -1;
 }
 
 static void kid_kill_reap(int k)
 {
-    cr_assert(eq(int, test_wait(kids[k]), -SIGKILL));
+    cr_assert(eq(int, xf_wait(kids[k]), -SIGKILL));
     kids[k] = -1;
 }
 
 static void kid_kill(int k)
 {
     cr_assert(eq(int, kill(kids[k], SIGKILL), 0));
-    cr_assert(eq(int, test_wait(kids[k]), -SIGKILL));
+    cr_assert(eq(int, xf_wait(kids[k]), -SIGKILL));
     kids[k] = -1;
 }
 
@@ -238,7 +237,7 @@ static void kid_kill(int k)
 static uint64_t publish_until_recovered(uint64_t frame_no, xmem_sub_t *reader, uint32_t subscribers,
                                         int ms)
 {
-    uint64_t deadline = xtt_now_ns() + (uint64_t)ms * 1000000ull;
+    uint64_t deadline = xf_now_ns() + (uint64_t)ms * 1000000ull;
     for (;;) {
         publish(frame_no);
         if (reader)
@@ -248,13 +247,13 @@ static uint64_t publish_until_recovered(uint64_t frame_no, xmem_sub_t *reader, u
         xmem_pub_stats_get(pub, &ps, sizeof ps);
         if (xmem_pool_free_count(pool) == CAP && ps.subscribers == subscribers)
             return frame_no;
-        if (xtt_now_ns() > deadline) {
+        if (xf_now_ns() > deadline) {
             char holders[2048];
             xmem_pool_describe_holders(pool, holders, sizeof holders);
             cr_fatal("not recovered after %d ms: %u of %u free, %u subscribers; holders:\n%s", ms,
                      xmem_pool_free_count(pool), CAP, ps.subscribers, holders);
         }
-        xtt_sleep_us(10000);
+        xf_sleep_us(10000);
     }
 }
 
@@ -262,7 +261,7 @@ static uint64_t publish_until_recovered(uint64_t frame_no, xmem_sub_t *reader, u
 
 /* A drop_oldest subscriber that does not read: the publisher sends it 2 x depth and then drops
  * (queue-full); reading later gives the newest `depth`, the older ones go back to the pool. */
-Test(leaks, queue_full_then_drained, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, queue_full_then_drained, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     make_pub(1000);
     subs[0] = make_sub(2, XMEM_POLICY_DROP_OLDEST);
@@ -293,7 +292,7 @@ Test(leaks, queue_full_then_drained, .init = setup, .fini = teardown, .timeout =
     expect_all_free("after destroy");
 }
 
-Test(leaks, queue_full_then_destroyed, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, queue_full_then_destroyed, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     make_pub(1000);
     subs[0] = make_sub(3, XMEM_POLICY_DROP_OLDEST);
@@ -316,15 +315,15 @@ Test(leaks, queue_full_then_destroyed, .init = setup, .fini = teardown, .timeout
 
 /* A block subscriber that does not read: the publisher waits block_timeout_ms for each further
  * buffer, then drops it (block-timeout); nothing is held but the `depth` it was given. */
-Test(leaks, block_queue_full_times_out, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, block_queue_full_times_out, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     make_pub(50);
     subs[0] = make_sub(2, XMEM_POLICY_BLOCK);
     wait_subs(1);
-    uint64_t t0 = xtt_now_ns();
+    uint64_t t0 = xf_now_ns();
     for (uint64_t f = 0; f < 5; f++)
         publish(f);
-    uint64_t ms = (xtt_now_ns() - t0) / 1000000;
+    uint64_t ms = (xf_now_ns() - t0) / 1000000;
     cr_assert(ge(u64, ms, 3 * 50 - 10), "3 blocked publishes took %llu ms", (unsigned long long)ms);
     xmem_pub_sub_stats ss = sub_stats(0);
     cr_assert(eq(u64, ss.delivered, 2));
@@ -342,7 +341,7 @@ Test(leaks, block_queue_full_times_out, .init = setup, .fini = teardown, .timeou
 /* ---- late joiner --------------------------------------------------------------------------- */
 
 /* Nothing published before a subscriber joined reaches it, and nothing of it leaks. */
-Test(leaks, late_joiner, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, late_joiner, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     make_pub(1000);
     for (uint64_t f = 0; f < 5; f++)
@@ -378,7 +377,7 @@ Test(leaks, late_joiner, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT
 
 /* Destroyed with descriptors queued in the subscriber and more still in the socket. */
 Test(leaks, destroy_with_unread_and_in_transit, .init = setup, .fini = teardown,
-     .timeout = XTT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     make_pub(1000);
     subs[0] = make_sub(8, XMEM_POLICY_DROP_OLDEST);
@@ -411,7 +410,7 @@ Test(leaks, destroy_with_unread_and_in_transit, .init = setup, .fini = teardown,
 }
 
 /* Holding a received guard, then more arrive, then everything is released and destroyed. */
-Test(leaks, destroy_after_releasing_held, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, destroy_after_releasing_held, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     make_pub(1000);
     subs[0] = make_sub(4, XMEM_POLICY_BLOCK);
@@ -428,7 +427,7 @@ Test(leaks, destroy_after_releasing_held, .init = setup, .fini = teardown, .time
 }
 
 /* A subscriber process that leaves without reading anything: descriptors lost in transit. */
-Test(leaks, process_leaves_without_reading, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, process_leaves_without_reading, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_kid(0, 8, XMEM_POLICY_DROP_OLDEST, 0);
     make_pub(1000);
@@ -444,7 +443,7 @@ Test(leaks, process_leaves_without_reading, .init = setup, .fini = teardown, .ti
 
 /* A subscriber process that exits without destroying its subscriber (no unsubscribe, no detach):
  * its references stay with its dead slot until reclaimed. */
-Test(leaks, process_exits_without_destroy, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, process_exits_without_destroy, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_kid(0, 8, XMEM_POLICY_DROP_OLDEST, 2);
     make_pub(1000);
@@ -471,7 +470,7 @@ Test(leaks, process_exits_without_destroy, .init = setup, .fini = teardown, .tim
 
 /* Killed holding two received buffers and with three more in transit; the parent reclaims. */
 Test(leaks, sigkill_holding_then_reclaim_pid, .init = setup, .fini = teardown,
-     .timeout = XTT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_kid(0, 8, XMEM_POLICY_DROP_OLDEST, 2);
     make_pub(1000);
@@ -496,7 +495,7 @@ Test(leaks, sigkill_holding_then_reclaim_pid, .init = setup, .fini = teardown,
 
 /* Killed while publishing goes on to it and to a live subscriber; the publisher's own liveness
  * check gives the dead one's references back, and the live one misses nothing. */
-Test(leaks, sigkill_recovered_by_publisher, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, sigkill_recovered_by_publisher, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_kid(0, 8, XMEM_POLICY_DROP_OLDEST, 2);
     make_pub(1000);
@@ -529,7 +528,7 @@ Test(leaks, sigkill_recovered_by_publisher, .init = setup, .fini = teardown, .ti
 /* Killed and not yet reaped (a zombie): its references are no longer in use, and the publisher's
  * liveness check gives them back as it would a reaped one's. */
 Test(leaks, sigkill_zombie_recovered_by_publisher, .init = setup, .fini = teardown,
-     .timeout = XTT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_kid(0, 8, XMEM_POLICY_DROP_OLDEST, 1);
     make_pub(1000);
@@ -543,7 +542,7 @@ Test(leaks, sigkill_zombie_recovered_by_publisher, .init = setup, .fini = teardo
     /* Wait until it is a zombie, without reaping it. */
     char path[64], stat[256] = {0};
     snprintf(path, sizeof path, "/proc/%d/stat", (int)kids[0]);
-    uint64_t deadline = xtt_now_ns() + 5000000000ull;
+    uint64_t deadline = xf_now_ns() + 5000000000ull;
     for (;;) {
         FILE *f = fopen(path, "re");
         cr_assert(not(eq(ptr, f, NULL)));
@@ -553,8 +552,8 @@ Test(leaks, sigkill_zombie_recovered_by_publisher, .init = setup, .fini = teardo
         char *p = strrchr(stat, ')');
         if (p && p[1] == ' ' && p[2] == 'Z')
             break;
-        cr_assert(lt(u64, xtt_now_ns(), deadline), "the killed subscriber never became a zombie");
-        xtt_sleep_us(1000);
+        cr_assert(lt(u64, xf_now_ns(), deadline), "the killed subscriber never became a zombie");
+        xf_sleep_us(1000);
     }
     publish_until_recovered(3, NULL, 0, 3000);
     kid_kill_reap(0);
@@ -562,7 +561,7 @@ Test(leaks, sigkill_zombie_recovered_by_publisher, .init = setup, .fini = teardo
 
 /* The publisher goes first: what it had sent stays the subscriber's, and comes back when the
  * subscriber is destroyed, whether or not it was read. */
-Test(leaks, publisher_destroyed_first, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(leaks, publisher_destroyed_first, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     make_pub(1000);
     subs[0] = make_sub(8, XMEM_POLICY_DROP_OLDEST);
@@ -589,7 +588,7 @@ Test(leaks, publisher_destroyed_first, .init = setup, .fini = teardown, .timeout
 
 /* A block subscriber killed while full: the publisher must not wait its block timeout for it. */
 Test(leaks, sigkill_block_subscriber_does_not_stall, .init = setup, .fini = teardown,
-     .timeout = XTT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     start_kid(0, 2, XMEM_POLICY_BLOCK, 0);
     make_pub(10000);
@@ -598,9 +597,9 @@ Test(leaks, sigkill_block_subscriber_does_not_stall, .init = setup, .fini = tear
     publish(0);
     publish(1); /* it holds its depth now */
     kid_kill(0);
-    uint64_t t0 = xtt_now_ns();
+    uint64_t t0 = xf_now_ns();
     publish(2);
-    uint64_t ms = (xtt_now_ns() - t0) / 1000000;
+    uint64_t ms = (xf_now_ns() - t0) / 1000000;
     cr_assert(lt(u64, ms, 2000), "publishing past a dead block subscriber took %llu ms",
               (unsigned long long)ms);
     xmem_pub_stats ps;
@@ -618,7 +617,7 @@ Test(leaks, sigkill_block_subscriber_does_not_stall, .init = setup, .fini = tear
  * the death while it waits for frames, and gives those references back without being destroyed.
  * The dying publisher is a raw ROUTER in a child: it gives 8 references and sends 3 descriptors. */
 Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = teardown,
-     .timeout = XTT_TIMEOUT)
+     .timeout = XF_TIMEOUT)
 {
     enum { GIVEN = 8, SENT = 3 };
     int to_kid[2], from_kid[2];
@@ -634,7 +633,7 @@ Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = te
         xtt_raw raw;
         uint32_t owner = 0;
         if (xmem_pool_open(name, &cp, NULL) != XMEM_OK || !xtt_raw_bind(&raw, endpoint) ||
-            !xtt_raw_wait_subscriber(&raw, 5000) || !test_read_all(to_kid[0], &owner, sizeof owner))
+            !xtt_raw_wait_subscriber(&raw, 5000) || !xf_read_all(to_kid[0], &owner, sizeof owner))
             _exit(2);
         uint8_t welcome[24] = {0};
         xtt_put_le(welcome, 0x31574d58u, 4); /* "XMW1", transport/control.h */
@@ -652,7 +651,7 @@ Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = te
             xmem_descriptor d = {.pool_id = xmem_pool_id(cp),
                                  .ref = xmem_guard_ref(&g),
                                  .sequence = (uint64_t)j + 1,
-                                 .timestamp_ns = xtt_now_ns(),
+                                 .timestamp_ns = xf_now_ns(),
                                  .owner = owner};
             xmem_guard_forget(&g);
             uint8_t wire[XMEM_DESCRIPTOR_SIZE];
@@ -661,7 +660,7 @@ Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = te
                 _exit(5);
         }
         char done = 1;
-        test_write_all(from_kid[1], &done, 1);
+        xf_write_all(from_kid[1], &done, 1);
         for (;;)
             pause(); /* killed with the rest in flight */
     }
@@ -672,9 +671,9 @@ Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = te
     cr_assert(eq(int, xmem_sub_create(name, NULL, &subs[0], &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(int, xmem_sub_connect(subs[0], endpoint, &err), XMEM_OK), "%s", err.msg);
     uint32_t owner = xmem_pool_owner_id(xmem_sub_pool(subs[0]));
-    cr_assert(test_write_all(to_kid[1], &owner, sizeof owner));
+    cr_assert(xf_write_all(to_kid[1], &owner, sizeof owner));
     char done = 0;
-    cr_assert(test_read_all(from_kid[0], &done, 1), "the publisher child failed");
+    cr_assert(xf_read_all(from_kid[0], &done, 1), "the publisher child failed");
     for (int j = 0; j < SENT; j++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
         cr_assert(eq(int, xmem_sub_receive(subs[0], 5000, &g, &err), XMEM_OK), "%s", err.msg);
@@ -682,13 +681,13 @@ Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = te
     }
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - (GIVEN - SENT)));
     kill(kid, SIGKILL);
-    cr_assert(eq(int, test_wait(kid), -SIGKILL));
+    cr_assert(eq(int, xf_wait(kid), -SIGKILL));
     kids[0] = -1;
     cr_assert(eq(int, xmem_pool_reclaim_pid(pool, kid, NULL, &err), XMEM_OK), "%s", err.msg);
 
     /* The subscriber lives on; waiting for frames lets it look at its publisher. */
-    uint64_t deadline = xtt_now_ns() + 3000000000ull;
-    while (xmem_pool_free_count(pool) != CAP && xtt_now_ns() < deadline) {
+    uint64_t deadline = xf_now_ns() + 3000000000ull;
+    while (xmem_pool_free_count(pool) != CAP && xf_now_ns() < deadline) {
         xmem_guard_t g = XMEM_GUARD_INIT;
         cr_assert(eq(int, xmem_sub_receive(subs[0], 100, &g, NULL), XMEM_ETIMEDOUT));
     }

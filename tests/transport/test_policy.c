@@ -22,7 +22,7 @@ static int kid_fds[2] = {-1, -1};
 
 static void setup(void)
 {
-    xtt_pool_name(name, sizeof name, "policy");
+    xf_pool_name(name, sizeof name, "policy");
     xtt_endpoint(endpoint, sizeof endpoint, "policy");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
@@ -46,7 +46,7 @@ static void teardown(void)
         xmem_sub_destroy(&subs[i]);
         if (kids[i] > 0) {
             kill(kids[i], SIGKILL);
-            test_wait(kids[i]);
+            xf_wait(kids[i]);
         }
         if (kid_fds[i] >= 0)
             close(kid_fds[i]);
@@ -76,17 +76,17 @@ static void publish(uint64_t frame_no, uint64_t flags)
 /* Publishes the end frame every 20 ms until consumer k has exited; returns its report. */
 static xtt_report finish(int k)
 {
-    uint64_t deadline = xtt_now_ns() + 30ull * 1000000000ull;
+    uint64_t deadline = xf_now_ns() + 30ull * 1000000000ull;
     uint64_t end_no = 1u << 30;
     int st;
     while ((st = xtt_try_wait(kids[k])) == -2000) {
-        cr_assert(lt(u64, xtt_now_ns(), deadline), "the consumer never saw the end frame");
+        cr_assert(lt(u64, xf_now_ns(), deadline), "the consumer never saw the end frame");
         publish(end_no++, XTT_FRAME_END);
-        xtt_sleep_us(20000);
+        xf_sleep_us(20000);
     }
     kids[k] = -1;
     xtt_report rep;
-    cr_assert(test_read_all(kid_fds[k], &rep, sizeof rep), "the consumer sent no report");
+    cr_assert(xf_read_all(kid_fds[k], &rep, sizeof rep), "the consumer sent no report");
     cr_assert(eq(int, rep.step, XTT_STEP_OK), "consumer failed at step %d (rc %d)", rep.step,
               rep.rc);
     cr_assert(eq(u64, rep.content_errors, 0), "%llu frames with wrong content",
@@ -112,7 +112,7 @@ static uint64_t receive(xmem_sub_t *s)
 
 /* In one process, step by step: the subscriber keeps the newest `depth` of what reached it, and
  * the publisher stops sending at 2 x depth outstanding. */
-Test(policy, drop_oldest_keeps_newest, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(policy, drop_oldest_keeps_newest, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     xmem_sub_options o;
     xmem_sub_options_init(&o);
@@ -170,14 +170,14 @@ Test(policy, slow_consumer_drop_oldest, .init = setup, .fini = teardown, .timeou
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pub_wait_subscribers(pub, 1, 10000, &err), XMEM_OK), "%s", err.msg);
 
-    uint64_t worst = 0, t0 = xtt_now_ns();
+    uint64_t worst = 0, t0 = xf_now_ns();
     for (uint64_t f = 0; f < frames; f++) {
-        uint64_t t = xtt_now_ns();
+        uint64_t t = xf_now_ns();
         publish(f, 0);
-        uint64_t d = xtt_now_ns() - t;
+        uint64_t d = xf_now_ns() - t;
         worst = d > worst ? d : worst;
     }
-    uint64_t total_ms = (xtt_now_ns() - t0) / 1000000;
+    uint64_t total_ms = (xf_now_ns() - t0) / 1000000;
     uint64_t consumer_ms = frames * (uint64_t)delay_us / 1000;
     cr_assert(lt(u64, total_ms, consumer_ms / 4),
               "%llu publishes took %llu ms; the consumer needs %llu ms for them: the publisher "
@@ -224,10 +224,10 @@ Test(policy, slow_consumer_block, .init = setup, .fini = teardown, .timeout = 60
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pub_wait_subscribers(pub, 1, 10000, &err), XMEM_OK), "%s", err.msg);
 
-    uint64_t t0 = xtt_now_ns();
+    uint64_t t0 = xf_now_ns();
     for (uint64_t f = 0; f < frames; f++)
         publish(f, 0);
-    uint64_t total_ms = (xtt_now_ns() - t0) / 1000000;
+    uint64_t total_ms = (xf_now_ns() - t0) / 1000000;
     /* It can run at most `depth` frames ahead of a consumer that holds each frame for delay. */
     uint64_t paced_ms = (frames - 2 * c.opts.depth) * (uint64_t)delay_us / 1000 / 2;
     cr_assert(ge(u64, total_ms, paced_ms), "%llu publishes took %llu ms: not paced by the consumer",
@@ -269,10 +269,10 @@ Test(policy, mixed_subscribers, .init = setup, .fini = teardown, .timeout = 60)
     start_pub();
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pub_wait_subscribers(pub, 2, 10000, &err), XMEM_OK), "%s", err.msg);
-    uint64_t t0 = xtt_now_ns();
+    uint64_t t0 = xf_now_ns();
     for (uint64_t f = 0; f < frames; f++)
         publish(f, 0);
-    uint64_t total_ms = (xtt_now_ns() - t0) / 1000000;
+    uint64_t total_ms = (xf_now_ns() - t0) / 1000000;
     cr_assert(lt(u64, total_ms, frames * 20 / 4), "the slow consumer slowed the publisher: %llu ms",
               (unsigned long long)total_ms);
     xmem_pub_sub_stats ss[2];
@@ -293,7 +293,7 @@ Test(policy, mixed_subscribers, .init = setup, .fini = teardown, .timeout = 60)
 
 /* The descriptor's sequence is "the publisher's count of publishes, from 0", so a subscriber sees
  * a gap where the publisher dropped frames for it (queue-full), and where nobody was subscribed. */
-Test(policy, sequence_counts_every_publish, .init = setup, .fini = teardown, .timeout = XTT_TIMEOUT)
+Test(policy, sequence_counts_every_publish, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     start_pub();
     publish(0, 0); /* to nobody */

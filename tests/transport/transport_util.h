@@ -23,25 +23,9 @@
 #include <xmem/pool_admin.h>
 #include <xmem/xmem.h>
 
-#include "child_io.h"
-
-/* Seconds a test that forks or does IPC may run before Criterion kills it. */
-#define XTT_TIMEOUT 30
-
-/* Counts scaled down under ASan+UBSan, where every byte touched costs several times more. */
-#ifdef XMEM_SANITIZE
-#define XTT_SCALE(normal, sanitized) (sanitized)
-#else
-#define XTT_SCALE(normal, sanitized) (normal)
-#endif
+#include "fixture.h"
 
 /* ---- names --------------------------------------------------------------------------------- */
-
-/* Pool names are xmemt_<tag>_<pid> with a tag of [a-z.-] (tests/check_no_shm.sh parses them). */
-static inline void xtt_pool_name(char *buf, size_t len, const char *tag)
-{
-    snprintf(buf, len, "xmemt_%s_%ld", tag, (long)getpid());
-}
 
 static inline void xtt_endpoint(char *buf, size_t len, const char *tag)
 {
@@ -55,28 +39,12 @@ static inline void xtt_unlink_endpoint(const char *endpoint)
         unlink(endpoint + 6);
 }
 
-/* ---- time ---------------------------------------------------------------------------------- */
-
-static inline uint64_t xtt_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline void xtt_sleep_us(long us)
-{
-    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* A subscriber sorts what has reached its socket when it is asked for a buffer; descriptors just
  * published may still be on their way there. Tests that check which ones a drop_oldest
  * subscriber keeps wait this long first, so that all of them have arrived. */
 static inline void xtt_settle(void)
 {
-    xtt_sleep_us(200000);
+    xf_sleep_us(200000);
 }
 
 /* ---- self-checking frames ------------------------------------------------------------------ */
@@ -161,12 +129,12 @@ static inline xmem_err xtt_publish_frame(xmem_pub_t *pub, xmem_pool_t *pool, siz
                                          uint64_t frame_no, uint64_t flags, xmem_error_t *err)
 {
     xmem_guard_t g = XMEM_GUARD_INIT;
-    uint64_t deadline = xtt_now_ns() + 10ull * 1000000000ull;
+    uint64_t deadline = xf_now_ns() + 10ull * 1000000000ull;
     for (;;) {
         xmem_err rc = xmem_pool_acquire_cpu(pool, size, &g, err);
         if (rc == XMEM_OK)
             break;
-        if (rc != XMEM_EEXHAUSTED || xtt_now_ns() > deadline)
+        if (rc != XMEM_EEXHAUSTED || xf_now_ns() > deadline)
             return rc;
         xmem_pub_poll(pub, 1, NULL);
     }
@@ -253,11 +221,11 @@ static inline void xtt_consume(const xtt_consumer *c, xtt_report *rep)
         xmem_sub_destroy(&sub);
         return;
     }
-    uint64_t deadline = xtt_now_ns() + (uint64_t)c->deadline_ms * 1000000ull;
+    uint64_t deadline = xf_now_ns() + (uint64_t)c->deadline_ms * 1000000ull;
     uint64_t last_seq = 0, last_frame = 0;
     bool any = false;
     while (!rep->saw_end) {
-        if (xtt_now_ns() > deadline) {
+        if (xf_now_ns() > deadline) {
             rep->step = XTT_STEP_DEADLINE;
             break;
         }
@@ -301,7 +269,7 @@ static inline void xtt_consume(const xtt_consumer *c, xtt_report *rep)
             any = true;
             rep->received++;
             if (c->delay_us)
-                xtt_sleep_us(c->delay_us);
+                xf_sleep_us(c->delay_us);
         }
         if (xmem_guard_release(&g, &err)) {
             rep->step = XTT_STEP_RELEASE;
@@ -326,7 +294,7 @@ static inline pid_t xtt_fork_consumer(const xtt_consumer *c, int *report_fd)
         close(fds[0]);
         xtt_report rep;
         xtt_consume(c, &rep);
-        bool ok = test_write_all(fds[1], &rep, sizeof rep);
+        bool ok = xf_write_all(fds[1], &rep, sizeof rep);
         _exit(ok && rep.step == XTT_STEP_OK && rep.content_errors == 0 &&
                       (!c->strict || rep.order_errors == 0)
                   ? 0
