@@ -9,18 +9,30 @@ trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 libdir=$(ls -d "$work"/prefix/lib*/cmake/xmem | head -n1)
 libdir=${libdir%/cmake/xmem}
+unset LD_LIBRARY_PATH # everything below must find libxmem by itself
+
+# The installed program runs from its prefix, and from the prefix moved elsewhere: its RUNPATH
+# is relative to itself ($ORIGIN/../lib).
+readelf -d "$work/prefix/bin/xmem" | grep -q 'RUNPATH.*\$ORIGIN/\.\./lib' ||
+    { readelf -d "$work/prefix/bin/xmem"; echo "bin/xmem has no \$ORIGIN RUNPATH" >&2; exit 1; }
+mv "$work/prefix" "$work/moved"
+"$work/moved/bin/xmem" --help >/dev/null
+"$work/moved/bin/xmem" plugins | grep -q testsrc ||
+    { echo "the moved xmem lists no built-in plugins" >&2; exit 1; }
+mv "$work/moved" "$work/prefix"
+"$work/prefix/bin/xmem" --help >/dev/null
+echo "installed xmem: runs from its prefix and from a moved one, without LD_LIBRARY_PATH"
 PKG_CONFIG_PATH="$libdir/pkgconfig" cmake -S "$src/tests/install" -B "$work/build" \
     -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/build" >/dev/null
-LD_LIBRARY_PATH="$libdir" "$work/build/uses_cmake_package"
-LD_LIBRARY_PATH="$libdir" "$work/build/uses_pkg_config"
+"$work/build/uses_cmake_package"
+"$work/build/uses_pkg_config"
 
 # The out-of-tree example plugin, built as its author would (find_package on the installed
 # package), run under the installed `xmem node` between two built-ins:
 # testsrc -> threshold -> stats, 50 frames, every node must end cleanly with every frame seen.
 cmake -S "$src/examples/plugin" -B "$work/plugin" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/plugin" >/dev/null
-export LD_LIBRARY_PATH="$libdir"
 xmem="$work/prefix/bin/xmem"
 pool="xmem_install_$$"
 ipc="ipc://$work/sock"
