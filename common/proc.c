@@ -1,19 +1,19 @@
 /* Process identity from /proc: start time and liveness (zombies count as dead: their pool
- * references are no longer in use even before their parent reaps them). */
+ * references are no longer in use even before their parent reaps them; a process whose main
+ * thread exited while others run is alive). */
 #define _GNU_SOURCE
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads the state letter and start time; false if the process does not exist. */
-static bool read_stat(pid_t pid, char *state, uint64_t *start_time)
+/* Reads the state letter and start time from a stat file; false if it does not exist. */
+static bool read_stat_file(const char *path, char *state, uint64_t *start_time)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "re");
     if (!f)
         return false;
@@ -43,6 +43,40 @@ static bool read_stat(pid_t pid, char *state, uint64_t *start_time)
     return true;
 }
 
+static bool read_stat(pid_t pid, char *state, uint64_t *start_time)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return read_stat_file(path, state, start_time);
+}
+
+static bool dead_state(char state)
+{
+    return state == 'Z' || state == 'X';
+}
+
+/* The main thread is a zombie: the process lives on while any other thread of it runs. */
+static bool other_thread_runs(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool runs = false;
+    struct dirent *e;
+    while (!runs && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || atoi(e->d_name) == (int)pid)
+            continue;
+        char path[sizeof dir + sizeof e->d_name + 8], state;
+        uint64_t start;
+        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+        runs = read_stat_file(path, &state, &start) && !dead_state(state);
+    }
+    closedir(d);
+    return runs;
+}
+
 uint64_t xmemi_proc_start_time(pid_t pid)
 {
     char state;
@@ -60,7 +94,7 @@ bool xmemi_proc_alive(pid_t pid, uint64_t start_time)
         /* No /proc: fall back to the signal probe alone. */
         return kill(pid, 0) == 0 || errno == EPERM;
     }
-    if (state == 'Z' || state == 'X')
+    if (start_time != 0 && start != start_time)
         return false;
-    return start_time == 0 || start == start_time;
+    return !dead_state(state) || other_thread_runs(pid);
 }

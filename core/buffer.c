@@ -32,7 +32,7 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
                           pool->name, (int)pool->region.hdr->creator_pid);
     /* Unbacked until the new object exists: a death in between leaves a slot a later backing
      * cleans up, never one that claims an object of the wrong size. */
-    rec->capacity = 0;
+    atomic_store_explicit(&rec->capacity, 0, memory_order_release);
     uint64_t capacity = xmemi_class_capacity(size_class, pool->region.hdr->page_size);
     char name[XMEMI_SHM_NAME_MAX];
     xmemi_buffer_shm_name(pool->name, index, name);
@@ -41,23 +41,21 @@ xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_clas
     xmemi_shm shm;
     xmem_error_t cause;
     xmem_err rc = xmemi_shm_create(name, capacity, true, &shm, &cause);
-    if (rc) {
-        /* The old object is gone: the slot is unbacked now, and every process's cached mapping
-         * of it must miss (epochs only grow, so a later backing never matches an old cache). */
-        rec->capacity = 0;
-        atomic_fetch_add_explicit(&rec->backing_epoch, 1, memory_order_release);
+    /* The old object is gone either way: every process's cached mapping of it must miss (epochs
+     * only grow, so a later backing never matches an old cache). */
+    uint64_t epoch = atomic_load_explicit(&rec->backing_epoch, memory_order_relaxed) + 1;
+    atomic_store_explicit(&rec->backing_epoch, epoch, memory_order_release);
+    if (rc)
         return xmemi_fail_cause(err, rc, &cause, "pool '%s': cannot create buffer %u of %llu bytes",
                                 pool->name, index, (unsigned long long)capacity);
-    }
-    rec->capacity = capacity;
     rec->size_class = (uint16_t)size_class;
     rec->storage = XMEM_STORAGE_CPU;
     rec->device = -1;
-    uint64_t epoch = atomic_load_explicit(&rec->backing_epoch, memory_order_relaxed) + 1;
-    atomic_store_explicit(&rec->backing_epoch, epoch, memory_order_release);
     pthread_mutex_lock(&pool->map_lock);
     cache_store(pool, index, shm.addr, shm.size, epoch);
     pthread_mutex_unlock(&pool->map_lock);
+    /* Last: from here the slot files under its class (xmemi_list_home). */
+    atomic_store_explicit(&rec->capacity, capacity, memory_order_release);
     return XMEM_OK;
 }
 
@@ -68,7 +66,8 @@ xmem_err xmemi_buffer_map(xmem_pool_t *pool, uint32_t index, void **addr, xmem_e
     xmem_err rc = XMEM_OK;
     pthread_mutex_lock(&pool->map_lock);
     uint64_t epoch = atomic_load_explicit(&rec->backing_epoch, memory_order_acquire);
-    if (rec->capacity == 0) {
+    uint64_t capacity = atomic_load_explicit(&rec->capacity, memory_order_acquire);
+    if (capacity == 0) {
         rc = xmemi_fail(err, XMEM_EFREED, 0, "pool '%s': buffer %u has no storage yet", pool->name,
                         index);
         goto out;
@@ -84,7 +83,7 @@ xmem_err xmemi_buffer_map(xmem_pool_t *pool, uint32_t index, void **addr, xmem_e
         xmemi_buffer_shm_name(pool->name, index, name);
         xmemi_shm shm;
         xmem_error_t cause;
-        rc = xmemi_shm_open(name, rec->capacity, true, &shm, &cause);
+        rc = xmemi_shm_open(name, capacity, true, &shm, &cause);
         if (rc) {
             rc = xmemi_fail_cause(err, rc, &cause, "pool '%s': cannot map buffer %u", pool->name,
                                   index);
@@ -103,7 +102,8 @@ void xmemi_buffer_map_all(xmem_pool_t *pool)
     for (uint32_t i = 0; i < pool->capacity; i++) {
         void *addr;
         if (atomic_load_explicit(&pool->region.records[i].backing_epoch, memory_order_acquire) &&
-            pool->region.records[i].capacity && pool->region.records[i].storage == XMEM_STORAGE_CPU)
+            atomic_load_explicit(&pool->region.records[i].capacity, memory_order_acquire) &&
+            pool->region.records[i].storage == XMEM_STORAGE_CPU)
             xmemi_buffer_map(pool, i, &addr, NULL); /* a failure here is reported at first use */
     }
 }

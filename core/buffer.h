@@ -11,8 +11,8 @@
 #include "pool_internal.h"
 
 /* Gives slot `index` a fresh shm object for `size_class` (replacing any old one), pre-faulted and
- * mapped in this process. The caller popped the slot off a free list and so owns it alone. On
- * failure the slot has no shm object (capacity 0): the caller puts it on the unbacked list. */
+ * mapped in this process. The caller holds the slot TAKEN and so alone. On failure, or a death
+ * half way, the slot has no shm object (capacity 0) and goes back to the unbacked list. */
 xmem_err xmemi_buffer_back(xmem_pool_t *pool, uint32_t index, uint32_t size_class,
                            xmem_error_t *err);
 

@@ -14,66 +14,9 @@
 #include <unistd.h>
 
 #include "cuda_internal.h"
+#include "cuda_state.h"
+#include "free_list.h"
 #include "common/fail.h"
-
-typedef struct cuda_entry {
-    uint64_t epoch; /* the record's backing_epoch this entry was opened for; 0: not open */
-    void *dptr;     /* device pointer in this process */
-    cudaEvent_t event;
-    int device;      /* ordinal in this process */
-    bool own;        /* this process allocated it (the creator): free, do not close */
-    bool registered; /* CPU slot: its mapping is cudaHostRegister'ed */
-} cuda_entry;
-
-struct xmemi_cuda {
-    pthread_mutex_t lock;
-    cuda_entry *entries; /* capacity entries */
-    bool opened_all;     /* every CUDA slot present at the first CUDA call was opened */
-    bool register_host;
-    _Atomic uint32_t pending; /* releases queued on streams, not yet run */
-    bool stuck;               /* some never ran: the handle must stay allocated */
-    uint32_t devices_used;    /* bit per local ordinal touched, for the wait at close */
-};
-
-static xmem_err cuda_fail(xmem_error_t *err, cudaError_t e, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static xmem_err cuda_fail(xmem_error_t *err, cudaError_t e, const char *fmt, ...)
-{
-    char cause[160];
-    snprintf(cause, sizeof cause, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
-    cudaGetLastError(); /* a failed call leaves the error sticky for the next check otherwise */
-    va_list ap;
-    va_start(ap, fmt);
-    xmemi_failv(err, XMEM_ECUDA, 0, NULL, cause, fmt, ap);
-    va_end(ap);
-    return XMEM_ECUDA;
-}
-
-static struct xmemi_cuda *state(xmem_pool_t *pool, xmem_error_t *err)
-{
-    if (pool->cuda)
-        return pool->cuda;
-    struct xmemi_cuda *c = calloc(1, sizeof *c);
-    cuda_entry *e = c ? calloc(pool->capacity, sizeof *e) : NULL;
-    if (!e) {
-        free(c);
-        xmemi_fail(err, XMEM_ENOMEM, 0, "pool '%s': no memory for CUDA handles", pool->name);
-        return NULL;
-    }
-    pthread_mutex_init(&c->lock, NULL);
-    c->entries = e;
-    /* A race between two threads making it: the loser frees its copy. */
-    struct xmemi_cuda *expected = NULL;
-    if (!__atomic_compare_exchange_n(&pool->cuda, &expected, c, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
-        pthread_mutex_destroy(&c->lock);
-        free(e);
-        free(c);
-        return expected;
-    }
-    return c;
-}
 
 bool xmem_cuda_built(void)
 {
@@ -154,8 +97,8 @@ static xmem_err open_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
         cudaIpcCloseMemHandle(dptr);
     cudaSetDevice(before);
     if (ce != cudaSuccess)
-        return cuda_fail(err, ce, "pool '%s': opening CUDA buffer %u (exported by pid %d)",
-                         pool->name, index, (int)slot->exporter_pid);
+        return xmemi_cuda_fail(err, ce, "pool '%s': opening CUDA buffer %u (exported by pid %d)",
+                               pool->name, index, (int)slot->exporter_pid);
     if (e->epoch && !e->own) { /* an older allocation of the slot (a re-created pool) */
         cudaIpcCloseMemHandle(e->dptr);
         cudaEventDestroy(e->event);
@@ -170,7 +113,7 @@ static xmem_err open_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
  * (an open costs 40-80 us, the first one in a process ~130 ms). */
 static xmem_err open_entry(xmem_pool_t *pool, uint32_t index, cuda_entry **out, xmem_error_t *err)
 {
-    struct xmemi_cuda *c = state(pool, err);
+    struct xmemi_cuda *c = xmemi_cuda_state(pool, err);
     if (!c)
         return XMEM_ENOMEM;
     cuda_entry *e = &c->entries[index];
@@ -211,8 +154,9 @@ static xmem_err make_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
     cudaIpcEventHandle_t eh;
     cudaError_t ce = cudaMalloc(&dptr, bytes);
     if (ce != cudaSuccess)
-        return cuda_fail(err, ce, "pool '%s': cudaMalloc of %zu bytes on device %d for buffer %u",
-                         pool->name, bytes, device, index);
+        return xmemi_cuda_fail(err, ce,
+                               "pool '%s': cudaMalloc of %zu bytes on device %d for buffer %u",
+                               pool->name, bytes, device, index);
     if ((ce = cudaIpcGetMemHandle(&mh, dptr)) != cudaSuccess ||
         (ce = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming | cudaEventInterprocess)) !=
             cudaSuccess ||
@@ -220,7 +164,8 @@ static xmem_err make_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
         if (ev)
             cudaEventDestroy(ev);
         cudaFree(dptr);
-        return cuda_fail(err, ce, "pool '%s': IPC handles for CUDA buffer %u", pool->name, index);
+        return xmemi_cuda_fail(err, ce, "pool '%s': IPC handles for CUDA buffer %u", pool->name,
+                               index);
     }
     xmemi_cuda_slot *slot = xmemi_cuda_slot_of(rec);
     memset(slot, 0, sizeof *slot);
@@ -230,7 +175,6 @@ static xmem_err make_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
     slot->exporter_pid = getpid();
     cudaRuntimeGetVersion(&slot->runtime_version);
     slot->alloc_bytes = bytes;
-    rec->capacity = bytes;
     rec->size_class = (uint16_t)xmemi_size_class(bytes, pool->region.hdr->page_size);
     rec->storage = XMEM_STORAGE_CUDA;
     rec->device = device;
@@ -239,6 +183,8 @@ static xmem_err make_slot(xmem_pool_t *pool, struct xmemi_cuda *c, uint32_t inde
     __atomic_store_n(&c->entries[index].epoch, epoch, __ATOMIC_RELEASE);
     c->devices_used |= 1u << (device & 31);
     atomic_store_explicit(&rec->backing_epoch, epoch, memory_order_release);
+    /* Last: from here the slot files under its device's class (xmemi_list_home). */
+    atomic_store_explicit(&rec->capacity, bytes, memory_order_release);
     return XMEM_OK;
 }
 
@@ -257,13 +203,13 @@ xmem_err xmem_pool_preallocate_cuda(xmem_pool_t *pool, size_t size, uint32_t cou
                           "pool '%s': CUDA buffers of %zu bytes on device %d (size > 0, device "
                           "0..%d)",
                           pool->name, size, device, XMEMI_MAX_CUDA_DEVICES - 1);
-    struct xmemi_cuda *c = state(pool, err);
+    struct xmemi_cuda *c = xmemi_cuda_state(pool, err);
     if (!c)
         return XMEM_ENOMEM;
     struct cudaDeviceProp prop;
     cudaError_t ce = cudaGetDeviceProperties(&prop, device);
     if (ce != cudaSuccess)
-        return cuda_fail(err, ce, "pool '%s': CUDA device %d", pool->name, device);
+        return xmemi_cuda_fail(err, ce, "pool '%s': CUDA device %d", pool->name, device);
     int before = 0;
     cudaGetDevice(&before);
     cudaSetDevice(device);
@@ -271,21 +217,18 @@ xmem_err xmem_pool_preallocate_cuda(xmem_pool_t *pool, size_t size, uint32_t cou
     xmem_err rc = XMEM_OK;
     pthread_mutex_lock(&c->lock);
     for (uint32_t n = 0; n < count && rc == XMEM_OK; n++) {
-        uint32_t index = xmemi_free_pop(r, &r->hdr->unbacked_head, xmemi_journal(pool));
+        uint32_t index = xmemi_list_pop(r, &r->hdr->unbacked_head, pool->me);
         if (index == XMEMI_NIL) {
-            xmemi_journal_clear(pool);
             rc = xmemi_fail(err, XMEM_EEXHAUSTED, 0,
                             "pool '%s': no unused slot left for CUDA buffer %u of %u (capacity "
                             "%u)",
                             pool->name, n + 1, count, pool->capacity);
             break;
         }
+        uint64_t taken = xmemi_life_load(&r->records[index]);
         rc = make_slot(pool, c, index, rounded(size), device, &prop, err);
-        if (rc)
-            xmemi_free_push(r, &r->hdr->unbacked_head, index);
-        else
-            xmemi_slot_push_free(r, index);
-        xmemi_journal_clear(pool);
+        /* Onto its device's class list when made, back onto the unbacked one when not. */
+        xmemi_slot_untake(r, index, taken, pool->me);
     }
     pthread_mutex_unlock(&c->lock);
     cudaSetDevice(before);
@@ -319,14 +262,12 @@ xmem_err xmem_pool_acquire_cuda(xmem_pool_t *pool, size_t size, int device, xmem
     uint32_t index = XMEMI_NIL;
     for (uint32_t cls = xmemi_size_class(rounded(size), r->hdr->page_size);
          cls < XMEMI_NUM_CLASSES && index == XMEMI_NIL; cls++)
-        index =
-            xmemi_free_pop(r, &r->hdr->free_heads[xmemi_list_of(XMEM_STORAGE_CUDA, device, cls)],
-                           xmemi_journal(pool));
-    if (index == XMEMI_NIL) {
-        xmemi_journal_clear(pool);
+        index = xmemi_list_pop(
+            r, &r->hdr->free_heads[xmemi_list_of(XMEM_STORAGE_CUDA, device, cls)], pool->me);
+    if (index == XMEMI_NIL)
         return exhausted(pool, size, device, err);
-    }
-    xmemi_slot_hand_out(pool, index, size, NULL, out); /* no host view: xmem_guard_cuda_ptr */
+    /* No host view: xmem_guard_cuda_ptr opens the device pointer. */
+    xmemi_slot_hand_out(pool, index, xmemi_life_load(&r->records[index]), size, NULL, out);
     return XMEM_OK;
 }
 
@@ -407,8 +348,8 @@ xmem_err xmem_guard_cuda_record(xmem_guard_t *g, void *stream, xmem_error_t *err
         return rc;
     cudaError_t ce = cudaEventRecord(e->event, (cudaStream_t)stream);
     if (ce != cudaSuccess)
-        return cuda_fail(err, ce, "pool '%s': recording the event of CUDA buffer %u", g->pool->name,
-                         g->ref.index);
+        return xmemi_cuda_fail(err, ce, "pool '%s': recording the event of CUDA buffer %u",
+                               g->pool->name, g->ref.index);
     return XMEM_OK;
 }
 
@@ -420,8 +361,8 @@ xmem_err xmem_guard_cuda_wait(const xmem_guard_t *g, void *stream, xmem_error_t 
         return rc;
     cudaError_t ce = cudaStreamWaitEvent((cudaStream_t)stream, e->event, 0);
     if (ce != cudaSuccess)
-        return cuda_fail(err, ce, "pool '%s': waiting for the event of CUDA buffer %u",
-                         g->pool->name, g->ref.index);
+        return xmemi_cuda_fail(err, ce, "pool '%s': waiting for the event of CUDA buffer %u",
+                               g->pool->name, g->ref.index);
     return XMEM_OK;
 }
 
@@ -430,12 +371,13 @@ typedef struct stream_release {
     xmem_buf_ref ref;
 } stream_release;
 
-/* Runs on a CUDA runtime thread: no CUDA call allowed here, and xmem_pool_release makes none. */
+/* Runs on a CUDA runtime thread: no CUDA call allowed here, and xmem_pool_release makes none. A
+ * handle serves any thread, so this is a release like any other. */
 static void CUDART_CB release_on_stream(void *arg)
 {
     stream_release *s = arg;
     xmem_pool_t *pool = s->pool;
-    xmemi_pool_release_off_thread(pool, s->ref);
+    xmem_pool_release(pool, s->ref, NULL);
     free(s);
     atomic_fetch_sub_explicit(&pool->cuda->pending, 1, memory_order_release);
 }
@@ -444,7 +386,7 @@ xmem_err xmem_guard_cuda_release_after(xmem_guard_t *g, void *stream, xmem_error
 {
     if (!xmem_guard_valid(g))
         return xmemi_fail(err, XMEM_EINVAL, 0, "the guard holds no buffer");
-    if (!state(g->pool, err))
+    if (!xmemi_cuda_state(g->pool, err))
         return XMEM_ENOMEM;
     stream_release *s = malloc(sizeof *s);
     if (!s)
@@ -455,59 +397,11 @@ xmem_err xmem_guard_cuda_release_after(xmem_guard_t *g, void *stream, xmem_error
     if (ce != cudaSuccess) {
         atomic_fetch_sub_explicit(&g->pool->cuda->pending, 1, memory_order_relaxed);
         free(s);
-        return cuda_fail(err, ce, "pool '%s': queueing the release of CUDA buffer %u",
-                         g->pool->name, g->ref.index);
+        return xmemi_cuda_fail(err, ce, "pool '%s': queueing the release of CUDA buffer %u",
+                               g->pool->name, g->ref.index);
     }
     xmem_guard_forget(g);
     return XMEM_OK;
-}
-
-xmem_err xmem_pool_cuda_register_host(xmem_pool_t *pool, xmem_error_t *err)
-{
-    struct xmemi_cuda *c = state(pool, err);
-    if (!c)
-        return XMEM_ENOMEM;
-    pthread_mutex_lock(&pool->map_lock);
-    if (c->register_host) { /* done before; every mapping since was registered as it was made */
-        pthread_mutex_unlock(&pool->map_lock);
-        return XMEM_OK;
-    }
-    c->register_host = true;
-    xmem_err rc = XMEM_OK;
-    for (uint32_t i = 0; i < pool->capacity && rc == XMEM_OK; i++) {
-        xmemi_mapping *m = &pool->maps[i];
-        if (!m->addr || c->entries[i].registered)
-            continue;
-        cudaError_t ce = cudaHostRegister(m->addr, m->len, cudaHostRegisterPortable);
-        if (ce != cudaSuccess)
-            rc = cuda_fail(err, ce, "pool '%s': cudaHostRegister of buffer %u (%zu bytes)",
-                           pool->name, i, m->len);
-        else
-            c->entries[i].registered = true;
-    }
-    pthread_mutex_unlock(&pool->map_lock);
-    return rc;
-}
-
-/* Called under map_lock by the CPU buffer code. */
-void xmemi_cuda_on_map(xmem_pool_t *pool, uint32_t index, void *addr, size_t len)
-{
-    struct xmemi_cuda *c = pool->cuda;
-    if (!c || !c->register_host) /* no CUDA call in processes that never asked */
-        return;
-    if (cudaHostRegister(addr, len, cudaHostRegisterPortable) == cudaSuccess)
-        c->entries[index].registered = true;
-    else
-        cudaGetLastError(); /* left unregistered: copies to it are slower, still correct */
-}
-
-void xmemi_cuda_on_unmap(xmem_pool_t *pool, uint32_t index, void *addr)
-{
-    struct xmemi_cuda *c = pool->cuda;
-    if (c && c->entries[index].registered) {
-        cudaHostUnregister(addr);
-        c->entries[index].registered = false;
-    }
 }
 
 bool xmemi_cuda_close(xmem_pool_t *pool)
@@ -560,15 +454,4 @@ bool xmemi_cuda_close(xmem_pool_t *pool)
     }
     cudaGetLastError();
     return true;
-}
-
-void xmemi_cuda_forget(xmem_pool_t *pool)
-{
-    struct xmemi_cuda *c = pool->cuda;
-    if (!c)
-        return;
-    pthread_mutex_destroy(&c->lock);
-    free(c->entries);
-    free(c);
-    pool->cuda = NULL;
 }

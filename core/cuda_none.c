@@ -44,8 +44,7 @@ xmem_err xmem_pool_acquire_cuda_timeout(xmem_pool_t *pool, size_t size, int devi
 
 bool xmem_guard_is_cuda(const xmem_guard_t *g)
 {
-    return xmem_guard_valid(g) &&
-           g->pool->region.records[g->ref.index].storage == XMEM_STORAGE_CUDA;
+    return g && g->pool && g->pool->region.records[g->ref.index].storage == XMEM_STORAGE_CUDA;
 }
 
 xmem_err xmem_guard_cuda_ptr(const xmem_guard_t *g, const void **out, int *device,

@@ -31,6 +31,7 @@ static const char *const texts[XMEM_ERR_COUNT_] = {
     [XMEM_EPLUGIN] = "node plugin refused or failed",
     [XMEM_ECONFIG] = "invalid configuration",
     [XMEM_ECUDA] = "CUDA failure or no CUDA support",
+    [XMEM_ECORRUPT] = "the pool's books are inconsistent",
 };
 
 const char *xmem_strerror(xmem_err err)

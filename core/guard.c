@@ -7,8 +7,8 @@
 #include <xmem/pool.h>
 
 #include "common/fail.h"
-#include "meta_region.h"
 #include "pool_internal.h"
+#include "record.h"
 
 _Static_assert(sizeof(void *) != 8 || sizeof(xmem_guard_t) == 64,
                "xmem_guard_t is part of the plugin ABI: grow it out of its reserved words");

@@ -1,6 +1,8 @@
 /* The pool's metadata region: one POSIX shm object "/<pool>_meta" holding a header (layout checks,
  * free lists, process table) and one record per buffer. Every process attached to the pool maps it;
- * all shared state of the pool lives here, changed only with atomics. */
+ * all shared state of the pool lives here, changed only with atomics. The words that carry the
+ * books (a record's life and owner counts, a list head, a process slot's owner) each change in
+ * single atomic steps that leave a state someone can finish: docs/CRASH.md says which. */
 #ifndef XMEM_CORE_META_REGION_H
 #define XMEM_CORE_META_REGION_H
 
@@ -16,61 +18,189 @@
 #include "shm.h"
 
 #define XMEMI_META_MAGIC 0x314c4f4f504d4d58ull /* "XMMPOOL1" little-endian */
-#define XMEMI_META_LAYOUT_VERSION 2u
+#define XMEMI_META_LAYOUT_VERSION 3u
 #define XMEMI_NUM_CLASSES 128    /* size classes: 4 per doubling from 4 KiB up to 1 TiB */
 #define XMEMI_MAX_CUDA_DEVICES 8 /* CUDA devices a pool keeps free lists for */
 /* Free lists: one per size class for CPU buffers, then one per class for each CUDA device. */
 #define XMEMI_NUM_LISTS (XMEMI_NUM_CLASSES * (1 + XMEMI_MAX_CUDA_DEVICES))
-#define XMEMI_NIL UINT32_MAX    /* end of a free list */
 #define XMEMI_CUDA_RESERVED 192 /* bytes per record for its CUDA allocation (xmemi_cuda_slot) */
 
-enum xmemi_proc_state {
-    XMEMI_PROC_FREE = 0,       /* slot unused */
-    XMEMI_PROC_CLAIMING = 1,   /* a process is filling in its pid */
-    XMEMI_PROC_ATTACHED = 2,   /* pid holds a live handle */
-    XMEMI_PROC_RECLAIMING = 3, /* its references are being given back */
+_Static_assert(XMEM_POOL_MAX_PROCS == 64, "process slots are 6 bits in the life and head words");
+_Static_assert(XMEM_POOL_MAX_CAPACITY <= (1u << 20), "buffer indices are 21 bits in a list head");
+
+/* ---- a record's life ----------------------------------------------------------------------- */
+
+/* One 64-bit word: generation (32) | state (2, bits 8-9) | process slot (6, bits 0-5). The state
+ * says where the slot is, and for the two states that are on no list, which process slot holds it
+ * there: if that process dies, its reclaim knows to put the slot back. */
+enum xmemi_life_state {
+    XMEMI_LISTED = 0,  /* free, on a free list (or the pending head of one) */
+    XMEMI_TAKEN = 1,   /* free, taken off a list by `holder`, which is handing it out */
+    XMEMI_LIVE = 2,    /* handed out: its references are the owner counts */
+    XMEMI_FREEING = 3, /* free, held by `holder` on its way back to a list */
 };
 
-/* One attached process (one pool handle), on a cache line of its own: its journal is written on
- * every acquire and free, and must not share a line with another process's. */
+static inline uint64_t xmemi_life_make(uint32_t generation, unsigned state, uint32_t holder)
+{
+    return (uint64_t)generation << 32 | (uint64_t)state << 8 | holder;
+}
+
+static inline uint32_t xmemi_life_generation(uint64_t life)
+{
+    return (uint32_t)(life >> 32);
+}
+
+static inline unsigned xmemi_life_state(uint64_t life)
+{
+    return (unsigned)(life >> 8) & 3u;
+}
+
+static inline uint32_t xmemi_life_holder(uint64_t life)
+{
+    return (uint32_t)life & 63u;
+}
+
+static inline bool xmemi_life_live(uint64_t life)
+{
+    return xmemi_life_state(life) == XMEMI_LIVE;
+}
+
+/* ---- owner counts -------------------------------------------------------------------------- */
+
+/* One 64-bit word per record and process slot: the slot's attachment epoch (32) | RECLAIMED (1)
+ * | count (31). A count belongs to the attachment of its epoch only: adding to it needs that epoch
+ * and no RECLAIMED mark, so a reference given to an attachment that is gone (its reclaim marked
+ * the word) fails instead of landing where nobody will ever give it back. */
+#define XMEMI_REF_RECLAIMED (1u << 31)
+#define XMEMI_REF_MAX (1u << 30) /* references one attachment may hold to one buffer */
+
+static inline uint64_t xmemi_ref_make(uint32_t epoch, uint32_t low)
+{
+    return (uint64_t)epoch << 32 | low;
+}
+
+static inline uint32_t xmemi_ref_epoch(uint64_t word)
+{
+    return (uint32_t)(word >> 32);
+}
+
+/* The references a word holds for its epoch (0 once reclaimed). */
+static inline uint32_t xmemi_ref_count(uint64_t word)
+{
+    return (uint32_t)word & XMEMI_REF_RECLAIMED ? 0 : (uint32_t)word;
+}
+
+/* ---- list heads ---------------------------------------------------------------------------- */
+
+/* A free list is a lock-free stack linked through the records' next_free. Its head is one 64-bit
+ * word: index (21, top) | actor slot (6) | pending operation (2) | tag (35, bottom). A pop or a
+ * push first installs itself as the pending operation, then marks the record, then clears the
+ * pending operation; whoever finds one pending (any process, or the reclaim of the actor) finishes
+ * it first, so a process stopped or killed half way never blocks a list nor leaves a slot on no
+ * list unaccounted for. The tag grows at every change (ABA); its low 32 bits are the futex word
+ * waiting acquires sleep on. */
+#define XMEMI_NIL 0x1fffffu /* end of a free list */
+#define XMEMI_HEAD_TAG_BITS 35
+#define XMEMI_HEAD_TAG_MASK ((1ull << XMEMI_HEAD_TAG_BITS) - 1)
+
+enum xmemi_head_op { XMEMI_OP_NONE = 0, XMEMI_OP_POP = 1, XMEMI_OP_PUSH = 2 };
+
+static inline uint64_t xmemi_head_make(uint64_t tag, unsigned op, uint32_t actor, uint32_t index)
+{
+    return (uint64_t)index << 43 | (uint64_t)actor << 37 | (uint64_t)op << 35 |
+           (tag & XMEMI_HEAD_TAG_MASK);
+}
+
+static inline uint32_t xmemi_head_index(uint64_t head)
+{
+    return (uint32_t)(head >> 43);
+}
+
+static inline uint32_t xmemi_head_actor(uint64_t head)
+{
+    return (uint32_t)(head >> 37) & 63u;
+}
+
+static inline unsigned xmemi_head_op(uint64_t head)
+{
+    return (unsigned)(head >> 35) & 3u;
+}
+
+static inline uint64_t xmemi_head_tag(uint64_t head)
+{
+    return head & XMEMI_HEAD_TAG_MASK;
+}
+
+/* ---- process slots ------------------------------------------------------------------------- */
+
+/* Who holds a process slot: one 64-bit word, state (2, top) | pid (22) | start time (40, clock
+ * ticks since boot), so a slot changes hands in one CAS and its holder is always known: the
+ * attached process, the one claiming it, or the one reclaiming it. */
+enum xmemi_proc_state {
+    XMEMI_PROC_FREE = 0,       /* slot unused (the word is 0) */
+    XMEMI_PROC_CLAIMING = 1,   /* the process named is filling in the slot */
+    XMEMI_PROC_ATTACHED = 2,   /* the process named holds a live handle */
+    XMEMI_PROC_RECLAIMING = 3, /* the process named gives back a dead attachment's references */
+};
+
+static inline uint64_t xmemi_who_make(unsigned state, pid_t pid, uint64_t start_time)
+{
+    if (start_time > (1ull << 40) - 1)
+        start_time = 0; /* unknown: liveness then rests on the pid alone */
+    return (uint64_t)state << 62 | ((uint64_t)pid & 0x3fffffu) << 40 | start_time;
+}
+
+static inline unsigned xmemi_who_state(uint64_t who)
+{
+    return (unsigned)(who >> 62);
+}
+
+static inline pid_t xmemi_who_pid(uint64_t who)
+{
+    return (pid_t)((who >> 40) & 0x3fffffu);
+}
+
+static inline uint64_t xmemi_who_start(uint64_t who)
+{
+    return who & ((1ull << 40) - 1);
+}
+
+/* One process slot (one pool handle), on a cache line of its own. */
 typedef struct __attribute__((aligned(64))) xmemi_proc_entry {
-    _Atomic uint32_t state;     /* enum xmemi_proc_state */
-    _Atomic uint32_t epoch;     /* grows at every claim, so a reused slot is told apart */
-    int32_t pid;                /* the attached process */
-    _Atomic uint32_t acquiring; /* slot it is taking off a free list, XMEMI_NIL otherwise: if it
-                                   dies there, the slot would be on no list and owned by nobody */
-    uint64_t start_time;        /* its start time (/proc/PID/stat field 22), to tell a reused pid */
-    _Atomic int32_t reclaimer;  /* pid giving back this slot's references (RECLAIMING) */
-    uint32_t reserved;          /* zero */
+    _Atomic uint64_t who;   /* xmemi_who_make(state, pid, start time) */
+    _Atomic uint32_t epoch; /* grows at every claim: tells this attachment from earlier ones */
+    int32_t pid;            /* the attached process, kept while its attachment is reclaimed */
+    uint64_t reserved[6];   /* zero */
 } xmemi_proc_entry;
+
+/* ---- records and header -------------------------------------------------------------------- */
 
 /* One buffer. Its reference count is the sum of owner_refs, never a separate number: every change
  * of ownership is then a single atomic step on one counter (or, for a hand-over, an increment of
  * the receiver before the decrement of the giver), so a process killed at any instruction leaves
  * counts that its reclaim makes exact. Fields without _Atomic are written only by the single holder
- * of a read-write guard (layout fields) or by the process that popped the slot off a free list
- * (backing fields). */
+ * of a read-write guard (layout fields) or by the process that holds the slot TAKEN or FREEING
+ * (backing fields; capacity last, released, so a slot is never filed under a capacity it lacks). */
 typedef struct __attribute__((aligned(64))) xmemi_record {
-    _Atomic uint32_t life;      /* 2 x generation, + 1 while handed out (see xmemi_life_*) */
-    uint32_t reserved1;         /* zero */
+    _Atomic uint64_t life;      /* xmemi_life_make(generation, state, holder) */
     _Atomic uint32_t next_free; /* next slot on the free list this slot is on, XMEMI_NIL at end */
     uint32_t index;             /* this record's slot number */
     _Atomic uint64_t
-        backing_epoch;   /* grows whenever the slot's shm object changes; 0 = never had one */
-    uint64_t capacity;   /* bytes of the slot's shm object (a class size); 0 = none */
-    uint64_t size;       /* bytes asked for at acquire */
-    uint8_t storage;     /* xmem_storage */
-    uint8_t dtype;       /* xmem_dtype */
-    uint16_t size_class; /* free list the slot returns to */
-    int32_t device;      /* CUDA ordinal, -1 for CPU */
-    uint32_t ndim;       /* dimensions used in shape/strides */
-    uint32_t reserved0;  /* zero */
+        backing_epoch;         /* grows whenever the slot's shm object changes; 0 = never had one */
+    _Atomic uint64_t capacity; /* bytes of the slot's shm object (a class size); 0 = none */
+    uint64_t size;             /* bytes asked for at acquire */
+    uint8_t storage;           /* xmem_storage */
+    uint8_t dtype;             /* xmem_dtype */
+    uint16_t size_class;       /* free list the slot returns to */
+    int32_t device;            /* CUDA ordinal, -1 for CPU */
+    uint32_t ndim;             /* dimensions used in shape/strides */
+    uint32_t reserved0;        /* zero */
     int64_t shape[XMEM_MAX_NDIM];      /* elements per dimension */
     int64_t strides[XMEM_MAX_NDIM];    /* bytes per step in each dimension */
     uint64_t timestamp_ns;             /* producer's CLOCK_MONOTONIC stamp */
     uint64_t sequence;                 /* producer's frame number */
     uint8_t cuda[XMEMI_CUDA_RESERVED]; /* CUDA slots: an xmemi_cuda_slot; zero for CPU ones */
-    _Atomic uint32_t owner_refs[XMEM_POOL_MAX_PROCS]; /* references each process slot holds */
+    _Atomic uint64_t owner_refs[XMEM_POOL_MAX_PROCS]; /* per process slot: xmemi_ref_make */
 } xmemi_record;
 
 /* Start of the region. Written once by the creator before `magic` is published, except the
@@ -89,10 +219,10 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
     uint64_t creator_start_time;       /* its start time */
     uint64_t page_size;                /* granularity of buffer capacities */
     uint64_t pool_id; /* random at create: tells this pool from an older one of the name */
-    /* Free lists: (tag << 32 | index) heads of lock-free stacks linked through next_free. The tag
-     * grows at every change so a slot popped and pushed back meanwhile fails the CAS (ABA). */
     _Atomic uint64_t free_heads[XMEMI_NUM_LISTS]; /* backed free slots, by list (xmemi_list_of) */
     _Atomic uint64_t unbacked_head;               /* free slots without a shm object yet */
+    _Atomic uint64_t lists_used[(XMEMI_NUM_LISTS + 63) / 64]; /* bit per list ever pushed to:
+                                                 only those can hold a pending operation */
     _Atomic uint32_t closed; /* set by the creator's destroy: its names are gone, make no more */
     xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS];     /* attached processes */
     _Atomic uint32_t class_waiters[XMEMI_NUM_LISTS]; /* acquires sleeping on a list */
@@ -107,20 +237,7 @@ static inline uint32_t xmemi_list_of(uint8_t storage, int32_t device, uint32_t s
     return size_class;
 }
 
-/* A record's life is one word, so that freeing a buffer and starting its next generation is a
- * single CAS from "generation g, live" to "generation g + 1, free": a CAS that read an earlier life
- * can never free a later one (the ABA a separate state and generation would allow). */
-static inline uint32_t xmemi_life_generation(uint32_t life)
-{
-    return life >> 1;
-}
-
-static inline bool xmemi_life_live(uint32_t life)
-{
-    return life & 1u;
-}
-
-static inline uint32_t xmemi_life_load(const xmemi_record *rec)
+static inline uint64_t xmemi_life_load(const xmemi_record *rec)
 {
     return atomic_load_explicit(&((xmemi_record *)rec)->life, memory_order_acquire);
 }
@@ -151,47 +268,5 @@ void xmemi_meta_close(xmemi_meta_region *region);
 /* Size class of a byte count and the capacity of a class, in bytes (page_size granularity). */
 uint32_t xmemi_size_class(uint64_t size, uint64_t page_size);
 uint64_t xmemi_class_capacity(uint32_t size_class, uint64_t page_size);
-
-/* Lock-free free lists. pop writes the slot it is about to take to *journal first (a process's
- * `acquiring`), so a death between the pop and the first owner count can be repaired. */
-uint32_t xmemi_free_pop(xmemi_meta_region *r, _Atomic uint64_t *head, _Atomic uint32_t *journal);
-void xmemi_free_push(xmemi_meta_region *r, _Atomic uint64_t *head, uint32_t index);
-
-/* Puts a free slot back on the list its storage belongs to (its class, or unbacked), and wakes
- * acquires waiting on that class. */
-void xmemi_slot_push_free(xmemi_meta_region *r, uint32_t index);
-
-/* The 32-bit futex word of a free list: the tag half of its head, which changes at every push
- * and pop. */
-static inline _Atomic uint32_t *xmemi_class_futex(xmemi_meta_region *r, uint32_t list)
-{
-    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the tag is the upper half");
-    return (_Atomic uint32_t *)&r->hdr->free_heads[list] + 1;
-}
-
-/* References to a record: the sum of its owner counts. */
-uint64_t xmemi_record_refs(const xmemi_record *rec);
-
-/* Claims a process slot for (pid, start_time); XMEM_EPROCS when the table is full. */
-xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, uint32_t *slot,
-                          xmem_error_t *err);
-
-/* Gives back every reference process slot `slot` holds and frees the slot, if it is still the
- * attachment of `epoch` (a slot freed and claimed again meanwhile is left alone); returns how
- * many. Only one caller wins the slot. `journal` is the caller's own, NULL before it has one. */
-uint64_t xmemi_proc_reclaim(xmemi_meta_region *r, uint32_t slot, uint32_t epoch,
-                            _Atomic uint32_t *journal);
-
-/* Reclaims every slot whose process died: attached, dead while claiming, or left half reclaimed
- * by a reclaimer that died too. `only_pid` > 0 limits it to that pid (taken as dead). */
-uint64_t xmemi_reclaim_dead_slots(xmemi_meta_region *r, pid_t only_pid, _Atomic uint32_t *journal);
-
-/* Recycles a live buffer nobody holds a reference to (generation + 1, back on its free list).
- * Safe to race: once every owner count is zero no reference can appear, and one caller wins.
- * `journal` (the caller's `acquiring`, or NULL) names the slot while it is on no list. */
-bool xmemi_record_try_free(xmemi_meta_region *r, uint32_t index, _Atomic uint32_t *journal);
-
-/* True if any process in the table (or the creator) still runs; *pid gets one of them. */
-bool xmemi_meta_in_use(const xmemi_meta_region *r, pid_t *pid);
 
 #endif

@@ -1,5 +1,5 @@
-/* Pool lifecycle: create (replacing a stale leftover), open, destroy, and what a pool can say about
- * itself. Reference operations are in pool_refs.c. */
+/* Pool lifecycle: create (replacing a stale leftover), open, close and destroy, and what a pool
+ * can say about itself. Acquire is in acquire.c, reference operations in pool_refs.c. */
 #define _GNU_SOURCE
 #include <xmem/pool_admin.h>
 #include <xmem/pool.h>
@@ -11,34 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xmem/pool_admin.h>
+
 #include "buffer.h"
-#include "cuda_internal.h"
 #include "common/fail.h"
+#include "common/proc.h"
+#include "cuda_internal.h"
+#include "free_list.h"
 #include "pool_internal.h"
 #include "pool_slots.h"
-#include "common/proc.h"
-
-_Atomic unsigned xmemi_fork_gen;
-
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void on_fork_child(void)
-{
-    atomic_fetch_add_explicit(&xmemi_fork_gen, 1, memory_order_relaxed);
-}
-
-static void register_atfork(void)
-{
-    pthread_atfork(NULL, NULL, on_fork_child);
-}
-
-xmem_err xmemi_pool_forked_error(const xmem_pool_t *pool, xmem_error_t *err)
-{
-    return xmemi_fail(err, XMEM_EFORKED, 0,
-                      "pool '%s': this handle was made before fork(); open the pool again in the "
-                      "child process (pid %d)",
-                      pool->name, (int)getpid());
-}
+#include "proc_table.h"
 
 void xmem_pool_options_init(xmem_pool_options *opts)
 {
@@ -68,33 +50,6 @@ static xmem_err check_options(const char *name, const xmem_pool_options *o, xmem
                           "pool '%s': size classes preallocate %llu buffers, capacity is %u", name,
                           (unsigned long long)total, o->capacity);
     return XMEM_OK;
-}
-
-static xmem_pool_t *handle_new(const char *name, uint32_t capacity)
-{
-    xmem_pool_t *pool = calloc(1, sizeof *pool);
-    if (!pool)
-        return NULL;
-    pool->maps = calloc(capacity, sizeof *pool->maps);
-    if (!pool->maps) {
-        free(pool);
-        return NULL;
-    }
-    snprintf(pool->name, sizeof pool->name, "%s", name);
-    pool->capacity = capacity;
-    pthread_mutex_init(&pool->map_lock, NULL);
-    pool->fork_gen = atomic_load(&xmemi_fork_gen);
-    return pool;
-}
-
-static void handle_free(xmem_pool_t *pool)
-{
-    xmemi_cuda_forget(pool);
-    xmemi_buffer_unmap_all(pool);
-    xmemi_meta_close(&pool->region);
-    pthread_mutex_destroy(&pool->map_lock);
-    free(pool->maps);
-    free(pool);
 }
 
 static void unlink_pool(const char *name, const xmemi_meta_region *region)
@@ -183,14 +138,24 @@ static xmem_err prefill_classes(xmem_pool_t *pool, const xmem_pool_options *o, x
         uint32_t size_class = xmemi_size_class(o->classes[i].size, pool->region.hdr->page_size);
         for (uint32_t n = 0; n < o->classes[i].count; n++) {
             uint32_t index;
-            xmem_err rc = xmemi_slot_new(pool, size_class, o->classes[i].size, &index, err);
+            uint64_t taken;
+            xmem_err rc = xmemi_slot_new(pool, size_class, o->classes[i].size, &index, &taken, err);
             if (rc)
                 return rc;
-            xmemi_free_push(&pool->region, &pool->region.hdr->free_heads[size_class], index);
-            xmemi_journal_clear(pool);
+            xmemi_slot_untake(&pool->region, index, taken, pool->me); /* onto its class's list */
         }
     }
     return XMEM_OK;
+}
+
+/* Takes a process slot for this handle. */
+static xmem_err attach(xmem_pool_t *pool, xmem_error_t *err)
+{
+    xmem_err rc =
+        xmemi_proc_claim(&pool->region, pool->pid, pool->start_time, &pool->me, &pool->epoch, err);
+    if (rc == XMEM_OK)
+        pool->owner_id = xmemi_owner_id(pool->me, pool->epoch);
+    return rc;
 }
 
 xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts, xmem_pool_t **out,
@@ -210,9 +175,8 @@ xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts, 
     rc = check_options(name, opts, err);
     if (rc)
         return rc;
-    pthread_once(&atfork_once, register_atfork);
 
-    xmem_pool_t *pool = handle_new(name, opts->capacity);
+    xmem_pool_t *pool = xmemi_handle_new(name, opts->capacity);
     if (!pool)
         return xmemi_fail(err, XMEM_ENOMEM, 0, "pool '%s': no memory for the handle", name);
     rc = xmemi_meta_create(name, opts->capacity, &pool->region, err);
@@ -229,7 +193,7 @@ xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts, 
     if (rc)
         goto fail_handle;
     pool->creator = true;
-    rc = xmemi_proc_claim(&pool->region, getpid(), xmemi_proc_start_time(getpid()), &pool->me, err);
+    rc = attach(pool, err);
     if (rc)
         goto fail_region;
     rc = prefill_classes(pool, opts, err);
@@ -241,7 +205,7 @@ xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts, 
 fail_region:
     unlink_pool(name, &pool->region);
 fail_handle:
-    handle_free(pool);
+    xmemi_handle_free(pool);
     return rc;
 }
 
@@ -267,7 +231,6 @@ xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err)
     xmem_err rc = xmemi_pool_name_check(name, err);
     if (rc)
         return rc;
-    pthread_once(&atfork_once, register_atfork);
 
     xmemi_meta_region region;
     rc = xmemi_meta_open(name, &region, err);
@@ -276,26 +239,20 @@ xmem_err xmem_pool_open(const char *name, xmem_pool_t **out, xmem_error_t *err)
         rc = xmemi_meta_open(name, &region, err);
     if (rc)
         return rc;
-    xmem_pool_t *pool = handle_new(name, region.hdr->capacity);
+    xmem_pool_t *pool = xmemi_handle_new(name, region.hdr->capacity);
     if (!pool) {
         xmemi_meta_close(&region);
         return xmemi_fail(err, XMEM_ENOMEM, 0, "pool '%s': no memory for the handle", name);
     }
     pool->region = region;
-    /* A slot first, so that reclaiming dead processes below writes this handle's own journal;
-     * only a full table is reclaimed before, without one (the dead may hold the slots). */
-    pid_t self = getpid();
-    uint64_t started = xmemi_proc_start_time(self);
-    rc = xmemi_proc_claim(&pool->region, self, started, &pool->me, err);
-    if (rc == XMEM_EPROCS) {
-        xmemi_reclaim_dead_slots(&pool->region, 0, NULL);
-        rc = xmemi_proc_claim(&pool->region, self, started, &pool->me, err);
-    }
+    /* The dead first: a full table may be full of them, and a reclaim needs no slot (it acts in
+     * the dead slot's name). */
+    xmemi_reclaim_dead_slots(&pool->region, 0, pool->pid, pool->start_time);
+    rc = attach(pool, err);
     if (rc) {
-        handle_free(pool);
+        xmemi_handle_free(pool);
         return rc;
     }
-    xmem_pool_reclaim_dead(pool, NULL, NULL);
     xmemi_buffer_map_all(pool);
     *out = pool;
     return XMEM_OK;
@@ -317,9 +274,11 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
     bool keep = false; /* stream releases that cannot run: the handle must outlive them */
     if (!xmemi_pool_forked(pool)) {
         keep = !xmemi_cuda_close(pool); /* stream releases pending on this pool run first */
+        /* Detaching is this attachment's own reclaim: killed half way, it is finished by the
+         * next one, as any dead attachment's. */
         xmemi_proc_reclaim(&pool->region, pool->me,
-                           atomic_load(&pool->region.hdr->procs[pool->me].epoch),
-                           xmemi_journal(pool));
+                           xmemi_who_make(XMEMI_PROC_ATTACHED, pool->pid, pool->start_time),
+                           pool->pid, pool->start_time);
         if (pool->creator) {
             /* Processes still attached keep what they mapped, but must not create objects
              * under the removed names again: nobody would remove those. */
@@ -328,7 +287,7 @@ void xmem_pool_destroy(xmem_pool_t **pool_ptr)
         }
     }
     if (!keep)
-        handle_free(pool);
+        xmemi_handle_free(pool);
 }
 
 xmem_err xmem_pool_check_name(const char *name, xmem_error_t *err)
@@ -353,7 +312,7 @@ bool xmem_pool_is_creator(const xmem_pool_t *pool)
 
 uint32_t xmem_pool_owner_id(const xmem_pool_t *pool)
 {
-    return pool->me;
+    return pool->owner_id;
 }
 
 uint64_t xmem_pool_id(const xmem_pool_t *pool)
@@ -363,12 +322,10 @@ uint64_t xmem_pool_id(const xmem_pool_t *pool)
 
 pid_t xmem_pool_owner_pid(const xmem_pool_t *pool, uint32_t owner_id)
 {
-    if (owner_id >= XMEM_POOL_MAX_PROCS)
+    uint32_t epoch;
+    if (!xmemi_owner_epoch(&pool->region, owner_id, &epoch))
         return 0;
-    xmemi_proc_entry *p = &pool->region.hdr->procs[owner_id];
-    if (atomic_load_explicit(&p->state, memory_order_acquire) != XMEMI_PROC_ATTACHED)
-        return 0;
-    return p->pid;
+    return pool->region.hdr->procs[xmemi_owner_slot(owner_id)].pid;
 }
 
 uint32_t xmem_pool_free_count(const xmem_pool_t *pool)
@@ -377,44 +334,4 @@ uint32_t xmem_pool_free_count(const xmem_pool_t *pool)
     for (uint32_t i = 0; i < pool->capacity; i++)
         n += !xmemi_life_live(xmemi_life_load(&pool->region.records[i]));
     return n;
-}
-
-/* References held per process-table entry, all records summed. */
-static void count_held(const xmem_pool_t *pool, uint64_t held[XMEM_POOL_MAX_PROCS])
-{
-    for (uint32_t i = 0; i < pool->capacity; i++)
-        for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
-            held[p] +=
-                atomic_load_explicit(&pool->region.records[i].owner_refs[p], memory_order_relaxed);
-}
-
-uint64_t xmem_pool_held_by_pid(const xmem_pool_t *pool, pid_t pid)
-{
-    uint64_t held[XMEM_POOL_MAX_PROCS] = {0}, sum = 0;
-    count_held(pool, held);
-    for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
-        if (held[p] && pool->region.hdr->procs[p].pid == pid)
-            sum += held[p];
-    return sum;
-}
-
-size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len)
-{
-    uint64_t held[XMEM_POOL_MAX_PROCS] = {0};
-    count_held(pool, held);
-    size_t used = 0;
-    if (len)
-        buf[0] = '\0';
-    for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++) {
-        if (!held[p])
-            continue;
-        const xmemi_proc_entry *e = &pool->region.hdr->procs[p];
-        int n = snprintf(used < len ? buf + used : NULL, used < len ? len - used : 0,
-                         "%spid %d%s (%llu ref%s)", used ? ", " : "", (int)e->pid,
-                         p == pool->me ? " [this process]" : "", (unsigned long long)held[p],
-                         held[p] == 1 ? "" : "s");
-        if (n > 0)
-            used += (size_t)n;
-    }
-    return used;
 }

@@ -6,9 +6,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <xmem/pool.h>
 
+#include "common/fail.h"
 #include "meta_region.h"
 
 /* This process's mapping of one slot's shm object, valid while epoch equals the record's
@@ -20,13 +22,20 @@ typedef struct xmemi_mapping {
     size_t len;
 } xmemi_mapping;
 
+/* Any thread of the process may use a handle: the books it changes are atomics in the meta
+ * region, marked with the handle's process slot (which all its threads share), and its own
+ * state is the mapping cache (map_lock) and the CUDA state (its own lock). */
 struct xmem_pool {
     char name[XMEM_POOL_NAME_MAX + 1];
     xmemi_meta_region region;
     uint32_t capacity;
-    uint32_t me;       /* this handle's process slot (owner id) */
-    bool creator;      /* removes the shm objects at destroy */
-    unsigned fork_gen; /* xmemi_fork_gen when the handle was made */
+    uint32_t me;         /* this handle's process slot */
+    uint32_t epoch;      /* its attachment's epoch: the tag of its owner counts */
+    uint32_t owner_id;   /* xmemi_owner_id(me, epoch) */
+    pid_t pid;           /* the process that made it */
+    uint64_t start_time; /* that process's start time (its identity with the pid) */
+    bool creator;        /* removes the shm objects at destroy */
+    unsigned fork_gen;   /* xmemi_fork_gen when the handle was made */
     pthread_mutex_t map_lock;
     xmemi_mapping *maps;     /* capacity entries */
     struct xmemi_cuda *cuda; /* this process's CUDA handles of the pool (cuda.c), or NULL */
@@ -40,30 +49,31 @@ static inline bool xmemi_pool_forked(const xmem_pool_t *pool)
     return pool->fork_gen != atomic_load_explicit(&xmemi_fork_gen, memory_order_relaxed);
 }
 
-xmem_err xmemi_pool_forked_error(const xmem_pool_t *pool, xmem_error_t *err);
-
-/* This handle's acquire journal (see xmemi_free_pop). */
-static inline _Atomic uint32_t *xmemi_journal(xmem_pool_t *pool)
+static inline xmem_err xmemi_pool_forked_error(const xmem_pool_t *pool, xmem_error_t *err)
 {
-    return &pool->region.hdr->procs[pool->me].acquiring;
+    return xmemi_fail(err, XMEM_EFORKED, 0,
+                      "pool '%s': this handle was made before fork(); open the pool again in the "
+                      "child process (pid %d)",
+                      pool->name, (int)getpid());
 }
 
-/* Ends an acquire: the slot is owned (or back on a list) and needs no repair any more. */
-static inline void xmemi_journal_clear(xmem_pool_t *pool)
+/* A handle for pool `name` of `capacity` records, attached to nothing yet; NULL without memory.
+ * Watches fork() from its first call on. */
+xmem_pool_t *xmemi_handle_new(const char *name, uint32_t capacity);
+
+/* Unmaps what the handle mapped (CUDA state, buffers, the region) and frees it. */
+void xmemi_handle_free(xmem_pool_t *pool);
+
+/* This handle's owner count on a record. */
+static inline _Atomic uint64_t *xmemi_my_refs(xmem_pool_t *pool, uint32_t index)
 {
-    atomic_store_explicit(xmemi_journal(pool), XMEMI_NIL, memory_order_release);
+    return &pool->region.records[index].owner_refs[pool->me];
 }
 
-/* Hands out free slot `index` (popped off a list by this handle, named by its journal): one
- * reference owned by this handle, live, journal cleared; `out` gets a read-write guard. */
-void xmemi_slot_hand_out(xmem_pool_t *pool, uint32_t index, size_t size, void *data,
+/* Hands out free slot `index` (popped off a list by this handle: TAKEN by it, life `taken`): one
+ * reference owned by this handle, live; `out` gets a read-write guard. */
+void xmemi_slot_hand_out(xmem_pool_t *pool, uint32_t index, uint64_t taken, size_t size, void *data,
                          xmem_guard_t *out);
-
-/* A release from a thread that is not the handle's user (a CUDA stream's host function): it
- * leaves the handle's journal alone, which the user's thread may be writing. A SIGKILL between
- * the last reference's free and its push back on a list then loses that slot (a window of a few
- * instructions, in a process that is being killed anyway). */
-void xmemi_pool_release_off_thread(xmem_pool_t *pool, xmem_buf_ref ref);
 
 /* One try of an acquire: XMEM_EEXHAUSTED when nothing was free. */
 typedef xmem_err (*xmemi_try_acquire)(xmem_pool_t *pool, const void *what, xmem_guard_t *out,

@@ -1,26 +1,24 @@
-/* References to buffers: acquire, get, add_ref, release, set_ref_count, give, and giving back a
- * dead process's references. The steady state makes no system call: free lists, refcounts and
- * per-process owner counts are atomics in the meta region, mappings are cached per process. */
+/* References to buffers: get, add_ref, release, set_ref_count, give, take_back, and the calls that
+ * give back a dead process's references. Each changes one owner count in one atomic step (a
+ * hand-over adds to the receiver before it takes from the giver), so a process killed anywhere
+ * leaves counts its reclaim makes exact. No system call: the counts are atomics in the meta region
+ * and mappings are cached per process. */
 #define _GNU_SOURCE
-#include <xmem/pool_admin.h>
 #include <xmem/pool.h>
+#include <xmem/pool_admin.h>
 
-#include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buffer.h"
-#include "common/fail.h"
 #include "pool_internal.h"
-#include "pool_slots.h"
-#include "common/proc.h"
+#include "proc_table.h"
+#include "record.h"
 
-static const char *slot_state(const xmemi_record *rec)
+static const char *slot_state(uint64_t life)
 {
-    return xmemi_life_live(xmemi_life_load(rec)) ? "in use" : "free";
+    return xmemi_life_live(life) ? "in use" : "free";
 }
 
 /* Finds the record `ref` names, if that buffer still lives. Changes nothing. */
@@ -34,13 +32,13 @@ static xmem_err lookup(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *
                           "pool '%s': buffer index %u is out of range (capacity %u)", pool->name,
                           ref.index, pool->capacity);
     xmemi_record *rec = &pool->region.records[ref.index];
-    uint32_t life = xmemi_life_load(rec);
+    uint64_t life = xmemi_life_load(rec);
     uint32_t gen = xmemi_life_generation(life);
     if (__builtin_expect(gen != ref.generation, 0))
         return xmemi_fail(err, XMEM_ESTALE, 0,
                           "pool '%s': buffer %u generation %u is stale (the slot is at generation "
                           "%u, %s)",
-                          pool->name, ref.index, ref.generation, gen, slot_state(rec));
+                          pool->name, ref.index, ref.generation, gen, slot_state(life));
     if (__builtin_expect(!xmemi_life_live(life), 0))
         return xmemi_fail(err, XMEM_EFREED, 0, "pool '%s': buffer %u generation %u is free",
                           pool->name, ref.index, ref.generation);
@@ -48,12 +46,19 @@ static xmem_err lookup(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *
     return XMEM_OK;
 }
 
+/* True while `rec` is still the live buffer `ref` names. */
+static bool still(const xmemi_record *rec, xmem_buf_ref ref)
+{
+    uint64_t life = xmemi_life_load(rec);
+    return xmemi_life_live(life) && xmemi_life_generation(life) == ref.generation;
+}
+
 /* While this process holds a reference the buffer cannot be recycled, so a generation still equal
  * after the ownership check proves the reference seen belongs to this buffer, not its next life. */
 static xmem_err recheck(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_record *rec,
                         xmem_error_t *err)
 {
-    if (xmemi_life_generation(xmemi_life_load(rec)) == ref.generation)
+    if (still(rec, ref))
         return XMEM_OK;
     return lookup(pool, ref, &rec, err);
 }
@@ -63,7 +68,15 @@ static xmem_err not_owner(const xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_
     return xmemi_fail(err, XMEM_ENOTOWNER, 0,
                       "pool '%s': process %d (owner id %u) holds no reference to buffer %u "
                       "generation %u",
-                      pool->name, (int)getpid(), pool->me, ref.index, ref.generation);
+                      pool->name, (int)getpid(), pool->owner_id, ref.index, ref.generation);
+}
+
+static xmem_err overflow(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
+                         xmem_error_t *err)
+{
+    return xmemi_fail(err, XMEM_EOVERFLOW, 0,
+                      "pool '%s': owner id %u would hold more than %u references to buffer %u",
+                      pool->name, owner_id, XMEMI_REF_MAX, ref.index);
 }
 
 /* As lookup, for a buffer this process holds a reference to; *mine gets how many it holds. The
@@ -76,185 +89,13 @@ static xmem_err lookup_owned(const xmem_pool_t *pool, xmem_buf_ref ref, xmemi_re
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
-    *mine = atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire);
+    *mine = xmemi_ref_held(&rec->owner_refs[pool->me], pool->epoch);
     if (*mine == 0)
         return not_owner(pool, ref, err);
     rc = recheck(pool, ref, rec, err);
     if (rc)
         return rc;
     *out = rec;
-    return XMEM_OK;
-}
-
-/* Takes `n` of one owner's references to a record, if it holds that many; *left (may be NULL)
- * gets what that owner holds afterwards. */
-static bool take_owned(xmemi_record *rec, uint32_t owner, uint32_t n, uint32_t *left)
-{
-    _Atomic uint32_t *own = &rec->owner_refs[owner];
-    uint32_t have = atomic_load_explicit(own, memory_order_relaxed);
-    do {
-        if (have < n)
-            return false;
-    } while (!atomic_compare_exchange_weak_explicit(own, &have, have - n, memory_order_acq_rel,
-                                                    memory_order_relaxed));
-    if (left)
-        *left = have - n;
-    return true;
-}
-
-/* Adds `n` to a counter unless that would pass UINT32_MAX / 2 (so 64 of them never overflow). */
-static bool add_bounded(_Atomic uint32_t *counter, uint32_t n)
-{
-    uint32_t have = atomic_load_explicit(counter, memory_order_relaxed);
-    do {
-        if (n > UINT32_MAX / 2 || have > UINT32_MAX / 2 - n)
-            return false;
-    } while (!atomic_compare_exchange_weak_explicit(counter, &have, have + n, memory_order_acq_rel,
-                                                    memory_order_relaxed));
-    return true;
-}
-
-/* Adds `n` references for this process, which already holds one: a single atomic step. */
-static xmem_err add_owned(const xmem_pool_t *pool, xmemi_record *rec, xmem_buf_ref ref, uint32_t n,
-                          xmem_error_t *err)
-{
-    _Atomic uint32_t *own = &rec->owner_refs[pool->me];
-    uint32_t have = atomic_load_explicit(own, memory_order_relaxed);
-    do {
-        if (have == 0)
-            return not_owner(pool, ref, err);
-        if (have > UINT32_MAX / 2 - n)
-            return xmemi_fail(err, XMEM_EOVERFLOW, 0,
-                              "pool '%s': this process holds %u references to buffer %u",
-                              pool->name, have, ref.index);
-    } while (!atomic_compare_exchange_weak_explicit(own, &have, have + n, memory_order_acq_rel,
-                                                    memory_order_relaxed));
-    return recheck(pool, ref, rec, err);
-}
-
-xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out, xmem_error_t *err)
-{
-    if (__builtin_expect(xmemi_pool_forked(pool), 0))
-        return xmemi_pool_forked_error(pool, err);
-    if (!out || out->pool)
-        return xmemi_fail(err, XMEM_EINVAL, 0,
-                          "pool '%s': acquire needs an empty guard (XMEM_GUARD_INIT)", pool->name);
-    if (size == 0 || size > XMEMI_MAX_BUFFER_SIZE)
-        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': buffer size %zu is outside 1..%llu",
-                          pool->name, size, (unsigned long long)XMEMI_MAX_BUFFER_SIZE);
-    xmemi_meta_region *r = &pool->region;
-    uint32_t size_class = xmemi_size_class(size, r->hdr->page_size);
-    uint32_t index = xmemi_free_pop(r, &r->hdr->free_heads[size_class], xmemi_journal(pool));
-    if (__builtin_expect(index == XMEMI_NIL, 0)) {
-        xmem_err rc = xmemi_slot_new(pool, size_class, size, &index, err);
-        if (rc)
-            return rc;
-    }
-    void *addr;
-    xmem_err rc = xmemi_buffer_addr(pool, index, &addr, err);
-    if (__builtin_expect(rc != XMEM_OK, 0)) {
-        xmemi_slot_push_free(r, index);
-        xmemi_journal_clear(pool);
-        return rc;
-    }
-    xmemi_slot_hand_out(pool, index, size, addr, out);
-    return XMEM_OK;
-}
-
-void xmemi_slot_hand_out(xmem_pool_t *pool, uint32_t index, size_t size, void *data,
-                         xmem_guard_t *out)
-{
-    xmemi_record *rec = &pool->region.records[index];
-    rec->size = size;
-    rec->dtype = XMEM_DTYPE_UNKNOWN;
-    rec->ndim = 0;
-    rec->timestamp_ns = 0;
-    rec->sequence = 0;
-    /* Owned, then live, then the journal cleared: a reclaim after a death at any point between
-     * finds the slot owned (and frees it) or unowned and on no list (and puts it back). */
-    uint32_t life = xmemi_life_load(rec); /* free, and ours alone since the pop */
-    atomic_store_explicit(&rec->owner_refs[pool->me], 1, memory_order_relaxed);
-    atomic_store_explicit(&rec->life, life | 1u, memory_order_release);
-    xmemi_journal_clear(pool);
-    *out = (xmem_guard_t){
-        .pool = pool,
-        .ref = {index, xmemi_life_generation(life)},
-        .data = data,
-        .size = size,
-        .mode = XMEM_ACCESS_READ_WRITE,
-    };
-}
-
-xmem_err xmemi_acquire_waiting(xmem_pool_t *pool, uint32_t list, int timeout_ms,
-                               xmemi_try_acquire attempt, const void *what, xmem_guard_t *out,
-                               xmem_error_t *err)
-{
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int64_t start_ms = (int64_t)t0.tv_sec * 1000 + t0.tv_nsec / 1000000;
-    xmemi_meta_region *r = &pool->region;
-    _Atomic uint32_t *word = xmemi_class_futex(r, list);
-    _Atomic uint32_t *waiters = &r->hdr->class_waiters[list];
-    for (;;) {
-        /* The list's tag is read before trying: a release after that changes it, so the wait
-         * below returns at once instead of missing the wake-up. A release on another list
-         * (taken over by a slow path) is noticed within 10 ms. */
-        uint32_t tag = atomic_load_explicit(word, memory_order_acquire);
-        xmem_err rc = attempt(pool, what, out, NULL);
-        if (rc != XMEM_EEXHAUSTED) /* the diagnosis only for a failure to report */
-            return rc ? attempt(pool, what, out, err) : XMEM_OK;
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        int64_t waited = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 - start_ms;
-        if (timeout_ms >= 0 && waited >= timeout_ms) {
-            rc = attempt(pool, what, out, err);
-            if (rc == XMEM_EEXHAUSTED && err) {
-                size_t used = strlen(err->msg);
-                if (used < sizeof err->msg)
-                    snprintf(err->msg + used, sizeof err->msg - used, " (after waiting %d ms)",
-                             timeout_ms);
-            }
-            return rc;
-        }
-        int64_t left = timeout_ms < 0 ? 10 : timeout_ms - waited;
-        struct timespec ts = {0, (long)(left < 10 ? left : 10) * 1000000};
-        atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
-        syscall(SYS_futex, word, FUTEX_WAIT, tag, &ts, NULL, 0);
-        atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
-    }
-}
-
-static xmem_err try_cpu(xmem_pool_t *pool, const void *size, xmem_guard_t *out, xmem_error_t *err)
-{
-    return xmem_pool_acquire_cpu(pool, *(const size_t *)size, out, err);
-}
-
-xmem_err xmem_pool_acquire_cpu_timeout(xmem_pool_t *pool, size_t size, int timeout_ms,
-                                       xmem_guard_t *out, xmem_error_t *err)
-{
-    if (size == 0 || size > XMEMI_MAX_BUFFER_SIZE) /* no class to wait on: acquire says why */
-        return xmem_pool_acquire_cpu(pool, size, out, err);
-    return xmemi_acquire_waiting(pool, xmemi_size_class(size, pool->region.hdr->page_size),
-                                 timeout_ms, try_cpu, &size, out, err);
-}
-
-xmem_err xmem_pool_preallocate_cpu(xmem_pool_t *pool, size_t size, uint32_t count,
-                                   xmem_buf_ref *ids, xmem_error_t *err)
-{
-    if (count && !ids)
-        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': preallocate needs an ids array",
-                          pool->name);
-    for (uint32_t n = 0; n < count; n++) {
-        xmem_guard_t g = XMEM_GUARD_INIT;
-        xmem_err rc = xmem_pool_acquire_cpu(pool, size, &g, err);
-        if (rc) {
-            while (n-- > 0)
-                xmem_pool_release(pool, ids[n], NULL);
-            return rc;
-        }
-        ids[n] = g.ref;
-        xmem_guard_forget(&g);
-    }
     return XMEM_OK;
 }
 
@@ -292,33 +133,26 @@ xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
-    return add_owned(pool, rec, ref, 1, err);
-}
-
-static xmem_err release_with(xmem_pool_t *pool, xmem_buf_ref ref, _Atomic uint32_t *journal,
-                             xmem_error_t *err)
-{
-    xmemi_record *rec = NULL;
-    uint32_t mine;
-    xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
-    if (rc)
-        return rc;
-    uint32_t left;
-    if (!take_owned(rec, pool->me, 1, &left))
-        return not_owner(pool, ref, err);
-    if (left == 0)
-        xmemi_record_try_free(&pool->region, ref.index, journal);
-    return XMEM_OK;
+    switch (xmemi_ref_add(&rec->owner_refs[pool->me], pool->epoch, 1, true)) {
+    case XMEMI_REF_OK: break;
+    case XMEMI_REF_OVERFLOW: return overflow(pool, ref, pool->owner_id, err);
+    default: return not_owner(pool, ref, err);
+    }
+    return recheck(pool, ref, rec, err);
 }
 
 xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
 {
-    return release_with(pool, ref, xmemi_journal(pool), err);
-}
-
-void xmemi_pool_release_off_thread(xmem_pool_t *pool, xmem_buf_ref ref)
-{
-    release_with(pool, ref, NULL, NULL);
+    xmemi_record *rec = NULL;
+    uint32_t mine, left;
+    xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
+    if (rc)
+        return rc;
+    if (xmemi_ref_take(&rec->owner_refs[pool->me], pool->epoch, 1, &left) != XMEMI_REF_OK)
+        return not_owner(pool, ref, err);
+    if (left == 0)
+        xmemi_record_try_free(&pool->region, ref.index, pool->me);
+    return XMEM_OK;
 }
 
 xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t count,
@@ -329,9 +163,15 @@ xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t c
     xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
     if (rc)
         return rc;
-    _Atomic uint32_t *own = &rec->owner_refs[pool->me];
+    _Atomic uint64_t *own = &rec->owner_refs[pool->me];
+    uint64_t word = atomic_load_explicit(own, memory_order_acquire);
     uint32_t set;
     for (;;) {
+        /* Ours may change meanwhile (another thread of this process): every round starts from
+         * a count this attachment still holds, so the buffer stays this generation's. */
+        mine = xmemi_ref_epoch(word) == pool->epoch ? xmemi_ref_count(word) : 0;
+        if (mine == 0)
+            return not_owner(pool, ref, err);
         uint64_t total = xmemi_record_refs(rec);
         uint64_t others = total >= mine ? total - mine : 0;
         if (count < others)
@@ -341,17 +181,16 @@ xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t c
                               pool->name, count, ref.index, (unsigned long long)others,
                               (unsigned long long)total);
         set = count - (uint32_t)others;
-        if (set > UINT32_MAX / 2)
-            return xmemi_fail(err, XMEM_EOVERFLOW, 0, "pool '%s': set_ref_count(%u) on buffer %u",
-                              pool->name, count, ref.index);
-        if (atomic_compare_exchange_weak_explicit(own, &mine, set, memory_order_acq_rel,
-                                                  memory_order_relaxed))
+        if (set > XMEMI_REF_MAX)
+            return overflow(pool, ref, pool->owner_id, err);
+        if (atomic_compare_exchange_weak_explicit(own, &word, xmemi_ref_make(pool->epoch, set),
+                                                  memory_order_acq_rel, memory_order_acquire))
             break;
     }
     /* Whenever our count drops to 0, not only for count == 0: another owner may have released
      * its last reference meanwhile, seen ours, and left the recycling to us. */
     if (set == 0)
-        xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
+        xmemi_record_try_free(&pool->region, ref.index, pool->me);
     return XMEM_OK;
 }
 
@@ -372,12 +211,12 @@ xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t
 
 uint32_t xmem_pool_owned_by(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id)
 {
-    if (ref.index >= pool->capacity || owner_id >= XMEM_POOL_MAX_PROCS)
+    uint32_t epoch;
+    if (ref.index >= pool->capacity || !xmemi_owner_epoch(&pool->region, owner_id, &epoch))
         return 0;
     xmemi_record *rec = &pool->region.records[ref.index];
-    if (xmemi_life_generation(xmemi_life_load(rec)) != ref.generation)
-        return 0;
-    return atomic_load_explicit(&rec->owner_refs[owner_id], memory_order_acquire);
+    uint32_t n = xmemi_ref_held(&rec->owner_refs[xmemi_owner_slot(owner_id)], epoch);
+    return n && still(rec, ref) ? n : 0;
 }
 
 uint32_t xmem_pool_list_owned(const xmem_pool_t *pool, xmem_buf_ref *refs, uint32_t *counts,
@@ -388,9 +227,8 @@ uint32_t xmem_pool_list_owned(const xmem_pool_t *pool, xmem_buf_ref *refs, uint3
     uint32_t n = 0;
     for (uint32_t i = 0; i < pool->capacity; i++) {
         const xmemi_record *rec = &pool->region.records[i];
-        uint32_t life = xmemi_life_load(rec);
-        uint32_t mine = atomic_load_explicit(&((xmemi_record *)rec)->owner_refs[pool->me],
-                                             memory_order_acquire);
+        uint64_t life = xmemi_life_load(rec);
+        uint32_t mine = xmemi_ref_held(&rec->owner_refs[pool->me], pool->epoch);
         if (!xmemi_life_live(life) || mine == 0)
             continue;
         if (n < max) {
@@ -406,23 +244,27 @@ uint32_t xmem_pool_owned_count(const xmem_pool_t *pool, xmem_buf_ref ref)
 {
     if (xmemi_pool_forked(pool))
         return 0;
-    return xmem_pool_owned_by(pool, ref, pool->me);
+    return xmem_pool_owned_by(pool, ref, pool->owner_id);
 }
 
-/* The start of moving references between this process and `owner_id`: the buffer lives and the
- * owner id is in range. *nothing is set when there is nothing to move (0 of them, or to itself). */
+/* The start of moving references between this process and `owner_id`: the buffer lives, and the
+ * other attachment's slot and epoch. *nothing is set when there is nothing to move (0 of them,
+ * or to itself). */
 static xmem_err lookup_transfer(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
-                                uint32_t count, xmemi_record **rec, bool *nothing,
-                                xmem_error_t *err)
+                                uint32_t count, xmemi_record **rec, uint32_t *slot, uint32_t *epoch,
+                                bool *nothing, xmem_error_t *err)
 {
     *nothing = false;
     xmem_err rc = lookup(pool, ref, rec, err);
     if (rc)
         return rc;
-    if (owner_id >= XMEM_POOL_MAX_PROCS)
-        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': owner id %u is out of range (0..%d)",
-                          pool->name, owner_id, XMEM_POOL_MAX_PROCS - 1);
-    *nothing = count == 0 || owner_id == pool->me;
+    if (!xmemi_owner_epoch(&pool->region, owner_id, epoch))
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "pool '%s': owner id %u is not an attached process (it detached, or "
+                          "never was)",
+                          pool->name, owner_id);
+    *slot = xmemi_owner_slot(owner_id);
+    *nothing = count == 0 || owner_id == pool->owner_id;
     return XMEM_OK;
 }
 
@@ -430,16 +272,12 @@ xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, 
                         xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
+    uint32_t slot = 0, epoch = 0;
     bool nothing;
-    xmem_err rc = lookup_transfer(pool, ref, owner_id, count, &rec, &nothing, err);
+    xmem_err rc = lookup_transfer(pool, ref, owner_id, count, &rec, &slot, &epoch, &nothing, err);
     if (rc || nothing)
         return rc;
-    xmemi_proc_entry *to = &pool->region.hdr->procs[owner_id];
-    uint32_t epoch = atomic_load_explicit(&to->epoch, memory_order_acquire);
-    if (atomic_load_explicit(&to->state, memory_order_acquire) != XMEMI_PROC_ATTACHED)
-        return xmemi_fail(err, XMEM_EINVAL, 0, "pool '%s': owner id %u is not an attached process",
-                          pool->name, owner_id);
-    uint32_t mine = atomic_load_explicit(&rec->owner_refs[pool->me], memory_order_acquire);
+    uint32_t mine = xmemi_ref_held(&rec->owner_refs[pool->me], pool->epoch);
     if (mine < count)
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
                           "pool '%s': cannot give %u references to buffer %u: this process holds "
@@ -449,52 +287,58 @@ xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, 
     if (rc)
         return rc;
     /* Theirs before ours: the sum never drops to zero on the way, and a death between the two
-     * steps is made exact by the reclaim of whichever process died. */
-    if (!add_bounded(&rec->owner_refs[owner_id], count))
-        return xmemi_fail(err, XMEM_EOVERFLOW, 0,
-                          "pool '%s': owner id %u would hold too many references to buffer %u",
-                          pool->name, owner_id, ref.index);
-    if (!take_owned(rec, pool->me, count, NULL)) {
-        take_owned(rec, owner_id, count, NULL);
+     * steps is made exact by the reclaim of whichever process died. An attachment that is gone
+     * refuses the add (its reclaim marked its count), so nothing lands where nobody would give it
+     * back. */
+    switch (xmemi_ref_add(&rec->owner_refs[slot], epoch, count, false)) {
+    case XMEMI_REF_OK: break;
+    case XMEMI_REF_OVERFLOW: return overflow(pool, ref, owner_id, err);
+    default:
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "pool '%s': owner id %u detached before buffer %u reached it", pool->name,
+                          owner_id, ref.index);
+    }
+    if (xmemi_ref_take(&rec->owner_refs[pool->me], pool->epoch, count, NULL) != XMEMI_REF_OK) {
+        /* Ours went meanwhile (another thread): undo, what we added is still theirs alone. */
+        xmemi_ref_take(&rec->owner_refs[slot], epoch, count, NULL);
         return not_owner(pool, ref, err);
     }
-    if (atomic_load_explicit(&to->state, memory_order_acquire) == XMEMI_PROC_ATTACHED &&
-        atomic_load_explicit(&to->epoch, memory_order_acquire) == epoch)
-        return XMEM_OK;
-    /* The receiver detached meanwhile: its reclaim may have run before our references arrived.
-     * Whatever of them is still in its count goes back to the pool now. */
-    if (take_owned(rec, owner_id, count, NULL))
-        xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
     return XMEM_OK;
+}
+
+/* Takes back `n` references added to this process's count that turned out not to be its own. */
+static void undo_add(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t n)
+{
+    uint32_t left;
+    if (xmemi_ref_take(xmemi_my_refs(pool, ref.index), pool->epoch, n, &left) == XMEMI_REF_OK &&
+        left == 0)
+        xmemi_record_try_free(&pool->region, ref.index, pool->me);
 }
 
 xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
                              xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
+    uint32_t slot = 0, epoch = 0;
     bool nothing;
-    xmem_err rc = lookup_transfer(pool, ref, owner_id, count, &rec, &nothing, err);
+    xmem_err rc = lookup_transfer(pool, ref, owner_id, count, &rec, &slot, &epoch, &nothing, err);
     if (rc || nothing)
         return rc;
-    uint32_t theirs = atomic_load_explicit(&rec->owner_refs[owner_id], memory_order_acquire);
+    uint32_t theirs = xmemi_ref_held(&rec->owner_refs[slot], epoch);
     if (theirs < count)
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
                           "pool '%s': owner id %u holds fewer than %u references to buffer %u",
                           pool->name, owner_id, count, ref.index);
     /* Ours before theirs, as give does it: the sum never drops to zero on the way. */
-    if (!add_bounded(&rec->owner_refs[pool->me], count))
-        return xmemi_fail(err, XMEM_EOVERFLOW, 0,
-                          "pool '%s': this process would hold too many references to buffer %u",
-                          pool->name, ref.index);
-    if (xmemi_life_generation(xmemi_life_load(rec)) != ref.generation) {
-        /* A stale name: what we added belongs to the buffer's next life; take it off again. */
-        uint32_t left;
-        if (take_owned(rec, pool->me, count, &left) && left == 0)
-            xmemi_record_try_free(&pool->region, ref.index, xmemi_journal(pool));
+    if (xmemi_ref_add(xmemi_my_refs(pool, ref.index), pool->epoch, count, false) != XMEMI_REF_OK)
+        return overflow(pool, ref, pool->owner_id, err);
+    if (!still(rec, ref)) {
+        /* Recycled meanwhile: what we added lands on the slot's next life; take it off again. */
+        undo_add(pool, ref, count);
         return lookup(pool, ref, &rec, err);
     }
-    if (!take_owned(rec, owner_id, count, NULL)) {
-        take_owned(rec, pool->me, count, NULL);
+    if (xmemi_ref_take(&rec->owner_refs[slot], epoch, count, NULL) != XMEMI_REF_OK) {
+        undo_add(pool, ref, count);
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
                           "pool '%s': owner id %u gave up its references to buffer %u meanwhile",
                           pool->name, owner_id, ref.index);
@@ -510,7 +354,7 @@ xmem_err xmem_pool_reclaim_pid(xmem_pool_t *pool, pid_t pid, uint64_t *returned,
         return xmemi_fail(err, XMEM_EINVAL, 0,
                           "pool '%s': pid %d is not another process; close its handles instead",
                           pool->name, (int)pid);
-    uint64_t total = xmemi_reclaim_dead_slots(&pool->region, pid, xmemi_journal(pool));
+    uint64_t total = xmemi_reclaim_dead_slots(&pool->region, pid, pool->pid, pool->start_time);
     if (returned)
         *returned = total;
     return XMEM_OK;
@@ -520,7 +364,7 @@ xmem_err xmem_pool_reclaim_dead(xmem_pool_t *pool, uint64_t *returned, xmem_erro
 {
     if (xmemi_pool_forked(pool))
         return xmemi_pool_forked_error(pool, err);
-    uint64_t total = xmemi_reclaim_dead_slots(&pool->region, 0, xmemi_journal(pool));
+    uint64_t total = xmemi_reclaim_dead_slots(&pool->region, 0, pool->pid, pool->start_time);
     if (returned)
         *returned = total;
     return XMEM_OK;

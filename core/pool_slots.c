@@ -1,8 +1,8 @@
 /* The slow path of acquire: finding or making a slot when the size class's free list is empty.
  * Each way costs more than the last: system calls to create a shm object, memory wasted in a
  * larger buffer, or replacing a smaller buffer's shm object. EEXHAUSTED only when no buffer at all
- * is free. */
-
+ * is free. Every slot taken here is TAKEN by this handle until it is handed out or put back, so a
+ * death anywhere in between (a shm object half made, say) leaves it for this slot's reclaim. */
 #include "pool_slots.h"
 
 #include <xmem/pool_admin.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "buffer.h"
-#include "common/fail.h"
+#include "free_list.h"
 
 static xmem_err exhausted(const xmem_pool_t *pool, size_t size, xmem_error_t *err)
 {
@@ -25,42 +25,36 @@ static xmem_err exhausted(const xmem_pool_t *pool, size_t size, xmem_error_t *er
                       holders[0] ? holders : "no attached process");
 }
 
+/* Gives a taken slot a shm object of `size_class`; on failure puts it back (unbacked now). */
+static xmem_err back(xmem_pool_t *pool, uint32_t slot, uint32_t size_class, xmem_error_t *err)
+{
+    xmem_err rc = xmemi_buffer_back(pool, slot, size_class, err);
+    if (rc)
+        xmemi_slot_untake(&pool->region, slot, xmemi_life_load(&pool->region.records[slot]),
+                          pool->me);
+    return rc;
+}
+
 xmem_err xmemi_slot_new(xmem_pool_t *pool, uint32_t size_class, size_t size, uint32_t *index,
-                        xmem_error_t *err)
+                        uint64_t *taken, xmem_error_t *err)
 {
     xmemi_meta_region *r = &pool->region;
-    _Atomic uint32_t *journal = xmemi_journal(pool);
-    uint32_t slot = xmemi_free_pop(r, &r->hdr->unbacked_head, journal);
+    uint32_t slot = xmemi_list_pop(r, &r->hdr->unbacked_head, pool->me);
+    xmem_err rc = XMEM_OK;
     if (slot != XMEMI_NIL) {
-        xmem_err rc = xmemi_buffer_back(pool, slot, size_class, err);
-        if (rc) {
-            xmemi_free_push(r, &r->hdr->unbacked_head, slot);
-            xmemi_journal_clear(pool);
-        } else {
-            *index = slot;
-        }
-        return rc;
-    }
-    for (uint32_t c = size_class + 1; c < XMEMI_NUM_CLASSES; c++) {
-        slot = xmemi_free_pop(r, &r->hdr->free_heads[c], journal);
-        if (slot != XMEMI_NIL) {
-            *index = slot;
-            return XMEM_OK;
-        }
-    }
-    for (uint32_t c = size_class; c-- > 0;) {
-        slot = xmemi_free_pop(r, &r->hdr->free_heads[c], journal);
+        rc = back(pool, slot, size_class, err);
+    } else {
+        for (uint32_t c = size_class + 1; c < XMEMI_NUM_CLASSES && slot == XMEMI_NIL; c++)
+            slot = xmemi_list_pop(r, &r->hdr->free_heads[c], pool->me);
+        for (uint32_t c = size_class; slot == XMEMI_NIL && c-- > 0;)
+            if ((slot = xmemi_list_pop(r, &r->hdr->free_heads[c], pool->me)) != XMEMI_NIL)
+                rc = back(pool, slot, size_class, err);
         if (slot == XMEMI_NIL)
-            continue;
-        xmem_err rc = xmemi_buffer_back(pool, slot, size_class, err);
-        if (rc) {
-            xmemi_free_push(r, &r->hdr->unbacked_head, slot);
-            xmemi_journal_clear(pool);
-            return rc;
-        }
-        *index = slot;
-        return XMEM_OK;
+            return exhausted(pool, size, err);
     }
-    xmemi_journal_clear(pool);
-    return exhausted(pool, size, err);
+    if (rc)
+        return rc;
+    *index = slot;
+    *taken = xmemi_life_load(&r->records[slot]);
+    return XMEM_OK;
 }

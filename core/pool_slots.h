@@ -13,9 +13,9 @@
 #define XMEMI_MAX_BUFFER_SIZE XMEM_BUFFER_SIZE_MAX
 
 /* Takes a slot off the free lists for a buffer of `size_class` (`size` bytes asked) when that
- * class's own list is empty. On success the slot is free, owned by nobody and on no list, and this
- * handle's journal names it until the caller clears it. XMEM_EEXHAUSTED names the holders. */
+ * class's own list is empty. On success the slot is backed for that size, TAKEN by this handle
+ * (life in *taken) and on no list. XMEM_EEXHAUSTED names the holders. */
 xmem_err xmemi_slot_new(xmem_pool_t *pool, uint32_t size_class, size_t size, uint32_t *index,
-                        xmem_error_t *err);
+                        uint64_t *taken, xmem_error_t *err);
 
 #endif

@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "one_thread.h"
 #include "common/abi.h"
 #include "common/fail.h"
 #include "zmq_util.h"
@@ -42,6 +43,7 @@ typedef struct sub_entry {
 } sub_entry;
 
 struct xmem_pub {
+    xmemi_one_thread one_thread; /* debug builds: who is inside */
     xmem_pool_t *pool;
     uint64_t pool_id;
     void *ctx;
@@ -327,6 +329,7 @@ void xmem_pub_destroy(xmem_pub_t **pub_ptr)
         return;
     xmem_pub_t *pub = *pub_ptr;
     *pub_ptr = NULL;
+    xmemi_enter(&pub->one_thread, "publisher", pub->endpoint); /* nobody else may be inside */
     zmq_close(pub->sock);
     zmq_ctx_term(pub->ctx);
     for (uint32_t i = 0; i < pub->nsubs; i++)
@@ -378,7 +381,7 @@ static void count_drop(xmem_pub_t *pub, sub_entry *s, xmem_drop why)
     pub->stats.dropped[why]++;
 }
 
-xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
+static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
 {
     if (!guard || !xmem_guard_valid(guard))
         return xmemi_fail(err, XMEM_EINVAL, 0, "publisher %s: the guard holds no buffer",
@@ -471,7 +474,15 @@ xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *er
     return XMEM_OK;
 }
 
-xmem_err xmem_pub_end(xmem_pub_t *pub, xmem_error_t *err)
+xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
+{
+    xmemi_enter(&pub->one_thread, "publisher", pub->endpoint);
+    xmem_err rc = publish(pub, guard, err);
+    xmemi_leave(&pub->one_thread);
+    return rc;
+}
+
+static xmem_err end_stream(xmem_pub_t *pub, xmem_error_t *err)
 {
     pub->next_control_ns = 0;
     service(pub);
@@ -489,7 +500,15 @@ xmem_err xmem_pub_end(xmem_pub_t *pub, xmem_error_t *err)
     return XMEM_OK;
 }
 
-xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err)
+xmem_err xmem_pub_end(xmem_pub_t *pub, xmem_error_t *err)
+{
+    xmemi_enter(&pub->one_thread, "publisher", pub->endpoint);
+    xmem_err rc = end_stream(pub, err);
+    xmemi_leave(&pub->one_thread);
+    return rc;
+}
+
+static xmem_err poll_control(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err)
 {
     zmq_pollitem_t item = {.socket = pub->sock, .events = ZMQ_POLLIN};
     if (timeout_ms != 0 && zmq_poll(&item, 1, timeout_ms) < 0 && errno != EINTR)
@@ -499,13 +518,20 @@ xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err)
     return XMEM_OK;
 }
 
-xmem_err xmem_pub_wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_ms,
-                                   xmem_error_t *err)
+xmem_err xmem_pub_poll(xmem_pub_t *pub, int timeout_ms, xmem_error_t *err)
+{
+    xmemi_enter(&pub->one_thread, "publisher", pub->endpoint);
+    xmem_err rc = poll_control(pub, timeout_ms, err);
+    xmemi_leave(&pub->one_thread);
+    return rc;
+}
+
+static xmem_err wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_ms, xmem_error_t *err)
 {
     uint64_t deadline =
         timeout_ms < 0 ? UINT64_MAX : xmemi_now_ns() + (uint64_t)timeout_ms * 1000000ull;
     for (;;) {
-        xmem_err rc = xmem_pub_poll(pub, 10, err);
+        xmem_err rc = poll_control(pub, 10, err);
         if (rc)
             return rc;
         if (pub->nsubs >= count)
@@ -517,6 +543,15 @@ xmem_err xmem_pub_wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_
     }
 }
 
+xmem_err xmem_pub_wait_subscribers(xmem_pub_t *pub, uint32_t count, int timeout_ms,
+                                   xmem_error_t *err)
+{
+    xmemi_enter(&pub->one_thread, "publisher", pub->endpoint);
+    xmem_err rc = wait_subscribers(pub, count, timeout_ms, err);
+    xmemi_leave(&pub->one_thread);
+    return rc;
+}
+
 void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out, size_t size)
 {
     xmem_pub_stats st = pub->stats;
@@ -524,8 +559,8 @@ void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out, size_t size)
     xmemi_copy_sized(out, size, &st, sizeof st);
 }
 
-uint32_t xmem_pub_subscriber_stats_get(xmem_pub_t *pub, xmem_pub_sub_stats *out, size_t size,
-                                       uint32_t max)
+static uint32_t subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_stats *out, size_t size,
+                                 uint32_t max)
 {
     for (uint32_t i = 0; i < pub->nsubs && i < max; i++) {
         sub_entry *s = &pub->subs[i];
@@ -541,4 +576,13 @@ uint32_t xmem_pub_subscriber_stats_get(xmem_pub_t *pub, xmem_pub_sub_stats *out,
         xmemi_copy_sized((char *)out + i * size, size, &st, sizeof st);
     }
     return pub->nsubs;
+}
+
+uint32_t xmem_pub_subscriber_stats_get(xmem_pub_t *pub, xmem_pub_sub_stats *out, size_t size,
+                                       uint32_t max)
+{
+    xmemi_enter(&pub->one_thread, "publisher", pub->endpoint);
+    uint32_t n = subscriber_stats(pub, out, size, max);
+    xmemi_leave(&pub->one_thread);
+    return n;
 }

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "one_thread.h"
 #include "common/abi.h"
 #include "common/fail.h"
 #include "common/proc.h"
@@ -21,7 +22,8 @@
 #define MAX_PUBLISHERS XMEM_SUB_MAX_PUBLISHERS
 
 struct xmem_sub {
-    xmem_pool_t *pool; /* the subscriber's own attachment */
+    xmemi_one_thread one_thread; /* debug builds: who is inside */
+    xmem_pool_t *pool;           /* the subscriber's own attachment */
     uint64_t pool_id;
     uint32_t owner;
     uint32_t capacity;
@@ -146,7 +148,7 @@ static xmem_err grow_queue(xmem_sub_t *sub, xmem_error_t *err)
     return XMEM_OK;
 }
 
-xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xmem_error_t *err)
+static xmem_err connect_to(xmem_sub_t *sub, const char *endpoint, xmem_error_t *err)
 {
     if (sub->nsocks == MAX_PUBLISHERS)
         return xmemi_fail(err, XMEM_EINVAL, 0, "subscriber of pool '%s': %d publishers at most",
@@ -181,6 +183,14 @@ xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xmem_error_t *e
 
 fail:
     zmq_close(sock);
+    return rc;
+}
+
+xmem_err xmem_sub_connect(xmem_sub_t *sub, const char *endpoint, xmem_error_t *err)
+{
+    xmemi_enter(&sub->one_thread, "subscriber of pool", xmem_pool_name(sub->pool));
+    xmem_err rc = connect_to(sub, endpoint, err);
+    xmemi_leave(&sub->one_thread);
     return rc;
 }
 
@@ -352,8 +362,8 @@ static bool has_news(xmem_sub_t *sub)
 
 #define MAX_POLL_ITEMS 256
 
-xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, int timeout_ms,
-                           uint32_t *ready, xmem_error_t *err)
+static xmem_err wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, int timeout_ms,
+                         uint32_t *ready, xmem_error_t *err)
 {
     if (n == 0 || !subs || !ready)
         return xmemi_fail(err, XMEM_EINVAL, 0, "xmem_sub_wait_any: no subscriber to wait on");
@@ -403,14 +413,25 @@ xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, 
     }
 }
 
-xmem_err xmem_sub_receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xmem_error_t *err)
+xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, int timeout_ms,
+                           uint32_t *ready, xmem_error_t *err)
+{
+    for (uint32_t i = 0; subs && i < n; i++)
+        xmemi_enter(&subs[i]->one_thread, "subscriber of pool", xmem_pool_name(subs[i]->pool));
+    xmem_err rc = wait_any(subs, n, first, timeout_ms, ready, err);
+    for (uint32_t i = 0; subs && i < n; i++)
+        xmemi_leave(&subs[i]->one_thread);
+    return rc;
+}
+
+static xmem_err receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xmem_error_t *err)
 {
     if (!out || xmem_guard_valid(out))
         return xmemi_fail(err, XMEM_EINVAL, 0,
                           "subscriber of pool '%s': receive needs an empty guard",
                           xmem_pool_name(sub->pool));
     uint32_t ready;
-    xmem_err rc = xmem_sub_wait_any(&sub, 1, 0, timeout_ms, &ready, err);
+    xmem_err rc = wait_any(&sub, 1, 0, timeout_ms, &ready, err);
     if (rc)
         return rc;
     if (sub->qhead == sub->qtail) {
@@ -426,6 +447,14 @@ xmem_err xmem_sub_receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xm
         sub->handed_gen[d.ref.index] = d.ref.generation + 1;
     } else /* it cannot be handed out (unmappable, say): give its reference back */
         xmem_pool_release(sub->pool, d.ref, NULL);
+    return rc;
+}
+
+xmem_err xmem_sub_receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xmem_error_t *err)
+{
+    xmemi_enter(&sub->one_thread, "subscriber of pool", xmem_pool_name(sub->pool));
+    xmem_err rc = receive(sub, timeout_ms, out, err);
+    xmemi_leave(&sub->one_thread);
     return rc;
 }
 
@@ -450,6 +479,7 @@ void xmem_sub_destroy(xmem_sub_t **sub_ptr)
         return;
     xmem_sub_t *sub = *sub_ptr;
     *sub_ptr = NULL;
+    xmemi_enter(&sub->one_thread, "subscriber of pool", xmem_pool_name(sub->pool));
     for (uint32_t i = 0; i < sub->nsocks; i++) {
         send_control(sub, sub->items[i].socket, XMEMI_UNSUBSCRIBE);
         zmq_close(sub->items[i].socket);

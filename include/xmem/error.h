@@ -35,6 +35,7 @@ typedef enum xmem_err {
     XMEM_EPLUGIN,      /* a node plugin was refused (bad ABI, missing symbol) or failed */
     XMEM_ECONFIG,      /* a parameter, command line or graph file is invalid */
     XMEM_ECUDA,        /* a CUDA call failed, or this build has no CUDA */
+    XMEM_ECORRUPT,     /* an audit found the pool's books inconsistent (xmem_pool_audit) */
     XMEM_ERR_COUNT_    /* not an error: the number of codes */
 } xmem_err;
 

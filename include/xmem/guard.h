@@ -4,7 +4,9 @@
  *   XMEM_GUARD_AUTO xmem_guard_t g = XMEM_GUARD_INIT;
  *   if (xmem_pool_acquire_cpu(pool, 4096, &g, &err)) return ...;
  *   void *p; xmem_guard_data_mut(&g, &p, NULL);   // refcount 1, released at scope exit
- */
+ *
+ * A guard is a value owned by one thread at a time: move it (copy, then forget the original),
+ * never use one struct from two threads. */
 #ifndef XMEM_GUARD_H
 #define XMEM_GUARD_H
 

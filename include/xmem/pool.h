@@ -3,7 +3,8 @@
  * of references each attached process holds, so a dead process's references can be given back.
  * Buffers are recycled at refcount 0 and named by (index, generation) so stale names fail cleanly.
  *
- * A handle is for one process: after fork(), open the pool again in the child (XMEM_EFORKED). */
+ * A handle is for one process, and any of its threads may use it at once: after fork(), open the
+ * pool again in the child (XMEM_EFORKED). Close or destroy it once no other thread uses it. */
 #ifndef XMEM_POOL_H
 #define XMEM_POOL_H
 

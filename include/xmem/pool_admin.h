@@ -22,6 +22,9 @@
 extern "C" {
 #endif
 
+/* An owner id that never names an attachment. */
+#define XMEM_OWNER_NONE UINT32_MAX
+
 /* This handle's owner id: what xmem_pool_give() takes to address it. */
 XMEM_EXPORT uint32_t xmem_pool_owner_id(const xmem_pool_t *pool);
 
@@ -76,6 +79,32 @@ XMEM_EXPORT uint64_t xmem_pool_held_by_pid(const xmem_pool_t *pool, pid_t pid);
  * `len` bytes including the NUL and returns the length of the whole text, without the NUL (as
  * snprintf does). */
 XMEM_EXPORT size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len);
+
+/* What xmem_pool_audit() found. Counts of buffers unless said otherwise. */
+typedef struct xmem_pool_audit_report {
+    uint32_t live;           /* handed out, with references */
+    uint32_t listed;         /* free, on their free list */
+    uint32_t held;           /* free, held off the lists by a process inside acquire or release */
+    uint32_t lost;           /* free, on no list and held by nobody: leaked for good */
+    uint32_t orphans;        /* live with no reference: leaked for good */
+    uint32_t misfiled;       /* on a list not their own, on two lists, or twice on one */
+    uint32_t stray_refs;     /* owner counts on a free buffer, or of an attachment that is gone */
+    uint32_t broken_lists;   /* free lists with a cycle or an index out of range */
+    uint32_t pending;        /* free lists with an operation half done */
+    uint32_t procs_attached; /* process slots of live attachments */
+    uint32_t procs_stuck;    /* process slots held by a dead process (attached, claiming or
+                                reclaiming): their reclaim has not run or not finished */
+} xmem_pool_audit_report;
+
+/* Checks the pool's books as they must be when no process is inside a pool call: every buffer is
+ * live with references or free on exactly its own list, every owner count belongs to a live
+ * attachment, every list is whole, every process slot free or attached by a live process. For
+ * tests, tools and post-mortems: run it once the pool is quiet (after reclaiming the dead); on a
+ * busy pool it reports the operations in flight. Fills the first `size` bytes of *out (the
+ * caller's sizeof). XMEM_ECORRUPT, naming the first problems, when any count from `held` to
+ * `pending` or `procs_stuck` is non-zero. Reads every record: not for the hot path. */
+XMEM_EXPORT xmem_err xmem_pool_audit(const xmem_pool_t *pool, xmem_pool_audit_report *out,
+                                     size_t size, xmem_error_t *err);
 
 #ifdef __cplusplus
 }

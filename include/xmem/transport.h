@@ -9,6 +9,8 @@
  *
  * Publishers and subscribers run ZeroMQ I/O threads: fork() worker processes before creating them
  * (a child never uses its parent's; ZeroMQ lets a subscriber connect before the publisher binds).
+ * Each is used by one thread at a time, as its ZeroMQ socket must be (handing it to another thread
+ * is fine); builds with assertions abort on two threads inside one at once, naming it.
  */
 #ifndef XMEM_TRANSPORT_H
 #define XMEM_TRANSPORT_H

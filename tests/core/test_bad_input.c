@@ -498,7 +498,7 @@ Test(bad_input, impossible_size, .init = setup, .fini = teardown)
     cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK));
 }
 
-/* give to an owner id outside the process table is refused and moves nothing. */
+/* give to an owner id that names no attachment is refused and moves nothing. */
 Test(bad_input, give_to_invalid_owner, .init = setup, .fini = teardown)
 {
     xmem_guard_t g = XMEM_GUARD_INIT;
@@ -506,7 +506,10 @@ Test(bad_input, give_to_invalid_owner, .init = setup, .fini = teardown)
     cr_assert(eq(int, xmem_pool_acquire_cpu(pool, 4096, &g, &err), XMEM_OK), "%s", err.msg);
     xmem_buf_ref ref = xmem_guard_ref(&g);
     cr_assert(eq(int, xmem_pool_add_ref(pool, ref, &err), XMEM_OK));
-    const uint32_t ids[] = {XMEM_POOL_MAX_PROCS, XMEM_POOL_MAX_PROCS + 1, UINT32_MAX};
+    /* None, a later attachment of this handle's slot, and a slot nobody attached to. */
+    uint32_t me = xmem_pool_owner_id(pool);
+    const uint32_t ids[] = {XMEM_OWNER_NONE, me + XMEM_POOL_MAX_PROCS,
+                            (me + 1) % XMEM_POOL_MAX_PROCS};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         cr_assert(eq(int, xmem_pool_give(pool, ref, ids[i], 1, &err), XMEM_EINVAL), "owner %u",
                   ids[i]);

@@ -43,7 +43,8 @@ Test(pool, create_defaults, .init = setup, .fini = teardown)
     cr_assert(eq(u32, xmem_pool_capacity(pool), XMEM_POOL_DEFAULT_CAPACITY));
     cr_assert(eq(u32, xmem_pool_free_count(pool), XMEM_POOL_DEFAULT_CAPACITY));
     cr_assert(xmem_pool_is_creator(pool));
-    cr_assert(lt(u32, xmem_pool_owner_id(pool), XMEM_POOL_MAX_PROCS));
+    cr_assert(ne(u32, xmem_pool_owner_id(pool), XMEM_OWNER_NONE));
+    cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, xmem_pool_owner_id(pool)), (int)getpid()));
 }
 
 Test(pool, options_init_fills_defaults)
@@ -227,7 +228,8 @@ Test(pool, open_in_same_process, .init = setup, .fini = teardown)
     cr_assert(eq(str, (char *)xmem_pool_name(other), name));
     cr_assert(eq(u32, xmem_pool_capacity(other), XMEM_POOL_DEFAULT_CAPACITY));
     cr_assert(not(xmem_pool_is_creator(other)));
-    cr_assert(lt(u32, xmem_pool_owner_id(other), XMEM_POOL_MAX_PROCS));
+    cr_assert(ne(u32, xmem_pool_owner_id(other), xmem_pool_owner_id(pool)), "one id, two handles");
+    cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, xmem_pool_owner_id(other)), (int)getpid()));
 
     /* both handles see the same records */
     xmem_guard_t g = XMEM_GUARD_INIT;
@@ -428,9 +430,10 @@ Test(pool, owner_pid_of_this_process, .init = setup, .fini = teardown)
 {
     uint32_t me = xmem_pool_owner_id(pool);
     cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, me), (int)getpid()));
-    cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, XMEM_POOL_MAX_PROCS), 0));
-    cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, UINT32_MAX), 0));
-    for (uint32_t id = 0; id < XMEM_POOL_MAX_PROCS; id++)
+    cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, XMEM_OWNER_NONE), 0));
+    cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, me + XMEM_POOL_MAX_PROCS), 0),
+              "a later attachment of the same slot is not this one");
+    for (uint32_t id = 0; id < 4 * XMEM_POOL_MAX_PROCS; id++)
         if (id != me)
-            cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, id), 0), "slot %u", id);
+            cr_assert(eq(int, (int)xmem_pool_owner_pid(pool, id), 0), "owner id %u", id);
 }

@@ -253,7 +253,7 @@ Test(refcount, owned_by_and_take_back, .init = setup, .fini = teardown, .timeout
     cr_assert(eq(int, xmem_pool_give(pool, ref, it, 3, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, it), 3));
     cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, me), 1));
-    cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, XMEM_POOL_MAX_PROCS), 0));
+    cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, XMEM_OWNER_NONE), 0));
 
     cr_assert(eq(int, xmem_pool_take_back(pool, ref, it, 2, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, it), 1));
@@ -263,7 +263,7 @@ Test(refcount, owned_by_and_take_back, .init = setup, .fini = teardown, .timeout
 
     cr_assert(eq(int, xmem_pool_take_back(pool, ref, it, 2, &err), XMEM_ENOTOWNER));
     cr_assert(strstr(err.msg, name) != NULL, "message does not name the pool: %s", err.msg);
-    cr_assert(eq(int, xmem_pool_take_back(pool, ref, XMEM_POOL_MAX_PROCS, 1, &err), XMEM_EINVAL));
+    cr_assert(eq(int, xmem_pool_take_back(pool, ref, XMEM_OWNER_NONE, 1, &err), XMEM_EINVAL));
     cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, it), 1));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 3));
 
