@@ -197,7 +197,8 @@ static void wait_all(pid_t *pids, int n)
 
 /* Sends `frames` frames of `size` bytes to `consumers` consumer processes, one every `gap_ns`
  * (0: as fast as the consumers take them), and measures publish -> held latency per frame. */
-static outcome run(mode m, size_t size, int consumers, uint64_t frames, uint64_t gap_ns)
+static outcome run(mode m, size_t size, int consumers, uint64_t frames, uint64_t gap_ns,
+                   uint32_t depth)
 {
     memset(sh, 0, sizeof *sh);
     snprintf(endpoint, sizeof endpoint, "ipc:///tmp/xmem-bench-%d.ipc", (int)getpid());
@@ -206,7 +207,6 @@ static outcome run(mode m, size_t size, int consumers, uint64_t frames, uint64_t
     xmem_pool_t *pool = NULL;
     xmem_pub_t *pub = NULL;
     void *ctx = NULL, *sock = NULL;
-    uint32_t depth = gap_ns ? 4 : 64;
     uint32_t buffers = (uint32_t)consumers * depth + 8;
     if (m == MODE_XMEM) {
         xmem_pool_options po;
@@ -352,19 +352,28 @@ static const char *size_text(size_t size)
 int main(int argc, char **argv)
 {
     bool quick = false;
-    static const struct option opts[] = {
-        {"quick", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {0}};
-    for (int c; (c = getopt_long(argc, argv, "qh", opts, NULL)) != -1;) {
+    const char *only = NULL;
+    static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
+                                         {"only", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    for (int c; (c = getopt_long(argc, argv, "qo:h", opts, NULL)) != -1;) {
         if (c == 'q') {
             quick = true;
             continue;
         }
+        if (c == 'o' && (!strcmp(optarg, "latency") || !strcmp(optarg, "fanout") ||
+                         !strcmp(optarg, "throughput"))) {
+            only = optarg;
+            continue;
+        }
         FILE *out = c == 'h' ? stdout : stderr;
         fprintf(out,
-                "usage: xmem-bench-transport [--quick]\n\n"
+                "usage: xmem-bench-transport [--quick] [--only latency|fanout|throughput]\n\n"
                 "One-way hand-off latency through xmem against raw ZeroMQ (32 bytes) and against\n"
                 "copying the payload through ZeroMQ, 1 -> 4 fan-out, hand-offs per second and\n"
-                "peak memory, all in one run. --quick takes fewer samples.\n");
+                "peak memory, all in one run. --quick takes fewer samples; --only runs one\n"
+                "table.\n");
         return c == 'h' ? 0 : 2;
     }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -375,52 +384,66 @@ int main(int argc, char **argv)
     static const size_t sizes[] = {4096, 65536, 1u << 20, 8u << 20, 64u << 20};
     const uint64_t gap = 200 * 1000; /* 200 us between frames: latency, not throughput */
     const uint64_t lat_frames = quick ? 500 : 2000;
-    outcome small = run(MODE_ZMQ_SMALL, 32, 1, lat_frames, gap);
+    if (!only || !strcmp(only, "latency")) {
+        outcome small = run(MODE_ZMQ_SMALL, 32, 1, lat_frames, gap, 4);
 
-    printf("## One-way latency, 1 producer -> 1 consumer process (ipc, ROUTER -> DEALER)\n\n");
-    printf("| payload | xmem p50 us | xmem p99 us | raw ZeroMQ 32 B p50 us | xmem / raw p50 | copy "
-           "through ZeroMQ p50 us | copy p99 us | copy / xmem p50 |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-        size_t size = sizes[i];
-        outcome x = run(MODE_XMEM, size, 1, lat_frames, gap);
-        uint64_t copy_frames = size >= (8u << 20) ? (quick ? 30 : 100) : lat_frames;
-        outcome cp = run(MODE_ZMQ_COPY, size, 1, copy_frames, gap);
-        printf("| %s | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1fx |\n", size_text(size),
-               x.p50_us, x.p99_us, small.p50_us, x.p50_us / small.p50_us, cp.p50_us, cp.p99_us,
-               cp.p50_us / x.p50_us);
-        fflush(stdout);
+        printf("## One-way latency, 1 producer -> 1 consumer process (ipc, ROUTER -> DEALER)\n\n");
+        printf("| payload | xmem p50 us | xmem p99 us | raw ZeroMQ 32 B p50 us | xmem / raw p50 | "
+               "copy "
+               "through ZeroMQ p50 us | copy p99 us | copy / xmem p50 |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            size_t size = sizes[i];
+            outcome x = run(MODE_XMEM, size, 1, lat_frames, gap, 4);
+            uint64_t copy_frames = size >= (8u << 20) ? (quick ? 30 : 100) : lat_frames;
+            outcome cp = run(MODE_ZMQ_COPY, size, 1, copy_frames, gap, 4);
+            printf("| %s | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1fx |\n", size_text(size),
+                   x.p50_us, x.p99_us, small.p50_us, x.p50_us / small.p50_us, cp.p50_us, cp.p99_us,
+                   cp.p50_us / x.p50_us);
+            fflush(stdout);
+        }
     }
 
-    printf(
-        "\n## Fan-out 1 -> 4 consumer processes: latency until all four hold the frame\n\n"
-        "Peak KiB is VmHWM of that run, which counts the pool's shared pages each process maps;\n"
-        "anon KiB is the process's private memory.\n\n");
-    printf("| payload | xmem p50 us | xmem p99 us | raw ZeroMQ 32 B p50 us | xmem / raw p50 | "
-           "producer peak KiB | consumer peak KiB | consumer anon KiB |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
-    outcome small4 = run(MODE_ZMQ_SMALL, 32, 4, lat_frames, gap);
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i += 3) {
-        outcome x = run(MODE_XMEM, sizes[i], 4, lat_frames, gap);
-        printf("| %s | %.1f | %.1f | %.1f | %.2f | %ld | %ld | %ld |\n", size_text(sizes[i]),
-               x.p50_us, x.p99_us, small4.p50_us, x.p50_us / small4.p50_us, x.prod_peak_kb,
-               x.cons_peak_kb, x.cons_anon_kb);
-        fflush(stdout);
-    }
-
-    printf("\n## Hand-offs per second, 2-process pipeline, 4 KiB buffers (block policy, depth "
-           "64)\n\n");
-    printf("| consumers | frames | xmem hand-offs/s | raw ZeroMQ 32 B msgs/s | consumer peak KiB "
-           "| consumer anon KiB |\n");
-    printf("|---|---|---|---|---|---|\n");
-    uint64_t tp_frames = quick ? 200000 : 1000000;
-    for (int consumers = 1; consumers <= 4; consumers += 3) {
-        for (uint64_t f = tp_frames / 2; f <= tp_frames; f *= 2) {
-            outcome x = run(MODE_XMEM, 4096, consumers, f, 0);
-            outcome z = run(MODE_ZMQ_SMALL, 32, consumers, f, 0);
-            printf("| %d | %" PRIu64 " | %.0f | %.0f | %ld | %ld |\n", consumers, f, x.rate, z.rate,
+    if (!only || !strcmp(only, "fanout")) {
+        printf("\n## Fan-out 1 -> 4 consumer processes: latency until all four hold the frame\n\n"
+               "Peak KiB is VmHWM of that run, which counts the pool's shared pages each process "
+               "maps;\n"
+               "anon KiB is the process's private memory.\n\n");
+        printf("| payload | xmem p50 us | xmem p99 us | raw ZeroMQ 32 B p50 us | xmem / raw p50 | "
+               "producer peak KiB | consumer peak KiB | consumer anon KiB |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
+        outcome small4 = run(MODE_ZMQ_SMALL, 32, 4, lat_frames, gap, 4);
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i += 3) {
+            outcome x = run(MODE_XMEM, sizes[i], 4, lat_frames, gap, 4);
+            printf("| %s | %.1f | %.1f | %.1f | %.2f | %ld | %ld | %ld |\n", size_text(sizes[i]),
+                   x.p50_us, x.p99_us, small4.p50_us, x.p50_us / small4.p50_us, x.prod_peak_kb,
                    x.cons_peak_kb, x.cons_anon_kb);
             fflush(stdout);
+        }
+    }
+
+    if (!only || !strcmp(only, "throughput")) {
+        printf(
+            "\n## Hand-offs per second, 4 KiB buffers, block policy, as fast as the consumers "
+            "take them\n\n"
+            "Depth is the xmem subscriber's queue: how many buffers the publisher may have out to "
+            "it\n(in flight or held). Raw ZeroMQ runs with a send high-water mark of 1000 messages "
+            "per consumer,\nso depth 1000 is the same window.\n\n");
+        printf("| consumers | depth | frames | xmem hand-offs/s | raw ZeroMQ 32 B msgs/s | xmem / "
+               "raw | "
+               "consumer peak KiB | consumer anon KiB |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
+        uint64_t tp_frames = quick ? 200000 : 1000000;
+        static const uint32_t depths[] = {64, 1000};
+        for (size_t di = 0; di < sizeof depths / sizeof *depths; di++) {
+            for (int consumers = 1; consumers <= 4; consumers += 3) {
+                outcome x = run(MODE_XMEM, 4096, consumers, tp_frames, 0, depths[di]);
+                outcome z = run(MODE_ZMQ_SMALL, 32, consumers, tp_frames, 0, depths[di]);
+                printf("| %d | %u | %" PRIu64 " | %.0f | %.0f | %.2f | %ld | %ld |\n", consumers,
+                       depths[di], tp_frames, x.rate, z.rate, x.rate / z.rate, x.cons_peak_kb,
+                       x.cons_anon_kb);
+                fflush(stdout);
+            }
         }
     }
     printf("\nAll runs ended with every pool buffer free.\n");

@@ -18,8 +18,8 @@
 #include "pool_slots.h"
 #include "record.h"
 
-void xmemi_slot_hand_out(xmem_pool_t *pool, uint32_t index, uint64_t taken, size_t size,
-                         void *data, xmem_guard_t *out)
+void xmemi_slot_hand_out(xmem_pool_t *pool, uint32_t index, uint64_t taken, size_t size, void *data,
+                         xmem_guard_t *out)
 {
     xmemi_record *rec = &pool->region.records[index];
     rec->size = size;

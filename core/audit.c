@@ -131,8 +131,8 @@ xmem_err xmem_pool_audit(const xmem_pool_t *pool, xmem_pool_audit_report *out, s
     free(seen);
     if (out)
         xmemi_copy_sized(out, size, &rep, sizeof rep);
-    if (rep.held || rep.lost || rep.orphans || rep.misfiled || rep.stray_refs ||
-        rep.broken_lists || rep.pending || rep.procs_stuck)
+    if (rep.held || rep.lost || rep.orphans || rep.misfiled || rep.stray_refs || rep.broken_lists ||
+        rep.pending || rep.procs_stuck)
         return xmemi_fail(err, XMEM_ECORRUPT, 0, "pool '%s': %s", pool->name, text);
     return XMEM_OK;
 }

@@ -67,7 +67,7 @@ xmem_err xmem_pool_cuda_register_host(xmem_pool_t *pool, xmem_error_t *err)
         cudaError_t ce = cudaHostRegister(m->addr, m->len, cudaHostRegisterPortable);
         if (ce != cudaSuccess)
             rc = xmemi_cuda_fail(err, ce, "pool '%s': cudaHostRegister of buffer %u (%zu bytes)",
-                           pool->name, i, m->len);
+                                 pool->name, i, m->len);
         else
             c->entries[i].registered = true;
     }

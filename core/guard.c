@@ -89,7 +89,7 @@ xmem_err xmem_guard_meta(const xmem_guard_t *g, xmem_meta_t *out, xmem_error_t *
     xmemi_record *rec = &g->pool->region.records[g->ref.index];
     memset(out, 0, sizeof *out);
     out->ref = g->ref;
-    uint64_t refs = xmemi_record_refs(rec);
+    uint64_t refs = xmemi_record_refs(&g->pool->region, rec);
     out->refcount = refs > UINT32_MAX ? UINT32_MAX : (uint32_t)refs;
     out->storage = (xmem_storage)rec->storage;
     out->device = rec->device;
@@ -101,6 +101,20 @@ xmem_err xmem_guard_meta(const xmem_guard_t *g, xmem_meta_t *out, xmem_error_t *
     out->capacity = rec->capacity;
     out->timestamp_ns = rec->timestamp_ns;
     out->sequence = rec->sequence;
+    return XMEM_OK;
+}
+
+xmem_err xmem_guard_stamp(const xmem_guard_t *g, uint64_t *sequence, uint64_t *timestamp_ns,
+                          xmem_error_t *err)
+{
+    xmem_err rc = need_valid(g, err);
+    if (rc)
+        return rc;
+    const xmemi_record *rec = &g->pool->region.records[g->ref.index];
+    if (sequence)
+        *sequence = rec->sequence;
+    if (timestamp_ns)
+        *timestamp_ns = rec->timestamp_ns;
     return XMEM_OK;
 }
 

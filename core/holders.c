@@ -11,8 +11,8 @@ static void count_held(const xmem_pool_t *pool, uint64_t held[XMEM_POOL_MAX_PROC
 {
     for (uint32_t i = 0; i < pool->capacity; i++)
         for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
-            held[p] += xmemi_ref_count(atomic_load_explicit(
-                &pool->region.records[i].owner_refs[p], memory_order_relaxed));
+            held[p] += xmemi_ref_count(
+                atomic_load_explicit(&pool->region.records[i].owner_refs[p], memory_order_relaxed));
 }
 
 uint64_t xmem_pool_held_by_pid(const xmem_pool_t *pool, pid_t pid)

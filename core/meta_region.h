@@ -173,6 +173,14 @@ typedef struct __attribute__((aligned(64))) xmemi_proc_entry {
     uint64_t reserved[6];   /* zero */
 } xmemi_proc_entry;
 
+/* Grows at every reference a process slot gives back, on a cache line of its own (written on
+ * every release; the process table's line is read on every hand-off). A futex word. */
+typedef struct __attribute__((aligned(64))) xmemi_release_word {
+    _Atomic uint32_t count;   /* releases so far (wraps) */
+    _Atomic uint32_t waiters; /* publishers sleeping on it */
+    _Atomic uint32_t wake_at; /* the count at which the earliest of them wants waking */
+} xmemi_release_word;
+
 /* ---- records and header -------------------------------------------------------------------- */
 
 /* One buffer. Its reference count is the sum of owner_refs, never a separate number: every change
@@ -226,6 +234,10 @@ typedef struct __attribute__((aligned(64))) xmemi_meta_header {
     _Atomic uint32_t closed; /* set by the creator's destroy: its names are gone, make no more */
     xmemi_proc_entry procs[XMEM_POOL_MAX_PROCS];     /* attached processes */
     _Atomic uint32_t class_waiters[XMEMI_NUM_LISTS]; /* acquires sleeping on a list */
+    _Atomic uint32_t slots_used; /* process slots ever claimed + 1 at most: owner counts of the
+                                    slots above are all zero, so sums stop here */
+    xmemi_release_word releases[XMEM_POOL_MAX_PROCS]; /* per process slot, what a blocked
+                                    publisher sleeps on (xmem_pool_wait_releases) */
 } xmemi_meta_header;
 
 /* The free list of a backed slot: its size class for CPU storage, or its class among the lists

@@ -7,8 +7,12 @@
 #include <xmem/pool.h>
 #include <xmem/pool_admin.h>
 
+#include <errno.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buffer.h"
@@ -141,6 +145,18 @@ xmem_err xmem_pool_add_ref(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
     return recheck(pool, ref, rec, err);
 }
 
+/* Counts a reference this handle gave back, and wakes a publisher waiting for it to. */
+static void note_release(xmem_pool_t *pool)
+{
+    xmemi_release_word *w = &pool->region.hdr->releases[pool->me];
+    uint32_t count = atomic_fetch_add_explicit(&w->count, 1, memory_order_seq_cst) + 1;
+    /* Only at the count a waiter asked for: a publisher waiting for room wakes once per batch,
+     * not once per buffer. */
+    if (atomic_load_explicit(&w->waiters, memory_order_seq_cst) &&
+        (int32_t)(count - atomic_load_explicit(&w->wake_at, memory_order_seq_cst)) >= 0)
+        syscall(SYS_futex, &w->count, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
 xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
@@ -152,6 +168,87 @@ xmem_err xmem_pool_release(xmem_pool_t *pool, xmem_buf_ref ref, xmem_error_t *er
         return not_owner(pool, ref, err);
     if (left == 0)
         xmemi_record_try_free(&pool->region, ref.index, pool->me);
+    note_release(pool);
+    return XMEM_OK;
+}
+
+uint32_t xmem_pool_releases(const xmem_pool_t *pool, uint32_t owner_id)
+{
+    return atomic_load_explicit(&pool->region.hdr->releases[xmemi_owner_slot(owner_id)].count,
+                                memory_order_seq_cst);
+}
+
+/* Asks to be woken when the count reaches `target`: the earliest target of all waiters wins (a
+ * target already reached, left by a waiter gone, is replaced). */
+static void ask_wake_at(xmemi_release_word *w, uint32_t target)
+{
+    uint32_t at = atomic_load_explicit(&w->wake_at, memory_order_seq_cst);
+    uint32_t now = atomic_load_explicit(&w->count, memory_order_seq_cst);
+    while (((int32_t)(at - now) <= 0 || (int32_t)(target - at) < 0) &&
+           !atomic_compare_exchange_weak_explicit(&w->wake_at, &at, target, memory_order_seq_cst,
+                                                  memory_order_seq_cst)) {
+    }
+}
+
+xmem_err xmem_pool_wait_releases(xmem_pool_t *pool, uint32_t owner_id, uint32_t seen, uint32_t need,
+                                 int timeout_ms, xmem_error_t *err)
+{
+    if (xmemi_pool_forked(pool))
+        return xmemi_pool_forked_error(pool, err);
+    xmemi_release_word *w = &pool->region.hdr->releases[xmemi_owner_slot(owner_id)];
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+    uint32_t target = seen + (need ? need : 1);
+    atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
+    ask_wake_at(w, target);
+    /* Registered before this read: a release reaching the target from here on wakes us, and one
+     * in between makes the wait return at once. */
+    uint32_t now = atomic_load_explicit(&w->count, memory_order_seq_cst);
+    long rc = (int32_t)(now - target) >= 0 ? 0
+                                           : syscall(SYS_futex, &w->count, FUTEX_WAIT, now,
+                                                     timeout_ms < 0 ? NULL : &ts, NULL, 0);
+    int e = errno;
+    atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+    if (rc == 0 || e == EAGAIN || e == EINTR || e == ETIMEDOUT)
+        return XMEM_OK;
+    return xmemi_fail(err, XMEM_ESYS, e, "pool '%s': waiting for owner id %u to give buffers back",
+                      pool->name, owner_id);
+}
+
+xmem_err xmem_pool_share(xmem_pool_t *pool, xmem_buf_ref ref, const uint32_t *owner_ids, uint32_t n,
+                         bool *given, xmem_error_t *err)
+{
+    xmemi_record *rec = NULL;
+    uint32_t mine;
+    xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
+    if (rc)
+        return rc;
+    /* The caller's reference keeps the buffer this generation's throughout: each add is one
+     * step that lands on a live attachment, or is refused for one that is gone. */
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t epoch;
+        given[k] = owner_ids[k] != pool->owner_id &&
+                   xmemi_owner_epoch(&pool->region, owner_ids[k], &epoch) &&
+                   xmemi_ref_add(&rec->owner_refs[xmemi_owner_slot(owner_ids[k])], epoch, 1,
+                                 false) == XMEMI_REF_OK;
+    }
+    return XMEM_OK;
+}
+
+xmem_err xmem_pool_revoke(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
+                          xmem_error_t *err)
+{
+    xmemi_record *rec = NULL;
+    uint32_t mine, epoch;
+    xmem_err rc = lookup_owned(pool, ref, &rec, &mine, err);
+    if (rc)
+        return rc;
+    if (!xmemi_owner_epoch(&pool->region, owner_id, &epoch) ||
+        xmemi_ref_take(&rec->owner_refs[xmemi_owner_slot(owner_id)], epoch, count, NULL) !=
+            XMEMI_REF_OK)
+        return xmemi_fail(err, XMEM_ENOTOWNER, 0,
+                          "pool '%s': owner id %u holds fewer than %u references to buffer %u "
+                          "(it went, or gave them back)",
+                          pool->name, owner_id, count, ref.index);
     return XMEM_OK;
 }
 
@@ -172,7 +269,7 @@ xmem_err xmem_pool_set_ref_count(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t c
         mine = xmemi_ref_epoch(word) == pool->epoch ? xmemi_ref_count(word) : 0;
         if (mine == 0)
             return not_owner(pool, ref, err);
-        uint64_t total = xmemi_record_refs(rec);
+        uint64_t total = xmemi_record_refs(&pool->region, rec);
         uint64_t others = total >= mine ? total - mine : 0;
         if (count < others)
             return xmemi_fail(err, XMEM_EINVAL, 0,
@@ -201,7 +298,7 @@ xmem_err xmem_pool_ref_count(const xmem_pool_t *pool, xmem_buf_ref ref, uint32_t
     xmem_err rc = lookup(pool, ref, &rec, err);
     if (rc)
         return rc;
-    uint64_t n = xmemi_record_refs(rec);
+    uint64_t n = xmemi_record_refs(&pool->region, rec);
     rc = recheck(pool, ref, rec, err);
     if (rc)
         return rc;
@@ -306,42 +403,36 @@ xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, 
     return XMEM_OK;
 }
 
-/* Takes back `n` references added to this process's count that turned out not to be its own. */
-static void undo_add(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t n)
-{
-    uint32_t left;
-    if (xmemi_ref_take(xmemi_my_refs(pool, ref.index), pool->epoch, n, &left) == XMEMI_REF_OK &&
-        left == 0)
-        xmemi_record_try_free(&pool->region, ref.index, pool->me);
-}
-
 xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, uint32_t count,
                              xmem_error_t *err)
 {
     xmemi_record *rec = NULL;
-    uint32_t slot = 0, epoch = 0;
+    uint32_t slot = 0, epoch = 0, mine;
     bool nothing;
     xmem_err rc = lookup_transfer(pool, ref, owner_id, count, &rec, &slot, &epoch, &nothing, err);
     if (rc || nothing)
         return rc;
-    uint32_t theirs = xmemi_ref_held(&rec->owner_refs[slot], epoch);
-    if (theirs < count)
-        return xmemi_fail(err, XMEM_ENOTOWNER, 0,
-                          "pool '%s': owner id %u holds fewer than %u references to buffer %u",
-                          pool->name, owner_id, count, ref.index);
+    /* The caller's own reference keeps the buffer this generation's while the references move:
+     * without one, an add could land on the slot's next life (and be counted there by others). */
+    if ((rc = lookup_owned(pool, ref, &rec, &mine, err)))
+        return rc == XMEM_ENOTOWNER
+                   ? xmemi_fail(err, XMEM_ENOTOWNER, 0,
+                                "pool '%s': take_back of buffer %u needs a reference of this "
+                                "process's own to it (keep one until the hand-off is settled)",
+                                pool->name, ref.index)
+                   : rc;
     /* Ours before theirs, as give does it: the sum never drops to zero on the way. */
-    if (xmemi_ref_add(xmemi_my_refs(pool, ref.index), pool->epoch, count, false) != XMEMI_REF_OK)
-        return overflow(pool, ref, pool->owner_id, err);
-    if (!still(rec, ref)) {
-        /* Recycled meanwhile: what we added lands on the slot's next life; take it off again. */
-        undo_add(pool, ref, count);
-        return lookup(pool, ref, &rec, err);
+    switch (xmemi_ref_add(&rec->owner_refs[pool->me], pool->epoch, count, true)) {
+    case XMEMI_REF_OK: break;
+    case XMEMI_REF_OVERFLOW: return overflow(pool, ref, pool->owner_id, err);
+    default: return not_owner(pool, ref, err);
     }
     if (xmemi_ref_take(&rec->owner_refs[slot], epoch, count, NULL) != XMEMI_REF_OK) {
-        undo_add(pool, ref, count);
+        xmemi_ref_take(&rec->owner_refs[pool->me], pool->epoch, count, NULL); /* still ≥ 1 ours */
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
-                          "pool '%s': owner id %u gave up its references to buffer %u meanwhile",
-                          pool->name, owner_id, ref.index);
+                          "pool '%s': owner id %u holds fewer than %u references to buffer %u (it "
+                          "went, or gave them back)",
+                          pool->name, owner_id, count, ref.index);
     }
     return XMEM_OK;
 }

@@ -26,6 +26,10 @@ xmem_err xmemi_proc_claim(xmemi_meta_region *r, pid_t pid, uint64_t start_time, 
          * attachment (it holds nothing yet). */
         uint32_t e = atomic_load(&p->epoch) + 1;
         atomic_store(&p->epoch, e);
+        /* Before any count of this slot can be non-zero: sums read the slots below it only. */
+        uint32_t used = atomic_load(&r->hdr->slots_used);
+        while (used < i + 1 && !atomic_compare_exchange_weak(&r->hdr->slots_used, &used, i + 1)) {
+        }
         p->pid = pid;
         atomic_store_explicit(&p->who, xmemi_who_make(XMEMI_PROC_ATTACHED, pid, start_time),
                               memory_order_release);
@@ -117,7 +121,8 @@ bool xmemi_owner_epoch(const xmemi_meta_region *r, uint32_t owner_id, uint32_t *
     const xmemi_proc_entry *p = &r->hdr->procs[xmemi_owner_slot(owner_id)];
     uint64_t who = atomic_load_explicit(&((xmemi_proc_entry *)p)->who, memory_order_acquire);
     uint32_t e = atomic_load_explicit(&((xmemi_proc_entry *)p)->epoch, memory_order_acquire);
-    if (xmemi_who_state(who) != XMEMI_PROC_ATTACHED || xmemi_owner_id(xmemi_owner_slot(owner_id), e) != owner_id)
+    if (xmemi_who_state(who) != XMEMI_PROC_ATTACHED ||
+        xmemi_owner_id(xmemi_owner_slot(owner_id), e) != owner_id)
         return false;
     *epoch = e;
     return true;

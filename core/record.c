@@ -29,8 +29,7 @@ xmemi_ref_result xmemi_ref_add(_Atomic uint64_t *word, uint32_t epoch, uint32_t 
     }
 }
 
-xmemi_ref_result xmemi_ref_take(_Atomic uint64_t *word, uint32_t epoch, uint32_t n,
-                                uint32_t *left)
+xmemi_ref_result xmemi_ref_take(_Atomic uint64_t *word, uint32_t epoch, uint32_t n, uint32_t *left)
 {
     uint64_t w = atomic_load_explicit(word, memory_order_relaxed);
     do {
@@ -50,10 +49,11 @@ uint32_t xmemi_ref_seize(_Atomic uint64_t *word, uint32_t epoch)
     return xmemi_ref_epoch(old) == epoch ? xmemi_ref_count(old) : 0;
 }
 
-uint64_t xmemi_record_refs(const xmemi_record *rec)
+uint64_t xmemi_record_refs(const xmemi_meta_region *r, const xmemi_record *rec)
 {
     uint64_t n = 0;
-    for (uint32_t p = 0; p < XMEM_POOL_MAX_PROCS; p++)
+    uint32_t used = atomic_load_explicit(&r->hdr->slots_used, memory_order_acquire);
+    for (uint32_t p = 0; p < used && p < XMEM_POOL_MAX_PROCS; p++)
         n += xmemi_ref_count(
             atomic_load_explicit(&((xmemi_record *)rec)->owner_refs[p], memory_order_acquire));
     return n;
@@ -63,7 +63,7 @@ bool xmemi_record_try_free(xmemi_meta_region *r, uint32_t index, uint32_t me)
 {
     xmemi_record *rec = &r->records[index];
     uint64_t life = xmemi_life_load(rec);
-    if (!xmemi_life_live(life) || xmemi_record_refs(rec) != 0)
+    if (!xmemi_life_live(life) || xmemi_record_refs(r, rec) != 0)
         return false;
     /* Live generation g -> freeing generation g + 1: every outstanding name is stale from here
      * on, and the slot is held by `me` until it is on its list again. */

@@ -21,8 +21,7 @@ xmemi_ref_result xmemi_ref_add(_Atomic uint64_t *word, uint32_t epoch, uint32_t 
 
 /* Takes n references from the attachment of `epoch`; *left (may be NULL) gets what it holds
  * afterwards. */
-xmemi_ref_result xmemi_ref_take(_Atomic uint64_t *word, uint32_t epoch, uint32_t n,
-                                uint32_t *left);
+xmemi_ref_result xmemi_ref_take(_Atomic uint64_t *word, uint32_t epoch, uint32_t n, uint32_t *left);
 
 /* What the attachment of `epoch` holds. */
 static inline uint32_t xmemi_ref_held(const _Atomic uint64_t *word, uint32_t epoch)
@@ -35,8 +34,8 @@ static inline uint32_t xmemi_ref_held(const _Atomic uint64_t *word, uint32_t epo
  * for that epoch any more) and returns what it held. */
 uint32_t xmemi_ref_seize(_Atomic uint64_t *word, uint32_t epoch);
 
-/* References to a record: the sum of its owner counts. */
-uint64_t xmemi_record_refs(const xmemi_record *rec);
+/* References to a record: the sum of its owner counts (of the slots ever claimed). */
+uint64_t xmemi_record_refs(const xmemi_meta_region *r, const xmemi_record *rec);
 
 /* Recycles a live buffer nobody holds a reference to (one generation on, back on its free list),
  * as process slot `me` (or in the name of the dead one being reclaimed). Safe to race: once every

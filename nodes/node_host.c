@@ -271,10 +271,9 @@ static void count_input(host *h, const xmem_guard_t *g)
     if (!h->stats)
         return;
     xmemi_stats_add(&h->stats->in, 1);
-    xmem_meta_t meta;
-    uint64_t now = xmem_node_clock_ns();
-    if (xmem_guard_meta(g, &meta, NULL) == XMEM_OK && meta.timestamp_ns)
-        xmemi_stats_latency(h->stats, now > meta.timestamp_ns ? now - meta.timestamp_ns : 0);
+    uint64_t stamp = 0, now = xmem_node_clock_ns();
+    if (xmem_guard_stamp(g, NULL, &stamp, NULL) == XMEM_OK && stamp)
+        xmemi_stats_latency(h->stats, now > stamp ? now - stamp : 0);
 }
 
 static void run_source(host *h)

@@ -19,7 +19,7 @@ const char *xmem_reject_name(xmem_reject reason)
     return (unsigned)reason < XMEM_REJECT_COUNT_ ? reject_names[reason] : "unknown";
 }
 
-void xmem_descriptor_encode(const xmem_descriptor *d, uint8_t out[XMEM_DESCRIPTOR_SIZE])
+uint32_t xmemi_descriptor_encode_head(const xmem_descriptor *d, uint8_t out[XMEM_DESCRIPTOR_SIZE])
 {
     xmemi_put32(out + 0, XMEM_DESCRIPTOR_MAGIC);
     xmemi_put16(out + 4, XMEM_DESCRIPTOR_VERSION);
@@ -29,8 +29,19 @@ void xmem_descriptor_encode(const xmem_descriptor *d, uint8_t out[XMEM_DESCRIPTO
     xmemi_put32(out + 20, d->ref.generation);
     xmemi_put64(out + 24, d->sequence);
     xmemi_put64(out + 32, d->timestamp_ns);
-    xmemi_put32(out + 40, d->owner);
-    xmemi_put32(out + 44, xmemi_fnv32(out, 44));
+    return xmemi_fnv32(out, 40);
+}
+
+void xmemi_descriptor_address(uint8_t wire[XMEM_DESCRIPTOR_SIZE], uint32_t head_state,
+                              uint32_t owner)
+{
+    xmemi_put32(wire + 40, owner);
+    xmemi_put32(wire + 44, xmemi_fnv32_more(head_state, wire + 40, 4));
+}
+
+void xmem_descriptor_encode(const xmem_descriptor *d, uint8_t out[XMEM_DESCRIPTOR_SIZE])
+{
+    xmemi_descriptor_address(out, xmemi_descriptor_encode_head(d, out), d->owner);
 }
 
 xmem_err xmem_descriptor_decode(const void *buf, size_t len, xmem_descriptor *out,

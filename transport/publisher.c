@@ -7,7 +7,6 @@
 #include <xmem/transport.h>
 
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 
 #include "control.h"
 #include "one_thread.h"
+#include "wire.h"
 #include "common/abi.h"
 #include "common/fail.h"
 #include "zmq_util.h"
@@ -52,7 +52,9 @@ struct xmem_pub {
     xmem_pub_options opts;
     sub_entry *subs;
     uint32_t nsubs, cap;
-    uint32_t *eligible; /* scratch, cap entries */
+    uint32_t *eligible; /* scratch, cap entries: subscribers a publish goes to */
+    uint32_t *owners;   /* scratch, cap entries: their owner ids */
+    bool *given;        /* scratch, cap entries: which got a reference */
     uint64_t seq;
     uint64_t instance; /* random: tells a restarted publisher from the old one */
     uint64_t next_liveness_ns;
@@ -186,9 +188,16 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
             return reject(pub, "out of memory");
         pub->subs = subs;
         uint32_t *el = realloc(pub->eligible, cap * sizeof *el);
-        if (!el)
+        if (el)
+            pub->eligible = el;
+        uint32_t *ow = realloc(pub->owners, cap * sizeof *ow);
+        if (ow)
+            pub->owners = ow;
+        bool *gv = realloc(pub->given, cap * sizeof *gv);
+        if (gv)
+            pub->given = gv;
+        if (!el || !ow || !gv)
             return reject(pub, "out of memory");
-        pub->eligible = el;
         pub->cap = cap;
     }
     s = &pub->subs[pub->nsubs];
@@ -336,6 +345,8 @@ void xmem_pub_destroy(xmem_pub_t **pub_ptr)
         free(pub->subs[i].sent);
     free(pub->subs);
     free(pub->eligible);
+    free(pub->owners);
+    free(pub->given);
     free(pub);
 }
 
@@ -344,7 +355,10 @@ const char *xmem_pub_endpoint(const xmem_pub_t *pub)
     return pub->endpoint;
 }
 
-/* Waits (policy block) until the subscriber holds fewer than its depth, or the timeout passes. */
+/* Waits (policy block) until the subscriber holds fewer than its depth, or the timeout passes:
+ * asleep on the pool's count of its releases, woken by the one that makes room. (Waiting for
+ * half the queue to drain, as a ZeroMQ pipe's low-water mark does, measured slower: a blocked
+ * publisher is bound by the round trip, and a half-empty queue halves what flows per trip.) */
 static bool wait_for_room(xmem_pub_t *pub, sub_entry *s)
 {
     uint64_t start = xmemi_now_ns();
@@ -352,7 +366,12 @@ static bool wait_for_room(xmem_pub_t *pub, sub_entry *s)
                             ? UINT64_MAX
                             : start + (uint64_t)pub->opts.block_timeout_ms * 1000000ull;
     uint64_t next_check = start + LIVENESS_PERIOD_NS / 10;
-    while (reap(pub->pool, s) >= sub_limit(s)) {
+    for (;;) {
+        /* Read before the check: a release after it changes the count and ends the sleep. */
+        uint32_t seen = xmem_pool_releases(pub->pool, s->owner);
+        uint32_t out = reap(pub->pool, s);
+        if (out < sub_limit(s))
+            return true;
         uint64_t now = xmemi_now_ns();
         if (now >= deadline)
             return false;
@@ -365,14 +384,10 @@ static bool wait_for_room(xmem_pub_t *pub, sub_entry *s)
             }
             next_check = now + LIVENESS_PERIOD_NS / 10;
         }
-        /* Room usually comes within microseconds: yield the CPU to the consumer at first, and
-         * sleep only once the wait is long. */
-        if (now - start < 200 * 1000)
-            sched_yield();
-        else
-            nanosleep(&(struct timespec){.tv_nsec = 20 * 1000}, NULL);
+        uint64_t left_ms = deadline == UINT64_MAX ? 10 : (deadline - now + 999999) / 1000000;
+        xmem_pool_wait_releases(pub->pool, s->owner, seen, out - sub_limit(s) + 1,
+                                left_ms < 10 ? (int)left_ms : 10, NULL);
     }
-    return true;
 }
 
 static void count_drop(xmem_pub_t *pub, sub_entry *s, xmem_drop why)
@@ -399,8 +414,8 @@ static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
                           pub->endpoint, xmem_pool_name(pub->pool), xmem_pool_name(pool));
     }
     service(pub);
-    xmem_meta_t meta;
-    xmem_guard_meta(guard, &meta, NULL);
+    uint64_t stamp = 0;
+    xmem_guard_stamp(guard, NULL, &stamp, NULL);
 
     uint32_t n = 0;
     for (uint32_t i = 0; i < pub->nsubs; i++) {
@@ -425,45 +440,40 @@ static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
             pub->stats.unsubscribed++;
         return xmem_guard_release(guard, err);
     }
-    /* One reference per receiver: the guard's own plus n - 1 more, each given away below. */
-    for (uint32_t k = 1; k < n; k++) {
-        xmem_err rc = xmem_pool_add_ref(pool, ref, err);
-        if (rc) {
-            while (k-- > 1)
-                xmem_pool_release(pool, ref, NULL);
-            xmem_guard_release(guard, NULL);
-            return rc;
-        }
+    /* One reference per receiver, from the guard's, which stays ours until every descriptor is
+     * out: a send that fails takes its receiver's back without the buffer ever being able to go. */
+    for (uint32_t k = 0; k < n; k++)
+        pub->owners[k] = pub->subs[pub->eligible[k]].owner;
+    xmem_err rc = xmem_pool_share(pool, ref, pub->owners, n, pub->given, err);
+    if (rc) {
+        xmem_guard_release(guard, NULL);
+        return rc;
     }
-    xmem_guard_forget(guard);
     xmem_descriptor d = {
         .pool_id = pub->pool_id,
         .ref = ref,
         .sequence = seq,
-        .timestamp_ns = meta.timestamp_ns ? meta.timestamp_ns : xmemi_now_ns(),
+        .timestamp_ns = stamp ? stamp : xmemi_now_ns(),
     };
+    uint8_t wire[XMEM_DESCRIPTOR_SIZE];
+    uint32_t head = xmemi_descriptor_encode_head(&d, wire); /* then only the addressee differs */
     for (uint32_t k = 0; k < n; k++) {
         sub_entry *s = &pub->subs[pub->eligible[k]];
-        if (xmem_pool_owner_pid(pool, s->owner) != s->pid ||
-            xmem_pool_give(pool, ref, s->owner, 1, NULL) != XMEM_OK) {
+        if (!pub->given[k]) { /* its attachment went */
             s->gone = true;
             count_drop(pub, s, XMEM_DROP_GONE);
-            xmem_pool_release(pool, ref, NULL);
             continue;
         }
-        d.owner = s->owner;
-        uint8_t wire[XMEM_DESCRIPTOR_SIZE];
-        xmem_descriptor_encode(&d, wire);
+        xmemi_descriptor_address(wire, head, s->owner);
         if (zmq_send(pub->sock, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
             zmq_send(pub->sock, wire, sizeof wire, ZMQ_DONTWAIT) < 0) {
             xmem_drop why = errno == EAGAIN ? XMEM_DROP_HWM : XMEM_DROP_GONE;
             if (why == XMEM_DROP_GONE)
                 s->gone = true;
             count_drop(pub, s, why);
-            /* It never learns of this reference: take it back. If its slot was reclaimed
-             * meanwhile the reference came back with the rest. */
-            if (xmem_pool_take_back(pool, ref, s->owner, 1, NULL) == XMEM_OK)
-                xmem_pool_release(pool, ref, NULL);
+            /* It never learns of this reference: take it away. If its attachment went meanwhile
+             * the reference came back with the rest. */
+            xmem_pool_revoke(pool, ref, s->owner, 1, NULL);
             continue;
         }
         s->sent[s->sent_head++ % s->sent_cap] = ref;
@@ -471,7 +481,7 @@ static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
         pub->stats.delivered++;
     }
     remove_gone(pub);
-    return XMEM_OK;
+    return xmem_guard_release(guard, err);
 }
 
 xmem_err xmem_pub_publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)

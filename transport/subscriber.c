@@ -32,6 +32,7 @@ struct xmem_sub {
     zmq_pollitem_t items[MAX_PUBLISHERS];
     char *endpoints[MAX_PUBLISHERS];
     uint32_t nsocks;
+    uint32_t next_sock;     /* where a block subscriber's next read starts */
     xmem_descriptor *queue; /* accepted, not yet returned; oldest at tail */
     uint32_t qcap;
     uint64_t qhead, qtail;
@@ -43,6 +44,8 @@ struct xmem_sub {
     bool ended[MAX_PUBLISHERS];            /* it sent END (until it welcomes us again) */
     uint32_t nended;
     uint32_t *handed_gen;       /* per slot: 1 + generation last returned by receive, 0: none */
+    uint32_t *queued;           /* per slot: its descriptors in the queue (all of one generation:
+                                   we hold a reference for each, so it cannot be recycled) */
     xmem_buf_ref *scratch_refs; /* capacity entries, for release_lost */
     uint32_t *scratch_counts;
     uint64_t next_refresh_ns;
@@ -88,9 +91,10 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
     sub->owner = xmem_pool_owner_id(sub->pool);
     sub->capacity = xmem_pool_capacity(sub->pool);
     sub->handed_gen = calloc(sub->capacity, sizeof *sub->handed_gen);
+    sub->queued = calloc(sub->capacity, sizeof *sub->queued);
     sub->scratch_refs = calloc(sub->capacity, sizeof *sub->scratch_refs);
     sub->scratch_counts = calloc(sub->capacity, sizeof *sub->scratch_counts);
-    if (!sub->handed_gen || !sub->scratch_refs || !sub->scratch_counts) {
+    if (!sub->handed_gen || !sub->queued || !sub->scratch_refs || !sub->scratch_counts) {
         rc = xmemi_fail(err, XMEM_ENOMEM, 0, "subscriber of pool '%s': no memory", pool_name);
         goto fail_pool;
     }
@@ -105,6 +109,7 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
 fail_pool:
     xmem_pool_close(&sub->pool);
     free(sub->handed_gen);
+    free(sub->queued);
     free(sub->scratch_refs);
     free(sub->scratch_counts);
 fail_sub:
@@ -207,17 +212,30 @@ static void reject(xmem_sub_t *sub, xmem_reject why, const char *endpoint, const
             xmem_pool_name(sub->pool), sub->owner, endpoint, xmem_reject_name(why), detail);
 }
 
-/* Checks a message against the pool; only a descriptor addressed to us for a reference we hold
- * is queued. Nothing here changes a refcount. */
 /* Descriptors of `ref` in the queue: references to it already accounted for. */
 static uint32_t queued_count(const xmem_sub_t *sub, xmem_buf_ref ref)
 {
-    uint32_t n = 0;
-    for (uint64_t i = sub->qtail; i < sub->qhead; i++) {
-        const xmem_buf_ref *q = &sub->queue[i % sub->qcap].ref;
-        n += q->index == ref.index && q->generation == ref.generation;
-    }
-    return n;
+    return sub->queued[ref.index];
+}
+
+static void enqueue(xmem_sub_t *sub, const xmem_descriptor *d)
+{
+    sub->queue[sub->qhead++ % sub->qcap] = *d;
+    sub->queued[d->ref.index]++;
+}
+
+static xmem_descriptor dequeue(xmem_sub_t *sub)
+{
+    xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
+    sub->queued[d.ref.index]--;
+    return d;
+}
+
+/* Gives back the oldest queued buffer unread. */
+static void drop_oldest(xmem_sub_t *sub)
+{
+    xmem_pool_release(sub->pool, dequeue(sub).ref, NULL);
+    sub->stats.dropped_oldest++;
 }
 
 /* A publisher went away (died, or was replaced by a new one): descriptors it had in flight to us
@@ -297,28 +315,27 @@ static void on_message(xmem_sub_t *sub, uint32_t sock, const void *msg, size_t l
                       "a replay: not newer than the last descriptor from this publisher");
     sub->have_seq[sock] = true;
     sub->last_seq[sock] = d.sequence;
-    if (sub->qhead - sub->qtail == sub->qcap) {
-        /* More than the publishers may send: give back the oldest to stay bounded. */
-        xmem_pool_release(sub->pool, sub->queue[sub->qtail++ % sub->qcap].ref, NULL);
-        sub->stats.dropped_oldest++;
-    }
-    sub->queue[sub->qhead++ % sub->qcap] = d;
+    if (sub->qhead - sub->qtail == sub->qcap)
+        drop_oldest(sub); /* more than the publishers may send: stay bounded */
+    enqueue(sub, &d);
     sub->stats.received++;
-    if (sub->opts.policy == XMEM_POLICY_DROP_OLDEST) {
-        while (sub->qhead - sub->qtail > sub->opts.depth) {
-            xmem_pool_release(sub->pool, sub->queue[sub->qtail++ % sub->qcap].ref, NULL);
-            sub->stats.dropped_oldest++;
-        }
-    }
+    if (sub->opts.policy == XMEM_POLICY_DROP_OLDEST)
+        while (sub->qhead - sub->qtail > sub->opts.depth)
+            drop_oldest(sub);
 }
 
-static void drain(xmem_sub_t *sub)
+/* Reads what waits on the sockets: everything (`all`), or until one descriptor is queued. A
+ * socket found empty costs ZeroMQ a poll() system call, so stopping at the first descriptor
+ * leaves that cost to the time the socket really is empty, as a blocking receive would. */
+static void drain(xmem_sub_t *sub, bool all)
 {
-    for (uint32_t i = 0; i < sub->nsocks; i++) {
+    for (uint32_t k = 0; k < sub->nsocks; k++) {
+        uint32_t i = (sub->next_sock + k) % sub->nsocks; /* each publisher served in turn */
         void *sock = sub->items[i].socket;
         uint8_t msg[XMEM_DESCRIPTOR_SIZE + 1];
         int n;
-        while ((n = zmq_recv(sock, msg, sizeof msg, ZMQ_DONTWAIT)) >= 0) {
+        while ((all || sub->qhead == sub->qtail) &&
+               (n = zmq_recv(sock, msg, sizeof msg, ZMQ_DONTWAIT)) >= 0) {
             int more = 0;
             size_t ml = sizeof more;
             zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml);
@@ -330,6 +347,10 @@ static void drain(xmem_sub_t *sub)
             /* A truncated or multipart message can only fail the size check. */
             size_t len = multipart || (size_t)n > XMEM_DESCRIPTOR_SIZE ? sizeof msg : (size_t)n;
             on_message(sub, i, msg, len);
+        }
+        if (!all && sub->qhead != sub->qtail) {
+            sub->next_sock = i + 1;
+            return;
         }
     }
 }
@@ -354,9 +375,11 @@ static void refresh(xmem_sub_t *sub)
 static bool has_news(xmem_sub_t *sub)
 {
     /* Under drop_oldest the newest must be known, so everything waiting is read first; under
-     * block what is queued goes first, and the socket (a system call when empty) waits. */
-    if (sub->opts.policy == XMEM_POLICY_DROP_OLDEST || sub->qhead == sub->qtail)
-        drain(sub);
+     * block what is queued goes first, and the sockets are read one descriptor at a time. */
+    if (sub->opts.policy == XMEM_POLICY_DROP_OLDEST)
+        drain(sub, true);
+    else if (sub->qhead == sub->qtail)
+        drain(sub, false);
     return sub->qhead != sub->qtail || (sub->nsocks > 0 && sub->nended == sub->nsocks);
 }
 
@@ -440,7 +463,7 @@ static xmem_err receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xmem
                           "subscriber of pool '%s': all %u publishers ended their streams",
                           xmem_pool_name(sub->pool), sub->nsocks);
     }
-    xmem_descriptor d = sub->queue[sub->qtail++ % sub->qcap];
+    xmem_descriptor d = dequeue(sub);
     rc = xmem_pool_get(sub->pool, d.ref, out, err);
     if (rc == XMEM_OK) {
         sub->last = d;

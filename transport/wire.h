@@ -43,13 +43,29 @@ static inline uint64_t xmemi_get64(const uint8_t *p)
     return v;
 }
 
-/* FNV-1a, 32 bits: catches damaged messages, not an adversary. */
-static inline uint32_t xmemi_fnv32(const uint8_t *p, size_t n)
+/* FNV-1a, 32 bits: catches damaged messages, not an adversary. `h` continues a hash (start
+ * with XMEMI_FNV32_START), so a prefix shared by many messages is hashed once. */
+#define XMEMI_FNV32_START 2166136261u
+
+static inline uint32_t xmemi_fnv32_more(uint32_t h, const uint8_t *p, size_t n)
 {
-    uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
         h = (h ^ p[i]) * 16777619u;
     return h;
 }
+
+static inline uint32_t xmemi_fnv32(const uint8_t *p, size_t n)
+{
+    return xmemi_fnv32_more(XMEMI_FNV32_START, p, n);
+}
+
+struct xmem_descriptor;
+
+/* A publish sends one descriptor per subscriber, equal but for the addressee: the wire form
+ * without it, and the checksum state over the 40 bytes before it... */
+uint32_t xmemi_descriptor_encode_head(const struct xmem_descriptor *d, uint8_t out[48]);
+
+/* ...then, per subscriber, its owner id and the checksum. */
+void xmemi_descriptor_address(uint8_t wire[48], uint32_t head_state, uint32_t owner);
 
 #endif

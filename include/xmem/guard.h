@@ -76,6 +76,12 @@ XMEM_EXPORT xmem_err xmem_guard_data_mut(xmem_guard_t *g, void **out, xmem_error
 /* Snapshot of the buffer's record. XMEM_EINVAL on an invalid guard. */
 XMEM_EXPORT xmem_err xmem_guard_meta(const xmem_guard_t *g, xmem_meta_t *out, xmem_error_t *err);
 
+/* The producer's sequence number and timestamp (either pointer may be NULL), as
+ * xmem_guard_meta() has them but read alone: for every frame, where the rest is not needed.
+ * XMEM_EINVAL on an invalid guard. */
+XMEM_EXPORT xmem_err xmem_guard_stamp(const xmem_guard_t *g, uint64_t *sequence,
+                                      uint64_t *timestamp_ns, xmem_error_t *err);
+
 /* Sets dtype and shape in the record; strides may be NULL for a dense row-major layout. Needs a
  * read-write guard (XMEM_EREADONLY) and a shape whose bytes fit the buffer (XMEM_EINVAL). */
 XMEM_EXPORT xmem_err xmem_guard_set_layout(xmem_guard_t *g, xmem_dtype dtype, uint32_t ndim,

@@ -52,9 +52,36 @@ XMEM_EXPORT xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_
 
 /* Moves `count` references to `ref` from attachment `owner_id` back to this process: for a sender
  * that gave references with a message it then failed to deliver, so the receiver never learns of
- * them. XMEM_ENOTOWNER if `owner_id` holds fewer (it may have gone: its references came back). */
+ * them. The caller must hold a reference itself (which keeps the buffer from being recycled while
+ * they move). XMEM_ENOTOWNER if it holds none, or if `owner_id` holds fewer (it may have gone: its
+ * references came back). */
 XMEM_EXPORT xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
                                          uint32_t count, xmem_error_t *err);
+
+/* Fan-out: one more reference to `ref` for each of the n attachments in owner_ids, from the
+ * caller, which holds one and keeps it (so the buffer cannot be recycled meanwhile); given[k] says
+ * whether owner_ids[k] got it (false for an attachment that is gone, or the caller itself). The
+ * references given are theirs: undo one with xmem_pool_revoke() while still holding yours. */
+XMEM_EXPORT xmem_err xmem_pool_share(xmem_pool_t *pool, xmem_buf_ref ref, const uint32_t *owner_ids,
+                                     uint32_t n, bool *given, xmem_error_t *err);
+
+/* Takes `count` references to `ref` away from attachment `owner_id` (they are dropped, not moved):
+ * for a sender that shared a buffer and could not deliver the message naming it. The caller must
+ * hold a reference itself. XMEM_ENOTOWNER if `owner_id` holds fewer (it went, and its references
+ * came back, or it gave them back). */
+XMEM_EXPORT xmem_err xmem_pool_revoke(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id,
+                                      uint32_t count, xmem_error_t *err);
+
+/* A number that grows every time attachment `owner_id` gives a reference back (it wraps). */
+XMEM_EXPORT uint32_t xmem_pool_releases(const xmem_pool_t *pool, uint32_t owner_id);
+
+/* Sleeps until attachment `owner_id` has given `need` references back (at least 1) since
+ * xmem_pool_releases() returned `seen` (a futex in the pool, woken by the release that reaches
+ * the count), or timeout_ms (negative: no limit) passed, or a signal came: XMEM_OK in each case
+ * (the caller looks again), and at once if it happened already. A publisher waiting for room
+ * uses it. XMEM_ESYS if the wait itself failed. */
+XMEM_EXPORT xmem_err xmem_pool_wait_releases(xmem_pool_t *pool, uint32_t owner_id, uint32_t seen,
+                                             uint32_t need, int timeout_ms, xmem_error_t *err);
 
 /* Gives back every reference held by the attachments of process `pid`, which must be dead (a
  * launcher calls it once it reaped a child; a live process's attachments are left alone), and

@@ -1,9 +1,12 @@
 /* Eight processes race on one small pool while a killer SIGKILLs and SIGSTOPs them at random, a
  * few thousand times; then the books are audited. Each worker process has two threads sharing one
  * handle (acquire, write, add_ref, set_ref_count, give to another worker, take_back, release) and a
- * second handle that only receives: a thread there takes what others gave it, checks it and gives
- * it back, and now and then closes that handle and opens it again while others give to it. A killed worker is reaped, reclaimed (as a launcher
- * does, or left for the next open) and started again; a stopped one is resumed after a while.
+ * second handle that only receives: a thread there takes what others gave it and announced in its
+ * mailbox (as a descriptor would), checks it and gives it back, and now and then closes that handle
+ * and opens it again while others give to it. A gift taken back is never announced, as a
+ * publisher takes back only what it could not send. A killed
+ * worker is reaped, reclaimed (as a launcher does, or left for the next open) and started again; a
+ * stopped one is resumed after a while.
  *
  * Double hand-outs are caught twice: every acquire swaps (generation, writer) into a table slot of
  * the buffer and finds the previous generation older, and every holder checks, before it gives a
@@ -24,12 +27,14 @@
 #define WORKERS 8
 #define THREADS 2
 #define CAP 48u
-#define HOLD 3 /* buffers a thread keeps across iterations */
+#define HOLD 3     /* buffers a thread keeps across iterations */
+#define MAILBOX 32 /* gifts announced to a worker and not yet taken */
 
 typedef struct shared {
     _Atomic int stop;
     _Atomic uint32_t inbox[WORKERS]; /* owner id of each worker's receiving handle, 0: none */
-    _Atomic uint64_t claim[CAP];     /* (generation + 1) << 32 | writer, of the last hand-out */
+    _Atomic uint64_t mailbox[WORKERS][MAILBOX]; /* gifts announced to each: packed name + 1, 0 */
+    _Atomic uint64_t claim[CAP]; /* (generation + 1) << 32 | writer, of the last hand-out */
     _Atomic uint64_t cycles, gives, take_backs, received, reopens;
     _Atomic uint64_t double_handouts, content_errors, call_errors;
     _Atomic int error_noted;
@@ -120,6 +125,22 @@ static void give_back(xmem_guard_t *g)
         note_error(&sh->call_errors, "release", rc, &err);
 }
 
+static uint64_t pack(xmem_buf_ref ref)
+{
+    return ((uint64_t)ref.generation << 32 | ref.index) + 1;
+}
+
+/* Tells worker w about a gift, as a descriptor would; false when its mailbox is full. */
+static bool announce(uint32_t w, xmem_buf_ref ref)
+{
+    for (int i = 0; i < MAILBOX; i++) {
+        uint64_t empty = 0;
+        if (atomic_compare_exchange_strong(&sh->mailbox[w][i], &empty, pack(ref)))
+            return true;
+    }
+    return false;
+}
+
 /* One thing a work thread does with a buffer it holds. */
 static void play(thread_ctx *t, xmem_guard_t *g)
 {
@@ -142,7 +163,8 @@ static void play(thread_ctx *t, xmem_guard_t *g)
             note_error(&sh->call_errors, "set_ref_count", rc, &err);
         break;
     default: { /* a hand-off to another worker, taken back one time in three */
-        uint32_t to = atomic_load(&sh->inbox[next_rand(&t->rng) % WORKERS]);
+        uint32_t w = (uint32_t)(next_rand(&t->rng) % WORKERS);
+        uint32_t to = atomic_load(&sh->inbox[w]);
         if (!to || (rc = xmem_pool_add_ref(pool, ref, &err)))
             break;
         rc = xmem_pool_give(pool, ref, to, 1, &err);
@@ -153,7 +175,9 @@ static void play(thread_ctx *t, xmem_guard_t *g)
             break;
         }
         atomic_fetch_add(&sh->gives, 1);
-        if (next_rand(&t->rng) % 3 == 0) {
+        if (next_rand(&t->rng) % 3 && announce(w, ref))
+            break;
+        {
             rc = xmem_pool_take_back(pool, ref, to, 1, &err);
             if (rc == XMEM_OK) {
                 atomic_fetch_add(&sh->take_backs, 1);
@@ -187,8 +211,6 @@ static void *work_thread(void *arg)
 static void *inbox_thread(void *arg)
 {
     worker *w = arg;
-    xmem_buf_ref refs[CAP];
-    uint32_t counts[CAP];
     uint64_t rng = (uint64_t)getpid() * 104729u + 7;
     while (!atomic_load(&sh->stop)) {
         if (next_rand(&rng) % 500 == 0) {
@@ -205,16 +227,19 @@ static void *inbox_thread(void *arg)
             atomic_store(&sh->inbox[w->index], xmem_pool_owner_id(w->inbox));
             atomic_fetch_add(&sh->reopens, 1);
         }
-        uint32_t n = xmem_pool_list_owned(w->inbox, refs, counts, CAP);
-        for (uint32_t i = 0; i < n && i < CAP; i++)
-            for (uint32_t k = 0; k < counts[i]; k++) {
-                xmem_guard_t g = XMEM_GUARD_INIT;
-                /* The giver may take it back between the list and the get. */
-                if (xmem_pool_get(w->inbox, refs[i], &g, NULL) != XMEM_OK)
-                    break;
-                atomic_fetch_add(&sh->received, 1);
-                give_back(&g);
-            }
+        for (int i = 0; i < MAILBOX; i++) {
+            uint64_t packed = atomic_exchange(&sh->mailbox[w->index][i], 0);
+            if (!packed--)
+                continue;
+            xmem_buf_ref ref = {(uint32_t)packed, (uint32_t)(packed >> 32)};
+            xmem_guard_t g = XMEM_GUARD_INIT;
+            /* Refused when it was given to this worker's previous incarnation or inbox (which
+             * gave it back when it went). */
+            if (xmem_pool_get(w->inbox, ref, &g, NULL) != XMEM_OK)
+                continue;
+            atomic_fetch_add(&sh->received, 1);
+            give_back(&g);
+        }
         sched_yield();
     }
     return NULL;
@@ -263,8 +288,8 @@ Test(kill_stress, eight_processes_killed_and_stopped, .timeout = 600)
     xmem_pool_t *pool = xf_pool_create(name, "killstress", CAP);
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     cr_assert(sh != MAP_FAILED);
-    double seconds = getenv("XMEM_STRESS_SECONDS") ? atof(getenv("XMEM_STRESS_SECONDS"))
-                                                   : XF_SCALE(60.0, 30.0);
+    double seconds =
+        getenv("XMEM_STRESS_SECONDS") ? atof(getenv("XMEM_STRESS_SECONDS")) : XF_SCALE(60.0, 30.0);
     pid_t pids[WORKERS];
     bool dying[WORKERS] = {0};
     for (int i = 0; i < WORKERS; i++)

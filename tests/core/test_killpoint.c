@@ -4,8 +4,9 @@
  * then reclaims the dead child as a launcher would and audits the pool: xmem_pool_audit finds the
  * books clean (every buffer live and owned, or free on its own list; no process slot stuck), every
  * buffer can be acquired, none twice. One test per operation: open, acquire of an existing and of
- * a new size class, release, set_ref_count, give, take_back, destroy, and the reclaim itself (the
- * child reclaims a dead process that held references, or that died half way through a pop).
+ * a new size class, release, set_ref_count, give, take_back, share, revoke, destroy, and the
+ * reclaim itself (the child reclaims a dead process that held references, or that died half way
+ * through a pop).
  *
  * XMEM_KILLPOINT_ALL=1 tries every point (scripts/killpoints); the default tries at most
  * SAMPLE points per operation, spread evenly, so the suite stays short. */
@@ -57,10 +58,10 @@ typedef struct child_ctx {
 
 typedef struct operation {
     const char *name;
-    bool attach_first;                       /* opens the pool before the traced part */
-    int victim;                              /* 0: none; else how the dead process dies */
-    void (*prepare)(child_ctx *c);           /* untraced, after attaching */
-    void (*run)(child_ctx *c);               /* traced */
+    bool attach_first;             /* opens the pool before the traced part */
+    int victim;                    /* 0: none; else how the dead process dies */
+    void (*prepare)(child_ctx *c); /* untraced, after attaching */
+    void (*run)(child_ctx *c);     /* traced */
 } operation;
 
 enum { VICTIM_NONE, VICTIM_IDLE, VICTIM_MID_POP_PENDING, VICTIM_MID_POP_MARKED };
@@ -100,6 +101,15 @@ static void given_one(child_ctx *c)
     acquire_a(c);
     must(xmem_pool_add_ref(c->pool, c->a.ref, NULL));
     must(xmem_pool_give(c->pool, c->a.ref, c->survivor, 1, NULL));
+}
+
+static void shared_one(child_ctx *c)
+{
+    acquire_a(c);
+    bool given;
+    must(xmem_pool_share(c->pool, c->a.ref, &c->survivor, 1, &given, NULL));
+    if (!given)
+        _exit(92);
 }
 
 static void nothing(child_ctx *c)
@@ -142,6 +152,17 @@ static void run_take_back(child_ctx *c)
     xmem_pool_take_back(c->pool, c->a.ref, c->survivor, 1, NULL);
 }
 
+static void run_share(child_ctx *c)
+{
+    bool given;
+    xmem_pool_share(c->pool, c->a.ref, &c->survivor, 1, &given, NULL);
+}
+
+static void run_revoke(child_ctx *c)
+{
+    xmem_pool_revoke(c->pool, c->a.ref, c->survivor, 1, NULL);
+}
+
 static void run_destroy(child_ctx *c)
 {
     xmem_pool_close(&c->pool);
@@ -160,6 +181,8 @@ static const operation operations[] = {
     {"set_ref_count", true, VICTIM_NONE, refs_three, run_set_zero},
     {"give", true, VICTIM_NONE, acquire_a, run_give},
     {"take_back", true, VICTIM_NONE, given_one, run_take_back},
+    {"share", true, VICTIM_NONE, acquire_a, run_share},
+    {"revoke", true, VICTIM_NONE, shared_one, run_revoke},
     {"destroy", true, VICTIM_NONE, two_held, run_destroy},
     {"reclaim", true, VICTIM_IDLE, nothing, run_reclaim},
     {"reclaim_pending", true, VICTIM_MID_POP_PENDING, nothing, run_reclaim},
@@ -346,7 +369,8 @@ static pid_t make_victim(xmem_pool_t *survivor, int how)
     return v;
 }
 
-/* ---- one kill point ---------------------------------------------------------------------------- */
+/* ---- one kill point ----------------------------------------------------------------------------
+ */
 
 typedef struct outcome {
     long lib_steps; /* instructions inside libxmem the child ran */
@@ -472,8 +496,11 @@ static void sweep(const char *op_name)
     cr_assert(lt(long, finished, tried), "%s: no kill landed inside the operation", op_name);
 }
 
-#define KILLPOINT_TEST(op) \
-    Test(killpoint, op, .timeout = 3600) { sweep(#op); }
+#define KILLPOINT_TEST(op)                                                                         \
+    Test(killpoint, op, .timeout = 3600)                                                           \
+    {                                                                                              \
+        sweep(#op);                                                                                \
+    }
 
 KILLPOINT_TEST(open)
 KILLPOINT_TEST(acquire)
@@ -482,6 +509,8 @@ KILLPOINT_TEST(release)
 KILLPOINT_TEST(set_ref_count)
 KILLPOINT_TEST(give)
 KILLPOINT_TEST(take_back)
+KILLPOINT_TEST(share)
+KILLPOINT_TEST(revoke)
 KILLPOINT_TEST(destroy)
 KILLPOINT_TEST(reclaim)
 KILLPOINT_TEST(reclaim_pending)

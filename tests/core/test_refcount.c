@@ -264,6 +264,7 @@ Test(refcount, owned_by_and_take_back, .init = setup, .fini = teardown, .timeout
     cr_assert(eq(int, xmem_pool_take_back(pool, ref, it, 2, &err), XMEM_ENOTOWNER));
     cr_assert(strstr(err.msg, name) != NULL, "message does not name the pool: %s", err.msg);
     cr_assert(eq(int, xmem_pool_take_back(pool, ref, XMEM_OWNER_NONE, 1, &err), XMEM_EINVAL));
+
     cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, it), 1));
     cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 3));
 
@@ -274,4 +275,23 @@ Test(refcount, owned_by_and_take_back, .init = setup, .fini = teardown, .timeout
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
     /* stale now */
     cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, it), 0));
+}
+
+/* take_back needs a reference of the caller's own: holding none, nothing would keep the buffer
+ * from being recycled while references move, so it is refused and moves nothing. */
+Test(refcount, take_back_needs_own_reference, .init = setup, .fini = teardown,
+     .timeout = XF_TIMEOUT)
+{
+    cr_assert(eq(int, xt_peer_start(&peer, name), XMEM_OK));
+    xmem_error_t err = {0};
+    xmem_buf_ref ref = acquire_forget(4096, 17);
+    cr_assert(eq(int, xmem_pool_give(pool, ref, peer.owner_id, 1, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(u32, xmem_pool_owned_count(pool, ref), 0));
+    cr_assert(eq(int, xmem_pool_take_back(pool, ref, peer.owner_id, 1, &err), XMEM_ENOTOWNER));
+    cr_assert(strstr(err.msg, "needs a reference") != NULL, "%s", err.msg);
+    cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, peer.owner_id), 1), "it moved some anyway");
+    cr_assert(eq(u32, xf_refcount(pool, ref), 1));
+    xt_reply r = xt_peer_verify(&peer, ref, 4096, 17); /* the peer gives it back */
+    cr_assert(eq(int, r.rc, XMEM_OK), "peer: %s", r.msg);
+    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP));
 }
