@@ -9,6 +9,7 @@
 
 #include "nodes/builtin/builtins.h"
 #include "commands.h"
+#include "common/exit_status.h"
 #include "nodes/node_internal.h"
 #include "nodes/plugin_loader.h"
 
@@ -21,7 +22,7 @@ static void usage(FILE *out)
                  "plugin named (a built-in, a name in XMEM_PLUGIN_PATH, or a .so file; a\n"
                  "directory lists its plugins): parameters with type, default, range and help,\n"
                  "and ports. A plugin that would be refused is shown with the reason; the exit\n"
-                 "status is 1 if one that was named explicitly is.\n"
+                 "status is 3 if one that was named explicitly is (2 on bad usage).\n"
                  "\n"
                  "  -v, --verbose   describe every plugin listed, not just name and origin\n"
                  "  -h, --help      this text\n");
@@ -109,10 +110,10 @@ int xmemi_cmd_plugins(int argc, char **argv)
             verbose = true;
         else if (c == 'h') {
             usage(stdout);
-            return 0;
+            return XMEMI_EXIT_OK;
         } else {
             usage(stderr);
-            return 2;
+            return XMEMI_EXIT_USAGE;
         }
     }
     if (optind == argc) {
@@ -133,9 +134,9 @@ int xmemi_cmd_plugins(int argc, char **argv)
              dir = strtok_r(NULL, ":", &save))
             scan_dir(dir, verbose);
         free(dirs);
-        return 0;
+        return XMEMI_EXIT_OK;
     }
-    int status = 0;
+    int status = XMEMI_EXIT_OK;
     for (int i = optind; i < argc; i++) {
         DIR *d = opendir(argv[i]);
         if (d) {
@@ -147,7 +148,7 @@ int xmemi_cmd_plugins(int argc, char **argv)
         xmem_error_t err;
         if (xmemi_plugin_load(argv[i], &p, &err) != XMEM_OK) {
             fprintf(stderr, "xmem plugins: %s\n", err.msg);
-            status = 1;
+            status = err.code == XMEM_ENOMEM ? XMEMI_EXIT_FAILED : XMEMI_EXIT_INVALID;
             continue;
         }
         describe(&p, true);

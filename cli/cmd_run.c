@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "common/exit_status.h"
 #include "graph/graph.h"
 #include "graph/launcher.h"
 
@@ -22,8 +23,9 @@ static void usage(FILE *out)
         "--duration stops the sources first, lets the rest drain, stops everything, removes\n"
         "the pool and the runtime directory, and prints the summary. A second Ctrl-C stops\n"
         "every node at once. Exit status: 0 when every node ended well and every buffer came\n"
-        "back, 1 when a node failed for good or a buffer was left held, 2 on bad usage or a\n"
-        "graph that does not validate.\n"
+        "back, 1 when a node failed for good, a buffer was left held or the run could not\n"
+        "start (the pool or runtime directory), 2 on bad usage, 3 when the graph does not\n"
+        "validate.\n"
         "\n"
         "  -d, --duration S     stop after S seconds (default: the graph's options.duration,\n"
         "                       else until stopped or every node ended)\n"
@@ -58,21 +60,24 @@ int xmemi_cmd_run(int argc, char **argv)
                 fprintf(stderr, "xmem run: --log-level %s\n", err.msg);
             ro.log_level = optarg;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return XMEMI_EXIT_OK;
+        default: usage(stderr); return XMEMI_EXIT_USAGE;
         }
         if (!ok)
-            return 2;
+            return XMEMI_EXIT_USAGE;
     }
     if (optind + 1 != argc) {
         fprintf(stderr, "xmem run: give one graph file (see xmem run --help)\n");
-        return 2;
+        return XMEMI_EXIT_USAGE;
     }
     static xmemi_graph g;
-    if (xmemi_graph_parse(argv[optind], &g, &err) || xmemi_graph_check(&g, &err)) {
+    xmem_err rc = xmemi_graph_parse(argv[optind], &g, &err);
+    if (!rc)
+        rc = xmemi_graph_check(&g, &err);
+    if (rc) {
         fprintf(stderr, "xmem run: %s\n", err.msg);
         xmemi_graph_free(&g);
-        return 2;
+        return xmemi_exit_for(rc);
     }
     int status = xmemi_launch(&g, &ro);
     xmemi_graph_free(&g);

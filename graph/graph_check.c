@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/fail.h"
+#include "common/plural.h"
 #include "graph.h"
 #include "nodes/node_internal.h"
 #include "runtime_dir.h"
@@ -264,10 +265,10 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
     else if (g->buffers < need)
         return xmemi_graph_fail(
             g, err, g->buffers_at,
-            "pool: %u buffers cannot hold every queue plus what is in flight: the "
+            "pool: %u buffer%s cannot hold every queue plus what is in flight: the "
             "graph needs %u (%s; plus one per output being filled, the CUDA "
             "buffers and 2 spare)",
-            g->buffers, need, detail);
+            g->buffers, xmemi_s(g->buffers), need, detail);
     if (g->prealloc_count > g->buffers)
         return xmemi_graph_fail(g, err, g->pool_at, "pool: preallocate count %u exceeds buffers %u",
                                 g->prealloc_count, g->buffers);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "plugin_loader.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nodes/builtin/builtins.h"
@@ -215,6 +217,84 @@ static void builtin_names(char *buf, size_t len)
     }
 }
 
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Adds one directory's plugins that declare `name` (what `xmem plugins` lists) to *out; a second
+ * file declaring it is an error naming both. Files that cannot be loaded are not candidates. */
+static xmem_err search_declared(const char *dir, const char *name, xmemi_plugin *out, bool *found,
+                                xmem_error_t *err)
+{
+    struct dirent **entries;
+    int n = scandir(dir, &entries, NULL, alphasort);
+    xmem_err rc = XMEM_OK;
+    for (int i = 0; i < n; i++) {
+        const char *file = entries[i]->d_name;
+        size_t len = strlen(file);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        xmemi_plugin p;
+        if (!rc && len > 3 && strcmp(file + len - 3, ".so") == 0 &&
+            xmemi_plugin_open_file(path, &p, NULL) == XMEM_OK) {
+            if (strcmp(p.desc.name, name) != 0 || (*found && same_file(out->path, path))) {
+                xmemi_plugin_close(&p);
+            } else if (*found) {
+                rc = xmemi_fail(err, XMEM_EPLUGIN, 0,
+                                "plugin '%s' is ambiguous: %s and %s both declare that name (in "
+                                "XMEM_PLUGIN_PATH): remove one, or name the file by its path",
+                                name, out->path, path);
+                xmemi_plugin_close(&p);
+                xmemi_plugin_close(out);
+                *found = false;
+            } else {
+                *out = p;
+                *found = true;
+            }
+        }
+        free(entries[i]);
+    }
+    if (n > 0)
+        free(entries);
+    return rc;
+}
+
+/* NAME in XMEM_PLUGIN_PATH: the first directory with a file NAME.so (or libNAME.so) has it, as a
+ * shell's PATH would; failing that, the one plugin in any of them that declares the name. */
+static xmem_err find_in_path(const char *name, const char *search, xmemi_plugin *out, bool *found,
+                             xmem_error_t *err)
+{
+    char *dirs = strdup(search);
+    char *again = strdup(search);
+    xmem_err rc = XMEM_OK;
+    if (!dirs || !again) {
+        rc = xmemi_fail(err, XMEM_ENOMEM, 0, "plugin %s: no memory", name);
+        goto out;
+    }
+    char *save = NULL;
+    for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        static const char *const prefixes[] = {"", "lib"};
+        for (size_t f = 0; f < 2; f++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s%s.so", dir, prefixes[f], name);
+            if (access(path, F_OK) != 0)
+                continue;
+            *found = true; /* a file asked for by its name: its refusal is the answer */
+            rc = xmemi_plugin_open_file(path, out, err);
+            goto out;
+        }
+    }
+    for (char *dir = strtok_r(again, ":", &save); dir && !rc; dir = strtok_r(NULL, ":", &save))
+        rc = search_declared(dir, name, out, found, err);
+out:
+    free(dirs);
+    free(again);
+    return rc;
+}
+
 xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *err)
 {
     memset(out, 0, sizeof *out);
@@ -229,30 +309,16 @@ xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *er
         return xmemi_plugin_check(b, sizeof *b, origin, &out->desc, err);
     }
     const char *search = getenv("XMEM_PLUGIN_PATH");
-    if (search && *search) {
-        char *dirs = strdup(search);
-        if (!dirs)
-            return xmemi_fail(err, XMEM_ENOMEM, 0, "plugin %s: no memory", spec);
-        char *save = NULL;
-        for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-            static const char *const prefixes[] = {"", "lib"};
-            for (size_t f = 0; f < 2; f++) {
-                char path[4096];
-                snprintf(path, sizeof path, "%s/%s%s.so", dir, prefixes[f], spec);
-                if (access(path, F_OK) != 0)
-                    continue;
-                free(dirs);
-                return xmemi_plugin_open_file(path, out, err);
-            }
-        }
-        free(dirs);
-    }
+    bool found = false;
+    xmem_err rc = search && *search ? find_in_path(spec, search, out, &found, err) : XMEM_OK;
+    if (rc || found)
+        return rc;
     char names[256];
     builtin_names(names, sizeof names);
     return xmemi_fail(err, XMEM_EPLUGIN, 0,
-                      "plugin '%s' not found: not a built-in (%s), and no %s.so or lib%s.so in "
-                      "XMEM_PLUGIN_PATH (%s)",
-                      spec, names, spec, spec, search && *search ? search : "not set");
+                      "plugin '%s' not found: not a built-in (%s), and XMEM_PLUGIN_PATH (%s) "
+                      "has no %s.so, lib%s.so or plugin that declares the name",
+                      spec, names, search && *search ? search : "not set", spec, spec);
 }
 
 void xmemi_plugin_close(xmemi_plugin *p)

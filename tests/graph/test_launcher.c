@@ -6,6 +6,7 @@
  * pool name of its own (xmemt_<tag>_<pid>) and a runtime directory of its own. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <libfyaml.h>
@@ -70,12 +71,12 @@ static void write_yaml(const char *yaml)
     fclose(f);
 }
 
-/* Starts `xmem ARGS...` with stdout and stderr into log_path. */
-static pid_t start_xmem(const char *const *args)
+/* Starts `xmem ARGS...` with stdout and stderr into `log`. */
+static pid_t start_xmem_to(const char *const *args, const char *log)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 1);
         dup2(fd, 2);
         char *argv[16] = {(char *)XMEM_CLI};
@@ -85,6 +86,12 @@ static pid_t start_xmem(const char *const *args)
         _exit(127);
     }
     return pid;
+}
+
+/* Starts `xmem ARGS...` with stdout and stderr into log_path. */
+static pid_t start_xmem(const char *const *args)
+{
+    return start_xmem_to(args, log_path);
 }
 
 static int run_xmem(const char *const *args)
@@ -302,9 +309,172 @@ Test(launcher, validate_says_where)
               read_file(log_path));
     cr_assert(log_has("valid: 6 nodes"));
     write_yaml("nodes:\n  - {name: s, plugin: testsrc, params: {width: many}}\n");
-    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 1));
+    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 3));
     char where[256];
     snprintf(where, sizeof where, "%s:2:48: node 's': parameter 'width' = 'many'", graph);
     cr_assert(log_has(where), "%s", read_file(log_path));
-    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 2), "run refuses it too");
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 3), "run refuses it too");
+}
+
+/* validate's table is as wide as its longest names, so the inputs line up. */
+Test(launcher, validate_lines_up_long_names)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "pool: {name: %s}\n"
+             "nodes:\n"
+             "  - {name: src, plugin: testsrc}\n"
+             "  - {name: a_rather_long_consumer_name, plugin: verify, inputs: {in: src/out}}\n"
+             "  - {name: inv, plugin: invert, inputs: {in: src/out}}\n",
+             pool);
+    write_yaml(yaml);
+    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 0), "%s",
+              read_file(log_path));
+    cr_assert(log_has("\n  src                         testsrc\n"), "%s", read_file(log_path));
+    cr_assert(log_has("\n  a_rather_long_consumer_name verify  in<-src/out\n"), "%s",
+              read_file(log_path));
+    cr_assert(log_has("\n  inv                         invert  in<-src/out\n"), "%s",
+              read_file(log_path));
+}
+
+/* One scheme for every command: 2 for the command line, 3 for what it names, 1 for a failure. */
+typedef struct exit_case {
+    char args[6][48];
+    int status;
+    char says[64];
+} exit_case;
+
+static exit_case exit_cases[] = {
+    {{"validate", "@GRAPH"}, 3, "parameter 'width' = 'many'"},
+    {{"run", "@GRAPH"}, 3, "parameter 'width' = 'many'"},
+    {{"chaos", "--duration", "3", "@GRAPH"}, 3, "parameter 'width' = 'many'"},
+    {{"validate", "/nonexistent/graph.yaml"}, 3, "graph file /nonexistent/graph.yaml"},
+    {{"run", "/nonexistent/graph.yaml"}, 3, "graph file /nonexistent/graph.yaml"},
+    {{"validate"}, 2, "give one graph file"},
+    {{"validate", "@GRAPH", "extra"}, 2, "give one graph file"},
+    {{"run", "--duration", "soon", "@GRAPH"}, 2, "--duration"},
+    {{"run", "--frobnicate", "@GRAPH"}, 2, "usage: xmem run"},
+    {{"chaos", "--min", "5", "--max", "1", "@GRAPH"}, 2, "--min <= --max"},
+    {{"pool"}, 2, "give one pool NAME"},
+    {{"pool", "--capacity", "0", "p"}, 2, "--capacity"},
+    {{"pool", ".hidden"}, 3, "pool name '.hidden' starts with '.'"},
+    {{"frobnicate"}, 2, "unknown command 'frobnicate'"},
+};
+
+ParameterizedTestParameters(launcher, exit_status)
+{
+    return cr_make_param_array(exit_case, exit_cases, sizeof exit_cases / sizeof exit_cases[0]);
+}
+
+ParameterizedTest(exit_case *e, launcher, exit_status)
+{
+    write_yaml("nodes:\n  - {name: s, plugin: testsrc, params: {width: many}}\n");
+    const char *args[7] = {0};
+    for (int i = 0; i < 6 && e->args[i][0]; i++)
+        args[i] = strcmp(e->args[i], "@GRAPH") == 0 ? graph : e->args[i];
+    cr_assert(eq(int, run_xmem(args), e->status), "xmem %s: %s", args[0], read_file(log_path));
+    cr_assert(log_has(e->says), "no \"%s\" in:\n%s", e->says, read_file(log_path));
+}
+
+/* A graph that ends by itself in a moment. */
+static void write_short_graph(void)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "pool: {name: %s}\n"
+             "nodes:\n"
+             "  - {name: src, plugin: testsrc, params: {frames: 5, width: 64, height: 8}}\n"
+             "  - {name: sink, plugin: null, inputs: {in: src/out}}\n",
+             pool);
+    write_yaml(yaml);
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    cr_assert(eq(int, lstat(path, &st), 0), "%s is not there", path);
+    bool is_dir = S_ISDIR(st.st_mode);
+    cr_assert(is_dir, "%s is not a directory", path);
+    return (unsigned)(st.st_mode & 0777);
+}
+
+/* XMEM_RUNTIME_DIR is made 0700 when missing (parents too); one that is open to others is
+ * refused with the command that fixes it, and left as it was. */
+Test(launcher, runtime_dir_made_private_or_explained)
+{
+    write_short_graph();
+    char deep[256], parent[256];
+    snprintf(parent, sizeof parent, "%s/made", dir);
+    snprintf(deep, sizeof deep, "%s/made/here", dir);
+    setenv("XMEM_RUNTIME_DIR", deep, 1);
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 0), "%s",
+              read_file(log_path));
+    cr_assert(eq(u32, mode_of(deep), 0700));
+    cr_assert(eq(u32, mode_of(parent), 0700));
+
+    char loose[200], says[700];
+    snprintf(loose, sizeof loose, "%s/loose", dir);
+    cr_assert(eq(int, mkdir(loose, 0755), 0));
+    cr_assert(eq(int, chmod(loose, 0755), 0)); /* as a plain mkdir makes it under umask 022 */
+    setenv("XMEM_RUNTIME_DIR", loose, 1);
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 1), "%s",
+              read_file(log_path));
+    snprintf(says, sizeof says,
+             "runtime directory %s has mode 0755; it must be 0700 (others could reach its "
+             "sockets): run `chmod 700 %s`",
+             loose, loose);
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+    cr_assert(eq(u32, mode_of(loose), 0755), "left as it was");
+    cr_assert(eq(int, chmod(loose, 0700), 0)); /* doing what it said makes it run */
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 0), "%s",
+              read_file(log_path));
+
+    char file[256];
+    snprintf(file, sizeof file, "%s/file", dir);
+    FILE *f = fopen(file, "w");
+    cr_assert(f != NULL);
+    fclose(f);
+    setenv("XMEM_RUNTIME_DIR", file, 1);
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 1));
+    cr_assert(log_has("exists and is not a directory"), "%s", read_file(log_path));
+
+    if (geteuid() == 0) { /* someone else's: only root can make one */
+        char other[256];
+        snprintf(other, sizeof other, "%s/other", dir);
+        cr_assert(eq(int, mkdir(other, 0700), 0));
+        cr_assert(eq(int, chown(other, 65534, 65534), 0));
+        setenv("XMEM_RUNTIME_DIR", other, 1);
+        cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 1));
+        cr_assert(log_has("belongs to uid 65534, not to this user (uid 0)"), "%s",
+                  read_file(log_path));
+    }
+    char rt[160];
+    snprintf(rt, sizeof rt, "%s/rt", dir);
+    setenv("XMEM_RUNTIME_DIR", rt, 1);
+    assert_clean();
+}
+
+/* A second run of a graph's pool is refused, naming the first's launcher on one line. */
+Test(launcher, a_second_run_of_a_pool_is_refused_naming_the_first)
+{
+    write_example("fanout.yaml");
+    char first_log[256];
+    snprintf(first_log, sizeof first_log, "%s/first.log", dir);
+    pid_t first = start_xmem_to((const char *[]){"run", graph, NULL}, first_log);
+    pid_t pids[16];
+    int n = 0;
+    for (int i = 0; i < 200 && n < 6; i++, xf_sleep_ms(50))
+        n = node_pids(pids, 16);
+    cr_assert(eq(int, n, 6), "the first run started its nodes");
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 1), "%s",
+              read_file(log_path));
+    char says[512];
+    snprintf(says, sizeof says,
+             "a graph with pool '%s' is already running (launcher pid %d, %s/rt/%s): stop it, or "
+             "give this graph another pool name\n",
+             pool, (int)first, dir, pool);
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+    kill(first, SIGINT);
+    cr_assert(eq(int, xf_wait(first), 0), "%s", read_file(first_log));
+    assert_clean();
 }

@@ -194,6 +194,43 @@ Test(node_run, drop_oldest_slow_consumer_loses, .init = setup, .fini = teardown,
     expect_all_free();
 }
 
+/* How many times `text` is in `s`. */
+static int count_of(const char *s, const char *text)
+{
+    int n = 0;
+    for (const char *p = strstr(s, text); p; p = strstr(p + 1, text))
+        n++;
+    return n;
+}
+
+/* A callback's failure is said once, in the node's last line, naming the callback. */
+Test(node_run, failure_said_once, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
+{
+    ends l = wire("src");
+    NODE(&sink, "slow", "--plugin", PLUGIN_SLOW, "--policy", "block", "--param", "delay_ms=0",
+         "--param", "fail_at=3", "--input", l.in);
+    NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=50", "--param", "width=64",
+         "--param", "height=48", "--expect", "out=1", "--output", l.out);
+    expect_exit(&sink, 1);
+    expect_text(&sink, "error: failed: 3 buffers in, 0 out: process failed: asked to fail at "
+                       "buffer 3\n");
+    cr_assert(eq(int, count_of(sink.err, "asked to fail"), 1), "said more than once:\n%s",
+              sink.err);
+    xnt_wait(&src, XNT_WAIT_MS); /* it may fail too, having lost its only subscriber */
+    expect_all_free();
+}
+
+/* So is init's, which is the node's last line. */
+Test(node_run, init_failure_said_once, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
+{
+    ends l = wire("src");
+    NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "size=10", "--output", l.out);
+    expect_exit(&src, 1);
+    expect_text(&src, "error: init failed: size=10 is smaller than a test frame's");
+    cr_assert(eq(int, count_of(src.err, "size=10"), 1), "said more than once:\n%s", src.err);
+    expect_all_free();
+}
+
 /* shm objects named like this test's (xmemt_..._<pid>) that are not `pool_name`'s. */
 static int foreign_shm_objects(const char *keep_prefix)
 {
@@ -261,7 +298,8 @@ Test(node_run, sigterm_gives_back_leaked, .init = setup, .fini = teardown,
     stop_holder(PLUGIN_LEAKY, true);
 }
 
-/* (f) A command line `xmem node` cannot run: its exit status and what stderr must say. "@POOL"
+/* (f) A command line `xmem node` cannot run: its exit status (2: the command line's form, 3: what
+ * it names does not exist or fit the plugin, 1: the pool failed) and what stderr must say. "@POOL"
  * stands for the test's pool, "@ABSENT" for a pool that does not exist. (Criterion copies
  * parameters byte for byte into the test's process: text, not pointers.) */
 typedef struct usage_error {
@@ -272,26 +310,26 @@ typedef struct usage_error {
 
 static usage_error usage_errors[] = {
     {{"--plugin", "testsrc", "--pool", "@POOL", "--param", "nope=1"},
-     2,
+     3,
      {"no parameter 'nope'", "(it has: width, height"}},
-    {{"--plugin", "testsrc", "--pool", "@POOL", "--param", "width=wide"}, 2, {"'width' = 'wide'"}},
+    {{"--plugin", "testsrc", "--pool", "@POOL", "--param", "width=wide"}, 3, {"'width' = 'wide'"}},
     {{"--plugin", "testsrc", "--pool", "@POOL", "--param", "width"},
      2,
      {"not of the form name=value"}},
     {{"--plugin", "verify", "--pool", "@POOL", "--input", "bogus=ipc:///tmp/xmemt-none"},
-     2,
+     3,
      {"--input: node 'verify' (plugin 'verify') has no input port 'bogus'", "(it has: in)"}},
     {{"--plugin", "testsrc", "--pool", "@POOL", "--output", "video=ipc:///tmp/xmemt-none"},
-     2,
+     3,
      {"has no output port 'video'", "(it has: out)"}},
     {{"--plugin", "testsrc", "--pool", "@POOL", "--input", "in=ipc:///tmp/xmemt-none"},
-     2,
+     3,
      {"has no input port 'in'", "(it has: none)"}},
-    {{"--plugin", "verify", "--pool", "@POOL", "--depth", "out=2"}, 2, {"no input port 'out'"}},
+    {{"--plugin", "verify", "--pool", "@POOL", "--depth", "out=2"}, 3, {"no input port 'out'"}},
     {{"--plugin", "testsrc"}, 2, {"no pool (--pool NAME)"}},
     {{"--plugin", "testsrc", "--pool", "@ABSENT"}, 1, {"@ABSENT", "xmem pool @ABSENT"}},
     {{"--pool", "@POOL"}, 2, {"no plugin"}},
-    {{"--plugin", "nosuch", "--pool", "@POOL"}, 2, {"'nosuch' not found", "testsrc"}},
+    {{"--plugin", "nosuch", "--pool", "@POOL"}, 3, {"'nosuch' not found", "testsrc"}},
     {{"--plugin", "verify", "--pool", "@POOL", "--policy", "sometimes"},
      2,
      {"expected block or drop_oldest"}},
@@ -390,18 +428,24 @@ Test(node_run, plugins_describes_one, .init = setup, .fini = teardown, .timeout 
     cr_assert(not(eq(ptr, strstr(c.out, "input  aux"), NULL)), "stdout:\n%s", c.out);
     cr_assert(not(eq(ptr, strstr(c.out, "enum: near|far, default far"), NULL)), "stdout:\n%s",
               c.out);
+    /* Ints in full, whatever their size: not 1.71799e+10. */
+    cr_assert(not(eq(ptr, strstr(c.out, "param  size           int in [0, 17179869184]"), NULL)),
+              "stdout:\n%s", c.out);
+    cr_assert(not(eq(ptr, strstr(c.out, "int in [0, 1000000000000000]"), NULL)), "stdout:\n%s",
+              c.out);
+    cr_assert(eq(ptr, strstr(c.out, "e+"), NULL), "stdout:\n%s", c.out);
 }
 
 Test(node_run, plugins_refuses_bad, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "plugins", PLUGIN_BAD_MAGIC, NULL};
-    cr_assert(eq(int, xnt_run(argv, "plugins", &c), 1), "stderr: %s", c.err);
+    cr_assert(eq(int, xnt_run(argv, "plugins", &c), 3), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.err, "wrong magic"), NULL)), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.err, PLUGIN_BAD_MAGIC), NULL)), "stderr: %s", c.err);
-    /* A good one named with it is still described, and the status is still 1. */
+    /* A good one named with it is still described, and the status is still 3. */
     const char *both[] = {XMEM_CLI, "plugins", PLUGIN_GOOD, PLUGIN_NO_TICK, NULL};
-    cr_assert(eq(int, xnt_run(both, "plugins2", &c), 1), "stderr: %s", c.err);
+    cr_assert(eq(int, xnt_run(both, "plugins2", &c), 3), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.out, "good"), NULL)), "stdout:\n%s", c.out);
     cr_assert(not(eq(ptr, strstr(c.err, "tick"), NULL)), "stderr: %s", c.err);
 }
