@@ -488,8 +488,11 @@ xmem_err xmemi_node_run(const xmemi_node_config *cfg, xmem_error_t *err)
         }
         h.stats = &h.stats_map.file->nodes[cfg->stats_slot];
     }
-    if ((rc = wire_outputs(&h, err)) || (rc = wire_inputs(&h, err)) ||
-        (rc = await_subscribers(&h, err)))
+    /* Ready from downstream up: this node subscribes to its inputs only once its own
+     * subscribers are there, so no upstream sends to it while it still waits for them (under
+     * drop_oldest those frames would be lost). */
+    if ((rc = wire_outputs(&h, err)) || (rc = await_subscribers(&h, err)) ||
+        (rc = wire_inputs(&h, err)))
         goto out;
     if (h.plugin.desc.init) {
         xmem_error_t why = {0};

@@ -168,8 +168,12 @@ static xmem_err connect_to(xmem_sub_t *sub, const char *endpoint, xmem_error_t *
     int rid_len =
         snprintf(rid, sizeof rid, "xmem-sub-%d-%u-%u", (int)getpid(), sub->owner, sub->nsocks);
     int hb = sub->opts.heartbeat_ms;
+    /* A graph starts downstream first, so the first connect usually finds no publisher yet:
+     * retry after 10 ms (libzmq waits 100), backing off to 1 s for one that stays away. */
     if ((rc = xmemi_zmq_setint(sock, ZMQ_LINGER, 100, endpoint, err)) ||
         (rc = xmemi_zmq_setint(sock, ZMQ_RCVHWM, 100000, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(sock, ZMQ_RECONNECT_IVL, 10, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(sock, ZMQ_RECONNECT_IVL_MAX, 1000, endpoint, err)) ||
         (rc = xmemi_zmq_heartbeat(sock, hb, endpoint, err)))
         goto fail;
     if (zmq_setsockopt(sock, ZMQ_ROUTING_ID, rid, (size_t)rid_len) != 0) {

@@ -149,6 +149,26 @@ Test(node_run, source_invert_verify, .init = setup, .fini = teardown, .timeout =
     expect_all_free();
 }
 
+/* Ready from downstream up: a filter subscribes to its input only once its own subscriber is
+ * there, so a source it would hold up loses nothing under drop_oldest while the filter waits (its
+ * subscriber comes 400 ms later, twice what the source takes to send everything). */
+Test(node_run, filter_subscribes_once_its_subscribers_are_there, .init = setup, .fini = teardown,
+     .timeout = XF_TIMEOUT_LONG)
+{
+    ends a = wire("src"), b = wire("inv");
+    NODE(&mid, "invert", "--plugin", "invert", "--input", a.in, "--output", b.out, "--expect",
+         "out=1");
+    NODE(&src, "testsrc", "--plugin", "testsrc", "--rate", "100", "--param", "frames=20",
+         "--param", "width=64", "--param", "height=48", "--expect", "out=1", "--output", a.out);
+    xf_sleep_ms(400);
+    NODE(&sink, "verify", "--plugin", "verify", "--param", "expect=20", "--input", b.in);
+    expect_exit(&src, 0);
+    expect_exit(&mid, 0);
+    expect_exit(&sink, 0);
+    expect_text(&sink, "verified 20 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
+    expect_all_free();
+}
+
 /* Reads slow's summary line; false if it is not there. */
 static bool slow_summary(xnt_child *c, unsigned long long *received, unsigned long long *missing)
 {
