@@ -20,10 +20,14 @@ void xmemi_py_frames_orphan(void)
  * it to the host (which gives back whatever its attachments still hold, and reports it). */
 static void give_back(xmemi_py_frame *f)
 {
+    if (!xmem_guard_valid(&f->guard))
+        return;
     if (orphaned && !f->owner)
         xmem_guard_forget(&f->guard);
     else
         xmem_guard_release(&f->guard, NULL);
+    if (f->owner)
+        xmemi_py_subscriber_frame_done(f->owner);
 }
 
 PyObject *xmemi_py_frame_new(xmem_guard_t *guard, PyObject *owner)
@@ -45,8 +49,6 @@ static void frame_dealloc(PyObject *self)
 {
     xmemi_py_frame *f = (xmemi_py_frame *)self;
     give_back(f);
-    if (f->owner)
-        xmemi_py_subscriber_frame_done(f->owner);
     Py_XDECREF(f->owner);
     PyObject_Free(self);
 }

@@ -66,6 +66,18 @@ static xmem_err start(xmem_error_t *err)
     xmem_err rc = package_folder(folder, sizeof folder, err);
     if (rc)
         return rc;
+    PyStatus st;
+#ifdef XMEM_SANITIZE
+    /* Every Python object a malloc block AddressSanitizer watches: pymalloc's arenas would hide
+     * them, and the pointers inside them from LeakSanitizer. */
+    PyPreConfig pre;
+    PyPreConfig_InitPythonConfig(&pre);
+    pre.allocator = PYMEM_ALLOCATOR_MALLOC;
+    st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st))
+        return xmemi_fail(err, XMEM_EPLUGIN, 0, "cannot start Python: %s",
+                          st.err_msg ? st.err_msg : "unknown error");
+#endif
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
     config.install_signal_handlers = 0; /* the node host's SIGINT/SIGTERM handlers stay */
@@ -73,7 +85,7 @@ static xmem_err start(xmem_error_t *err)
     config.parse_argv = 0;
     /* The interpreter xmem was built against, not whatever `python3` is first on PATH: its
      * prefix decides the standard library and site-packages (numpy) it finds. */
-    PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, XMEM_PYTHON_EXECUTABLE);
+    st = PyConfig_SetBytesString(&config, &config.program_name, XMEM_PYTHON_EXECUTABLE);
     if (!PyStatus_Exception(st))
         st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);

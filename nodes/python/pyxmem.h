@@ -35,15 +35,16 @@ int xmemi_py_shape(PyObject *obj, int64_t *shape, uint32_t *ndim);
 /* ---- frames (frame.c, dlpack.c) ---- */
 
 typedef struct xmemi_py_frame {
-    PyObject_HEAD xmem_guard_t guard; /* the frame's reference; empty once given back */
-    PyObject *owner;  /* what the guard's pool handle belongs to (a Subscriber), or NULL: the
-                         node host's, valid until the node's fini */
-    Py_ssize_t views; /* buffer views and DLPack tensors alive: each needs the reference */
-    const char *gone; /* NULL, or why Python may no longer use it: "released", "published" */
-    bool has_layout;  /* the fields below are read (once: a frame's layout does not change) */
-    bool cuda;        /* a CUDA buffer: no host view */
-    xmem_dtype dtype; /* XMEM_DTYPE_UNKNOWN: raw bytes, seen as 1-D uint8 */
-    int ndim;         /* 1 for raw bytes */
+    PyObject ob_base;   /* PyObject_HEAD */
+    xmem_guard_t guard; /* the frame's reference; empty once given back */
+    PyObject *owner;    /* what the guard's pool handle belongs to (a Subscriber), or NULL: the
+                           node host's, valid until the node's fini */
+    Py_ssize_t views;   /* buffer views and DLPack tensors alive: each needs the reference */
+    const char *gone;   /* NULL, or why Python may no longer use it: "released", "published" */
+    bool has_layout;    /* the fields below are read (once: a frame's layout does not change) */
+    bool cuda;          /* a CUDA buffer: no host view */
+    xmem_dtype dtype;   /* XMEM_DTYPE_UNKNOWN: raw bytes, seen as 1-D uint8 */
+    int ndim;           /* 1 for raw bytes */
     Py_ssize_t itemsize, nbytes;
     Py_ssize_t shape[XMEM_MAX_NDIM];
     Py_ssize_t strides[XMEM_MAX_NDIM]; /* bytes */
@@ -82,7 +83,8 @@ PyObject *xmemi_py_frame_dlpack_device(PyObject *self, PyObject *unused);
 /* ---- nodes (node.c, plugin.c) ---- */
 
 typedef struct xmemi_py_node {
-    PyObject_HEAD PyObject *dict;
+    PyObject ob_base; /* PyObject_HEAD */
+    PyObject *dict;
     xmem_node_t *node; /* set by the host while the node runs; NULL otherwise */
 } xmemi_py_node;
 
@@ -102,7 +104,7 @@ xmem_err xmemi_py_plugin_load(const char *path, xmemi_foreign_plugin *out, xmem_
 extern PyTypeObject xmemi_py_pool_type;
 extern PyTypeObject xmemi_py_subscriber_type;
 
-/* A frame of a Subscriber went away (its count of frames alive). */
+/* A frame of a Subscriber gave its reference back (its count of frames holding one). */
 void xmemi_py_subscriber_frame_done(PyObject *owner);
 
 /* The module xmem._plugin (imported once). */

@@ -9,12 +9,14 @@
 #include <xmem/pool_admin.h>
 
 typedef struct subscriber {
-    PyObject_HEAD xmem_sub_t *sub;
-    Py_ssize_t frames; /* frames alive that hold a reference of its attachment */
+    PyObject ob_base; /* PyObject_HEAD */
+    xmem_sub_t *sub;
+    Py_ssize_t frames; /* frames that still hold a reference of its attachment */
 } subscriber;
 
 typedef struct pool {
-    PyObject_HEAD xmem_pool_t *pool;
+    PyObject ob_base; /* PyObject_HEAD */
+    xmem_pool_t *pool;
 } pool;
 
 /* ---- Subscriber ---- */
@@ -129,7 +131,8 @@ static PyObject *sub_close(PyObject *self, PyObject *unused)
     subscriber *s = (subscriber *)self;
     if (s->frames) {
         PyErr_Format(xmemi_py_error,
-                     "%zd frames of this subscriber are alive: release them before close()",
+                     "%zd frames of this subscriber still hold buffers: release them (or "
+                     "drop every view of them) before close()",
                      s->frames);
         return NULL;
     }
@@ -165,7 +168,7 @@ static PyObject *return_self(PyObject *self, PyObject *unused)
 
 static void sub_dealloc(PyObject *self)
 {
-    /* Frames hold their subscriber: none is alive here. */
+    /* Frames hold their subscriber: none is alive here, so none holds a buffer. */
     xmem_sub_destroy(&((subscriber *)self)->sub);
     Py_TYPE(self)->tp_free(self);
 }
