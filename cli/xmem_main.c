@@ -48,8 +48,8 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n"
                  "Environment:\n"
-                 "  XMEM_PLUGIN_PATH  ':'-separated directories searched for plugins NAME.so or\n"
-                 "                    libNAME.so\n"
+                 "  XMEM_PLUGIN_PATH  ':'-separated directories searched for plugins NAME.so,\n"
+                 "                    libNAME.so or NAME.py (a Python node file)\n"
                  "  XMEM_RUNTIME_DIR  where `xmem run` makes each graph's private directory\n"
                  "                    (default /tmp/xmem-UID)\n"
                  "\n"

@@ -1,4 +1,4 @@
-"""boom: a test filter that forwards frames and raises in process at frame `at` (counting from
+"""boom: a test filter that copies frames on and raises in process at frame `at` (counting from
 1), to show a Python exception's traceback in the node's log and the node failing."""
 import xmem
 
@@ -22,4 +22,6 @@ class Boom(xmem.Node):
         self.held.append(frame)  # held when it fails: they must come back all the same
         if self.n == self.params.at:
             explode(self.n)
-        self.forward("out", self.acquire_like(frame))
+        out = self.acquire_like(frame)  # a copy of its own, while the input stays held
+        out.array[...] = frame.array
+        self.publish("out", out)
