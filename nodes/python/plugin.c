@@ -26,9 +26,10 @@ typedef struct running {
     PyObject *node, *process, *tick;
 } running;
 
-/* The file the host runs (the one loaded last): `xmem node` loads exactly one plugin, and the
- * callbacks have no other way to tell which file they belong to. */
-static pyplugin *loaded_last;
+/* init is the one callback without a state to tell which file it runs, so each loaded file gets
+ * an init of its own: slot i's init_i runs slots[i] (a graph has 64 nodes at most). */
+#define SLOT_COUNT 64
+static pyplugin *slots[SLOT_COUNT];
 
 /* The pending exception as the node's failure: its traceback into the node's log, line by line,
  * and "file:line: Type: message" as the reason the node stops. */
@@ -105,14 +106,13 @@ static void running_free(running *r)
     PyGC_Collect();
 }
 
-static xmem_err py_init(xmem_node_t *node, void **state, xmem_error_t *err)
+static xmem_err py_init(const pyplugin *p, xmem_node_t *node, void **state, xmem_error_t *err)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
-    const pyplugin *p = loaded_last;
     running *r = calloc(1, sizeof *r);
     xmem_err rc = XMEM_OK;
     if (!p || !r) {
-        rc = xmem_node_fail(node, err, p ? "out of memory" : "no Python node file is loaded");
+        rc = xmem_node_fail(node, err, p ? "out of memory" : "its Python node file was unloaded");
         free(r);
         PyGILState_Release(gil);
         return rc;
@@ -137,6 +137,23 @@ static xmem_err py_init(xmem_node_t *node, void **state, xmem_error_t *err)
     PyGILState_Release(gil);
     return rc;
 }
+
+#define SLOTS(M)                                                                                   \
+    M(0)                                                                                           \
+    M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15) M(16) M(17)   \
+        M(18) M(19) M(20) M(21) M(22) M(23) M(24) M(25) M(26) M(27) M(28) M(29) M(30) M(31) M(32)  \
+            M(33) M(34) M(35) M(36) M(37) M(38) M(39) M(40) M(41) M(42) M(43) M(44) M(45) M(46)    \
+                M(47) M(48) M(49) M(50) M(51) M(52) M(53) M(54) M(55) M(56) M(57) M(58) M(59)      \
+                    M(60) M(61) M(62) M(63)
+#define DEFINE_INIT(i)                                                                             \
+    static xmem_err init_##i(xmem_node_t *node, void **state, xmem_error_t *err)                   \
+    {                                                                                              \
+        return py_init(slots[i], node, state, err);                                                \
+    }
+#define NAME_INIT(i) init_##i,
+SLOTS(DEFINE_INIT)
+static xmem_err (*const inits[SLOT_COUNT])(xmem_node_t *, void **,
+                                           xmem_error_t *) = {SLOTS(NAME_INIT)};
 
 /* The port's name as a str: the host passes the descriptor's own pointer. */
 static PyObject *port_name(const pyplugin *p, const char *port)
@@ -203,8 +220,9 @@ static void unload(void *ctx)
     if (!p)
         return;
     PyGILState_STATE gil = PyGILState_Ensure();
-    if (loaded_last == p)
-        loaded_last = NULL;
+    for (int i = 0; i < SLOT_COUNT; i++)
+        if (slots[i] == p)
+            slots[i] = NULL;
     Py_XDECREF(p->cls);
     Py_XDECREF(p->described);
     free(p->input_names);
@@ -292,7 +310,16 @@ static int build(pyplugin *p, PyObject *described)
     d->n_inputs = (uint32_t)n_in;
     d->outputs = p->ports + n_in;
     d->n_outputs = (uint32_t)n_out;
-    d->init = py_init;
+    for (int i = 0; i < SLOT_COUNT && !d->init; i++)
+        if (!slots[i]) {
+            slots[i] = p;
+            d->init = inits[i];
+        }
+    if (!d->init) {
+        PyErr_Format(PyExc_RuntimeError, "%d node files are loaded in this process already",
+                     SLOT_COUNT);
+        return -1;
+    }
     d->process = has_process ? py_process : NULL;
     d->tick = has_tick ? py_tick : NULL;
     d->fini = py_fini;
@@ -352,7 +379,6 @@ xmem_err xmemi_py_plugin_load(const char *path, xmemi_foreign_plugin *out, xmem_
         unload(p);
         return rc;
     }
-    loaded_last = p;
     out->desc = &p->desc;
     out->ctx = p;
     out->unload = unload;

@@ -108,7 +108,6 @@ Test(py_plugin, found_in_plugin_path, .init = setup, .fini = teardown, .timeout 
     expect_in("param  keep           int in [1, 64], default 4", c.out, "stdout");
     cr_assert(eq(int, XMEM("plugins"), 0), "%s", c.err);
     expect_in("\nboom           1.0      " PY_NODES "/boom.py", c.out, "stdout");
-    expect_in("\npy_passthrough 1.0      " PY_NODES "/passthrough.py", c.out, "stdout");
     expect_in("\ntyped          1.0      " PY_NODES "/typed.py", c.out, "stdout");
 }
 

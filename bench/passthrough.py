@@ -1,5 +1,5 @@
-"""passthrough: forwards every frame unchanged (no copy): the benchmark's Python node and the
-smallest filter there is."""
+"""passthrough: forwards every frame unchanged (no copy): the Python node of xmem-bench-python,
+the smallest filter there is."""
 import xmem
 
 
