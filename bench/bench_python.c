@@ -173,7 +173,7 @@ int main(int argc, char **argv)
     const char *rows[2] = {"pass-through (forward the input)", "invert (a new frame, every byte)"};
     for (int r = 0; r < 2; r++) {
         timing c = t[2 * r], p = t[2 * r + 1];
-        printf("| %s | %.1f us | %.1f us | %.1f us | %.1f us | %+.1f us | %.2f |\n", rows[r],
+        printf("| %s | %.2f us | %.2f us | %.2f us | %.2f us | %+.2f us | %.2f |\n", rows[r],
                c.p50_ns / 1e3, c.mean_ns / 1e3, p.p50_ns / 1e3, p.mean_ns / 1e3,
                (p.p50_ns - c.p50_ns) / 1e3, p.p50_ns / c.p50_ns);
     }
