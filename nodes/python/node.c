@@ -61,14 +61,11 @@ static xmem_node_t *layout_of(PyObject *self, PyObject *shape_obj, PyObject *dty
     return node;
 }
 
-static PyObject *node_acquire(PyObject *self, PyObject *args, PyObject *kwargs)
+/* A frame for a new buffer of `shape` and `dtype` (a CPU one when device < 0), stamped; NULL with
+ * an exception. The wait for a free buffer lets the node's threads run. */
+static PyObject *acquire(PyObject *self, PyObject *shape_obj, PyObject *dtype_obj, int device,
+                         uint64_t seq, uint64_t ts)
 {
-    static char *kw[] = {"shape", "dtype", "sequence", "timestamp_ns", NULL};
-    PyObject *shape_obj, *dtype_obj = NULL;
-    unsigned long long seq = 0, ts = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OKK:acquire", kw, &shape_obj, &dtype_obj,
-                                     &seq, &ts))
-        return NULL;
     int64_t shape[XMEM_MAX_NDIM];
     uint32_t ndim;
     xmem_dtype dtype;
@@ -78,8 +75,9 @@ static PyObject *node_acquire(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     xmem_guard_t g = XMEM_GUARD_INIT;
     xmem_error_t err;
-    PyThreadState *py = PyEval_SaveThread(); /* a wait for a free buffer lets threads run */
-    xmem_err rc = xmem_node_acquire(node, bytes, &g, &err);
+    PyThreadState *py = PyEval_SaveThread();
+    xmem_err rc = device < 0 ? xmem_node_acquire(node, bytes, &g, &err)
+                             : xmem_node_acquire_cuda(node, bytes, device, &g, &err);
     PyEval_RestoreThread(py);
     if (rc == XMEM_OK)
         rc = xmem_guard_set_layout(&g, dtype, ndim, shape, NULL, &err);
@@ -90,6 +88,17 @@ static PyObject *node_acquire(PyObject *self, PyObject *args, PyObject *kwargs)
         return xmemi_py_raise(rc, &err);
     }
     return frame_of(&g);
+}
+
+static PyObject *node_acquire(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kw[] = {"shape", "dtype", "sequence", "timestamp_ns", NULL};
+    PyObject *shape_obj, *dtype_obj = NULL;
+    unsigned long long seq = 0, ts = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OKK:acquire", kw, &shape_obj, &dtype_obj,
+                                     &seq, &ts))
+        return NULL;
+    return acquire(self, shape_obj, dtype_obj, -1, seq, ts);
 }
 
 static PyObject *node_acquire_like(PyObject *self, PyObject *frame)
@@ -167,31 +176,16 @@ static PyObject *node_output_wired(PyObject *self, PyObject *args)
 
 static PyObject *node_acquire_cuda(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kw[] = {"shape", "dtype", "device", NULL};
+    static char *kw[] = {"shape", "dtype", "device", "sequence", "timestamp_ns", NULL};
     PyObject *shape_obj, *dtype_obj = NULL;
     int device = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|Oi:acquire_cuda", kw, &shape_obj, &dtype_obj,
-                                     &device))
+    unsigned long long seq = 0, ts = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OiKK:acquire_cuda", kw, &shape_obj,
+                                     &dtype_obj, &device, &seq, &ts))
         return NULL;
-    int64_t shape[XMEM_MAX_NDIM];
-    uint32_t ndim;
-    xmem_dtype dtype;
-    size_t bytes;
-    xmem_node_t *node = layout_of(self, shape_obj, dtype_obj, shape, &ndim, &dtype, &bytes);
-    if (!node)
-        return NULL;
-    xmem_guard_t g = XMEM_GUARD_INIT;
-    xmem_error_t err;
-    PyThreadState *py = PyEval_SaveThread();
-    xmem_err rc = xmem_node_acquire_cuda(node, bytes, device, &g, &err);
-    PyEval_RestoreThread(py);
-    if (rc == XMEM_OK)
-        rc = xmem_guard_set_layout(&g, dtype, ndim, shape, NULL, &err);
-    if (rc) {
-        xmem_guard_release(&g, NULL);
-        return xmemi_py_raise(rc, &err);
-    }
-    return frame_of(&g);
+    if (device < 0)
+        return PyErr_Format(PyExc_ValueError, "acquire_cuda: device %d", device);
+    return acquire(self, shape_obj, dtype_obj, device, seq, ts);
 }
 
 static PyMethodDef node_methods[] = {
@@ -201,7 +195,8 @@ static PyMethodDef node_methods[] = {
     {"acquire_like", node_acquire_like, METH_O,
      "acquire_like(frame) -> Frame: a writable buffer of the frame's size, layout and stamp"},
     {"acquire_cuda", (PyCFunction)(void (*)(void))node_acquire_cuda, METH_VARARGS | METH_KEYWORDS,
-     "acquire_cuda(shape, dtype='uint8', device=0) -> Frame: a CUDA buffer (DLPack only)"},
+     "acquire_cuda(shape, dtype='uint8', device=0, sequence=0, timestamp_ns=now) -> Frame: a "
+     "CUDA buffer (DLPack only)"},
     {"publish", node_publish, METH_VARARGS,
      "publish(port, frame): hands the frame's buffer to the port's subscribers; the frame is "
      "gone afterwards (ReleasedError if used)"},

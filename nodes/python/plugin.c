@@ -31,15 +31,24 @@ typedef struct running {
 #define SLOT_COUNT 64
 static pyplugin *slots[SLOT_COUNT];
 
-/* The pending exception as the node's failure: its traceback into the node's log, line by line,
- * and "file:line: Type: message" as the reason the node stops. */
-static xmem_err failed(xmem_node_t *node, xmem_error_t *err)
+/* The pending exception, cleared, with its traceback attached (NULL when none is pending). */
+static PyObject *fetch_exception(void)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (value && tb)
         PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+/* The pending exception as the node's failure: its traceback into the node's log, line by line,
+ * and "file:line: Type: message" as the reason the node stops. */
+static xmem_err failed(xmem_node_t *node, xmem_error_t *err)
+{
+    PyObject *value = fetch_exception();
     PyObject *mod = xmemi_py_plugin_module();
     PyObject *res = mod && value ? PyObject_CallMethod(mod, "report", "O", value) : NULL;
     const char *where = NULL;
@@ -55,9 +64,7 @@ static xmem_err failed(xmem_node_t *node, xmem_error_t *err)
     xmem_err rc = xmem_node_fail(node, err, "%s",
                                  where ? where : "a Python exception that could not be described");
     Py_XDECREF(res);
-    Py_XDECREF(type);
     Py_XDECREF(value);
-    Py_XDECREF(tb);
     return rc;
 }
 
@@ -141,11 +148,13 @@ static xmem_err py_init(const pyplugin *p, xmem_node_t *node, void **state, xmem
 #define SLOTS(M)                                                                                   \
     M(0)                                                                                           \
     M(1)                                                                                           \
-    M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15) M(16) M(17) M(18)  \
-        M(19) M(20) M(21) M(22) M(23) M(24) M(25) M(26) M(27) M(28) M(29) M(30) M(31) M(32) M(33)  \
-            M(34) M(35) M(36) M(37) M(38) M(39) M(40) M(41) M(42) M(43) M(44) M(45) M(46) M(47)    \
-                M(48) M(49) M(50) M(51) M(52) M(53) M(54) M(55) M(56) M(57) M(58) M(59) M(60)      \
-                    M(61) M(62) M(63)
+    M(2)                                                                                           \
+    M(3)                                                                                           \
+    M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15) M(16) M(17) M(18) M(19)      \
+        M(20) M(21) M(22) M(23) M(24) M(25) M(26) M(27) M(28) M(29) M(30) M(31) M(32) M(33) M(34)  \
+            M(35) M(36) M(37) M(38) M(39) M(40) M(41) M(42) M(43) M(44) M(45) M(46) M(47) M(48)    \
+                M(49) M(50) M(51) M(52) M(53) M(54) M(55) M(56) M(57) M(58) M(59) M(60) M(61)      \
+                    M(62) M(63)
 #define DEFINE_INIT(i)                                                                             \
     static xmem_err init_##i(xmem_node_t *node, void **state, xmem_error_t *err)                   \
     {                                                                                              \
@@ -331,11 +340,7 @@ static int build(pyplugin *p, PyObject *described)
  * where it happened. */
 static xmem_err refused(xmem_error_t *err)
 {
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value && tb)
-        PyException_SetTraceback(value, tb);
+    PyObject *value = fetch_exception();
     PyObject *mod = xmemi_py_plugin_module();
     PyObject *load_error = mod ? PyObject_GetAttrString(mod, "LoadError") : NULL;
     PyObject *msg = NULL;
@@ -349,9 +354,7 @@ static xmem_err refused(xmem_error_t *err)
                              text ? text : "a Python error that could not be described");
     Py_XDECREF(msg);
     Py_XDECREF(load_error);
-    Py_XDECREF(type);
     Py_XDECREF(value);
-    Py_XDECREF(tb);
     return rc;
 }
 

@@ -64,24 +64,6 @@ static void start_source(const char *frames, const char *rate)
              "--param", "height=48", "--expect", "out=1", "--output", src_out);
 }
 
-static void expect_exit(xnt_child *c, int status)
-{
-    pid_t pid = c->pid;
-    int got = xnt_wait(c, XNT_WAIT_MS);
-    xnt_read_err(c);
-    cr_assert(eq(int, got, status), "node %ld: status %d, stderr:\n%s", (long)pid, got, c->err);
-}
-
-static void expect_text(xnt_child *c, const char *text)
-{
-    cr_assert(not(eq(ptr, strstr(xnt_read_err(c), text), NULL)), "no \"%s\" in:\n%s", text, c->err);
-}
-
-static void expect_no_text(xnt_child *c, const char *text)
-{
-    cr_assert(eq(ptr, strstr(xnt_read_err(c), text), NULL), "\"%s\" in:\n%s", text, c->err);
-}
-
 static void expect_all_free(void)
 {
     char holders[512] = "";
@@ -98,12 +80,12 @@ Test(py_frames, kept_frames_stay_and_come_back, .init = setup, .fini = teardown,
     NODE(&sink, "keeper", "--plugin", PY_NODES "/keeper.py", "--param", "keep=4", "--policy",
          "block", "--depth", "8", "--input", sink_in);
     start_source("frames=200", NULL);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 0);
-    expect_text(&sink, "keeper: 200 frames, 200 unchanged after being kept, 600 uses and 200 "
-                       "publishes of released frames refused, 200 writes to inputs refused");
-    expect_text(&sink, "every input ended: 200 buffers in");
-    expect_no_text(&sink, "still held");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_text(&sink, "keeper: 200 frames, 200 unchanged after being kept, 600 uses and 200 "
+                           "publishes of released frames refused, 200 writes to inputs refused");
+    xnt_expect_text(&sink, "every input ended: 200 buffers in");
+    xnt_expect_no_text(&sink, "still held");
     expect_all_free();
 }
 
@@ -123,11 +105,11 @@ Test(py_frames, kept_frames_show_as_held, .init = setup, .fini = teardown,
     }
     cr_assert(eq(int, kill(sink.pid, SIGTERM), 0));
     cr_assert(eq(int, kill(src.pid, SIGTERM), 0));
-    expect_exit(&sink, 0);
-    expect_exit(&src, 0);
-    expect_text(&sink, "stopped by SIGTERM");
-    expect_no_text(&sink, "broken");
-    expect_no_text(&sink, "still held");
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_exit(&src, 0);
+    xnt_expect_text(&sink, "stopped by SIGTERM");
+    xnt_expect_no_text(&sink, "broken");
+    xnt_expect_no_text(&sink, "still held");
     expect_all_free();
 }
 
@@ -138,10 +120,10 @@ Test(py_frames, frames_left_past_fini_are_reported, .init = setup, .fini = teard
     NODE(&sink, "keeper", "--plugin", PY_NODES "/keeper.py", "--param", "keep=4", "--param",
          "leak=true", "--policy", "block", "--depth", "8", "--input", sink_in);
     start_source("frames=50", NULL);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 0);
-    expect_text(&sink,
-                "plugin 'keeper' still held 4 buffer(s) after fini (0 of its own, 4 inputs)");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_text(&sink,
+                    "plugin 'keeper' still held 4 buffer(s) after fini (0 of its own, 4 inputs)");
     expect_all_free();
 }
 
@@ -153,14 +135,14 @@ Test(py_frames, exception_in_process_fails_the_node, .init = setup, .fini = tear
     NODE(&sink, "boom", "--plugin", PY_NODES "/boom.py", "--param", "at=5", "--policy", "block",
          "--depth", "8", "--input", sink_in);
     start_source("frames=0", "200");
-    expect_exit(&sink, 1);
+    xnt_expect_exit(&sink, 1);
     cr_assert(eq(int, kill(src.pid, SIGTERM), 0));
-    expect_exit(&src, 0);
-    expect_text(&sink, "[boom] error: Traceback (most recent call last):");
-    expect_text(&sink, "[boom] error:   File \"" PY_NODES "/boom.py\", line 24, in process");
-    expect_text(&sink, "[boom] error:   File \"" PY_NODES "/boom.py\", line 7, in explode");
-    expect_text(&sink, "[boom] error: RuntimeError: boom at frame 5");
-    expect_text(&sink, "process failed: " PY_NODES "/boom.py:7: RuntimeError: boom at frame 5");
-    expect_text(&sink, "failed: 5 buffers in");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_text(&sink, "[boom] error: Traceback (most recent call last):");
+    xnt_expect_text(&sink, "[boom] error:   File \"" PY_NODES "/boom.py\", line 24, in process");
+    xnt_expect_text(&sink, "[boom] error:   File \"" PY_NODES "/boom.py\", line 7, in explode");
+    xnt_expect_text(&sink, "[boom] error: RuntimeError: boom at frame 5");
+    xnt_expect_text(&sink, "process failed: " PY_NODES "/boom.py:7: RuntimeError: boom at frame 5");
+    xnt_expect_text(&sink, "failed: 5 buffers in");
     expect_all_free();
 }
