@@ -145,16 +145,13 @@ static xmem_err py_init(const pyplugin *p, xmem_node_t *node, void **state, xmem
     return rc;
 }
 
+/* A table laid out by hand: clang-format does not settle on one layout for it. */
+/* clang-format off */
 #define SLOTS(M)                                                                                   \
-    M(0)                                                                                           \
-    M(1)                                                                                           \
-    M(2)                                                                                           \
-    M(3)                                                                                           \
-    M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15) M(16) M(17) M(18) M(19)      \
-        M(20) M(21) M(22) M(23) M(24) M(25) M(26) M(27) M(28) M(29) M(30) M(31) M(32) M(33) M(34)  \
-            M(35) M(36) M(37) M(38) M(39) M(40) M(41) M(42) M(43) M(44) M(45) M(46) M(47) M(48)    \
-                M(49) M(50) M(51) M(52) M(53) M(54) M(55) M(56) M(57) M(58) M(59) M(60) M(61)      \
-                    M(62) M(63)
+    M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15) \
+    M(16) M(17) M(18) M(19) M(20) M(21) M(22) M(23) M(24) M(25) M(26) M(27) M(28) M(29) M(30) M(31) \
+    M(32) M(33) M(34) M(35) M(36) M(37) M(38) M(39) M(40) M(41) M(42) M(43) M(44) M(45) M(46) M(47) \
+    M(48) M(49) M(50) M(51) M(52) M(53) M(54) M(55) M(56) M(57) M(58) M(59) M(60) M(61) M(62) M(63)
 #define DEFINE_INIT(i)                                                                             \
     static xmem_err init_##i(xmem_node_t *node, void **state, xmem_error_t *err)                   \
     {                                                                                              \
@@ -162,8 +159,10 @@ static xmem_err py_init(const pyplugin *p, xmem_node_t *node, void **state, xmem
     }
 #define NAME_INIT(i) init_##i,
 SLOTS(DEFINE_INIT)
-static xmem_err (*const inits[SLOT_COUNT])(xmem_node_t *, void **,
-                                           xmem_error_t *) = {SLOTS(NAME_INIT)};
+static xmem_err (*const inits[SLOT_COUNT])(xmem_node_t *, void **, xmem_error_t *) = {
+    SLOTS(NAME_INIT)
+};
+/* clang-format on */
 
 /* The port's name as a str: the host passes the descriptor's own pointer. */
 static PyObject *port_name(const pyplugin *p, const char *port)
