@@ -110,7 +110,6 @@ fail_pool:
     xmem_pool_close(&sub->pool);
     free(sub->handed_gen);
     free(sub->queued);
-    free(sub->queued);
     free(sub->scratch_refs);
     free(sub->scratch_counts);
 fail_sub:
