@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <xmem/pool.h>
+
 #include "cli_util.h"
 #include "commands.h"
 #include "common/exit_status.h"
@@ -33,6 +35,8 @@ static void usage(FILE *out)
         "                       out, rate, latency p50/p99/max, drops, deaths) as JSON\n"
         "  -i, --interval S     seconds between live tables, 0 for none (default 1)\n"
         "  -l, --log-level L    nodes' log level: error, warn, info (default), debug\n"
+        "  -p, --pool NAME      the pool's name instead of the graph's pool.name (and so the\n"
+        "                       runtime directory's): two runs of one graph side by side\n"
         "  -h, --help           this text\n");
 }
 
@@ -41,14 +45,16 @@ int xmemi_cmd_run(int argc, char **argv)
     static const struct option opts[] = {
         {"duration", required_argument, 0, 'd'}, {"summary", required_argument, 0, 's'},
         {"interval", required_argument, 0, 'i'}, {"log-level", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"pool", required_argument, 0, 'p'},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     xmemi_run_options ro;
     xmemi_run_options_init(&ro);
     xmem_error_t err;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:s:i:l:h", opts, NULL)) != -1) {
+    const char *pool = NULL;
+    while ((c = getopt_long(argc, argv, "d:s:i:l:p:h", opts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
         case 'd': ok = xmemi_cli_double("--duration", optarg, 0, 31536000, &ro.duration_s); break;
@@ -59,6 +65,12 @@ int xmemi_cmd_run(int argc, char **argv)
             if (!ok)
                 fprintf(stderr, "xmem run: --log-level %s\n", err.msg);
             ro.log_level = optarg;
+            break;
+        case 'p':
+            ok = xmem_pool_check_name(optarg, &err) == XMEM_OK;
+            if (!ok)
+                fprintf(stderr, "xmem run: --pool: %s\n", err.msg);
+            pool = optarg;
             break;
         case 'h': usage(stdout); return XMEMI_EXIT_OK;
         default: usage(stderr); return XMEMI_EXIT_USAGE;
@@ -72,6 +84,8 @@ int xmemi_cmd_run(int argc, char **argv)
     }
     static xmemi_graph g;
     xmem_err rc = xmemi_graph_parse(argv[optind], &g, &err);
+    if (!rc && pool)
+        snprintf(g.pool_name, sizeof g.pool_name, "%s", pool);
     if (!rc)
         rc = xmemi_graph_check(&g, &err);
     if (rc) {

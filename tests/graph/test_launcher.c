@@ -454,6 +454,25 @@ Test(launcher, runtime_dir_made_private_or_explained)
     assert_clean();
 }
 
+/* `--pool` renames a run's pool (and runtime directory): two runs of one graph side by side. */
+Test(launcher, two_runs_of_one_graph_with_their_own_pools)
+{
+    write_example("fanout.yaml");
+    char first_log[256], other[80];
+    snprintf(first_log, sizeof first_log, "%s/first.log", dir);
+    snprintf(other, sizeof other, "%s_b", pool);
+    pid_t first = start_xmem_to((const char *[]){"run", "--duration", "3", graph, NULL}, first_log);
+    int rc = run_xmem((const char *[]){"run", "--duration", "2", "--pool", other, graph, NULL});
+    cr_assert(eq(int, rc, 0), "the second run: %s", read_file(log_path));
+    char says[160];
+    snprintf(says, sizeof says, "pool '%s'", other);
+    cr_assert(log_has(says), "%s", read_file(log_path));
+    cr_assert(eq(int, xf_wait(first), 0), "the first run: %s", read_file(first_log));
+    cr_assert(eq(int, run_xmem((const char *[]){"run", "--pool", "no/slash", graph, NULL}), 2));
+    cr_assert(log_has("--pool: "), "%s", read_file(log_path));
+    assert_clean();
+}
+
 /* A second run of a graph's pool is refused, naming the first's launcher on one line. */
 Test(launcher, a_second_run_of_a_pool_is_refused_naming_the_first)
 {
