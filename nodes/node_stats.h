@@ -11,10 +11,11 @@
 
 #include <xmem/error.h>
 
+#include "edge_stats.h"
 #include "latency_hist.h"
 
 #define XMEMI_STATS_MAGIC 0x54534d58u /* "XMST" */
-#define XMEMI_STATS_VERSION 1u
+#define XMEMI_STATS_VERSION 2u
 
 typedef struct xmemi_node_stats {
     uint64_t in;              /* buffers received, all inputs */
@@ -23,6 +24,8 @@ typedef struct xmemi_node_stats {
     uint64_t latency_samples; /* inputs with a producer stamp */
     uint64_t latency_max_ns;
     uint64_t latency[XMEMI_HIST_BUCKETS]; /* producer stamp -> received, ns */
+    uint64_t latency_sum_ns;              /* of every sample: a histogram's sum (metrics) */
+    xmemi_edge_table edges;               /* this process's edges (edge_stats.h) */
 } xmemi_node_stats;
 
 typedef struct xmemi_stats_file {
