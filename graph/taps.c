@@ -12,6 +12,7 @@
 
 #include "common/fail.h"
 #include "common/proc.h"
+#include <xmem/pool_admin.h>
 
 xmem_err xmemi_tap_register(const char *dir, const char *node, const char *port, char *path,
                             size_t len, xmem_error_t *err)
@@ -64,6 +65,35 @@ uint32_t xmemi_taps_list(const char *dir, xmemi_tap_entry *out, uint32_t max)
     }
     closedir(d);
     return n;
+}
+
+static bool is_tap(const xmemi_tap_entry *taps, uint32_t n, pid_t pid)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (taps[i].pid == pid)
+            return true;
+    return false;
+}
+
+bool xmemi_taps_hold_the_rest(const char *dir, const xmem_pool_t *pool, unsigned wait_ms)
+{
+    for (unsigned waited = 0;; waited += 20) {
+        xmemi_tap_entry taps[XMEMI_TAPS_MAX];
+        uint32_t n = xmemi_taps_list(dir, taps, XMEMI_TAPS_MAX);
+        xmem_pool_holder h[XMEM_POOL_MAX_PROCS];
+        uint32_t nh = xmem_pool_holders(pool, h, sizeof h[0], XMEM_POOL_MAX_PROCS);
+        bool taps_hold = false;
+        for (uint32_t i = 0; i < nh && i < XMEM_POOL_MAX_PROCS; i++) {
+            if (!h[i].refs)
+                continue;
+            if (!is_tap(taps, n, h[i].pid))
+                return false;
+            taps_hold = true;
+        }
+        if (!taps_hold || waited >= wait_ms)
+            return true;
+        usleep(20 * 1000);
+    }
 }
 
 void xmemi_taps_report(FILE *out, const char *dir, const xmemi_graph *g,

@@ -6,12 +6,14 @@
 #ifndef XMEM_GRAPH_TAPS_H
 #define XMEM_GRAPH_TAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include <xmem/error.h>
+#include <xmem/pool.h>
 
 #include "nodes/node_stats.h"
 #include "run_info.h"
@@ -32,6 +34,12 @@ void xmemi_tap_unregister(const char *path);
 
 /* The taps of `dir` whose process runs, at most `max`; returns how many were filled. */
 uint32_t xmemi_taps_list(const char *dir, xmemi_tap_entry *out, uint32_t max);
+
+/* At the end of a run, every node gone: waits up to `wait_ms` while live taps of `dir` hold
+ * references (they see the streams end and let go), and says whether whoever still holds any is
+ * a tap: one outside the graph, stopped or slow, is not a leak of the graph's. False at once when
+ * another process holds references. */
+bool xmemi_taps_hold_the_rest(const char *dir, const xmem_pool_t *pool, unsigned wait_ms);
 
 /* Lines for the run's live table: each tap of `dir` on a node of `g`, with what that node's
  * publisher delivered to it and dropped for it. */

@@ -48,21 +48,28 @@ static inline void write_yaml(const char *yaml)
     fclose(f);
 }
 
-/* Starts `xmem ARGS...` with stdout and stderr into `log`. */
-static inline pid_t start_xmem_to(const char *const *args, const char *log)
+/* Starts `xmem ARGS...` with stdout into `out` and stderr into `err` (NULL: into `out` too). */
+static inline pid_t start_xmem_io(const char *const *args, const char *out, const char *err)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int efd = err ? open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600) : fd;
         dup2(fd, 1);
-        dup2(fd, 2);
-        char *argv[16] = {(char *)XMEM_CLI};
-        for (int i = 0; args[i] && i < 14; i++)
+        dup2(efd, 2);
+        char *argv[20] = {(char *)XMEM_CLI};
+        for (int i = 0; args[i] && i < 18; i++)
             argv[i + 1] = (char *)args[i];
         execv(XMEM_CLI, argv);
         _exit(127);
     }
     return pid;
+}
+
+/* Starts `xmem ARGS...` with stdout and stderr into `log`. */
+static inline pid_t start_xmem_to(const char *const *args, const char *log)
+{
+    return start_xmem_io(args, log, NULL);
 }
 
 /* Starts `xmem ARGS...` with stdout and stderr into log_path. */
