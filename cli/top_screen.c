@@ -4,9 +4,11 @@
 #include <curses.h>
 #include <locale.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <xmem/node.h>
 
+#include "common/fail.h"
 #include "graph/node_logs.h"
 #include "top.h"
 
@@ -156,9 +158,11 @@ xmem_err xmemi_top_screen(xmemi_obs *o, double interval_s, xmemi_top_sort sort, 
     xmem_err rc = xmemi_obs_sample(o, err);
     if (rc)
         return rc;
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "the full screen needs a terminal: --once prints one sample");
     setlocale(LC_ALL, "");
-    if (!initscr())
-        return XMEM_EINVAL;
+    initscr(); /* it exits, saying why, when the terminal cannot be driven */
     cbreak();
     noecho();
     keypad(stdscr, TRUE);

@@ -327,6 +327,16 @@ Test(observe, top_screen_under_tmux_quits_on_q)
                 strstr(text, "running");
     }
     cr_assert(drawn, "the screen:\n%s", read_file(screen));
+    /* Down to the second node, enter: its edges and its last log lines. */
+    snprintf(cmd, sizeof cmd, "tmux -L %s send-keys Down Enter", sock);
+    cr_assert(eq(int, system(cmd), 0));
+    drawn = false;
+    for (int i = 0; i < 30 && !drawn; i++) {
+        xf_sleep_ms(100);
+        snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p > '%s'", sock, screen);
+        drawn = system(cmd) == 0 && strstr(read_file(screen), "LAST LINES OF check");
+    }
+    cr_assert(drawn, "the picked node's details:\n%s", read_file(screen));
     /* A key that changes the sort, then q. */
     snprintf(cmd, sizeof cmd, "tmux -L %s send-keys s && tmux -L %s send-keys q", sock, sock);
     cr_assert(eq(int, system(cmd), 0));
@@ -340,4 +350,44 @@ Test(observe, top_screen_under_tmux_quits_on_q)
     cr_assert(eq(str, (char *)st, "0\n"));
     kill(run, SIGINT);
     cr_assert(eq(int, xf_wait(run), 0), "%s", read_file(log_path));
+}
+
+/* `xmem run` on a terminal (a tmux pane): the table is redrawn in place at the bottom, once on
+ * the screen however many intervals passed, with the nodes' lines scrolling above it. */
+Test(observe, live_table_redraws_in_place_on_a_terminal)
+{
+    if (!have("tmux"))
+        cr_skip_test("tmux is not installed (scripts/install-deps installs it)");
+    write_fanout();
+    char sock[64], status[256], screen[256], cmd[1200];
+    snprintf(sock, sizeof sock, "xmemt-live-%d", (int)getpid());
+    snprintf(status, sizeof status, "%s/run.status", dir);
+    snprintf(screen, sizeof screen, "%s/screen.txt", dir);
+    snprintf(cmd, sizeof cmd,
+             "tmux -L %s new-session -d -x 150 -y 40 "
+             "\"XMEM_RUNTIME_DIR='%s/rt' '%s' run --duration 4 -i 0.5 '%s'; echo \\$? > '%s'; "
+             "sleep 30\"",
+             sock, dir, XMEM_CLI, graph, status);
+    cr_assert(eq(int, system(cmd), 0), "%s", cmd);
+    xf_sleep_ms(3000); /* five tables or more */
+    snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p > '%s'", sock, screen);
+    cr_assert(eq(int, system(cmd), 0));
+    char *text = strdup(read_file(screen));
+    const char *st = NULL;
+    for (int i = 0; i < 100 && !((st = read_file(status)) && *st); i++)
+        xf_sleep_ms(100);
+    snprintf(cmd, sizeof cmd, "tmux -L %s kill-server 2>/dev/null", sock);
+    if (system(cmd) != 0)
+        cr_log_warn("tmux kill-server failed");
+    int headers = 0;
+    for (const char *p = text; (p = strstr(p, "node         state")); p++)
+        headers++;
+    cr_assert(eq(int, headers, 1), "one table on the screen:\n%s", text);
+    cr_assert(strstr(text, "inv_stats") != NULL, "%s", text);
+    /* The stats nodes' lines scroll above the table. */
+    const char *log = strstr(text, "[latency]"), *table = strstr(text, "node         state");
+    cr_assert(log && log < table, "the nodes' lines above the table:\n%s", text);
+    free(text);
+    cr_assert(st != NULL, "xmem run did not end");
+    cr_assert(eq(str, (char *)st, "0\n"), "xmem run's exit status");
 }
