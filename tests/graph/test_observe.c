@@ -297,6 +297,57 @@ Test(observe, metrics_endpoint_serves_prometheus_text)
     cr_assert(ge(dbl, final, out2), "the summary's count %.0f at least the scrape's", final);
 }
 
+/* ---- a pane of tmux (a server of the test's own), for what needs a terminal ---- */
+
+static char tsock[64], tstatus[256], tscreen[256];
+
+/* Runs `xmem ARGS` (shell words) in a WIDTH x HEIGHT pane; its exit status goes to tstatus. */
+static void tmux_xmem(const char *name, int width, int height, const char *args)
+{
+    char cmd[1200];
+    snprintf(tsock, sizeof tsock, "xmemt-%s-%d", name, (int)getpid());
+    snprintf(tstatus, sizeof tstatus, "%s/%s.status", dir, name);
+    snprintf(tscreen, sizeof tscreen, "%s/%s.screen", dir, name);
+    snprintf(cmd, sizeof cmd,
+             "tmux -L %s new-session -d -x %d -y %d "
+             "\"XMEM_RUNTIME_DIR='%s/rt' '%s' %s; echo \\$? > '%s'; sleep 30\"",
+             tsock, width, height, dir, XMEM_CLI, args, tstatus);
+    cr_assert(eq(int, system(cmd), 0), "%s", cmd);
+}
+
+/* What the pane shows now ("" when it cannot be read). */
+static const char *tmux_screen(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p > '%s'", tsock, tscreen);
+    const char *text = system(cmd) == 0 ? read_file(tscreen) : NULL;
+    return text ? text : "";
+}
+
+static void tmux_keys(const char *keys)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "tmux -L %s send-keys %s", tsock, keys);
+    cr_assert(eq(int, system(cmd), 0), "%s", cmd);
+}
+
+/* Waits up to `ms` for the program to end; its exit status as the shell printed it, or NULL. */
+static const char *tmux_status(int ms)
+{
+    const char *st = NULL;
+    for (int i = 0; i < ms / 100 && !((st = read_file(tstatus)) && *st); i++)
+        xf_sleep_ms(100);
+    return st && *st ? st : NULL;
+}
+
+static void tmux_end(void)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "tmux -L %s kill-server 2>/dev/null", tsock);
+    if (system(cmd) != 0)
+        cr_log_warn("tmux kill-server failed");
+}
+
 /* `xmem top`'s full screen in a tmux pane: it draws the nodes, and q ends it with status 0. */
 Test(observe, top_screen_under_tmux_quits_on_q)
 {
@@ -307,45 +358,28 @@ Test(observe, top_screen_under_tmux_quits_on_q)
     write_fanout();
     pid_t run = start_xmem((const char *[]){"run", "--duration", "8", graph, NULL});
     wait_running(run, N_NODES);
-    char sock[64], status[256], screen[256], cmd[1200];
-    snprintf(sock, sizeof sock, "xmemt-top-%d", (int)getpid());
-    snprintf(status, sizeof status, "%s/top.status", dir);
-    snprintf(screen, sizeof screen, "%s/screen.txt", dir);
-    snprintf(cmd, sizeof cmd,
-             "tmux -L %s new-session -d -x 160 -y 48 "
-             "\"XMEM_RUNTIME_DIR='%s/rt' '%s' top -i 0.3 %s; echo \\$? > '%s'; sleep 30\"",
-             sock, dir, XMEM_CLI, pool, status);
-    cr_assert(eq(int, system(cmd), 0), "%s", cmd);
+    char args[200];
+    snprintf(args, sizeof args, "top -i 0.3 %s", pool);
+    tmux_xmem("top", 160, 48, args);
     bool drawn = false;
     for (int i = 0; i < 60 && !drawn; i++) {
         xf_sleep_ms(100);
-        snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p > '%s'", sock, screen);
-        if (system(cmd) != 0)
-            continue;
-        const char *text = read_file(screen);
-        drawn = text && strstr(text, "NODE") && strstr(text, "inv_stats") && strstr(text, pool) &&
+        const char *text = tmux_screen();
+        drawn = strstr(text, "NODE") && strstr(text, "inv_stats") && strstr(text, pool) &&
                 strstr(text, "running");
     }
-    cr_assert(drawn, "the screen:\n%s", read_file(screen));
+    cr_assert(drawn, "the screen:\n%s", tmux_screen());
     /* Down to the second node, enter: its edges and its last log lines. */
-    snprintf(cmd, sizeof cmd, "tmux -L %s send-keys Down Enter", sock);
-    cr_assert(eq(int, system(cmd), 0));
+    tmux_keys("Down Enter");
     drawn = false;
-    for (int i = 0; i < 30 && !drawn; i++) {
-        xf_sleep_ms(100);
-        snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p > '%s'", sock, screen);
-        drawn = system(cmd) == 0 && strstr(read_file(screen), "LAST LINES OF check");
-    }
-    cr_assert(drawn, "the picked node's details:\n%s", read_file(screen));
+    for (int i = 0; i < 30 && !drawn; i++, xf_sleep_ms(100))
+        drawn = strstr(tmux_screen(), "LAST LINES OF check") != NULL;
+    cr_assert(drawn, "the picked node's details:\n%s", tmux_screen());
     /* A key that changes the sort, then q. */
-    snprintf(cmd, sizeof cmd, "tmux -L %s send-keys s && tmux -L %s send-keys q", sock, sock);
-    cr_assert(eq(int, system(cmd), 0));
-    const char *st = NULL;
-    for (int i = 0; i < 50 && !((st = read_file(status)) && *st); i++)
-        xf_sleep_ms(100);
-    snprintf(cmd, sizeof cmd, "tmux -L %s kill-server 2>/dev/null", sock);
-    if (system(cmd) != 0)
-        cr_log_warn("tmux kill-server failed");
+    tmux_keys("s");
+    tmux_keys("q");
+    const char *st = tmux_status(5000);
+    tmux_end();
     cr_assert(st != NULL, "xmem top did not end on q");
     cr_assert(eq(str, (char *)st, "0\n"));
     kill(run, SIGINT);
@@ -359,26 +393,13 @@ Test(observe, live_table_redraws_in_place_on_a_terminal)
     if (!have("tmux"))
         cr_skip_test("tmux is not installed (scripts/install-deps installs it)");
     write_fanout();
-    char sock[64], status[256], screen[256], cmd[1200];
-    snprintf(sock, sizeof sock, "xmemt-live-%d", (int)getpid());
-    snprintf(status, sizeof status, "%s/run.status", dir);
-    snprintf(screen, sizeof screen, "%s/screen.txt", dir);
-    snprintf(cmd, sizeof cmd,
-             "tmux -L %s new-session -d -x 150 -y 40 "
-             "\"XMEM_RUNTIME_DIR='%s/rt' '%s' run --duration 4 -i 0.5 '%s'; echo \\$? > '%s'; "
-             "sleep 30\"",
-             sock, dir, XMEM_CLI, graph, status);
-    cr_assert(eq(int, system(cmd), 0), "%s", cmd);
+    char args[300];
+    snprintf(args, sizeof args, "run --duration 4 -i 0.5 '%s'", graph);
+    tmux_xmem("live", 150, 40, args);
     xf_sleep_ms(3000); /* five tables or more */
-    snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p > '%s'", sock, screen);
-    cr_assert(eq(int, system(cmd), 0));
-    char *text = strdup(read_file(screen));
-    const char *st = NULL;
-    for (int i = 0; i < 100 && !((st = read_file(status)) && *st); i++)
-        xf_sleep_ms(100);
-    snprintf(cmd, sizeof cmd, "tmux -L %s kill-server 2>/dev/null", sock);
-    if (system(cmd) != 0)
-        cr_log_warn("tmux kill-server failed");
+    char *text = strdup(tmux_screen());
+    const char *st = tmux_status(10000);
+    tmux_end();
     int headers = 0;
     for (const char *p = text; (p = strstr(p, "node         state")); p++)
         headers++;
