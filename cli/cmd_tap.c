@@ -212,9 +212,11 @@ static int on_frame(tap *t, xmem_guard_t *g)
     if (!t->each_second && !t->quiet) {
         char shape[160];
         layout(shape, sizeof shape, &m);
+        double s = (double)(now - t->second_start_ns) / 1e9; /* the first second: so far */
+        double rate = t->rate > 0 ? t->rate : s > 0 ? (double)t->second_frames / s : 0;
         printf("%s/%s seq %llu  %s  %llu bytes  latency %.1f us  rate %.1f/s\n", t->node, t->port,
                (unsigned long long)m.sequence, shape, (unsigned long long)m.size, (double)lat / 1e3,
-               t->rate);
+               rate);
         fflush(stdout);
     }
     if (t->save_dir && (t->received - 1) % (uint64_t)t->every == 0 &&

@@ -102,8 +102,10 @@ void xmemi_top_node_row(char *buf, size_t len, const xmemi_obs_node *n)
 
 void xmemi_top_edge_header(char *buf, size_t len)
 {
-    snprintf(buf, len, "%-24s %-24s %-11s %5s %10s %5s %s", "FROM", "TO", "POLICY", "DEPTH",
-             "DELIVERED", "OUT", "DROPS (queue-full block-timeout hwm gone oldest)");
+    /* HELD: handed to the subscriber, not yet released; then the drops by reason (publisher:
+     * queue-full, block-timeout, hwm, gone; subscriber: oldest given back unread). */
+    snprintf(buf, len, "%-24s %-24s %-11s %5s %10s %5s %7s %7s %7s %7s %7s", "FROM", "TO", "POLICY",
+             "DEPTH", "DELIVERED", "HELD", "FULL", "TIMEOUT", "HWM", "GONE", "OLDEST");
 }
 
 void xmemi_top_edge_row(char *buf, size_t len, const xmemi_obs_edge *e)
@@ -111,8 +113,8 @@ void xmemi_top_edge_row(char *buf, size_t len, const xmemi_obs_edge *e)
     char from[160], to[160];
     snprintf(from, sizeof from, "%s/%s", e->from, e->from_port);
     snprintf(to, sizeof to, "%s%s%s", e->to, e->to_port[0] ? "/" : "", e->to_port);
-    snprintf(buf, len, "%-24s %-24s %-11s %5u %10llu %5llu %llu %llu %llu %llu %llu%s", from, to,
-             e->policy, e->depth, (unsigned long long)e->delivered,
+    snprintf(buf, len, "%-24s %-24s %-11s %5u %10llu %5llu %7llu %7llu %7llu %7llu %7llu%s", from,
+             to, e->policy, e->depth, (unsigned long long)e->delivered,
              (unsigned long long)e->outstanding, (unsigned long long)e->dropped[0],
              (unsigned long long)e->dropped[1], (unsigned long long)e->dropped[2],
              (unsigned long long)e->dropped[3], (unsigned long long)e->dropped_oldest,
