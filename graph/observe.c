@@ -333,12 +333,24 @@ xmem_err xmemi_obs_sample(xmemi_obs *o, xmem_error_t *err)
     o->window_s = window;
     o->sampled_ns = now;
     if (o->graph) {
-        xmemi_run_desc desc;
-        xmem_err rc = xmemi_run_desc_read(o->dir, &desc, err);
-        if (rc)
-            return rc; /* the run ended and took its directory along */
-        xmemi_run_desc_free(&o->desc);
-        o->desc = desc;
+        /* run.json changes when a node starts or ends (a new file renamed over the old): parsed
+         * again only then, so a sample every 100 ms costs no JSON parse. */
+        char path[512];
+        snprintf(path, sizeof path, "%s/" XMEMI_RUN_INFO_FILE, o->dir);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            return xmemi_fail(err, XMEM_ENOENT, errno, "%s: the run ended", path);
+        if (st.st_ino != o->desc_ino || st.st_mtim.tv_sec != o->desc_mtime.tv_sec ||
+            st.st_mtim.tv_nsec != o->desc_mtime.tv_nsec) {
+            xmemi_run_desc desc;
+            xmem_err rc = xmemi_run_desc_read(o->dir, &desc, err);
+            if (rc)
+                return rc; /* the run ended and took its directory along */
+            xmemi_run_desc_free(&o->desc);
+            o->desc = desc;
+            o->desc_ino = st.st_ino;
+            o->desc_mtime = st.st_mtim;
+        }
         o->alive = xmemi_runtime_dir_launcher(o->dir) == o->desc.launcher;
         o->uptime_s = xmemi_obs_unix_now() - o->desc.started_unix;
         o->n_nodes =

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <xmem/pool_admin.h>
 
@@ -74,6 +76,8 @@ typedef struct xmemi_obs {
     double uptime_s; /* since the launcher started */
     double window_s; /* since the previous sample (0 at the first) */
     uint64_t sampled_ns;
+    struct timespec desc_mtime; /* run.json as last read: read again only once replaced */
+    ino_t desc_ino;
     xmemi_edge_table tables[XMEMI_GRAPH_MAX_NODES]; /* each node's, as last read */
 } xmemi_obs;
 
