@@ -186,6 +186,32 @@ Test(observe, logs_and_dot)
     }
 }
 
+/* A pool with no graph (as `xmem pool` or a program makes one): top shows its books alone. */
+Test(observe, top_shows_a_bare_pool)
+{
+    char name[XMEM_POOL_NAME_MAX + 1], out[256];
+    xmem_pool_t *p = xf_pool_create(name, "observe", 16);
+    xmem_error_t e;
+    xmem_guard_t g = XMEM_GUARD_INIT;
+    cr_assert(eq(int, xmem_pool_acquire_cpu(p, 4096, &g, &e), XMEM_OK), "%s", e.msg);
+    snprintf(out, sizeof out, "%s/top.json", dir);
+    int rc =
+        capture_xmem((const char *[]){"top", "--once", "--json", "-i", "0.1", name, NULL}, out);
+    cr_assert(eq(int, rc, 0), "%s", read_file(out));
+    struct fy_document *doc = json_doc(out);
+    cr_assert(doc != NULL, "%s", read_file(out));
+    cr_assert(eq(str, (char *)doc_str(doc, "/pool/name"), name));
+    cr_assert(eq(int, (int)doc_num(doc, "/pool/buffers"), 16));
+    cr_assert(eq(int, (int)doc_num(doc, "/pool/free"), 15), "one buffer held here");
+    cr_assert(eq(int, (int)doc_num(doc, "/pool/classes/0/in_use"), 1));
+    cr_assert(eq(int, (int)doc_num(doc, "/pool/classes/0/holders/0/pid"), (int)getpid()));
+    cr_assert(fy_node_by_path(fy_document_root(doc), "/nodes", FY_NT, FYNWF_DONT_FOLLOW) == NULL,
+              "no graph, no nodes");
+    fy_document_destroy(doc);
+    cr_assert(eq(int, xmem_guard_release(&g, &e), XMEM_OK));
+    xmem_pool_destroy(&p);
+}
+
 /* The value of the series line that starts with `series` (name and labels) in `text`, or -1. */
 static double series_value(const char *text, const char *series)
 {
