@@ -115,7 +115,8 @@ Test(watchdog, a_stopped_block_consumer_is_found_stuck_killed_and_restarted)
     cr_assert(eq(long, summary_num(doc, "/nodes/2/restarts"), 1), "restarted once");
     cr_assert(eq(long, summary_num(doc, "/nodes/2/stuck"), 1));
     cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/deaths/0/stuck"), "true"));
-    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/state"), "done"), "it ran on after its restart");
+    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/state"), "done"),
+              "it ran on after its restart");
     cr_assert(gt(long, summary_num(doc, "/nodes/2/in"), 0));
     cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), summary_num(doc, "/nodes/0/out")),
               "the other block consumer lost nothing");
