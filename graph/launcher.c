@@ -491,6 +491,10 @@ static xmem_err start(launcher *l, sigset_t *old_mask, xmem_error_t *err)
     if (stale)
         fprintf(stderr, "xmem run: cleaned up the runtime directory %s left by a dead run\n",
                 l->dir.path);
+    if (l->dir.leftovers_killed)
+        fprintf(stderr,
+                "xmem run: killed %u node%s of that run still there (stopped when it died)\n",
+                l->dir.leftovers_killed, xmemi_s(l->dir.leftovers_killed));
     uint32_t cuda_nodes = 0;
     for (uint32_t i = 0; i < l->g->n_nodes; i++)
         cuda_nodes += (l->g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) != 0;

@@ -2,10 +2,10 @@
 #define _GNU_SOURCE
 #include "watchdog.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "common/proc.h"
 
 #define PROC_LOOK_NS 100000000ull /* /proc at most every 100 ms per node */
 
@@ -36,24 +36,6 @@ xmem_err xmemi_watchdog_check(const xmemi_graph *g, const xmemi_graph_node *n, x
     return XMEM_OK;
 }
 
-/* The state letter of /proc/PID/stat (after the command name, which may hold spaces and
- * parentheses: the last ')' ends it); 0 when it cannot be read. */
-static char proc_state(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *end = strrchr(buf, ')');
-    return end && end[1] == ' ' ? end[2] : 0;
-}
-
 bool xmemi_watchdog_stuck(const xmemi_graph_node *n, xmemi_node_run *r, const xmemi_node_stats *s,
                           uint64_t now, char *why, size_t len)
 {
@@ -75,7 +57,7 @@ bool xmemi_watchdog_stuck(const xmemi_graph_node *n, xmemi_node_run *r, const xm
     if (now < r->next_proc_ns)
         return false;
     r->next_proc_ns = now + PROC_LOOK_NS;
-    if (proc_state(r->pid) != 'T') { /* 't' is a debugger's stop: someone is looking at it */
+    if (xmemi_proc_state(r->pid) != 'T') { /* 't' is a debugger's stop: someone is looking at it */
         r->stopped_since_ns = 0;
         return false;
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/proc.h"
 #include "fixture.h"
 #include "summary.h"
 #include "xmem_run.h"
@@ -47,16 +48,6 @@ static pid_t node_pid(const char *name)
             return pid;
     }
     return 0;
-}
-
-/* Alive and not a zombie (an orphan's zombie waits for whoever adopted it). */
-static bool alive(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    const char *stat = read_file(path);
-    const char *end = stat ? strrchr(stat, ')') : NULL;
-    return end && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
 }
 
 /* A source at 100 fps, a lossless verifier and the test consumer `victim` (both `block`) with
@@ -108,7 +99,7 @@ Test(watchdog, a_stopped_block_consumer_is_found_stuck_killed_and_restarted)
               detected, read_file(log_path));
     cr_assert(log_has("is stuck: stopped (SIGSTOP)"), "%s", read_file(log_path));
     xf_sleep_ms(300);
-    cr_assert(eq(int, alive(victim), 0), "the stuck consumer was killed");
+    cr_assert(eq(int, xmemi_proc_alive(victim, 0), 0), "the stuck consumer was killed");
     cr_assert(eq(int, xf_wait(run), 0), "%s", read_file(log_path));
     struct fy_document *doc = fy_document_build_from_file(NULL, summary);
     cr_assert(doc != NULL);
@@ -162,11 +153,14 @@ Test(watchdog, a_killed_launcher_takes_a_stuck_node_with_it)
     kill(run, SIGKILL);
     xf_wait(run);
     long t0 = xf_now_ms();
-    while ((alive(victim) || alive(src) || alive(check)) && xf_now_ms() - t0 < 2000)
+    while (
+        (xmemi_proc_alive(victim, 0) || xmemi_proc_alive(src, 0) || xmemi_proc_alive(check, 0)) &&
+        xf_now_ms() - t0 < 2000)
         xf_sleep_ms(20);
     cr_log_info("nodes gone %ld ms after their launcher's death", xf_now_ms() - t0);
-    cr_assert(eq(int, alive(victim), 0), "the spinning node outlived its launcher by 2 s");
-    cr_assert(eq(int, alive(src) || alive(check), 0));
+    cr_assert(eq(int, xmemi_proc_alive(victim, 0), 0),
+              "the spinning node outlived its launcher by 2 s");
+    cr_assert(eq(int, xmemi_proc_alive(src, 0) || xmemi_proc_alive(check, 0), 0));
     write_graph("    params: {delay_ms: 0}\n");
     int rc = run_xmem((const char *[]){"run", "--duration", "2", "--interval", "0", graph, NULL});
     cr_assert(eq(int, rc, 0), "the next run starts: %s", read_file(log_path));
@@ -193,4 +187,24 @@ Test(watchdog, a_consumer_failing_its_init_does_not_hold_the_source)
     cr_assert(ge(long, out, 200), "the source started within 1 s: %ld frames", out);
     cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), out), "the live consumer got every frame");
     fy_document_destroy(doc);
+}
+
+/* A stopped process keeps its parent-death signal pending: the next run finds it in the dead
+ * run's node table and kills it, so its pool is free to be made again. */
+Test(watchdog, a_node_stopped_when_its_launcher_died_is_killed_by_the_next_run)
+{
+    write_graph("    params: {delay_ms: 0}\n");
+    pid_t run = start_xmem((const char *[]){"run", "--interval", "0", graph, NULL});
+    pid_t victim = node_pid("victim");
+    cr_assert(victim > 0, "%s", read_file(log_path));
+    xf_sleep_ms(500);
+    kill(victim, SIGSTOP);
+    kill(run, SIGKILL);
+    xf_wait(run);
+    xf_sleep_ms(1500);
+    cr_assert(xmemi_proc_alive(victim, 0), "stopped, it could not act on its parent's death");
+    int rc = run_xmem((const char *[]){"run", "--duration", "2", "--interval", "0", graph, NULL});
+    cr_assert(eq(int, rc, 0), "the next run starts: %s", read_file(log_path));
+    cr_assert(log_has("killed 1 node of that run"), "%s", read_file(log_path));
+    cr_assert(eq(int, xmemi_proc_alive(victim, 0), 0));
 }
