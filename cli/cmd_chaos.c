@@ -50,7 +50,7 @@ typedef struct kill_record {
     fault kind;
     char node[XMEMI_GRAPH_NAME_MAX];
     uint64_t held;       /* references it held just before the fault */
-    uint64_t reclaim_ns; /* fault -> its attachments gone and nothing held (UINT64_MAX: never);
+    uint64_t reclaim_ns; /* fault -> it holds nothing (a stop: and is dead; UINT64_MAX: never);
                           * a pause: 0 if it ran on, UINT64_MAX if it died */
     uint64_t limit_ns;   /* what reclaim_ns must not exceed */
     char callback[16];   /* stuck: the callback it was stopped in */
@@ -165,14 +165,6 @@ static pid_t pick_victim(const chaos *c, bool stop, char *name, size_t len)
     return cand[k].pid;
 }
 
-static bool attached(const xmem_pool_t *pool, pid_t pid)
-{
-    for (uint32_t id = 0; id < XMEM_POOL_MAX_PROCS; id++)
-        if (xmem_pool_owner_pid(pool, id) == pid)
-            return true;
-    return false;
-}
-
 /* Stops pid now; for `in_callback`, only once it is inside a callback of its plugin (the slot
  * says which; stopped, it can no longer leave it). False if it could not be caught in one. */
 static bool stop_node(chaos *c, kill_record *k, uint32_t slot, bool in_callback)
@@ -197,12 +189,14 @@ static bool stop_node(chaos *c, kill_record *k, uint32_t slot, bool in_callback)
     return false;
 }
 
-/* Waits until pid's attachments are gone and it holds nothing: the time since t0, or
- * UINT64_MAX after `wait_ns`. */
-static uint64_t reclaimed_after(xmem_pool_t *pool, pid_t pid, uint64_t t0, uint64_t wait_ns)
+/* Waits until pid holds no reference (and, with `dead`, is dead too: a stopped node holding
+ * nothing is not yet dealt with): the time since t0, or UINT64_MAX after `wait_ns`. Pool owner
+ * ids are not slot numbers, so the pool cannot be asked by slot whether pid is still attached. */
+static uint64_t reclaimed_after(xmem_pool_t *pool, pid_t pid, bool dead, uint64_t t0,
+                                uint64_t wait_ns)
 {
     while (xmem_node_clock_ns() - t0 < wait_ns) {
-        if (!attached(pool, pid) && xmem_pool_held_by_pid(pool, pid) == 0)
+        if (!(dead && xmemi_proc_alive(pid, 0)) && xmem_pool_held_by_pid(pool, pid) == 0)
             return xmem_node_clock_ns() - t0;
         sleep_ns(200000);
     }
@@ -235,7 +229,7 @@ static void fault_one(chaos *c, xmem_pool_t *pool)
         if (kill(pid, SIGKILL) != 0)
             return;
         k->limit_ns = (uint64_t)(c->reclaim_limit_ms * 1e6);
-        k->reclaim_ns = reclaimed_after(pool, pid, t0, 2000000000ull);
+        k->reclaim_ns = reclaimed_after(pool, pid, false, t0, 2000000000ull);
         break;
     case FAULT_STOP:
     case FAULT_STUCK:
@@ -243,7 +237,7 @@ static void fault_one(chaos *c, xmem_pool_t *pool)
             return;
         t0 = xmem_node_clock_ns(); /* from the stop, not from the hunt for a callback */
         k->limit_ns = limit_ns + 1000000000ull;
-        k->reclaim_ns = reclaimed_after(pool, pid, t0, k->limit_ns + 2000000000ull);
+        k->reclaim_ns = reclaimed_after(pool, pid, true, t0, k->limit_ns + 2000000000ull);
         if (k->reclaim_ns == UINT64_MAX)
             kill(pid, SIGKILL); /* not found: do not leave it stopped */
         break;
@@ -387,8 +381,8 @@ static int report(const chaos *c)
                    k->kind == FAULT_STUCK ? "stopped in " : "",
                    k->kind == FAULT_STUCK ? k->callback : "",
                    k->kind == FAULT_KILL ? ""
-                                         : (k->kind == FAULT_STUCK ? ", found stuck, killed, "
-                                                                   : "found stuck, killed, "),
+                                         : (k->kind == FAULT_STUCK ? ", found stuck, killed,"
+                                                                   : "found stuck, killed,"),
                    (double)k->reclaim_ns / 1e6, (double)k->limit_ns / 1e6);
         printf("%s\n", bad ? "   <-- FAIL" : "");
     }
