@@ -208,3 +208,19 @@ Test(watchdog, a_node_stopped_when_its_launcher_died_is_killed_by_the_next_run)
     cr_assert(log_has("killed 1 node of that run"), "%s", read_file(log_path));
     cr_assert(eq(int, xmemi_proc_alive(victim, 0), 0));
 }
+
+/* A limit below what one callback may wait by itself would kill healthy nodes: refused where it
+ * is written. */
+Test(watchdog, validate_refuses_a_limit_below_the_hosts_own_waits)
+{
+    write_graph("    acquire_timeout_ms: 3000\n"
+                "    stuck_after_ms: 3500\n");
+    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 3), "%s",
+              read_file(log_path));
+    cr_assert(log_has("graph.yaml:11:21: node 'victim': stuck_after_ms 3500 is not above the "
+                      "4000 ms"),
+              "%s", read_file(log_path));
+    write_graph("    stuck_after_ms: 50\n");
+    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 3));
+    cr_assert(log_has("stuck_after_ms"), "%s", read_file(log_path));
+}
