@@ -337,7 +337,7 @@ static void begin_stop(launcher *l, const char *why)
 static bool all_ended(const launcher *l)
 {
     for (uint32_t i = 0; i < l->g->n_nodes; i++)
-        if (l->runs[i].state == XMEMI_NODE_RUNNING || l->runs[i].state == XMEMI_NODE_RESTARTING)
+        if (live(l->runs[i].state)) /* a stuck one too: killed, not reaped yet */
             return false;
     return true;
 }
