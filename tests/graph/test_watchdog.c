@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/proc.h"
@@ -189,16 +191,36 @@ Test(watchdog, a_consumer_failing_its_init_does_not_hold_the_source)
     fy_document_destroy(doc);
 }
 
-/* A stopped process keeps its parent-death signal pending: the next run finds it in the dead
- * run's node table and kills it, so its pool is free to be made again. */
+/* Whether pid has its SIGTERM handler (its SigCgt mask in /proc/PID/status): a node stopped
+ * before that would be ended by the parent-death signal's default action even while stopped. */
+static bool catches_sigterm(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    const char *status = read_file(path);
+    const char *cgt = status ? strstr(status, "SigCgt:") : NULL;
+    return cgt && (strtoull(cgt + 7, NULL, 16) & (1ull << (SIGTERM - 1)));
+}
+
+/* A stopped process keeps its parent-death signal pending. When the launcher's death orphans
+ * the node's process group the kernel continues it with SIGHUP; but under an init or subreaper
+ * of the same session (a container's init, as this test process makes itself) nothing does: the
+ * next run finds it in the dead run's node table and kills it, so its pool is free again. */
 Test(watchdog, a_node_stopped_when_its_launcher_died_is_killed_by_the_next_run)
 {
+    cr_assert(eq(int, prctl(PR_SET_CHILD_SUBREAPER, 1), 0));
     write_graph("    params: {delay_ms: 0}\n");
     pid_t run = start_xmem((const char *[]){"run", "--interval", "0", graph, NULL});
     pid_t victim = node_pid("victim");
     cr_assert(victim > 0, "%s", read_file(log_path));
-    xf_sleep_ms(500);
+    for (int i = 0; i < 200 && !catches_sigterm(victim); i++)
+        xf_sleep_ms(25);
+    cr_assert(catches_sigterm(victim), "the node host's handler never came");
     kill(victim, SIGSTOP);
+    /* Stopped before its launcher dies: a SIGTERM pending with the SIGSTOP runs its handler
+     * first (the lower number), which arms the 1 s kill. */
+    for (int i = 0; i < 200 && xmemi_proc_state(victim) != 'T'; i++)
+        xf_sleep_ms(5);
     kill(run, SIGKILL);
     xf_wait(run);
     xf_sleep_ms(1500);
@@ -207,6 +229,8 @@ Test(watchdog, a_node_stopped_when_its_launcher_died_is_killed_by_the_next_run)
     cr_assert(eq(int, rc, 0), "the next run starts: %s", read_file(log_path));
     cr_assert(log_has("killed 1 node of that run"), "%s", read_file(log_path));
     cr_assert(eq(int, xmemi_proc_alive(victim, 0), 0));
+    while (waitpid(-1, NULL, WNOHANG) > 0) { /* the dead run's nodes, adopted */
+    }
 }
 
 /* A limit below what one callback may wait by itself would kill healthy nodes: refused where it
