@@ -13,9 +13,10 @@
 
 #include "edge_stats.h"
 #include "latency_hist.h"
+#include "node_watch.h"
 
 #define XMEMI_STATS_MAGIC 0x54534d58u /* "XMST" */
-#define XMEMI_STATS_VERSION 2u
+#define XMEMI_STATS_VERSION 3u
 
 typedef struct xmemi_node_stats {
     uint64_t in;              /* buffers received, all inputs */
@@ -24,6 +25,7 @@ typedef struct xmemi_node_stats {
     uint64_t latency_samples; /* inputs with a producer stamp */
     uint64_t latency_max_ns;
     uint64_t latency[XMEMI_HIST_BUCKETS]; /* producer stamp -> received, ns */
+    xmemi_node_watch watch;               /* the watchdog's (node_watch.h) */
     uint64_t latency_sum_ns;              /* of every sample: a histogram's sum (metrics) */
     xmemi_edge_table edges;               /* this process's edges (edge_stats.h) */
 } xmemi_node_stats;
