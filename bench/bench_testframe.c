@@ -124,8 +124,8 @@ int main(int argc, char **argv)
         double copy = time_job(COPY, &f, cached, frames_n);
         double fill = time_job(FILL, &f, cached, frames_n);
         double check = time_job(CHECK, &f, cached, frames_n); /* the frames fill left */
-        printf("| %-12s | %9zu | %13.3f | %21.3f | %13.2f | %15.3f |\n", shapes[i].name, size,
-               fill, copy, fill / copy, check);
+        printf("| %-12s | %9zu | %13.3f | %21.3f | %13.2f | %15.3f |\n", shapes[i].name, size, fill,
+               copy, fill / copy, check);
         free(cached);
         free_frames(&f);
     }

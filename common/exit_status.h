@@ -19,7 +19,7 @@ enum {
  * any other error a failure. */
 static inline int xmemi_exit_for(xmem_err rc)
 {
-    return rc == XMEM_OK       ? XMEMI_EXIT_OK
+    return rc == XMEM_OK        ? XMEMI_EXIT_OK
            : rc == XMEM_ECONFIG ? XMEMI_EXIT_INVALID
                                 : XMEMI_EXIT_FAILED;
 }

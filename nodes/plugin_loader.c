@@ -1,6 +1,8 @@
 /* Loading and checking node plugins (see plugin_loader.h). The ABI check reads only the fields
  * every version has before trusting the rest, and the symbol's size from the ELF symbol table, so
- * a wrong or truncated descriptor is refused instead of read past its end. */
+ * a wrong or truncated descriptor is refused instead of read past its end. A Python node file
+ * goes through the Python host module, found beside libxmem, whose descriptor gets the same
+ * check. */
 #define _GNU_SOURCE
 #include "plugin_loader.h"
 
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "nodes/builtin/builtins.h"
+#include "nodes/python/python_host.h"
 #include "common/fail.h"
 #include "node_internal.h"
 
@@ -159,9 +162,88 @@ xmem_err xmemi_plugin_check(const xmem_node_plugin *p, size_t symbol_size, const
     return XMEM_OK;
 }
 
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+bool xmemi_plugin_is_python(const char *path)
+{
+    return has_suffix(path, ".py");
+}
+
+#ifdef XMEM_HAVE_PYTHON
+/* The Python host: beside libxmem in the build tree, or in the installed package. */
+static xmem_err find_python_host(char *buf, size_t len, xmem_error_t *err)
+{
+    Dl_info info;
+    if (!dladdr((void *)xmem_pool_open, &info) || !info.dli_fname)
+        return xmemi_fail(err, XMEM_EPLUGIN, 0, "cannot tell where libxmem is");
+    char *slash = strrchr(info.dli_fname, '/');
+    int dir_len = slash ? (int)(slash - info.dli_fname) : 1;
+    const char *dir = slash ? info.dli_fname : ".";
+    static const char *const from_lib[] = {XMEM_PYTHON_HOST_FROM_LIB_BUILD,
+                                           XMEM_PYTHON_HOST_FROM_LIB};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(buf, len, "%.*s/%s", dir_len, dir, from_lib[i]);
+        if (access(buf, F_OK) == 0)
+            return XMEM_OK;
+    }
+    return xmemi_fail(err, XMEM_EPLUGIN, 0, "no Python host (%s) beside %.*s: install xmem again",
+                      XMEMI_PYTHON_HOST_FILE, dir_len, dir);
+}
+
+static xmem_err open_python(const char *path, xmemi_plugin *out, xmem_error_t *err)
+{
+    char host[4096];
+    xmem_error_t why = {0};
+    xmemi_foreign_plugin loaded = {0};
+    xmemi_python_host_load_fn load = NULL;
+    /* NODELETE: the interpreter it starts outlives any one node file. */
+    void *h = find_python_host(host, sizeof host, &why) == XMEM_OK
+                  ? dlopen(host, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
+                  : NULL;
+    if (h)
+        *(void **)&load = dlsym(h, XMEMI_PYTHON_HOST_SYMBOL);
+    else if (!why.msg[0]) {
+        const char *e = dlerror();
+        xmemi_fail(&why, XMEM_EPLUGIN, 0, "cannot load the Python host: %s",
+                   e ? e : "unknown dlopen error");
+    }
+    if (h && !load)
+        xmemi_fail(&why, XMEM_EPLUGIN, 0, "%s has no %s", host, XMEMI_PYTHON_HOST_SYMBOL);
+    if (!load || load(path, &loaded, &why))
+        return xmemi_fail(err, XMEM_EPLUGIN, 0, "plugin %s refused: %s", path, why.msg);
+    xmem_err rc = xmemi_plugin_check(loaded.desc, 0, path, &out->desc, err);
+    if (rc == XMEM_OK && !(out->path = strdup(path)))
+        rc = xmemi_fail(err, XMEM_ENOMEM, 0, "plugin %s: no memory", path);
+    if (rc) {
+        loaded.unload(loaded.ctx);
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    out->handle = h;
+    out->unload = loaded.unload;
+    out->unload_ctx = loaded.ctx;
+    return XMEM_OK;
+}
+#else
+static xmem_err open_python(const char *path, xmemi_plugin *out, xmem_error_t *err)
+{
+    (void)out;
+    return xmemi_fail(err, XMEM_EPLUGIN, 0,
+                      "plugin %s refused: this xmem was built without Python nodes (it needs "
+                      "python3-dev and numpy at build time; see docs/PYTHON.md)",
+                      path);
+}
+#endif
+
 xmem_err xmemi_plugin_open_file(const char *path, xmemi_plugin *out, xmem_error_t *err)
 {
     memset(out, 0, sizeof *out);
+    if (xmemi_plugin_is_python(path))
+        return open_python(path, out, err);
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -199,8 +281,7 @@ xmem_err xmemi_plugin_open_file(const char *path, xmemi_plugin *out, xmem_error_
 
 bool xmemi_plugin_spec_is_path(const char *spec)
 {
-    size_t n = strlen(spec);
-    return strchr(spec, '/') || (n > 3 && strcmp(spec + n - 3, ".so") == 0);
+    return strchr(spec, '/') || has_suffix(spec, ".so") || xmemi_plugin_is_python(spec);
 }
 
 static void builtin_names(char *buf, size_t len)
@@ -262,8 +343,9 @@ static xmem_err search_declared(const char *dir, const char *name, xmemi_plugin 
     return rc;
 }
 
-/* NAME in XMEM_PLUGIN_PATH: the first directory with a file NAME.so (or libNAME.so) has it, as a
- * shell's PATH would; failing that, the one plugin in any of them that declares the name. */
+/* NAME in XMEM_PLUGIN_PATH: the first directory with a file NAME.so, libNAME.so or NAME.py has
+ * it, as a shell's PATH would; failing that, the one .so plugin in any of them that declares the
+ * name (a .py file is not opened for that: it would start Python). */
 static xmem_err find_in_path(const char *name, const char *search, xmemi_plugin *out, bool *found,
                              xmem_error_t *err)
 {
@@ -276,10 +358,10 @@ static xmem_err find_in_path(const char *name, const char *search, xmemi_plugin 
     }
     char *save = NULL;
     for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-        static const char *const prefixes[] = {"", "lib"};
-        for (size_t f = 0; f < 2; f++) {
+        static const char *const forms[][2] = {{"", ".so"}, {"lib", ".so"}, {"", ".py"}};
+        for (size_t f = 0; f < 3; f++) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/%s%s.so", dir, prefixes[f], name);
+            snprintf(path, sizeof path, "%s/%s%s%s", dir, forms[f][0], name, forms[f][1]);
             if (access(path, F_OK) != 0)
                 continue;
             *found = true; /* a file asked for by its name: its refusal is the answer */
@@ -317,12 +399,14 @@ xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *er
     builtin_names(names, sizeof names);
     return xmemi_fail(err, XMEM_EPLUGIN, 0,
                       "plugin '%s' not found: not a built-in (%s), and XMEM_PLUGIN_PATH (%s) "
-                      "has no %s.so, lib%s.so or plugin that declares the name",
-                      spec, names, search && *search ? search : "not set", spec, spec);
+                      "has no %s.so, lib%s.so, %s.py or plugin that declares the name",
+                      spec, names, search && *search ? search : "not set", spec, spec, spec);
 }
 
 void xmemi_plugin_close(xmemi_plugin *p)
 {
+    if (p->unload)
+        p->unload(p->unload_ctx);
     if (p->handle)
         dlclose(p->handle);
     free(p->path);

@@ -146,20 +146,35 @@ void xmemi_testframe_fill(void *buf, size_t size, uint64_t sequence, uint64_t ti
     put64(p + 32, fold(pattern_sums(sequence, n)));
 }
 
+bool xmemi_testframe_header(const void *buf, size_t size, xmemi_testframe_info *info)
+{
+    const uint8_t *p = buf;
+    if (size < XMEMI_TESTFRAME_HEADER)
+        return false;
+    /* Inverted whole: every header word reads inverted, and the payload once more. */
+    uint64_t flip = get64(p) == ~XMEMI_TESTFRAME_MAGIC ? ~0ull : 0;
+    if ((get64(p) ^ flip) != XMEMI_TESTFRAME_MAGIC)
+        return false;
+    uint32_t inversions;
+    memcpy(&inversions, p + 40, 4);
+    *info = (xmemi_testframe_info){
+        .sequence = get64(p + 8) ^ flip,
+        .timestamp_ns = get64(p + 16) ^ flip,
+        .payload_bytes = get64(p + 24) ^ flip,
+        .inversions = (inversions ^ (uint32_t)flip) + (flip ? 1 : 0),
+    };
+    return true;
+}
+
 bool xmemi_testframe_check(const void *buf, size_t size, xmemi_testframe_info *info, char *why,
                            size_t why_len)
 {
     const uint8_t *p = buf;
-    if (size < XMEMI_TESTFRAME_HEADER || get64(p) != XMEMI_TESTFRAME_MAGIC) {
+    xmemi_testframe_info in;
+    if (!xmemi_testframe_header(buf, size, &in)) {
         snprintf(why, why_len, "not a test frame (no header magic)");
         return false;
     }
-    xmemi_testframe_info in = {
-        .sequence = get64(p + 8),
-        .timestamp_ns = get64(p + 16),
-        .payload_bytes = get64(p + 24),
-    };
-    memcpy(&in.inversions, p + 40, 4);
     if (info)
         *info = in;
     if (in.payload_bytes > size - XMEMI_TESTFRAME_HEADER) {
@@ -169,7 +184,7 @@ bool xmemi_testframe_check(const void *buf, size_t size, xmemi_testframe_info *i
         return false;
     }
     uint64_t mask = (in.inversions & 1) ? ~0ull : 0;
-    uint64_t want = get64(p + 32);
+    uint64_t want = get64(p + 32) ^ (get64(p) == XMEMI_TESTFRAME_MAGIC ? 0 : ~0ull);
     uint64_t got = fold(checksum(p + XMEMI_TESTFRAME_HEADER, in.payload_bytes, mask));
     if (got != want) {
         snprintf(why, why_len, "frame %llu: checksum %016llx, header says %016llx",

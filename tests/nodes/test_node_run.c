@@ -55,25 +55,6 @@ static void start_node(xnt_child *c, const char *tag, const char *const *args)
 
 #define NODE(c, tag, ...) start_node(c, tag, (const char *[]){__VA_ARGS__, NULL})
 
-/* Waits for a node, which must exit with `status`; on anything else says what it wrote. */
-static void expect_exit(xnt_child *c, int status)
-{
-    pid_t pid = c->pid;
-    int got = xnt_wait(c, XNT_WAIT_MS);
-    xnt_read_err(c);
-    cr_assert(eq(int, got, status), "node %ld: status %d, stderr:\n%s", (long)pid, got, c->err);
-}
-
-static void expect_text(xnt_child *c, const char *text)
-{
-    cr_assert(not(eq(ptr, strstr(xnt_read_err(c), text), NULL)), "no \"%s\" in:\n%s", text, c->err);
-}
-
-static void expect_no_text(xnt_child *c, const char *text)
-{
-    cr_assert(eq(ptr, strstr(xnt_read_err(c), text), NULL), "\"%s\" in:\n%s", text, c->err);
-}
-
 /* Every buffer back in the pool: nobody holds any. */
 static void expect_all_free(void)
 {
@@ -108,11 +89,11 @@ Test(node_run, source_to_verify, .init = setup, .fini = teardown, .timeout = XF_
          "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=200", "--param", "width=320",
          "--param", "height=240", "--expect", "out=1", "--output", l.out);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 0);
-    expect_text(&src, "sent 200 frames of 230400 bytes");
-    expect_text(&sink, "verified 200 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
-    expect_text(&sink, "every input ended: 200 buffers in");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_text(&src, "sent 200 frames of 230400 bytes");
+    xnt_expect_text(&sink, "verified 200 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
+    xnt_expect_text(&sink, "every input ended: 200 buffers in");
     expect_all_free();
 }
 
@@ -124,10 +105,10 @@ Test(node_run, verify_counts, .init = setup, .fini = teardown, .timeout = XF_TIM
          "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=10", "--param", "width=64",
          "--param", "height=48", "--expect", "out=1", "--output", l.out);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 1);
-    expect_text(&sink, "verified 10 frames: 0 bad");
-    expect_text(&sink, "received 10 frames, expected 20");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 1);
+    xnt_expect_text(&sink, "verified 10 frames: 0 bad");
+    xnt_expect_text(&sink, "received 10 frames, expected 20");
     expect_all_free();
 }
 
@@ -141,11 +122,11 @@ Test(node_run, source_invert_verify, .init = setup, .fini = teardown, .timeout =
          b.out, "--expect", "out=1");
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=200", "--param", "width=320",
          "--param", "height=240", "--expect", "out=1", "--output", a.out);
-    expect_exit(&src, 0);
-    expect_exit(&mid, 0);
-    expect_exit(&sink, 0);
-    expect_text(&mid, "200 buffers in, 200 out");
-    expect_text(&sink, "verified 200 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&mid, 0);
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_text(&mid, "200 buffers in, 200 out");
+    xnt_expect_text(&sink, "verified 200 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
     expect_all_free();
 }
 
@@ -158,14 +139,14 @@ Test(node_run, filter_subscribes_once_its_subscribers_are_there, .init = setup, 
     ends a = wire("src"), b = wire("inv");
     NODE(&mid, "invert", "--plugin", "invert", "--input", a.in, "--output", b.out, "--expect",
          "out=1");
-    NODE(&src, "testsrc", "--plugin", "testsrc", "--rate", "100", "--param", "frames=20",
-         "--param", "width=64", "--param", "height=48", "--expect", "out=1", "--output", a.out);
+    NODE(&src, "testsrc", "--plugin", "testsrc", "--rate", "100", "--param", "frames=20", "--param",
+         "width=64", "--param", "height=48", "--expect", "out=1", "--output", a.out);
     xf_sleep_ms(400);
     NODE(&sink, "verify", "--plugin", "verify", "--param", "expect=20", "--input", b.in);
-    expect_exit(&src, 0);
-    expect_exit(&mid, 0);
-    expect_exit(&sink, 0);
-    expect_text(&sink, "verified 20 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&mid, 0);
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_text(&sink, "verified 20 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
     expect_all_free();
 }
 
@@ -186,8 +167,8 @@ Test(node_run, block_policy_slow_consumer, .init = setup, .fini = teardown,
          "delay_ms=5", "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=100", "--param", "width=64",
          "--param", "height=48", "--expect", "out=1", "--output", l.out);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 0);
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 0);
     unsigned long long received = 0, missing = 0;
     cr_assert(slow_summary(&sink, &received, &missing), "no summary in:\n%s", sink.err);
     cr_assert(eq(u64, received, 100));
@@ -205,8 +186,8 @@ Test(node_run, drop_oldest_slow_consumer_loses, .init = setup, .fini = teardown,
          "--param", "delay_ms=5", "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=100", "--param", "width=64",
          "--param", "height=48", "--expect", "out=1", "--output", l.out);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 0);
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 0);
     unsigned long long received = 0, missing = 0;
     cr_assert(slow_summary(&sink, &received, &missing), "no summary in:\n%s", sink.err);
     cr_assert(gt(u64, received, 0));
@@ -231,9 +212,9 @@ Test(node_run, failure_said_once, .init = setup, .fini = teardown, .timeout = XF
          "--param", "fail_at=3", "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=50", "--param", "width=64",
          "--param", "height=48", "--expect", "out=1", "--output", l.out);
-    expect_exit(&sink, 1);
-    expect_text(&sink, "error: failed: 3 buffers in, 0 out: process failed: asked to fail at "
-                       "buffer 3\n");
+    xnt_expect_exit(&sink, 1);
+    xnt_expect_text(&sink, "error: failed: 3 buffers in, 0 out: process failed: asked to fail at "
+                           "buffer 3\n");
     cr_assert(eq(int, count_of(sink.err, "asked to fail"), 1), "said more than once:\n%s",
               sink.err);
     xnt_wait(&src, XNT_WAIT_MS); /* it may fail too, having lost its only subscriber */
@@ -245,8 +226,8 @@ Test(node_run, init_failure_said_once, .init = setup, .fini = teardown, .timeout
 {
     ends l = wire("src");
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "size=10", "--output", l.out);
-    expect_exit(&src, 1);
-    expect_text(&src, "error: init failed: size=10 is smaller than a test frame's");
+    xnt_expect_exit(&src, 1);
+    xnt_expect_text(&src, "error: init failed: size=10 is smaller than a test frame's");
     cr_assert(eq(int, count_of(src.err, "size=10"), 1), "said more than once:\n%s", src.err);
     expect_all_free();
 }
@@ -291,19 +272,19 @@ static void stop_holder(const char *plugin, bool leaks)
     }
     cr_assert(eq(int, kill(sink.pid, SIGTERM), 0));
     cr_assert(eq(int, kill(src.pid, SIGTERM), 0));
-    expect_exit(&sink, 0);
-    expect_exit(&src, 0);
-    expect_text(&sink, "stopped by SIGTERM");
-    expect_text(&src, "stopped by SIGTERM");
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_exit(&src, 0);
+    xnt_expect_text(&sink, "stopped by SIGTERM");
+    xnt_expect_text(&src, "stopped by SIGTERM");
     expect_all_free();
     cr_assert(eq(int, foreign_shm_objects(pool_name), 0));
     xmem_pool_destroy(&pool);
     cr_assert(eq(int, foreign_shm_objects(NULL), 0), "the pool left shm objects behind");
     /* A plugin's leak is the host's to report, so that its author can find it. */
     if (leaks)
-        expect_text(&sink, "still held");
+        xnt_expect_text(&sink, "still held");
     else
-        expect_no_text(&sink, "still held");
+        xnt_expect_no_text(&sink, "still held");
 }
 
 Test(node_run, sigterm_gives_back_held, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
@@ -390,10 +371,10 @@ ParameterizedTest(usage_error *u, node_run, usage_error, .init = setup, .fini = 
     for (size_t i = 0; i < 8 && u->args[i][0]; i++)
         argv[i + 2] = expand(u->args[i], bufs[i], sizeof bufs[i]);
     cr_assert(xnt_spawn(argv, "node", &sink) > 0);
-    expect_exit(&sink, u->status);
+    xnt_expect_exit(&sink, u->status);
     for (int i = 0; i < 2 && u->says[i][0]; i++) {
         char says[256];
-        expect_text(&sink, expand(u->says[i], says, sizeof says));
+        xnt_expect_text(&sink, expand(u->says[i], says, sizeof says));
     }
     expect_all_free();
 }

@@ -113,7 +113,8 @@ Test(testframe, inverted_frames_check)
     cr_assert(eq(u32, info.inversions, 1));
     cr_assert(xmemi_testframe_check(c, SIZE, &info, why, sizeof why), "%s", why);
     cr_assert(eq(u32, info.inversions, 2));
-    cr_assert(eq(int, memcmp(a + XMEMI_TESTFRAME_HEADER, c + XMEMI_TESTFRAME_HEADER,
-                             SIZE - XMEMI_TESTFRAME_HEADER),
+    cr_assert(eq(int,
+                 memcmp(a + XMEMI_TESTFRAME_HEADER, c + XMEMI_TESTFRAME_HEADER,
+                        SIZE - XMEMI_TESTFRAME_HEADER),
                  0));
 }
