@@ -48,8 +48,11 @@ static inline void write_yaml(const char *yaml)
     fclose(f);
 }
 
-/* Starts `xmem ARGS...` with stdout into `out` and stderr into `err` (NULL: into `out` too). */
-static inline pid_t start_xmem_io(const char *const *args, const char *out, const char *err)
+/* Starts `xmem ARGS...` with stdout into `out`, stderr into `err` (NULL: into `out` too) and `in`
+ * as its descriptor `as` (0: stdin; 63: where bash puts a process substitution, <(...)); in -1:
+ * none. */
+static inline pid_t start_xmem_full(const char *const *args, const char *out, const char *err,
+                                    int in, int as)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -57,6 +60,8 @@ static inline pid_t start_xmem_io(const char *const *args, const char *out, cons
         int efd = err ? open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600) : fd;
         dup2(fd, 1);
         dup2(efd, 2);
+        if (in >= 0)
+            dup2(in, as);
         char *argv[20] = {(char *)XMEM_CLI};
         for (int i = 0; args[i] && i < 18; i++)
             argv[i + 1] = (char *)args[i];
@@ -66,10 +71,22 @@ static inline pid_t start_xmem_io(const char *const *args, const char *out, cons
     return pid;
 }
 
+/* Starts `xmem ARGS...` with stdout into `out` and stderr into `err` (NULL: into `out` too). */
+static inline pid_t start_xmem_io(const char *const *args, const char *out, const char *err)
+{
+    return start_xmem_full(args, out, err, -1, 0);
+}
+
+/* Starts `xmem ARGS...` with stdout and stderr into `log`, and `in` as its descriptor `as`. */
+static inline pid_t start_xmem_in(const char *const *args, const char *log, int in, int as)
+{
+    return start_xmem_full(args, log, NULL, in, as);
+}
+
 /* Starts `xmem ARGS...` with stdout and stderr into `log`. */
 static inline pid_t start_xmem_to(const char *const *args, const char *log)
 {
-    return start_xmem_io(args, log, NULL);
+    return start_xmem_in(args, log, -1, 0);
 }
 
 /* Starts `xmem ARGS...` with stdout and stderr into log_path. */
