@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +28,9 @@ void xmemi_node_logs_init(xmemi_node_logs *l)
 xmem_err xmemi_node_logs_open(xmemi_node_logs *l, const char *dir, const xmemi_graph *g,
                               xmem_error_t *err)
 {
+    /* The same for Python nodes' print(): set here, before the launcher has a second thread,
+     * for the nodes' environment (a Python node's stdout is a pipe now, not a terminal). */
+    setenv("PYTHONUNBUFFERED", "1", 0);
     char path[512];
     snprintf(path, sizeof path, "%s/logs", dir);
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
