@@ -3,20 +3,28 @@
  * receive the buffer and sends it a 48-byte descriptor; a subscriber receives a read-only guard
  * that owns that reference. No payload byte crosses the socket.
  *
- * Each subscriber attaches to the pool on its own (its own owner id), so whatever it was given and
- * never received (descriptors lost in transit) comes back when it is destroyed or dies.
+ * The books are exact whichever end dies, wherever it is killed. Each subscriber attaches to the
+ * pool on its own, twice: its own attachment holds what it received (queued or handed to the
+ * application), and its inbox exactly the references of descriptors sent to it and not read yet
+ * (publishers give into the inbox its SUBSCRIBE names; accepting a descriptor moves the reference
+ * over). A dead subscriber's attachments are reclaimed with everything in them. A dead publisher's
+ * descriptors in flight are lost, their references left in the inbox among those of the live
+ * publishers' descriptors: the subscriber opens a new inbox and names it to every publisher, each
+ * live one answers (a WELCOME after everything it gave into the old inbox, on the same ordered
+ * pipe), and then the old inbox holds only what went away with the dead; closing it gives that
+ * back (xmem_sub_stats.lost_in_flight) and no live publisher's frame is lost. Until every live
+ * publisher has answered (one that does not publish or poll answers late; one that ended needs
+ * not), those references wait. docs/CRASH.md ("Transport books") has the argument.
  * Release every guard received from a subscriber before destroying it.
  *
- * Neither end trusts its peer. A subscriber accepts a descriptor only with a reference of its own:
- * one for a buffer the application already holds is refused (xmem_sub_stats.rejected under
- * XMEM_REJECT_HELD) unless another reference came with it; so is one for another pool, a stale
- * buffer, or a number already seen from that publisher. A publisher accepts a SUBSCRIBE only for an
- * attachment of the process that sent it (over ipc the kernel says which). Either end drops a
- * peer that sends a message over 256 bytes (none of xmem's is), before buffering it. What the
- * application holds is counted by the guards receive returns (moving one by copying the struct
- * and emptying the original keeps the count); references it takes itself on the subscriber's pool
- * (xmem_pool_get, xmem_pool_add_ref) are not counted, and while it holds one a forged descriptor
- * for that buffer would pass.
+ * Neither end trusts its peer. A subscriber accepts a descriptor only with a reference of its own
+ * that came with it: one its inbox holds, which only a give puts there (what the application holds,
+ * received or taken on the subscriber's pool itself, is in the other attachment). So one for a
+ * buffer the application already holds is refused (xmem_sub_stats.rejected under XMEM_REJECT_HELD)
+ * unless another reference came with it; so is one for another pool, a stale buffer, or a number
+ * already seen from that publisher. A publisher accepts a SUBSCRIBE only for attachments of the
+ * process that sent it (over ipc the kernel says which). Either end drops a peer that sends a
+ * message over 256 bytes (none of xmem's is), before buffering it.
  *
  * Publishers and subscribers run ZeroMQ I/O threads: fork() worker processes before creating them
  * (a child never uses its parent's; ZeroMQ lets a subscriber connect before the publisher binds).
@@ -157,13 +165,14 @@ typedef struct xmem_sub_stats {
     uint64_t received;       /* descriptors accepted */
     uint64_t dropped_oldest; /* given back unread under drop_oldest */
     uint64_t lost_in_flight; /* given back because their publisher went away before their
-                                descriptors arrived */
+                                descriptors arrived (exactly those: see the top of this file) */
     uint64_t rejected[XMEM_REJECT_SLOTS]; /* messages refused, by reason (xmem_reject) */
     uint64_t rejected_total;
 } xmem_sub_stats;
 
-/* Attaches to pool `pool_name` on its own (see the top of this file). On success the caller owns
- * *out and destroys it with xmem_sub_destroy(). */
+/* Attaches to pool `pool_name` on its own, with its inbox (two of the pool's process slots, three
+ * while an inbox is replaced; see the top of this file). On success the caller owns *out and
+ * destroys it with xmem_sub_destroy(). */
 XMEM_EXPORT xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts,
                                      xmem_sub_t **out, xmem_error_t *err);
 
@@ -184,19 +193,20 @@ XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, int timeout_ms, xmem_guar
 XMEM_EXPORT xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first,
                                        int timeout_ms, uint32_t *ready, xmem_error_t *err);
 
-/* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp);
- * owned by the subscriber, overwritten by the next receive. */
+/* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp; its
+ * owner is the subscriber's own owner id, where the reference now is, not the inbox it was
+ * addressed to); owned by the subscriber, overwritten by the next receive. */
 XMEM_EXPORT const xmem_descriptor *xmem_sub_last(const xmem_sub_t *sub);
 
-/* The subscriber's own handle of the pool (owned by the subscriber). */
+/* The subscriber's own handle of the pool, which holds what it received (owned by the
+ * subscriber). */
 XMEM_EXPORT xmem_pool_t *xmem_sub_pool(xmem_sub_t *sub);
 
 /* The subscriber's figures, filled as xmem_pub_stats_get() fills its struct. */
 XMEM_EXPORT void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out, size_t size);
 
-/* Unsubscribes, gives back every reference the subscriber still holds (queued, or lost in
- * transit), and detaches from the pool. Guards it returned must be released before. Accepts NULL.
- */
+/* Unsubscribes, gives back every reference the subscriber still holds (queued, or in its inbox),
+ * and detaches from the pool. Guards it returned must be released before. Accepts NULL. */
 XMEM_EXPORT void xmem_sub_destroy(xmem_sub_t **sub);
 
 #ifdef __cplusplus
