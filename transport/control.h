@@ -3,8 +3,8 @@
  * subscriber's inbox, where the publisher puts the reference of each descriptor it sends; `home`
  * is the subscriber's own attachment, which holds what it received (see transport/inbox.h).
  *   0 magic u32 "XMC1" | 4 version u16 | 6 type u16 | 8 pool_id u64 | 16 owner u32 | 20 pid u32
- *  24 depth u32 | 28 policy u16 | 30 reserved u16 | 32 home u32
- *  36 checksum u32 (FNV-1a of bytes 0..35) */
+ *  24 depth u32 | 28 policy u16 | 30 reserved u16 | 32 home u32 | 36 block_timeout_ms i32
+ *  40 checksum u32 (FNV-1a of bytes 0..39) */
 #ifndef XMEM_TRANSPORT_CONTROL_H
 #define XMEM_TRANSPORT_CONTROL_H
 
@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define XMEMI_CONTROL_SIZE 40
+#define XMEMI_CONTROL_SIZE 44
 #define XMEMI_CONTROL_MAGIC 0x31434d58u /* "XMC1" */
-#define XMEMI_CONTROL_VERSION 2u
+#define XMEMI_CONTROL_VERSION 3u
 
 enum xmemi_control_type { XMEMI_SUBSCRIBE = 1, XMEMI_UNSUBSCRIBE = 2 };
 
@@ -25,7 +25,9 @@ typedef struct xmemi_control {
     uint32_t pid;
     uint32_t depth;
     uint16_t policy;
-    uint32_t home; /* the subscriber's own attachment: what it holds is there */
+    uint32_t home;            /* the subscriber's own attachment: what it holds is there */
+    int32_t block_timeout_ms; /* policy block: how long a publisher may wait for it (0: the
+                                 publisher's own timeout, negative: no limit) */
 } xmemi_control;
 
 void xmemi_control_encode(const xmemi_control *c, uint8_t out[XMEMI_CONTROL_SIZE]);

@@ -38,6 +38,10 @@ typedef struct sub_entry {
     int32_t pid;
     uint32_t depth;
     xmem_queue_policy policy;
+    int32_t block_timeout_ms; /* as it asked; 0: the publisher's */
+    bool lagging;             /* full past its block timeout: not waited for until it has room */
+    bool warned_lagging;
+    uint32_t lag_episodes;
     bool gone;          /* to be removed at the next service */
     xmem_buf_ref *sent; /* ring of buffers given to it, oldest at tail */
     uint32_t sent_cap;
@@ -226,6 +230,7 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
     if (s && s->home == c.home && s->pid == (int32_t)c.pid) {
         /* A refresh. The depth may change within the ring kept for it. */
         s->policy = (xmem_queue_policy)c.policy;
+        s->block_timeout_ms = c.block_timeout_ms;
         if (2 * c.depth <= s->sent_cap)
             s->depth = c.depth;
         if (s->inbox == c.owner)
@@ -274,6 +279,7 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
     s->pid = (int32_t)c.pid;
     s->depth = c.depth;
     s->policy = (xmem_queue_policy)c.policy;
+    s->block_timeout_ms = c.block_timeout_ms;
     pub->nsubs++;
     pub->stats.subscribers = pub->nsubs;
     /* Ahead of any descriptor on this pipe: the subscriber restarts its replay check. */
@@ -435,12 +441,16 @@ const char *xmem_pub_endpoint(const xmem_pub_t *pub)
  * asleep on the pool's count of its releases, woken by the one that makes room. (Waiting for
  * half the queue to drain, as a ZeroMQ pipe's low-water mark does, measured slower: a blocked
  * publisher is bound by the round trip, and a half-empty queue halves what flows per trip.) */
+static int block_timeout_of(const xmem_pub_t *pub, const sub_entry *s)
+{
+    return s->block_timeout_ms ? s->block_timeout_ms : pub->opts.block_timeout_ms;
+}
+
 static bool wait_for_room(xmem_pub_t *pub, sub_entry *s)
 {
     uint64_t start = xmemi_now_ns();
-    uint64_t deadline = pub->opts.block_timeout_ms < 0
-                            ? UINT64_MAX
-                            : start + (uint64_t)pub->opts.block_timeout_ms * 1000000ull;
+    int timeout_ms = block_timeout_of(pub, s);
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
     uint64_t next_check = start + LIVENESS_PERIOD_NS / 10;
     for (;;) {
         /* Read before the check: a release after it changes the count and ends the sleep. */
@@ -472,6 +482,23 @@ static void count_drop(xmem_pub_t *pub, sub_entry *s, xmem_drop why)
     pub->stats.dropped[why]++;
 }
 
+/* A block subscriber stayed full for its whole block timeout (stopped, hung, or far too slow):
+ * waiting for it on every buffer would hold every other subscriber to its pace, so it is left
+ * behind until it has room again. */
+static void start_lagging(xmem_pub_t *pub, sub_entry *s)
+{
+    s->lagging = true;
+    s->lag_episodes++;
+    if (!s->warned_lagging)
+        fprintf(stderr,
+                "xmem: publisher %s (pool '%s'): block subscriber pid %d (owner %u) took no buffer "
+                "for %d ms: it is lagging, and buffers for it are dropped without waiting until it "
+                "has room again (counted as block-timeout; this is said once)\n",
+                pub->endpoint, xmem_pool_name(pub->pool), (int)s->pid, s->home,
+                block_timeout_of(pub, s));
+    s->warned_lagging = true;
+}
+
 static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
 {
     if (!guard || !xmem_guard_valid(guard))
@@ -501,11 +528,18 @@ static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
                 count_drop(pub, s, XMEM_DROP_QUEUE_FULL);
                 continue;
             }
+            if (s->lagging) {
+                count_drop(pub, s, XMEM_DROP_BLOCK_TIMEOUT);
+                continue;
+            }
             if (!wait_for_room(pub, s)) {
+                if (!s->gone)
+                    start_lagging(pub, s);
                 count_drop(pub, s, s->gone ? XMEM_DROP_GONE : XMEM_DROP_BLOCK_TIMEOUT);
                 continue;
             }
         }
+        s->lagging = false; /* it has room: caught up */
         pub->eligible[n++] = i;
     }
     pub->stats.published++;
@@ -643,6 +677,9 @@ void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out, size_t size)
 {
     xmem_pub_stats st = pub->stats;
     st.subscribers = pub->nsubs;
+    st.lagging = 0;
+    for (uint32_t i = 0; i < pub->nsubs; i++)
+        st.lagging += pub->subs[i].lagging;
     xmemi_copy_sized(out, size, &st, sizeof st);
 }
 
@@ -658,6 +695,9 @@ static uint32_t subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_stats *out, size_
             .policy = s->policy,
             .outstanding = reap(pub->pool, s),
             .delivered = s->delivered,
+            .block_timeout_ms = block_timeout_of(pub, s),
+            .lagging = s->lagging,
+            .lag_episodes = s->lag_episodes,
         };
         memcpy(st.dropped, s->dropped, sizeof s->dropped);
         xmemi_copy_sized((char *)out + i * size, size, &st, sizeof st);

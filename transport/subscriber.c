@@ -133,6 +133,7 @@ static bool send_control(xmem_sub_t *sub, void *sock, uint16_t type)
         .depth = sub->opts.depth,
         .policy = (uint16_t)sub->opts.policy,
         .home = sub->owner,
+        .block_timeout_ms = sub->opts.block_timeout_ms,
     };
     uint8_t wire[XMEMI_CONTROL_SIZE];
     xmemi_control_encode(&c, wire);

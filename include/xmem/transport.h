@@ -59,13 +59,16 @@ typedef enum xmem_queue_policy {
     XMEM_POLICY_DROP_OLDEST = 0, /* live video: the publisher never waits; a slow subscriber keeps
                                     its newest `depth` buffers and gives the older ones back */
     XMEM_POLICY_BLOCK = 1,       /* lossless: the publisher waits while the subscriber already
-                                    holds `depth` buffers (up to the publisher's block timeout) */
+                                    holds `depth` buffers, up to its block timeout; one still full
+                                    then is `lagging`: the publisher drops for it without waiting
+                                    until it has room again (the others get every buffer) */
 } xmem_queue_policy;
 
 /* Why a publisher did not deliver a buffer to a subscriber. */
 typedef enum xmem_drop {
     XMEM_DROP_QUEUE_FULL = 0, /* drop_oldest subscriber not draining: it holds 2 x depth already */
-    XMEM_DROP_BLOCK_TIMEOUT,  /* block subscriber still full after the block timeout */
+    XMEM_DROP_BLOCK_TIMEOUT,  /* block subscriber still full after the block timeout, or full
+                                 while lagging (not waited for) */
     XMEM_DROP_HWM,            /* ZeroMQ's send queue to it was full */
     XMEM_DROP_GONE,           /* it disconnected or died */
     XMEM_DROP_COUNT_
@@ -85,7 +88,8 @@ XMEM_EXPORT xmem_err xmem_queue_policy_from_name(const char *name, xmem_queue_po
 XMEM_EXPORT const char *xmem_drop_name(xmem_drop reason);
 
 typedef struct xmem_pub_options {
-    int block_timeout_ms; /* longest wait for a `block` subscriber (negative: no limit, a dead
+    int block_timeout_ms; /* longest wait for a `block` subscriber that names none itself
+                             (xmem_sub_options.block_timeout_ms); negative: no limit (a dead
                              subscriber still ends the wait); default 1000 */
     int heartbeat_ms;     /* ZeroMQ heartbeat on tcp:// (a silent peer is dropped after 5x);
                              default 200 */
@@ -101,6 +105,10 @@ typedef struct xmem_pub_sub_stats {
     uint32_t outstanding;              /* buffers given to it and not yet released */
     uint64_t delivered;                /* descriptors sent to it */
     uint64_t dropped[XMEM_DROP_SLOTS]; /* buffers not sent to it, by reason (xmem_drop) */
+    int32_t block_timeout_ms;          /* the wait for it in effect (negative: no limit) */
+    uint32_t lagging;                  /* 1 while the publisher does not wait for it: it stayed
+                                          full for its block timeout and has no room yet */
+    uint32_t lag_episodes;             /* times it became lagging */
 } xmem_pub_sub_stats;
 
 typedef struct xmem_pub_stats {
@@ -110,6 +118,7 @@ typedef struct xmem_pub_stats {
     uint64_t dropped[XMEM_DROP_SLOTS]; /* all subscribers, by reason (xmem_drop) */
     uint64_t rejected;                 /* control messages refused (garbage, wrong pool ...) */
     uint32_t subscribers;              /* connected now */
+    uint32_t lagging;                  /* of them, lagging now (xmem_pub_sub_stats) */
 } xmem_pub_stats;
 
 /* Binds `endpoint` for buffers of `pool`. The caller keeps owning `pool` (it must outlive the
@@ -157,6 +166,10 @@ typedef struct xmem_sub_options {
     uint32_t depth;           /* buffers held at most before the policy applies; default 4 */
     xmem_queue_policy policy; /* default XMEM_POLICY_DROP_OLDEST */
     int heartbeat_ms;         /* subscribe refresh, and ZeroMQ heartbeat on tcp://; default 200 */
+    int block_timeout_ms;     /* policy block: how long a publisher waits for this subscriber's
+                                 room before it counts it lagging (0, the default: the
+                                 publisher's xmem_pub_options.block_timeout_ms; negative: no
+                                 limit) */
 } xmem_sub_options;
 
 XMEM_EXPORT void xmem_sub_options_init(xmem_sub_options *opts);

@@ -570,14 +570,14 @@ Test(bad_input, garbage_storm, .init = setup, .fini = teardown, .timeout = XF_TI
 
 /* The control message's wire form (transport/control.h), built here on purpose: `inbox` is where
  * references go, `home` the subscriber's own attachment. */
-#define CONTROL_SIZE 40
+#define CONTROL_SIZE 44
 
 static void control(uint8_t out[CONTROL_SIZE], uint16_t type, uint64_t pool_id, uint32_t inbox,
                     uint32_t pid, uint32_t depth, uint16_t policy, uint32_t home)
 {
     memset(out, 0, CONTROL_SIZE);
     xtt_put_le(out, 0x31434d58u, 4);
-    xtt_put_le(out + 4, 2, 2);
+    xtt_put_le(out + 4, 3, 2);
     xtt_put_le(out + 6, type, 2);
     xtt_put_le(out + 8, pool_id, 8);
     xtt_put_le(out + 16, inbox, 4);
@@ -585,7 +585,7 @@ static void control(uint8_t out[CONTROL_SIZE], uint16_t type, uint64_t pool_id, 
     xtt_put_le(out + 24, depth, 4);
     xtt_put_le(out + 28, policy, 2);
     xtt_put_le(out + 32, home, 4);
-    xtt_put_le(out + 36, xtt_fnv1a32(out, 36), 4);
+    xtt_put_le(out + 40, xtt_fnv1a32(out, 40), 4);
 }
 
 Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,

@@ -320,8 +320,9 @@ Test(leaks, queue_full_then_destroyed, .init = setup, .fini = teardown, .timeout
     expect_all_free("after publishing on");
 }
 
-/* A block subscriber that does not read: the publisher waits block_timeout_ms for each further
- * buffer, then drops it (block-timeout); nothing is held but the `depth` it was given. */
+/* A block subscriber that does not read: the publisher waits block_timeout_ms for the next buffer,
+ * then drops it (block-timeout) and the ones after without waiting (it is lagging) until it reads;
+ * nothing is held but the `depth` it was given. */
 Test(leaks, block_queue_full_times_out, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     make_pub(50);
@@ -331,16 +332,26 @@ Test(leaks, block_queue_full_times_out, .init = setup, .fini = teardown, .timeou
     for (uint64_t f = 0; f < 5; f++)
         publish(f);
     uint64_t ms = (xf_now_ns() - t0) / 1000000;
-    cr_assert(ge(u64, ms, 3 * 50 - 10), "3 blocked publishes took %llu ms", (unsigned long long)ms);
+    cr_assert(ge(u64, ms, 50 - 10), "3 blocked publishes took %llu ms", (unsigned long long)ms);
+    cr_assert(lt(u64, ms, 2 * 50), "3 blocked publishes took %llu ms: more than one waited",
+              (unsigned long long)ms);
     xmem_pub_sub_stats ss = sub_stats(0);
     cr_assert(eq(u64, ss.delivered, 2));
     cr_assert(eq(u64, ss.dropped[XMEM_DROP_BLOCK_TIMEOUT], 3));
     cr_assert(eq(u64, ss.dropped[XMEM_DROP_QUEUE_FULL], 0));
+    cr_assert(eq(u32, ss.lagging, 1));
+    cr_assert(eq(u32, ss.lag_episodes, 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 2));
     cr_assert(eq(u64, receive(subs[0], NULL), 0));
     cr_assert(eq(u64, receive(subs[0], NULL), 1));
     expect_nothing(subs[0], 50);
     expect_all_free("after draining");
+    publish(5); /* it has room again: it gets frames, and is no longer lagging */
+    cr_assert(eq(u64, receive(subs[0], NULL), 5));
+    ss = sub_stats(0);
+    cr_assert(eq(u64, ss.delivered, 3));
+    cr_assert(eq(u32, ss.lagging, 0));
+    expect_all_free("after catching up");
     xmem_sub_destroy(&subs[0]);
     expect_all_free("after destroy");
 }

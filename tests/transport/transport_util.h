@@ -197,9 +197,11 @@ typedef struct xtt_consumer {
     const char *pool_name;
     const char *endpoint;
     xmem_sub_options opts;
-    long delay_us;   /* sleep per frame while holding it: a slow consumer */
-    bool strict;     /* every frame, in order: frame number == descriptor sequence == count */
-    int deadline_ms; /* gives up (XTT_STEP_DEADLINE) after this long */
+    long delay_us;        /* sleep per frame while holding it: a slow consumer */
+    bool strict;          /* every frame, in order: frame number == descriptor sequence == count */
+    int deadline_ms;      /* gives up (XTT_STEP_DEADLINE) after this long */
+    uint64_t pause_after; /* once this many frames were received (0: never), */
+    long pause_ms;        /* stops receiving for this long: a consumer that hangs a while */
 } xtt_consumer;
 
 /* Receives frames until one carries XTT_FRAME_END, checking each whole frame. */
@@ -268,6 +270,8 @@ static inline void xtt_consume(const xtt_consumer *c, xtt_report *rep)
             last_seq = d->sequence;
             any = true;
             rep->received++;
+            if (c->pause_after && rep->received == c->pause_after)
+                xf_sleep_ms(c->pause_ms);
             if (c->delay_us)
                 xf_sleep_us(c->delay_us);
         }
@@ -338,7 +342,7 @@ static inline uint32_t xtt_fnv1a32(const uint8_t *p, size_t n)
 static inline void xtt_welcome(uint8_t out[28], uint64_t instance, uint32_t pid, uint32_t inbox)
 {
     xtt_put_le(out, 0x31574d58u, 4); /* "XMW1" */
-    xtt_put_le(out + 4, 2, 2);       /* version */
+    xtt_put_le(out + 4, 3, 2);       /* version */
     xtt_put_le(out + 6, 0, 2);       /* WELCOME */
     xtt_put_le(out + 8, instance, 8);
     xtt_put_le(out + 16, pid, 4);
@@ -388,9 +392,9 @@ static inline bool xtt_raw_wait_subscriber(xtt_raw *r, int timeout_ms)
     if (!more)
         return false;
     int bl = zmq_recv(r->sock, body, sizeof body, 0);
-    /* A SUBSCRIBE (transport/control.h): 40 bytes starting with "XMC1", the inbox at 16, the
+    /* A SUBSCRIBE (transport/control.h): 44 bytes starting with "XMC1", the inbox at 16, the
      * subscriber's own owner id at 32. */
-    if (bl != 40 || memcmp(body, "XMC1", 4) != 0)
+    if (bl != 44 || memcmp(body, "XMC1", 4) != 0)
         return false;
     r->inbox = (uint32_t)xtt_get_le(body + 16, 4);
     r->home = (uint32_t)xtt_get_le(body + 32, 4);
