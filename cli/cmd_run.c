@@ -24,9 +24,12 @@ static void usage(FILE *out)
         "once), and prints a table of every node once a second. Ctrl-C, SIGTERM or the end of\n"
         "--duration stops the sources first, lets the rest drain, stops everything, removes\n"
         "the pool and the runtime directory, and prints the summary. A second Ctrl-C stops\n"
-        "every node at once. Exit status: 0 when every node ended well and every buffer came\n"
-        "back, 1 when a node failed for good, a buffer was left held or the run could not\n"
-        "start (the pool or runtime directory), 2 on bad usage, 3 when the graph does not\n"
+        "every node at once. The pool's shared memory (metadata and preallocated buffers) is\n"
+        "counted first: above pool.shm_limit (a graph setting, default 3/4 of physical\n"
+        "memory) the graph does not validate; more than /dev/shm has free, nothing starts.\n"
+        "Exit status: 0 when every node ended well and every buffer came back, 1 when a node\n"
+        "failed for good, a buffer was left held or the run could not start (no room in\n"
+        "/dev/shm, the pool or runtime directory), 2 on bad usage, 3 when the graph does not\n"
         "validate.\n"
         "\n"
         "  -d, --duration S     stop after S seconds (default: the graph's options.duration,\n"
@@ -43,9 +46,12 @@ static void usage(FILE *out)
 int xmemi_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"duration", required_argument, 0, 'd'}, {"summary", required_argument, 0, 's'},
-        {"interval", required_argument, 0, 'i'}, {"log-level", required_argument, 0, 'l'},
-        {"pool", required_argument, 0, 'p'},     {"help", no_argument, 0, 'h'},
+        {"duration", required_argument, 0, 'd'},
+        {"summary", required_argument, 0, 's'},
+        {"interval", required_argument, 0, 'i'},
+        {"log-level", required_argument, 0, 'l'},
+        {"pool", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     xmemi_run_options ro;

@@ -1,12 +1,13 @@
 /* `xmem validate GRAPH`: everything `xmem run` checks before it starts anything, and nothing
  * else: the file parses, every plugin loads, every parameter, port and edge is right, no cycle,
- * the pool is large enough. */
+ * the pool is large enough and its memory fits. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
 #include "common/exit_status.h"
+#include "common/size_text.h"
 #include "graph/graph.h"
 
 static void usage(FILE *out)
@@ -15,10 +16,12 @@ static void usage(FILE *out)
                  "\n"
                  "Checks a graph without running it: YAML syntax, known keys and value types,\n"
                  "plugins (loaded and ABI-checked), parameters (names, types, ranges), inputs\n"
-                 "(existing nodes and ports), cycles, and that the pool holds every queue plus\n"
-                 "what is in flight. Errors name file:line:column. Exit status: 0 when valid, 3\n"
+                 "(existing nodes and ports), cycles, that the pool holds every queue plus what\n"
+                 "is in flight, and that its shared memory (metadata and preallocated buffers)\n"
+                 "is within pool.shm_limit (default 3/4 of physical memory) and fits in what\n"
+                 "/dev/shm has free. Errors name file:line:column. Exit status: 0 when valid, 3\n"
                  "when not (or the file cannot be read), 2 on bad usage, 1 when something else\n"
-                 "failed (no memory).\n"
+                 "failed (no room in /dev/shm for the pool, no memory).\n"
                  "\n"
                  "  -h, --help   this text\n");
 }
@@ -52,8 +55,10 @@ int xmemi_cmd_validate(int argc, char **argv)
     }
     char detail[1024];
     uint32_t need = xmemi_graph_buffers_needed(&g, detail, sizeof detail);
-    printf("%s: valid: %u nodes, pool '%s' with %u buffers (%u needed)\n", g.path, g.n_nodes,
-           g.pool_name, g.buffers, need);
+    xmem_pool_options po;
+    xmemi_graph_pool_options(&g, &po);
+    printf("%s: valid: %u nodes, pool '%s' with %u buffers (%u needed), %s of /dev/shm at start\n",
+           g.path, g.n_nodes, g.pool_name, g.buffers, need, xmemi_size(xmem_pool_shm_bytes(&po)).s);
     int name_w = 0, plugin_w = 0; /* as wide as the longest, so the inputs line up */
     for (uint32_t i = 0; i < g.n_nodes; i++) {
         int nw = (int)strlen(g.nodes[i].name), pw = (int)strlen(g.nodes[i].loaded.desc.name);

@@ -1,7 +1,7 @@
 /* Checking a parsed graph against the plugins it names: each plugin loads and passes the ABI
  * check, every parameter is declared and parses for its type, every input names an existing
- * node's output, there is no cycle, and the pool can hold every queue plus what is in flight.
- * Errors point at the line and column of the value at fault. */
+ * node's output, there is no cycle, the pool can hold every queue plus what is in flight, and its
+ * memory fits (graph_room.c). Errors point at the line and column of the value at fault. */
 #define _GNU_SOURCE
 #include <libgen.h>
 #include <stdio.h>
@@ -273,5 +273,5 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
     if (g->prealloc_count > g->buffers)
         return xmemi_graph_fail(g, err, g->pool_at, "pool: preallocate count %u exceeds buffers %u",
                                 g->prealloc_count, g->buffers);
-    return XMEM_OK;
+    return xmemi_graph_check_room(g, err);
 }

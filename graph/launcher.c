@@ -473,13 +473,7 @@ static xmem_err start(launcher *l, sigset_t *old_mask, xmem_error_t *err)
                 "true\n",
                 cuda_nodes);
     xmem_pool_options po;
-    xmem_pool_options_init(&po);
-    po.capacity = l->g->buffers;
-    if (l->g->prealloc_count) {
-        po.n_classes = 1;
-        po.classes[0].size = l->g->prealloc_size;
-        po.classes[0].count = l->g->prealloc_count;
-    }
+    xmemi_graph_pool_options(l->g, &po);
     if ((rc = xmem_pool_create_with(l->g->pool_name, &po, &l->pool, err)))
         return rc;
     if (l->g->cuda_count &&

@@ -19,30 +19,16 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "xmem_run.h"
 
 #define TIMEOUT XF_TIMEOUT_LONG
 
-static char dir[128], graph[192], summary[192], log_path[192], pool[64];
+static char summary[192];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/xmemt-launcher-%d", (int)getpid());
-    mkdir(dir, 0700);
-    snprintf(graph, sizeof graph, "%s/graph.yaml", dir);
+    xgr_setup("launcher");
     snprintf(summary, sizeof summary, "%s/summary.json", dir);
-    snprintf(log_path, sizeof log_path, "%s/run.log", dir);
-    snprintf(pool, sizeof pool, "xmemt_launch_%d", (int)getpid());
-    char rt[160];
-    snprintf(rt, sizeof rt, "%s/rt", dir);
-    setenv("XMEM_RUNTIME_DIR", rt, 1);
-}
-
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* The example graph under this test's pool name, or `yaml` as given. */
@@ -61,60 +47,6 @@ static void write_example(const char *example)
     }
     fclose(in);
     fclose(out);
-}
-
-static void write_yaml(const char *yaml)
-{
-    FILE *f = fopen(graph, "w");
-    cr_assert(f != NULL);
-    fputs(yaml, f);
-    fclose(f);
-}
-
-/* Starts `xmem ARGS...` with stdout and stderr into `log`. */
-static pid_t start_xmem_to(const char *const *args, const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        char *argv[16] = {(char *)XMEM_CLI};
-        for (int i = 0; args[i] && i < 14; i++)
-            argv[i + 1] = (char *)args[i];
-        execv(XMEM_CLI, argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Starts `xmem ARGS...` with stdout and stderr into log_path. */
-static pid_t start_xmem(const char *const *args)
-{
-    return start_xmem_to(args, log_path);
-}
-
-static int run_xmem(const char *const *args)
-{
-    return xf_wait(start_xmem(args));
-}
-
-static char *read_file(const char *path)
-{
-    static char buf[1 << 16];
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static bool log_has(const char *text)
-{
-    const char *log = read_file(log_path);
-    return log && strstr(log, text);
 }
 
 /* Nothing of the pool in /dev/shm and no runtime directory. */
@@ -146,7 +78,7 @@ static const char *summary_str(struct fy_document *doc, const char *path)
     return fy_node_get_scalar0(n);
 }
 
-TestSuite(launcher, .init = setup, .fini = teardown, .timeout = TIMEOUT);
+TestSuite(launcher, .init = setup, .fini = xgr_teardown, .timeout = TIMEOUT);
 
 Test(launcher, fanout_runs_verified_and_cleans_up)
 {
@@ -314,6 +246,62 @@ Test(launcher, validate_says_where)
     snprintf(where, sizeof where, "%s:2:48: node 's': parameter 'width' = 'many'", graph);
     cr_assert(log_has(where), "%s", read_file(log_path));
     cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 3), "run refuses it too");
+}
+
+/* A terabyte of preallocation is refused by validate and run at the pool's preallocate, before
+ * anything starts: above the default limit (3/4 of memory) it is the file's fault (3); raised by
+ * pool.shm_limit, /dev/shm's room is what is missing (1). */
+Test(launcher, a_terabyte_preallocation_is_refused_where_it_is_written)
+{
+    char yaml[512], says[512];
+    snprintf(yaml, sizeof yaml,
+             "pool:\n"
+             "  name: %s\n"
+             "  preallocate: {size: 1000000000000, count: 1}\n"
+             "nodes:\n"
+             "  - {name: src, plugin: testsrc, params: {frames: 5, width: 64, height: 8}}\n",
+             pool);
+    write_yaml(yaml);
+    xmem_pool_options o;
+    xmem_pool_options_init(&o);
+    o.capacity = 16;
+    o.n_classes = 1;
+    o.classes[0] = (xmem_size_class){.size = 1000000000000ull, .count = 1};
+    unsigned long long need = (unsigned long long)xmem_pool_shm_bytes(&o);
+    bool over_limit = need > (unsigned long long)sysconf(_SC_PHYS_PAGES) / 4 * 3 *
+                                 (unsigned long long)sysconf(_SC_PAGESIZE);
+    snprintf(says, sizeof says, "%s:3:3: pool '%s' needs %llu bytes (1.0 TiB) of %s", graph, pool,
+             need, over_limit ? "shared memory" : "/dev/shm");
+    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), over_limit ? 3 : 1),
+              "%s", read_file(log_path));
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+    if (over_limit)
+        cr_assert(log_has("(3/4 of this machine's memory; pool.shm_limit raises it)"), "%s",
+                  read_file(log_path));
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), over_limit ? 3 : 1), "%s",
+              read_file(log_path));
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+    cr_assert(not(log_has("[src]")), "a node started:\n%s", read_file(log_path));
+    assert_clean();
+
+    snprintf(yaml, sizeof yaml,
+             "pool:\n"
+             "  name: %s\n"
+             "  preallocate: {size: 1000000000000, count: 1}\n"
+             "  shm_limit: 2000000000000\n"
+             "nodes:\n"
+             "  - {name: src, plugin: testsrc, params: {frames: 5, width: 64, height: 8}}\n",
+             pool);
+    write_yaml(yaml);
+    snprintf(says, sizeof says, "%s:3:3: pool '%s' needs %llu bytes (1.0 TiB) of /dev/shm", graph,
+             pool, need);
+    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 1), "%s",
+              read_file(log_path));
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 1), "%s",
+              read_file(log_path));
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+    assert_clean();
 }
 
 /* validate's table is as wide as its longest names, so the inputs line up. */
