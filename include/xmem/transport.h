@@ -4,18 +4,19 @@
  * that owns that reference. No payload byte crosses the socket.
  *
  * The books are exact whichever end dies, wherever it is killed. Each subscriber attaches to the
- * pool on its own, twice: its own attachment holds what it received (queued or handed to the
- * application), and its inbox exactly the references of descriptors sent to it and not read yet
- * (publishers give into the inbox its SUBSCRIBE names; accepting a descriptor moves the reference
- * over). A dead subscriber's attachments are reclaimed with everything in them. A dead publisher's
- * descriptors in flight are lost, their references left in the inbox among those of the live
- * publishers' descriptors: the subscriber opens a new inbox and names it to every publisher, each
- * live one answers (a WELCOME after everything it gave into the old inbox, on the same ordered
- * pipe), and then the old inbox holds only what went away with the dead; closing it gives that
- * back (xmem_sub_stats.lost_in_flight) and no live publisher's frame is lost. Until every live
- * publisher has answered (one that does not publish or poll answers late; one that ended needs
- * not), those references wait. docs/CRASH.md ("Transport books") has the argument.
- * Release every guard received from a subscriber before destroying it.
+ * pool on its own, twice (two of the pool's XMEM_POOL_MAX_PROCS process slots; xmem_sub_create
+ * fails with XMEM_EPROCS, saying so, when they are not there): its own attachment holds what it
+ * received (queued or handed to the application), and its inbox exactly the references of
+ * descriptors sent to it and not read yet (publishers give into the inbox its SUBSCRIBE names;
+ * accepting a descriptor moves the reference over). A dead subscriber's attachments are reclaimed
+ * with everything in them. A dead publisher's descriptors in flight are lost, their references left
+ * in the inbox among those of the live publishers' descriptors: the subscriber opens a new inbox
+ * and names it to every publisher, each live one answers (a WELCOME after everything it gave into
+ * the old inbox, on the same ordered pipe), and then the old inbox holds only what went away with
+ * the dead; closing it gives that back (xmem_sub_stats.lost_in_flight) and no live publisher's
+ * frame is lost. Until every live publisher has answered (one that does not publish or poll answers
+ * late; one that ended needs not), those references wait. docs/CRASH.md ("Transport books") has the
+ * argument. Release every guard received from a subscriber before destroying it.
  *
  * Neither end trusts its peer. A subscriber accepts a descriptor only with a reference of its own
  * that came with it: one its inbox holds, which only a give puts there (what the application holds,
