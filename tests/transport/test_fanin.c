@@ -113,7 +113,7 @@ typedef struct kill_case {
     uint64_t after; /* the victim is killed once this many of its frames were received */
 } kill_case;
 
-static kill_case cases[] = {{1}, {200}};
+static kill_case cases[] = {{1}, {17}, {77}, {200}, {300}};
 
 ParameterizedTestParameters(fanin, publisher_killed_mid_stream)
 {
