@@ -12,9 +12,10 @@
 #include <xmem/error.h>
 
 #include "latency_hist.h"
+#include "node_watch.h"
 
 #define XMEMI_STATS_MAGIC 0x54534d58u /* "XMST" */
-#define XMEMI_STATS_VERSION 1u
+#define XMEMI_STATS_VERSION 2u
 
 typedef struct xmemi_node_stats {
     uint64_t in;              /* buffers received, all inputs */
@@ -23,6 +24,7 @@ typedef struct xmemi_node_stats {
     uint64_t latency_samples; /* inputs with a producer stamp */
     uint64_t latency_max_ns;
     uint64_t latency[XMEMI_HIST_BUCKETS]; /* producer stamp -> received, ns */
+    xmemi_node_watch watch;               /* the watchdog's (node_watch.h) */
 } xmemi_node_stats;
 
 typedef struct xmemi_stats_file {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "summary.h"
 #include "xmem_run.h"
 
 #define TIMEOUT XF_TIMEOUT_LONG
@@ -62,20 +63,6 @@ static void assert_clean(void)
     char rt[256];
     snprintf(rt, sizeof rt, "%s/rt/%s", dir, pool);
     cr_assert(ne(int, access(rt, F_OK), 0), "runtime directory %s left behind", rt);
-}
-
-static long summary_num(struct fy_document *doc, const char *path)
-{
-    struct fy_node *n = fy_node_by_path(fy_document_root(doc), path, FY_NT, FYNWF_DONT_FOLLOW);
-    cr_assert(n != NULL, "no %s in the summary", path);
-    return strtol(fy_node_get_scalar0(n), NULL, 10);
-}
-
-static const char *summary_str(struct fy_document *doc, const char *path)
-{
-    struct fy_node *n = fy_node_by_path(fy_document_root(doc), path, FY_NT, FYNWF_DONT_FOLLOW);
-    cr_assert(n != NULL, "no %s in the summary", path);
-    return fy_node_get_scalar0(n);
 }
 
 TestSuite(launcher, .init = setup, .fini = xgr_teardown, .timeout = TIMEOUT);
