@@ -130,7 +130,9 @@ ParameterizedTest(kill_case *kc, fanin, publisher_killed_mid_stream, .init = set
     xmem_sub_options_init(&o);
     o.depth = DEPTH;
     o.policy = XMEM_POLICY_BLOCK;
-    o.heartbeat_ms = 20; /* looks at its publishers often: the death is noticed mid-stream */
+    /* Looks at its publishers often, so the death is noticed mid-stream; not so often that a
+     * loaded machine (the sanitizers) misses ZeroMQ heartbeats, whose timeout is 5 of these. */
+    o.heartbeat_ms = 50;
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_sub_create(name, &o, &sub, &err), XMEM_OK), "%s", err.msg);
     for (int k = 0; k < NPUBS; k++)
@@ -234,14 +236,17 @@ static void kill_teardown(void)
  * frame of the survivor must come, in order; once told (a byte on `cmd_fd`) that the victim is
  * dead and reclaimed, the pool must come back to all free while it lives: what the victim had in
  * flight to it returned, and nothing else. */
-/* Checks a received frame is the next of its publisher (exits the process if not), releases it;
- * returns its publisher. */
+/* Checks a received frame is the next of the survivor (1), or a newer one of the victim (0: one it
+ * sent while this subscriber's connection was down, under a heartbeat missed on a loaded machine,
+ * it dropped, counted); exits the process if not. Releases it, returns its publisher. */
 static int check_next(xmem_guard_t *g, uint64_t next[2])
 {
     uint64_t f = 0;
     if (xtt_frame_check(xmem_guard_data(g), xmem_guard_size(g), &f, NULL) != XTT_FRAME_OK)
         _exit(SUB_FRAME);
     int k = (int)(f >> 32);
+    if (k == 0 && (f & 0xffffffffu) > next[0])
+        next[0] = f & 0xffffffffu;
     if (k > 1 || (f & 0xffffffffu) != next[k]) {
         fprintf(stderr, "subscriber: frame %llu of publisher %d where %llu was next\n",
                 (unsigned long long)(f & 0xffffffffu), k, (unsigned long long)next[k & 1]);
@@ -259,7 +264,7 @@ static void subscriber_main(int cmd_fd, uint64_t survivor_frames)
     xmem_sub_options_init(&o);
     o.depth = DEPTH;
     o.policy = XMEM_POLICY_BLOCK;
-    o.heartbeat_ms = 20;
+    o.heartbeat_ms = 50;
     if (xmem_sub_create(name, &o, &s, NULL) != XMEM_OK ||
         xmem_sub_connect(s, endpoints[0], NULL) != XMEM_OK ||
         xmem_sub_connect(s, endpoints[1], NULL) != XMEM_OK)
@@ -356,9 +361,10 @@ Test(fanin, random_kills, .init = setup, .fini = kill_teardown, .timeout = 240)
         kid_cmd[1] = -1;
         int st = xf_wait(kids[1]);
         kids[1] = -1;
-        /* A survivor publishing to a subscriber that died drops (counted, reason gone). */
-        cr_assert(st == KID_OK || (kill_sub && st == KID_DROPPED), "round %d: survivor ended %d",
-                  round, st);
+        /* A survivor publishing to a subscriber that died drops (counted, reason gone), or never
+         * saw it subscribe. */
+        cr_assert(st == KID_OK || (kill_sub && (st == KID_DROPPED || st == KID_SETUP)),
+                  "round %d: survivor ended %d", round, st);
         cr_assert(eq(int, xmem_pool_reclaim_dead(pool, NULL, &err), XMEM_OK), "%s", err.msg);
         if (xmem_pool_free_count(pool) != CAP) {
             char holders[2048];
