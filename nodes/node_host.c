@@ -482,6 +482,7 @@ xmem_err xmemi_node_run(const xmemi_node_config *cfg, xmem_error_t *err)
             goto out;
         }
         h.stats = &h.stats_map.file->nodes[cfg->stats_slot];
+        node->stats = h.stats;
     }
     if ((rc = wire_outputs(&h, err)) || (rc = wire_inputs(&h, err)) ||
         (rc = await_subscribers(&h, err)))

@@ -1,4 +1,4 @@
-/* The table of built-in nodes. */
+/* The table of built-in nodes (the video ones live in nodes/video/). */
 #include "builtins.h"
 
 #include <string.h>
@@ -6,6 +6,9 @@
 static const xmem_node_plugin *const table[] = {
     &xmemi_node_testsrc,     &xmemi_node_verify,      &xmemi_node_stats,
     &xmemi_node_invert,      &xmemi_node_null,
+#ifdef XMEM_HAVE_FFMPEG
+    &xmemi_node_videosrc,    &xmemi_node_videosink,   &xmemi_node_imagesink,
+#endif
 #ifdef XMEM_HAVE_CUDA
     &xmemi_node_cuda_upload, &xmemi_node_cuda_invert, &xmemi_node_cuda_download,
 #endif

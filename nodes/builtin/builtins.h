@@ -19,6 +19,11 @@ extern const xmem_node_plugin xmemi_node_verify;
 extern const xmem_node_plugin xmemi_node_stats;
 extern const xmem_node_plugin xmemi_node_invert;
 extern const xmem_node_plugin xmemi_node_null;
+#ifdef XMEM_HAVE_FFMPEG
+extern const xmem_node_plugin xmemi_node_videosrc;
+extern const xmem_node_plugin xmemi_node_videosink;
+extern const xmem_node_plugin xmemi_node_imagesink;
+#endif
 #ifdef XMEM_HAVE_CUDA
 extern const xmem_node_plugin xmemi_node_cuda_upload;
 extern const xmem_node_plugin xmemi_node_cuda_invert;

@@ -6,216 +6,71 @@
  * pool name of its own (xmemt_<tag>_<pid>) and a runtime directory of its own. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <libfyaml.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "fixture.h"
+#include "graph_run.h"
 
 #define TIMEOUT XF_TIMEOUT_LONG
 
-static char dir[128], graph[192], summary[192], log_path[192], pool[64];
-
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/xmemt-launcher-%d", (int)getpid());
-    mkdir(dir, 0700);
-    snprintf(graph, sizeof graph, "%s/graph.yaml", dir);
-    snprintf(summary, sizeof summary, "%s/summary.json", dir);
-    snprintf(log_path, sizeof log_path, "%s/run.log", dir);
-    snprintf(pool, sizeof pool, "xmemt_launch_%d", (int)getpid());
-    char rt[160];
-    snprintf(rt, sizeof rt, "%s/rt", dir);
-    setenv("XMEM_RUNTIME_DIR", rt, 1);
+    xgr_setup("launch");
 }
 
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-}
-
-/* The example graph under this test's pool name, or `yaml` as given. */
-static void write_example(const char *example)
-{
-    char src[256];
-    snprintf(src, sizeof src, "%s/%s", XMEM_EXAMPLES, example);
-    FILE *in = fopen(src, "r"), *out = fopen(graph, "w");
-    cr_assert(in != NULL && out != NULL);
-    char line[512];
-    while (fgets(line, sizeof line, in)) {
-        if (strncmp(line, "  name: xmem-", 13) == 0)
-            fprintf(out, "  name: %s\n", pool);
-        else
-            fputs(line, out);
-    }
-    fclose(in);
-    fclose(out);
-}
-
-static void write_yaml(const char *yaml)
-{
-    FILE *f = fopen(graph, "w");
-    cr_assert(f != NULL);
-    fputs(yaml, f);
-    fclose(f);
-}
-
-/* Starts `xmem ARGS...` with stdout and stderr into log_path. */
-static pid_t start_xmem(const char *const *args)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        char *argv[16] = {(char *)XMEM_CLI};
-        for (int i = 0; args[i] && i < 14; i++)
-            argv[i + 1] = (char *)args[i];
-        execv(XMEM_CLI, argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int run_xmem(const char *const *args)
-{
-    return xf_wait(start_xmem(args));
-}
-
-static char *read_file(const char *path)
-{
-    static char buf[1 << 16];
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static bool log_has(const char *text)
-{
-    const char *log = read_file(log_path);
-    return log && strstr(log, text);
-}
-
-/* Nothing of the pool in /dev/shm and no runtime directory. */
-static void assert_clean(void)
-{
-    DIR *d = opendir("/dev/shm");
-    cr_assert(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        cr_assert(ne(int, strncmp(e->d_name, pool, strlen(pool)), 0), "left behind: /dev/shm/%s",
-                  e->d_name);
-    closedir(d);
-    char rt[256];
-    snprintf(rt, sizeof rt, "%s/rt/%s", dir, pool);
-    cr_assert(ne(int, access(rt, F_OK), 0), "runtime directory %s left behind", rt);
-}
-
-static long summary_num(struct fy_document *doc, const char *path)
-{
-    struct fy_node *n = fy_node_by_path(fy_document_root(doc), path, FY_NT, FYNWF_DONT_FOLLOW);
-    cr_assert(n != NULL, "no %s in the summary", path);
-    return strtol(fy_node_get_scalar0(n), NULL, 10);
-}
-
-static const char *summary_str(struct fy_document *doc, const char *path)
-{
-    struct fy_node *n = fy_node_by_path(fy_document_root(doc), path, FY_NT, FYNWF_DONT_FOLLOW);
-    cr_assert(n != NULL, "no %s in the summary", path);
-    return fy_node_get_scalar0(n);
-}
-
-TestSuite(launcher, .init = setup, .fini = teardown, .timeout = TIMEOUT);
+TestSuite(launcher, .init = setup, .fini = xgr_teardown, .timeout = TIMEOUT);
 
 Test(launcher, fanout_runs_verified_and_cleans_up)
 {
-    write_example("fanout.yaml");
-    int rc =
-        run_xmem((const char *[]){"run", "--duration", "3", "--summary", summary, graph, NULL});
-    cr_assert(eq(int, rc, 0), "xmem run failed:\n%s", read_file(log_path));
-    cr_assert(log_has("-- 1.0 s"), "a live table each second:\n%s", read_file(log_path));
-    cr_assert(log_has("== summary"));
-    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
-    cr_assert(doc != NULL, "summary %s not written or not JSON", summary);
-    cr_assert(eq(long, summary_num(doc, "/exit_status"), 0));
-    long buffers = summary_num(doc, "/pool/buffers");
-    cr_assert(eq(long, summary_num(doc, "/pool/free_at_end"), buffers));
+    xgr_write_example("fanout.yaml", NULL, NULL);
+    int rc = xgr_run(
+        (const char *[]){"run", "--duration", "3", "--summary", xgr_summary, xgr_graph, NULL});
+    cr_assert(eq(int, rc, 0), "xmem run failed:\n%s", xgr_log_text());
+    cr_assert(xgr_log_has("-- 1.0 s"), "a live table each second:\n%s", xgr_log_text());
+    cr_assert(xgr_log_has("== summary"));
+    struct fy_document *doc = xgr_summary_doc();
+    cr_assert(eq(long, xgr_summary_num(doc, "/exit_status"), 0));
+    long buffers = xgr_summary_num(doc, "/pool/buffers");
+    cr_assert(eq(long, xgr_summary_num(doc, "/pool/free_at_end"), buffers));
     const char *names[] = {"src", "check", "latency", "inv", "inv_stats", "sink"};
-    long sent = summary_num(doc, "/nodes/0/out");
+    long sent = xgr_summary_num(doc, "/nodes/0/out");
     cr_assert(ge(long, sent, 45), "30 fps for 3 s: %ld frames", sent);
-    for (int i = 0; i < 6; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "/nodes/%d/name", i);
-        cr_assert(eq(str, (char *)summary_str(doc, path), (char *)names[i]));
-        snprintf(path, sizeof path, "/nodes/%d/state", i);
-        cr_assert(eq(str, (char *)summary_str(doc, path), "done"), "node %s", names[i]);
-        snprintf(path, sizeof path, "/nodes/%d/restarts", i);
-        cr_assert(eq(long, summary_num(doc, path), 0));
-    }
+    xgr_assert_all_done(doc, names, 6);
     /* The lossless verifier saw every frame the source sent, each checked byte by byte (a bad
      * one would have made it exit 1 and the node would not be "done" without restarts). */
-    cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), sent));
-    cr_assert(gt(long, summary_num(doc, "/nodes/4/in"), 0), "invert's frames reached inv_stats");
-    cr_assert(gt(long, summary_num(doc, "/nodes/1/latency_us/samples"), 0));
+    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/in"), sent));
+    cr_assert(gt(long, xgr_summary_num(doc, "/nodes/4/in"), 0),
+              "invert's frames reached inv_stats");
+    cr_assert(gt(long, xgr_summary_num(doc, "/nodes/1/latency_us/samples"), 0));
     fy_document_destroy(doc);
-    assert_clean();
+    xgr_assert_clean();
 }
 
 Test(launcher, sigint_stops_sources_first_and_drains)
 {
-    write_example("fanout.yaml");
-    pid_t pid = start_xmem((const char *[]){"run", "--summary", summary, graph, NULL});
+    xgr_write_example("fanout.yaml", NULL, NULL);
+    pid_t pid = xgr_start((const char *[]){"run", "--summary", xgr_summary, xgr_graph, NULL});
     xf_sleep_ms(2500);
     kill(pid, SIGINT);
-    cr_assert(eq(int, xf_wait(pid), 0), "%s", read_file(log_path));
-    cr_assert(log_has("interrupted: stopping the sources"));
-    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
+    cr_assert(eq(int, xf_wait(pid), 0), "%s", xgr_log_text());
+    cr_assert(xgr_log_has("interrupted: stopping the sources"));
+    struct fy_document *doc = xgr_summary_doc();
     cr_assert(doc != NULL);
-    cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), summary_num(doc, "/nodes/0/out")),
+    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/in"), xgr_summary_num(doc, "/nodes/0/out")),
               "the lossless consumer drained everything the source sent");
     fy_document_destroy(doc);
-    assert_clean();
-}
-
-/* Pids of the nodes, from the launcher's node table. */
-static int node_pids(pid_t *pids, int max)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/rt/%s/nodes", dir, pool);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int n = 0, pid;
-    char name[64], state[16];
-    unsigned inputs;
-    while (n < max && fscanf(f, "%63s %d %15s %u", name, &pid, state, &inputs) == 4)
-        pids[n++] = pid;
-    fclose(f);
-    return n;
+    xgr_assert_clean();
 }
 
 Test(launcher, a_killed_launcher_is_cleaned_up_by_the_next_run)
 {
-    write_example("fanout.yaml");
-    pid_t pid = start_xmem((const char *[]){"run", graph, NULL});
+    xgr_write_example("fanout.yaml", NULL, NULL);
+    pid_t pid = xgr_start((const char *[]){"run", xgr_graph, NULL});
     pid_t pids[16];
     int n = 0;
     for (int i = 0; i < 100 && n < 6; i++, xf_sleep_ms(50))
-        n = node_pids(pids, 16);
+        n = xgr_node_pids(pids, 16);
     cr_assert(eq(int, n, 6), "the node table lists 6 nodes");
     xf_sleep_ms(1000);
     kill(pid, SIGKILL);
@@ -227,11 +82,11 @@ Test(launcher, a_killed_launcher_is_cleaned_up_by_the_next_run)
             xf_sleep_ms(50);
         cr_assert(ne(int, kill(pids[i], 0), 0), "node pid %d outlived its launcher", pids[i]);
     }
-    int rc =
-        run_xmem((const char *[]){"run", "--duration", "2", "--summary", summary, graph, NULL});
-    cr_assert(eq(int, rc, 0), "%s", read_file(log_path));
-    cr_assert(log_has("left by a dead run"), "%s", read_file(log_path));
-    assert_clean();
+    int rc = xgr_run(
+        (const char *[]){"run", "--duration", "2", "--summary", xgr_summary, xgr_graph, NULL});
+    cr_assert(eq(int, rc, 0), "%s", xgr_log_text());
+    cr_assert(xgr_log_has("left by a dead run"), "%s", xgr_log_text());
+    xgr_assert_clean();
 }
 
 Test(launcher, a_node_failing_for_good_fails_the_run_but_not_the_rest)
@@ -246,20 +101,20 @@ Test(launcher, a_node_failing_for_good_fails_the_run_but_not_the_rest)
              "    plugin: testsrc\n"
              "    params: {size: 8}\n" /* smaller than a test frame's header: init fails */
              "    restart: {policy: on-failure, limit: 2}\n",
-             pool);
-    write_yaml(yaml);
-    int rc =
-        run_xmem((const char *[]){"run", "--duration", "2", "--summary", summary, graph, NULL});
-    cr_assert(eq(int, rc, 1), "%s", read_file(log_path));
-    cr_assert(log_has("node 'broken' failed for good"), "%s", read_file(log_path));
-    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
+             xgr_pool);
+    xgr_write_yaml(yaml);
+    int rc = xgr_run(
+        (const char *[]){"run", "--duration", "2", "--summary", xgr_summary, xgr_graph, NULL});
+    cr_assert(eq(int, rc, 1), "%s", xgr_log_text());
+    cr_assert(xgr_log_has("node 'broken' failed for good"), "%s", xgr_log_text());
+    struct fy_document *doc = xgr_summary_doc();
     cr_assert(doc != NULL);
-    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/state"), "failed"));
-    cr_assert(eq(long, summary_num(doc, "/nodes/2/restarts"), 2));
-    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/state"), "done"), "the rest ran on");
-    cr_assert(gt(long, summary_num(doc, "/nodes/1/in"), 50));
+    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/2/state"), "failed"));
+    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/2/restarts"), 2));
+    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/1/state"), "done"), "the rest ran on");
+    cr_assert(gt(long, xgr_summary_num(doc, "/nodes/1/in"), 50));
     fy_document_destroy(doc);
-    assert_clean();
+    xgr_assert_clean();
 }
 
 /* A node that dies for good leaves its downstream without input and without an end of stream:
@@ -274,37 +129,38 @@ Test(launcher, downstream_of_a_dead_node_is_stopped)
         "  - {name: src, plugin: testsrc, rate: 20, params: {frames: 60, width: 64, height: 8}}\n"
         "  - {name: inv, plugin: invert, inputs: {in: src/out}}\n"
         "  - {name: sink, plugin: verify, inputs: {in: inv/out}}\n",
-        pool);
-    write_yaml(yaml);
-    pid_t pid = start_xmem((const char *[]){"run", "--summary", summary, graph, NULL});
+        xgr_pool);
+    xgr_write_yaml(yaml);
+    pid_t pid = xgr_start((const char *[]){"run", "--summary", xgr_summary, xgr_graph, NULL});
     pid_t pids[8];
     int n = 0;
     for (int i = 0; i < 100 && n < 3; i++, xf_sleep_ms(50))
-        n = node_pids(pids, 8);
+        n = xgr_node_pids(pids, 8);
     cr_assert(eq(int, n, 3));
     xf_sleep_ms(800);
     kill(pids[1], SIGKILL); /* inv: restart never */
-    cr_assert(eq(int, xf_wait(pid), 1), "inv failed for good: %s", read_file(log_path));
-    cr_assert(log_has("node 'sink' has no upstream left"), "%s", read_file(log_path));
-    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
+    cr_assert(eq(int, xf_wait(pid), 1), "inv failed for good: %s", xgr_log_text());
+    cr_assert(xgr_log_has("node 'sink' has no upstream left"), "%s", xgr_log_text());
+    struct fy_document *doc = xgr_summary_doc();
     cr_assert(doc != NULL);
-    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/state"), "failed"));
-    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/state"), "done"), "stopped cleanly");
-    cr_assert(eq(long, summary_num(doc, "/pool/free_at_end"), summary_num(doc, "/pool/buffers")));
+    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/1/state"), "failed"));
+    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/2/state"), "done"), "stopped cleanly");
+    cr_assert(
+        eq(long, xgr_summary_num(doc, "/pool/free_at_end"), xgr_summary_num(doc, "/pool/buffers")));
     fy_document_destroy(doc);
-    assert_clean();
+    xgr_assert_clean();
 }
 
 Test(launcher, validate_says_where)
 {
-    write_example("fanout.yaml");
-    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 0), "%s",
-              read_file(log_path));
-    cr_assert(log_has("valid: 6 nodes"));
-    write_yaml("nodes:\n  - {name: s, plugin: testsrc, params: {width: many}}\n");
-    cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 1));
+    xgr_write_example("fanout.yaml", NULL, NULL);
+    cr_assert(eq(int, xgr_run((const char *[]){"validate", xgr_graph, NULL}), 0), "%s",
+              xgr_log_text());
+    cr_assert(xgr_log_has("valid: 6 nodes"));
+    xgr_write_yaml("nodes:\n  - {name: s, plugin: testsrc, params: {width: many}}\n");
+    cr_assert(eq(int, xgr_run((const char *[]){"validate", xgr_graph, NULL}), 1));
     char where[256];
-    snprintf(where, sizeof where, "%s:2:48: node 's': parameter 'width' = 'many'", graph);
-    cr_assert(log_has(where), "%s", read_file(log_path));
-    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 2), "run refuses it too");
+    snprintf(where, sizeof where, "%s:2:48: node 's': parameter 'width' = 'many'", xgr_graph);
+    cr_assert(xgr_log_has(where), "%s", xgr_log_text());
+    cr_assert(eq(int, xgr_run((const char *[]){"run", xgr_graph, NULL}), 2), "run refuses it too");
 }

@@ -1,0 +1,246 @@
+/* Recording and what `xmem run` shows of it: videosink finishes its file at the end of the stream,
+ * when the launcher stops the graph, and when it is sent SIGTERM itself (every frame it counted is
+ * in the file, which reads to its end); a SIGKILLed one leaves a file the summary marks
+ * unfinished; imagesink saves every Nth frame as a PNG named by its sequence number; the live
+ * table shows the decode and encode rates and the summary the files with their frame counts;
+ * examples/make-video.yaml and examples/video.yaml run. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <signal.h>
+
+#include "video_util.h"
+
+static void setup(void)
+{
+    xgr_setup("video-rec");
+}
+
+TestSuite(recording, .init = setup, .fini = xgr_teardown, .timeout = XF_TIMEOUT_LONG);
+
+/* The graph: testsrc at 30 fps without end -> rec (videosink, FFV1 into `file`). */
+static void write_recording(const char *file)
+{
+    char rec[300];
+    snprintf(rec, sizeof rec, "file: '%s'", file);
+    xvt_write_graph((xvt_node[]){{"src", "testsrc", "width: 64, height: 48", "rate: 30"},
+                                 {"rec", "videosink", rec, NULL}},
+                    2);
+}
+
+/* What the summary says of the file (frames, finished), of the sink (frames in) and the pool. */
+static void recorded(long *frames, bool *finished, long *in)
+{
+    struct fy_document *doc = xgr_summary_doc();
+    *frames = xgr_summary_num(doc, "/nodes/1/files/0/frames");
+    *finished = strcmp(xgr_summary_str(doc, "/nodes/1/files/0/finished"), "true") == 0;
+    *in = xgr_summary_num(doc, "/nodes/1/in");
+    xvt_assert_pool_free(doc);
+    fy_document_destroy(doc);
+}
+
+/* --duration: the launcher stops the source and the end of the stream reaches the sink, which
+ * finishes the file with every frame it received. */
+Test(recording, the_launchers_stop_finishes_the_file)
+{
+    char file[256];
+    xgr_path(file, sizeof file, "stopped.mkv");
+    write_recording(file);
+    cr_assert(eq(int,
+                 xgr_run((const char *[]){"run", "--interval", "0", "--duration", "1.5",
+                                          "--summary", xgr_summary, xgr_graph, NULL}),
+                 0),
+              "%s", xgr_log_text());
+    long frames, in;
+    bool finished;
+    recorded(&frames, &finished, &in);
+    cr_assert(finished);
+    cr_assert(ge(long, frames, 20), "1.5 s at 30 fps");
+    cr_assert(eq(long, frames, in));
+    xvt_probe p;
+    cr_assert(xvt_probe_file(file, &p));
+    cr_assert(eq(long, p.frames, frames));
+    cr_assert(not(p.errors));
+}
+
+/* The pid of node `index`, once the launcher's table lists both nodes. */
+static pid_t node_pid(int index)
+{
+    pid_t pids[4];
+    for (int i = 0; i < 200 && xgr_node_pids(pids, 4) < 2; i++)
+        xf_sleep_ms(50);
+    cr_assert(eq(int, xgr_node_pids(pids, 4), 2), "no node table:\n%s", xgr_log_text());
+    return pids[index];
+}
+
+/* Records for a second, sends `sig` to the sink, then stops the run: its exit status. */
+static int record_then_signal_sink(const char *file, int sig)
+{
+    write_recording(file);
+    pid_t run = xgr_start(
+        (const char *[]){"run", "--interval", "0", "--summary", xgr_summary, xgr_graph, NULL});
+    pid_t sink = node_pid(1);
+    xf_sleep_ms(1200);
+    kill(sink, sig);
+    xf_sleep_ms(300);
+    kill(run, SIGINT);
+    return xf_wait(run);
+}
+
+/* SIGTERM to the sink itself: it finishes the file and ends well; the file holds every frame. */
+Test(recording, sigterm_finishes_the_file)
+{
+    char file[256];
+    xgr_path(file, sizeof file, "sigterm.mkv");
+    cr_assert(eq(int, record_then_signal_sink(file, SIGTERM), 0), "%s", xgr_log_text());
+    cr_assert(xgr_log_has("[rec] info: stopped by SIGTERM"), "%s", xgr_log_text());
+    long frames, in;
+    bool finished;
+    recorded(&frames, &finished, &in);
+    cr_assert(finished, "%s", xgr_log_text());
+    cr_assert(gt(long, frames, 5));
+    cr_assert(eq(long, frames, in));
+    xvt_probe p;
+    cr_assert(xvt_probe_file(file, &p));
+    cr_assert(eq(long, p.frames, frames), "every frame counted is in the file");
+    cr_assert(not(p.errors));
+}
+
+/* SIGKILL: no trailer, no flush. The summary says the file is unfinished, and it holds at most
+ * the frames counted (Matroska keeps only the clusters written whole: docs/VIDEO.md). */
+Test(recording, sigkill_leaves_it_unfinished)
+{
+    char file[256];
+    xgr_path(file, sizeof file, "sigkill.mkv");
+    cr_assert(eq(int, record_then_signal_sink(file, SIGKILL), 1), "the sink failed: %s",
+              xgr_log_text());
+    long frames, in;
+    bool finished;
+    recorded(&frames, &finished, &in);
+    cr_assert(not(finished));
+    cr_assert(gt(long, frames, 5));
+    cr_assert(xgr_log_has("(not finished)"), "the final table says so:\n%s", xgr_log_text());
+    xvt_probe p;
+    xvt_probe_file(file, &p);
+    cr_assert(le(long, p.frames, frames));
+}
+
+/* One PNG every 7 frames, named by sequence number, readable, its size and colour kind right. */
+Test(recording, imagesink_every_nth)
+{
+    static const struct {
+        const char *format;
+        int channels, rows;
+        const char *png_format;
+    } cases[] = {
+        {"rgb24", 3, 48, "rgb24"},
+        {"gray", 1, 48, "gray"},
+        {"nv12", 1, 72, "rgb24"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char pattern[256], src[128], snap[400];
+        xgr_path(pattern, sizeof pattern, "f-%04d.png");
+        snprintf(src, sizeof src, "width: 64, height: %d, channels: %d, frames: 30", cases[i].rows,
+                 cases[i].channels);
+        snprintf(snap, sizeof snap, "file: '%s', every: 7, pixel_format: %s", pattern,
+                 cases[i].format);
+        xvt_write_graph(
+            (xvt_node[]){{"src", "testsrc", src, NULL}, {"snap", "imagesink", snap, NULL}}, 2);
+        cr_assert(eq(int, xvt_run_graph(), 0), "%s", xgr_log_text());
+        for (int seq = 0; seq < 30; seq++) {
+            char png[256];
+            snprintf(png, sizeof png, "%s/f-%04d.png", xgr_dir, seq);
+            xvt_probe p;
+            bool there = xvt_probe_file(png, &p);
+            cr_assert(eq(int, there, seq % 7 == 0), "%s", png);
+            if (there) {
+                cr_assert(eq(str, p.codec, "png"));
+                cr_assert(eq(str, p.pix_fmt, (char *)cases[i].png_format));
+                cr_assert(eq(int, p.width, 64));
+                cr_assert(eq(int, p.height, 48));
+                unlink(png);
+            }
+        }
+        struct fy_document *doc = xgr_summary_doc();
+        cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/1/files/0/path"), pattern));
+        cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/files/0/frames"), 5));
+        cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/work/count"), 5));
+        xvt_assert_pool_free(doc);
+        fy_document_destroy(doc);
+    }
+}
+
+/* The live table shows the source's decode rate and the sink's encode rate; the final table and
+ * the summary the file written with its frame count. */
+Test(recording, the_table_shows_rates_and_files)
+{
+    char in[256], out[256];
+    xgr_path(in, sizeof in, "in.mkv");
+    xgr_path(out, sizeof out, "out.mkv");
+    xvt_make_video(in, 64, 48, 3, 45, "timestamps: sequence");
+    xvt_write_copy(in, "realtime: true", out, "", NULL);
+    cr_assert(eq(int,
+                 xgr_run((const char *[]){"run", "--interval", "0.5", "--summary", xgr_summary,
+                                          xgr_graph, NULL}),
+                 0),
+              "%s", xgr_log_text());
+    const char *log = xgr_log_text();
+    cr_assert(strstr(log, "  work\n") != NULL, "a work column:\n%s", log);
+    const char *src = strstr(log, "\n   src "), *rec = strstr(log, "\n   rec ");
+    cr_assert(src && rec, "%s", log);
+    const char *src_end = strchr(src + 1, '\n'), *rec_end = strchr(rec + 1, '\n');
+    const char *dec = strstr(src, "  decoded "), *enc = strstr(rec, "  encoded ");
+    cr_assert(dec && dec < src_end && strstr(dec, "/s") < src_end, "%s", log);
+    cr_assert(enc && enc < rec_end && strstr(enc, "/s") < rec_end, "%s", log);
+    char said[320];
+    snprintf(said, sizeof said, "file %s: 45 frames, written by 'rec'\n", out);
+    cr_assert(strstr(log, said) != NULL, "the final table lists the file:\n%s", log);
+    struct fy_document *doc = xgr_summary_doc();
+    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/0/work/what"), "decoded"));
+    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/0/work/count"), 45));
+    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/1/work/what"), "encoded"));
+    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/work/count"), 45));
+    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/1/files/0/path"), out));
+    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/files/0/frames"), 45));
+    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/1/files/0/finished"), "true"));
+    cr_assert(not(xgr_summary_has(doc, "/nodes/0/files/0")), "a source writes no file");
+    xvt_assert_pool_free(doc);
+    fy_document_destroy(doc);
+}
+
+/* The example pair, in the scratch directory instead of build/video/: the script's graph makes the
+ * input, the example decodes, inverts, records, measures and snapshots it. */
+Test(recording, the_video_example_runs, .timeout = XF_TIMEOUT_LONG * 2)
+{
+    char dir[256], frames[300];
+    snprintf(dir, sizeof dir, "%s/", xgr_dir);
+    snprintf(frames, sizeof frames, "%s/frames", xgr_dir);
+    mkdir(frames, 0700);
+    xgr_write_example("make-video.yaml", "build/video/", dir);
+    cr_assert(eq(int, xvt_run_graph(), 0), "%s", xgr_log_text());
+    char input[300];
+    snprintf(input, sizeof input, "%sinput.mp4", dir);
+    xvt_probe p;
+    cr_assert(xvt_probe_file(input, &p));
+    cr_assert(eq(long, p.frames, 150));
+    cr_assert(eq(str, p.codec, "h264"));
+
+    xgr_write_example("video.yaml", "build/video/", dir);
+    cr_assert(eq(int,
+                 xgr_run((const char *[]){"run", "--interval", "0", "--duration", "2.5",
+                                          "--summary", xgr_summary, xgr_graph, NULL}),
+                 0),
+              "%s", xgr_log_text());
+    struct fy_document *doc = xgr_summary_doc();
+    const char *names[] = {"src", "inv", "rec", "latency", "snap"};
+    xgr_assert_all_done(doc, names, 5);
+    long sent = xgr_summary_num(doc, "/nodes/0/out");
+    cr_assert(ge(long, sent, 45), "30 fps for 2.5 s: %ld", sent);
+    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/2/files/0/frames"), sent), "every frame");
+    cr_assert(ge(long, xgr_summary_num(doc, "/nodes/4/files/0/frames"), 2), "a PNG a second");
+    xvt_assert_pool_free(doc);
+    fy_document_destroy(doc);
+    char output[300];
+    snprintf(output, sizeof output, "%sinverted.mp4", dir);
+    cr_assert(xvt_probe_file(output, &p));
+    cr_assert(eq(long, p.frames, sent));
+}
