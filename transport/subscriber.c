@@ -514,6 +514,7 @@ void xmem_sub_destroy(xmem_sub_t **sub_ptr)
     xmem_pool_close(&sub->pool);
     free(sub->queue);
     free(sub->handed_gen);
+    free(sub->queued);
     free(sub->scratch_refs);
     free(sub->scratch_counts);
     free(sub);

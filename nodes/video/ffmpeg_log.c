@@ -17,6 +17,14 @@ static char pending[1024]; /* the line being gathered, "component: text" */
 static int pending_level = AV_LOG_QUIET;
 static char first_error[XMEM_ERROR_MSG_MAX / 2];
 
+/* Copies `src` into `dst` of `len` bytes, cut short where it does not fit. */
+static void copy_cut(char *dst, size_t len, const char *src)
+{
+    size_t n = strnlen(src, len - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Under the lock: one whole line to the node's log, and kept if it is the first error. */
 static void emit(void)
 {
@@ -24,7 +32,7 @@ static void emit(void)
     while (n && (pending[n - 1] == '\n' || pending[n - 1] == ' '))
         pending[--n] = '\0';
     if (n && pending_level <= AV_LOG_ERROR && !first_error[0])
-        snprintf(first_error, sizeof first_error, "%s", pending);
+        copy_cut(first_error, sizeof first_error, pending);
     if (n && log_node)
         xmem_node_log(log_node, pending_level <= AV_LOG_WARNING ? XMEM_LOG_WARN : XMEM_LOG_DEBUG,
                       "ffmpeg: %s", pending);
@@ -79,8 +87,8 @@ bool xmemi_ffmpeg_log_take_error(char *buf, size_t len)
     if (pending[0] && pending_level <= AV_LOG_ERROR) /* an error whose line has not ended yet */
         emit();
     bool have = first_error[0] != '\0';
-    if (have)
-        snprintf(buf, len, "%s", first_error);
+    if (have && buf)
+        copy_cut(buf, len, first_error);
     first_error[0] = '\0';
     pthread_mutex_unlock(&lock);
     return have;
