@@ -169,7 +169,7 @@ static void fini(xmem_node_t *node, void *state)
     free(s);
 }
 
-XMEMI_BUILTIN_DEFINE(xmemi_node_videosink, .name = "videosink", .version = "1.0",
-                     .description = "encodes frames into a video file", .params = params,
-                     .n_params = sizeof params / sizeof params[0], .inputs = inputs, .n_inputs = 1,
-                     .init = init, .process = process, .fini = fini);
+XMEMI_BUILTIN_MODULE_DEFINE(xmemi_node_videosink, .name = "videosink", .version = "1.0",
+                            .description = "encodes frames into a video file", .params = params,
+                            .n_params = sizeof params / sizeof params[0], .inputs = inputs,
+                            .n_inputs = 1, .init = init, .process = process, .fini = fini);

@@ -216,7 +216,8 @@ static void fini(xmem_node_t *node, void *state)
     free(s);
 }
 
-XMEMI_BUILTIN_DEFINE(xmemi_node_videosrc, .name = "videosrc", .version = "1.0",
-                     .description = "decodes a video file, stream or camera into the pool",
-                     .params = params, .n_params = sizeof params / sizeof params[0],
-                     .outputs = outputs, .n_outputs = 1, .init = init, .tick = tick, .fini = fini);
+XMEMI_BUILTIN_MODULE_DEFINE(xmemi_node_videosrc, .name = "videosrc", .version = "1.0",
+                            .description = "decodes a video file, stream or camera into the pool",
+                            .params = params, .n_params = sizeof params / sizeof params[0],
+                            .outputs = outputs, .n_outputs = 1, .init = init, .tick = tick,
+                            .fini = fini);

@@ -19,6 +19,11 @@ mv "$work/prefix" "$work/moved"
 "$work/moved/bin/xmem" --help >/dev/null
 "$work/moved/bin/xmem" plugins | grep -q testsrc ||
     { echo "the moved xmem lists no built-in plugins" >&2; exit 1; }
+# The video nodes' module (built with FFmpeg) is found relative to the moved program too.
+if ls "$work"/moved/lib*/xmem/xmem_video.so >/dev/null 2>&1; then
+    "$work/moved/bin/xmem" plugins | grep -q "^videosrc .*built-in, $work/moved/" ||
+        { "$work/moved/bin/xmem" plugins; echo "the moved xmem does not load its video module" >&2; exit 1; }
+fi
 mv "$work/moved" "$work/prefix"
 "$work/prefix/bin/xmem" --help >/dev/null
 echo "installed xmem: runs from its prefix and from a moved one, without LD_LIBRARY_PATH"

@@ -160,6 +160,9 @@ static builtin_name builtin_names[] = {
 #ifdef XMEM_HAVE_CUDA /* built with the CUDA toolkit */
     {"cuda_upload"}, {"cuda_invert"}, {"cuda_download"},
 #endif
+#ifdef XMEM_HAVE_FFMPEG /* built with FFmpeg's libraries: their module, opened when asked for */
+    {"videosrc"},    {"videosink"},   {"imagesink"},
+#endif
 };
 #define N_BUILTINS (sizeof builtin_names / sizeof builtin_names[0])
 
