@@ -3,7 +3,8 @@
  * pool (-> null) against `ffmpeg -i FILE -pix_fmt rgb24 -f null -`; encoding: raw rgb24 frames
  * read by videosrc and encoded by videosink against `ffmpeg -f rawvideo -i RAW -c:v CODEC`.
  * Whole commands are timed (start-up included), best of --runs, alternating. Prints Markdown.
- * Run: xmem-bench-video [--xmem PATH] [--width W --height H --frames N --runs R] */
+ * Run: xmem-bench-video [--xmem PATH] [--width W --height H --frames N --runs R]
+ * [--only decode|encode] */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@ extern char **environ;
 
 typedef struct config {
     const char *xmem;
+    const char *only; /* "decode", "encode" or NULL for both */
     int width, height, frames, runs;
     char dir[64];
 } config;
@@ -124,43 +126,48 @@ static long number_after(const char *path, const char *text)
     return at ? strtol(at + strlen(text), NULL, 10) : -1;
 }
 
-/* Best of c->runs of each command, alternating so that both see the same machine. */
-static void race(const config *c, const char *ffmpeg, const char *xmem, timing *tf, timing *tx)
+/* The same work by both tools: all frames, or only the first (what starting costs). */
+typedef struct pair {
+    char ffmpeg[1024], xmem[512];
+} pair;
+
+/* Best of c->runs of each of the four commands, alternating so that all see the same machine. */
+static void race(const config *c, const pair *all, const pair *one, timing t[4])
 {
-    tf->ok = tx->ok = true;
-    tf->wall_s = tx->wall_s = 1e30;
-    for (int r = 0; r < c->runs; r++) {
-        double wall, cpu;
-        if (tf->ok && (tf->ok = run_line(c, ffmpeg, &wall, &cpu)) && wall < tf->wall_s) {
-            tf->wall_s = wall;
-            tf->cpu_s = cpu;
+    const char *cmds[4] = {all->ffmpeg, all->xmem, one->ffmpeg, one->xmem};
+    for (int k = 0; k < 4; k++)
+        t[k] = (timing){.wall_s = 1e30, .ok = true};
+    for (int r = 0; r < c->runs; r++)
+        for (int k = 0; k < 4; k++) {
+            double wall, cpu;
+            if (t[k].ok && (t[k].ok = run_line(c, cmds[k], &wall, &cpu)) && wall < t[k].wall_s) {
+                t[k].wall_s = wall;
+                t[k].cpu_s = cpu;
+            }
         }
-        if (tx->ok && (tx->ok = run_line(c, xmem, &wall, &cpu)) && wall < tx->wall_s) {
-            tx->wall_s = wall;
-            tx->cpu_s = cpu;
-        }
-    }
 }
 
-static void row(const config *c, const char *what, const char *codec, const timing *tf,
-                const timing *tx)
+/* Whole commands, then the rate once started: frames after the first over the time they added
+ * to a one-frame run. */
+static void row(const config *c, const char *what, const char *codec, const timing t[4])
 {
-    if (!tf->ok || !tx->ok) {
-        printf("| %s | %s | %s | %s | - | - | - |\n", what, codec, tf->ok ? "ok" : "failed",
-               tx->ok ? "ok" : "failed");
+    if (!t[0].ok || !t[1].ok || !t[2].ok || !t[3].ok) {
+        printf("| %s | %s | failed: see above | | | | | | |\n", what, codec);
         return;
     }
-    double ff = c->frames / tf->wall_s, xm = c->frames / tx->wall_s;
-    printf("| %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f |\n", what, codec, ff, xm, xm / ff,
-           tf->cpu_s, tx->cpu_s);
+    double ff = c->frames / t[0].wall_s, xm = c->frames / t[1].wall_s;
+    double ffs = (c->frames - 1) / (t[0].wall_s - t[2].wall_s);
+    double xms = (c->frames - 1) / (t[1].wall_s - t[3].wall_s);
+    printf("| %s | %s | %.1f | %.1f | %.2f | %.1f | %.1f | **%.2f** | %.2f / %.2f |\n", what, codec,
+           ff, xm, xm / ff, ffs, xms, xms / ffs, t[0].cpu_s, t[1].cpu_s);
     fflush(stdout);
 }
 
-/* The graph of one xmem run into dir/graph.yaml: videosrc (`src_params`) -> `sink`. */
-static bool write_graph(const config *c, const char *src_params, const char *sink)
+/* The graph of one xmem run into dir/NAME: videosrc (`src_params`) -> `sink`. */
+static bool write_graph(const config *c, const char *name, const char *src_params, const char *sink)
 {
     char path[128], yaml[2048];
-    snprintf(path, sizeof path, "%s/graph.yaml", c->dir);
+    snprintf(path, sizeof path, "%s/%s", c->dir, name);
     snprintf(yaml, sizeof yaml,
              "pool: {name: xmem-bench-video-%d}\n"
              "nodes:\n"
@@ -170,37 +177,53 @@ static bool write_graph(const config *c, const char *src_params, const char *sin
     return write_file(path, yaml);
 }
 
+/* `xmem run` of graph NAME, its summary in dir/summary-NAME.json. */
+static void xmem_line(const config *c, const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s run --interval 0 --summary %s/summary-%s.json %s/%s", c->xmem, c->dir,
+             name, c->dir, name);
+}
+
+/* The summary's number after `text` ("\"out\": "), or -1. */
+static long summary_number(const config *c, const char *name, const char *text)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/summary-%s.json", c->dir, name);
+    return number_after(path, text);
+}
+
 static void decode_row(const config *c, const codec_case *k)
 {
-    char file[128], ffmpeg[1024], xmem[512], src[256];
+    char file[128], src[256];
+    pair all, one;
     snprintf(file, sizeof file, "%s/in-%s.%s", c->dir, k->name, k->extension);
-    snprintf(ffmpeg, sizeof ffmpeg,
-             "ffmpeg -hide_banner -nostdin -threads 1 -i %s -filter_threads 1 -pix_fmt rgb24 -f "
-             "null -",
-             file);
-    snprintf(src, sizeof src, "file: '%s'", file);
-    write_graph(c, src, "plugin: \"null\"");
-    snprintf(xmem, sizeof xmem, "%s run --interval 0 --summary %s/summary.json %s/graph.yaml",
-             c->xmem, c->dir, c->dir);
-    timing tf, tx;
-    race(c, ffmpeg, xmem, &tf, &tx);
-    char summary[128];
-    snprintf(summary, sizeof summary, "%s/summary.json", c->dir);
-    long out = number_after(summary, "\"out\": ");
-    if (tx.ok && out != c->frames) {
-        fprintf(stderr, "xmem-bench-video: videosrc sent %ld frames of %d\n", out, c->frames);
-        tx.ok = false;
+    for (int n = 0; n < 2; n++) {
+        pair *p = n ? &one : &all;
+        snprintf(p->ffmpeg, sizeof p->ffmpeg,
+                 "ffmpeg -hide_banner -nostdin -threads 1 -i %s -filter_threads 1 -pix_fmt rgb24%s "
+                 "-f null -",
+                 file, n ? " -frames:v 1" : "");
+        snprintf(src, sizeof src, "file: '%s'%s", file, n ? ", frames: 1" : "");
+        write_graph(c, n ? "dec-1.yaml" : "dec.yaml", src, "plugin: \"null\"");
+        xmem_line(c, n ? "dec-1.yaml" : "dec.yaml", p->xmem, sizeof p->xmem);
     }
-    row(c, "decode", k->name, &tf, &tx);
+    timing t[4];
+    race(c, &all, &one, t);
+    long out = summary_number(c, "dec.yaml", "\"out\": ");
+    if (t[1].ok && out != c->frames) {
+        fprintf(stderr, "xmem-bench-video: videosrc sent %ld frames of %d\n", out, c->frames);
+        t[1].ok = false;
+    }
+    row(c, "decode", k->name, t);
 }
 
 static void encode_row(const config *c, const codec_case *k)
 {
-    char raw[128], out[128], ffmpeg[1024], xmem[512], src[256], sink[512], opts[256] = "";
+    char raw[128], out[128], src[256], sink[512], opts[256] = "", copy[128];
+    pair all, one;
     snprintf(raw, sizeof raw, "%s/raw.rgb", c->dir);
     snprintf(out, sizeof out, "%s/out-%s.%s", c->dir, k->name, k->extension);
     /* ffmpeg takes encoder options as -key value */
-    char copy[128];
     snprintf(copy, sizeof copy, "%s", k->options);
     for (char *save, *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
         char *eq = strchr(t, '=');
@@ -210,31 +233,32 @@ static void encode_row(const config *c, const codec_case *k)
             snprintf(opts + n, sizeof opts - n, " -%s %s", t, eq + 1);
         }
     }
-    snprintf(ffmpeg, sizeof ffmpeg,
-             "ffmpeg -hide_banner -nostdin -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r 30 -i %s "
-             "-threads 1 -filter_threads 1 -c:v %s%s -pix_fmt %s %s",
-             c->width, c->height, raw, k->ffmpeg, opts, k->pix_fmt, out);
-    snprintf(src, sizeof src,
-             "file: '%s', format: rawvideo, options: 'video_size=%dx%d:pixel_format=rgb24:"
-             "framerate=30'",
-             raw, c->width, c->height);
     snprintf(sink, sizeof sink,
              "plugin: videosink, params: {file: '%s', codec: %s, options: '%s', "
              "file_pixel_format: %s, threads: 1, timestamps: sequence}",
              out, k->name, k->options, k->pix_fmt);
-    write_graph(c, src, sink);
-    snprintf(xmem, sizeof xmem, "%s run --interval 0 --summary %s/summary.json %s/graph.yaml",
-             c->xmem, c->dir, c->dir);
-    timing tf, tx;
-    race(c, ffmpeg, xmem, &tf, &tx);
-    char summary[128];
-    snprintf(summary, sizeof summary, "%s/summary.json", c->dir);
-    long frames = number_after(summary, "\"frames\": ");
-    if (tx.ok && frames != c->frames) {
-        fprintf(stderr, "xmem-bench-video: videosink wrote %ld frames of %d\n", frames, c->frames);
-        tx.ok = false;
+    for (int n = 0; n < 2; n++) {
+        pair *p = n ? &one : &all;
+        snprintf(p->ffmpeg, sizeof p->ffmpeg,
+                 "ffmpeg -hide_banner -nostdin -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r 30 -i %s "
+                 "-threads 1 -filter_threads 1 -c:v %s%s -pix_fmt %s%s %s",
+                 c->width, c->height, raw, k->ffmpeg, opts, k->pix_fmt, n ? " -frames:v 1" : "",
+                 out);
+        snprintf(src, sizeof src,
+                 "file: '%s', format: rawvideo, options: 'video_size=%dx%d:pixel_format=rgb24:"
+                 "framerate=30'%s",
+                 raw, c->width, c->height, n ? ", frames: 1" : "");
+        write_graph(c, n ? "enc-1.yaml" : "enc.yaml", src, sink);
+        xmem_line(c, n ? "enc-1.yaml" : "enc.yaml", p->xmem, sizeof p->xmem);
     }
-    row(c, "encode", k->name, &tf, &tx);
+    timing t[4];
+    race(c, &all, &one, t);
+    long frames = summary_number(c, "enc.yaml", "\"frames\": ");
+    if (t[1].ok && frames != c->frames) {
+        fprintf(stderr, "xmem-bench-video: videosink wrote %ld frames of %d\n", frames, c->frames);
+        t[1].ok = false;
+    }
+    row(c, "encode", k->name, t);
 }
 
 /* The raw frames (FFmpeg's testsrc2 pattern: moving shapes, text and gradients, which codecs
@@ -254,8 +278,7 @@ static bool make_inputs(const config *c)
         snprintf(line, sizeof line,
                  "ffmpeg -hide_banner -nostdin -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r 30 -i "
                  "%s/raw.rgb -c:v %s -pix_fmt %s %s/in-%s.%s",
-                 c->width, c->height, c->dir, k->ffmpeg, k->pix_fmt, c->dir, k->name,
-                 k->extension);
+                 c->width, c->height, c->dir, k->ffmpeg, k->pix_fmt, c->dir, k->name, k->extension);
         if (!run_line(c, line, &wall, &cpu))
             return false;
     }
@@ -266,7 +289,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: xmem-bench-video [--xmem PATH] [--width W] [--height H] [--frames N] "
-            "[--runs R]\n\n"
+            "[--runs R] [--only decode|encode]\n\n"
             "Decoding (videosrc into the pool) and encoding (videosink) throughput against the\n"
             "ffmpeg command doing the same, one codec thread each, best of R runs (default 3),\n"
             "%s frames of 1280x720 by default. Needs ffmpeg in PATH. Prints a Markdown table.\n",
@@ -276,11 +299,13 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     config c = {.xmem = XMEM_CLI, .width = 1280, .height = 720, .frames = 300, .runs = 3};
-    static const struct option opts[] = {
-        {"xmem", required_argument, NULL, 'x'},   {"width", required_argument, NULL, 'w'},
-        {"height", required_argument, NULL, 'H'}, {"frames", required_argument, NULL, 'n'},
-        {"runs", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option opts[] = {{"xmem", required_argument, NULL, 'x'},
+                                         {"width", required_argument, NULL, 'w'},
+                                         {"height", required_argument, NULL, 'H'},
+                                         {"frames", required_argument, NULL, 'n'},
+                                         {"runs", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     for (int o; (o = getopt_long(argc, argv, "x:w:H:n:r:h", opts, NULL)) != -1;) {
         switch (o) {
         case 'x': c.xmem = optarg; break;
@@ -292,10 +317,10 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (c.width < 16 || c.height < 16 || c.width % 2 || c.height % 2 || c.frames < 1 ||
-        c.runs < 1) {
-        fprintf(stderr, "xmem-bench-video: even sizes of 16 or more, frames and runs of 1 or "
-                        "more\n");
+    if (c.width < 16 || c.height < 16 || c.width % 2 || c.height % 2 || c.frames < 2 ||
+        c.runs < 1 || (c.only && strcmp(c.only, "decode") && strcmp(c.only, "encode"))) {
+        fprintf(stderr, "xmem-bench-video: even sizes of 16 or more, 2 frames or more, 1 run or "
+                        "more, --only decode or encode\n");
         return 2;
     }
     snprintf(c.dir, sizeof c.dir, "/tmp/xmem-bench-video-XXXXXX");
@@ -308,15 +333,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "xmem-bench-video: could not make the inputs with ffmpeg\n");
         status = 1;
     } else {
-        printf("%d frames of %dx%d (ffmpeg's testsrc2), frames/s of the whole command, best of "
-               "%d; CPU s: that run's user+system time, all its processes\n\n",
+        printf("%d frames of %dx%d (ffmpeg's testsrc2), one codec thread each, best of %d runs.\n"
+               "whole: frames/s of the whole command, start included; started: frames after the "
+               "first over the time they add to a one-frame run (start-up cancels out);\n"
+               "CPU s: user+system time of the whole run, all its processes.\n\n",
                c.frames, c.width, c.height, c.runs);
-        printf("| work | codec | ffmpeg fps | xmem fps | xmem / ffmpeg | ffmpeg CPU s | xmem CPU "
-               "s |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+        printf("| work | codec | ffmpeg whole | xmem whole | ratio | ffmpeg started | xmem "
+               "started | ratio | CPU s ffmpeg / xmem |\n"
+               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
-            decode_row(&c, &codecs[i]);
+            if (!c.only || strcmp(c.only, "decode") == 0)
+                decode_row(&c, &codecs[i]);
         for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
-            encode_row(&c, &codecs[i]);
+            if (!c.only || strcmp(c.only, "encode") == 0)
+                encode_row(&c, &codecs[i]);
     }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", c.dir);

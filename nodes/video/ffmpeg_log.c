@@ -16,6 +16,7 @@ static xmem_node_t *log_node;
 static char pending[1024]; /* the line being gathered, "component: text" */
 static int pending_level = AV_LOG_QUIET;
 static char first_error[XMEM_ERROR_MSG_MAX / 2];
+static int level_before = AV_LOG_INFO; /* FFmpeg's level before attach */
 
 /* Copies `src` into `dst` of `len` bytes, cut short where it does not fit. */
 static void copy_cut(char *dst, size_t len, const char *src)
@@ -66,6 +67,7 @@ void xmemi_ffmpeg_log_attach(xmem_node_t *node)
     log_node = node;
     first_error[0] = pending[0] = '\0';
     pthread_mutex_unlock(&lock);
+    level_before = av_log_get_level();
     av_log_set_level(AV_LOG_INFO);
     av_log_set_callback(on_log);
 }
@@ -78,7 +80,7 @@ void xmemi_ffmpeg_log_detach(void)
         emit();
     log_node = NULL;
     pthread_mutex_unlock(&lock);
-    av_log_set_level(AV_LOG_WARNING);
+    av_log_set_level(level_before);
 }
 
 bool xmemi_ffmpeg_log_take_error(char *buf, size_t len)

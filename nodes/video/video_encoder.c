@@ -249,10 +249,9 @@ xmem_err xmemi_encoder_finish(xmemi_encoder *e, xmem_error_t *err)
 
 void xmemi_encoder_close(xmemi_encoder *e)
 {
-    bool empty = !e->enc || !e->st;
     if (e->fmt && !(e->fmt->oformat->flags & AVFMT_NOFILE) && e->fmt->pb) {
         avio_closep(&e->fmt->pb);
-        if (empty) /* created at open, never given a frame: nothing to keep */
+        if (!e->frames) /* created at open, never given a frame: nothing to keep */
             unlink(e->path);
     }
     avformat_free_context(e->fmt);

@@ -61,7 +61,7 @@ xmem_err xmemi_encoder_send(xmemi_encoder *e, int64_t pts, xmem_error_t *err);
 /* Drains the encoder and writes the trailer: the file is complete. */
 xmem_err xmemi_encoder_finish(xmemi_encoder *e, xmem_error_t *err);
 
-/* Closes the file (removed if it never got a frame) and frees everything. */
+/* Closes the file (removed if no frame was encoded into it) and frees everything. */
 void xmemi_encoder_close(xmemi_encoder *e);
 
 #endif

@@ -148,8 +148,8 @@ static void fini(xmem_node_t *node, void *state)
     if (!s)
         return;
     xmem_error_t err = {0};
-    if (!s->started) {
-        xmem_node_log(node, XMEM_LOG_INFO, "no frames arrived: %s not written", s->path);
+    if (!s->frames) {
+        xmem_node_log(node, XMEM_LOG_INFO, "no frame encoded: %s not written", s->path);
     } else if (xmemi_encoder_finish(&s->enc, &err)) {
         xmem_node_report_file(node, s->path, s->frames, false);
         xmem_node_fail(node, NULL, "%s", err.msg);

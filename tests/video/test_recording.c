@@ -106,7 +106,7 @@ Test(recording, sigterm_finishes_the_file)
 }
 
 /* SIGKILL: no trailer, no flush. The summary says the file is unfinished, and it holds at most
- * the frames counted (Matroska keeps only the clusters written whole: docs/VIDEO.md). */
+ * the frames counted (Matroska: all but those still in FFmpeg's write buffer; docs/VIDEO.md). */
 Test(recording, sigkill_leaves_it_unfinished)
 {
     char file[256];
