@@ -156,10 +156,13 @@ static void row(const config *c, const char *what, const char *codec, const timi
         return;
     }
     double ff = c->frames / t[0].wall_s, xm = c->frames / t[1].wall_s;
-    double ffs = (c->frames - 1) / (t[0].wall_s - t[2].wall_s);
-    double xms = (c->frames - 1) / (t[1].wall_s - t[3].wall_s);
-    printf("| %s | %s | %.1f | %.1f | %.2f | %.1f | %.1f | **%.2f** | %.2f / %.2f |\n", what, codec,
-           ff, xm, xm / ff, ffs, xms, xms / ffs, t[0].cpu_s, t[1].cpu_s);
+    double dff = t[0].wall_s - t[2].wall_s, dxm = t[1].wall_s - t[3].wall_s;
+    char started[96] = "too short to tell | | ";
+    if (dff > 0 && dxm > 0) /* a run shorter than its one-frame run: noise, not a rate */
+        snprintf(started, sizeof started, "%.1f | %.1f | **%.2f**", (c->frames - 1) / dff,
+                 (c->frames - 1) / dxm, dff / dxm);
+    printf("| %s | %s | %.1f | %.1f | %.2f | %s | %.2f / %.2f |\n", what, codec, ff, xm, xm / ff,
+           started, t[0].cpu_s, t[1].cpu_s);
     fflush(stdout);
 }
 
@@ -192,6 +195,22 @@ static long summary_number(const config *c, const char *name, const char *text)
     return number_after(path, text);
 }
 
+/* Races the pairs and prints the row; the xmem run of every frame must have moved them all (its
+ * summary's first number after `key`: the source's out, the sink's file frames). */
+static void measure(const config *c, const char *what, const char *codec, const pair *all,
+                    const pair *one, const char *graph, const char *key)
+{
+    timing t[4];
+    race(c, all, one, t);
+    long moved = summary_number(c, graph, key);
+    if (t[1].ok && moved != c->frames) {
+        fprintf(stderr, "xmem-bench-video: %s %s: %ld frames of %d\n", what, codec, moved,
+                c->frames);
+        t[1].ok = false;
+    }
+    row(c, what, codec, t);
+}
+
 static void decode_row(const config *c, const codec_case *k)
 {
     char file[128], src[256];
@@ -207,14 +226,7 @@ static void decode_row(const config *c, const codec_case *k)
         write_graph(c, n ? "dec-1.yaml" : "dec.yaml", src, "plugin: \"null\"");
         xmem_line(c, n ? "dec-1.yaml" : "dec.yaml", p->xmem, sizeof p->xmem);
     }
-    timing t[4];
-    race(c, &all, &one, t);
-    long out = summary_number(c, "dec.yaml", "\"out\": ");
-    if (t[1].ok && out != c->frames) {
-        fprintf(stderr, "xmem-bench-video: videosrc sent %ld frames of %d\n", out, c->frames);
-        t[1].ok = false;
-    }
-    row(c, "decode", k->name, t);
+    measure(c, "decode", k->name, &all, &one, "dec.yaml", "\"out\": ");
 }
 
 static void encode_row(const config *c, const codec_case *k)
@@ -251,14 +263,7 @@ static void encode_row(const config *c, const codec_case *k)
         write_graph(c, n ? "enc-1.yaml" : "enc.yaml", src, sink);
         xmem_line(c, n ? "enc-1.yaml" : "enc.yaml", p->xmem, sizeof p->xmem);
     }
-    timing t[4];
-    race(c, &all, &one, t);
-    long frames = summary_number(c, "enc.yaml", "\"frames\": ");
-    if (t[1].ok && frames != c->frames) {
-        fprintf(stderr, "xmem-bench-video: videosink wrote %ld frames of %d\n", frames, c->frames);
-        t[1].ok = false;
-    }
-    row(c, "encode", k->name, t);
+    measure(c, "encode", k->name, &all, &one, "enc.yaml", "\"frames\": ");
 }
 
 /* The raw frames (FFmpeg's testsrc2 pattern: moving shapes, text and gradients, which codecs
@@ -299,15 +304,14 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     config c = {.xmem = XMEM_CLI, .width = 1280, .height = 720, .frames = 300, .runs = 3};
-    static const struct option opts[] = {{"xmem", required_argument, NULL, 'x'},
-                                         {"width", required_argument, NULL, 'w'},
-                                         {"height", required_argument, NULL, 'H'},
-                                         {"frames", required_argument, NULL, 'n'},
-                                         {"runs", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    for (int o; (o = getopt_long(argc, argv, "x:w:H:n:r:h", opts, NULL)) != -1;) {
+    static const struct option opts[] = {
+        {"xmem", required_argument, NULL, 'x'},   {"width", required_argument, NULL, 'w'},
+        {"height", required_argument, NULL, 'H'}, {"frames", required_argument, NULL, 'n'},
+        {"runs", required_argument, NULL, 'r'},   {"only", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},         {0}};
+    for (int o; (o = getopt_long(argc, argv, "x:w:H:n:r:o:h", opts, NULL)) != -1;) {
         switch (o) {
+        case 'o': c.only = optarg; break;
         case 'x': c.xmem = optarg; break;
         case 'w': c.width = atoi(optarg); break;
         case 'H': c.height = atoi(optarg); break;
