@@ -86,8 +86,8 @@ static xmem_err open_input(xmemi_decoder *d, const xmemi_decoder_options *o, xme
     if (fmt_name && !(ifmt = av_find_input_format(fmt_name)))
         return xmemi_fail(err, XMEM_ECONFIG, 0,
                           "format '%s': no such input format or device in this FFmpeg", fmt_name);
-    if (!strstr(o->url, "://") && !(ifmt && ifmt->priv_class &&
-                                    ifmt->priv_class->category == AV_CLASS_CATEGORY_DEVICE_INPUT)) {
+    bool device = ifmt && ifmt->priv_class && AV_IS_INPUT_DEVICE(ifmt->priv_class->category);
+    if (!strstr(o->url, "://") && !device) { /* lavfi's "testsrc2", x11grab's ":0.0" ... */
         xmem_err rc = check_file(o->url, err);
         if (rc)
             return rc;

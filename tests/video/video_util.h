@@ -24,6 +24,7 @@ typedef struct xvt_probe {
 static inline bool xvt_probe_file(const char *path, xvt_probe *p)
 {
     memset(p, 0, sizeof *p);
+    av_log_set_level(AV_LOG_QUIET); /* a file that is not there is an answer, not news */
     AVFormatContext *fmt = NULL;
     if (avformat_open_input(&fmt, path, NULL, NULL) < 0)
         return false;
