@@ -22,6 +22,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "common/exit_status.h"
 #include "graph/graph.h"
 #include "graph/runtime_dir.h"
 
@@ -68,7 +69,9 @@ static void usage(FILE *out)
             "the pool within the reclaim limit (measured from the kill), no node dies other than\n"
             "by our kills (a verify node that sees a bad frame exits 1), no source stalls longer\n"
             "than the stall limit, and all buffers are free at the end. Consumers need a restart\n"
-            "policy (on-failure or always) with a limit above the number of kills.\n"
+            "policy (on-failure or always) with a limit above the number of kills. Exit status:\n"
+            "0 when every check held, 1 when one did not (or it was interrupted), 2 on bad\n"
+            "usage, 3 when the graph does not validate.\n"
             "\n"
             "  -d, --duration S        seconds to run (default 30)\n"
             "      --min S             shortest pause between kills (default 0.5)\n"
@@ -292,24 +295,28 @@ int xmemi_cmd_chaos(int argc, char **argv)
             ok = xmemi_cli_int("--seed", optarg, 0, 4294967295ll, &seed);
             c.seed = (unsigned)seed;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); return XMEMI_EXIT_OK;
+        default: usage(stderr); return XMEMI_EXIT_USAGE;
         }
         if (!ok)
-            return 2;
+            return XMEMI_EXIT_USAGE;
     }
     if (optind + 1 != argc || c.max_s < c.min_s) {
         fprintf(stderr, "xmem chaos: give one graph file, and --min <= --max (see --help)\n");
-        return 2;
+        return XMEMI_EXIT_USAGE;
     }
     c.graph = argv[optind];
     static xmemi_graph g;
     xmem_error_t err;
-    if (xmemi_graph_parse(c.graph, &g, &err) || xmemi_graph_check(&g, &err) ||
-        xmemi_runtime_dir_path(g.pool_name, c.rundir, sizeof c.rundir, &err)) {
+    xmem_err rc = xmemi_graph_parse(c.graph, &g, &err);
+    if (!rc)
+        rc = xmemi_graph_check(&g, &err);
+    if (!rc)
+        rc = xmemi_runtime_dir_path(g.pool_name, c.rundir, sizeof c.rundir, &err);
+    if (rc) {
         fprintf(stderr, "xmem chaos: %s\n", err.msg);
         xmemi_graph_free(&g);
-        return 2;
+        return xmemi_exit_for(rc);
     }
     char pool_name[XMEMI_GRAPH_NAME_MAX];
     snprintf(pool_name, sizeof pool_name, "%s", g.pool_name);
@@ -318,8 +325,10 @@ int xmemi_cmd_chaos(int argc, char **argv)
     snprintf(c.summary, sizeof c.summary, "/tmp/xmem-chaos-%d.json", (int)getpid());
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (sl <= 0)
-        return 2;
+    if (sl <= 0) {
+        fprintf(stderr, "xmem chaos: cannot read /proc/self/exe: %s\n", strerror(errno));
+        return XMEMI_EXIT_FAILED;
+    }
     self[sl] = '\0';
     char duration[32];
     snprintf(duration, sizeof duration, "%.3f", c.duration);
@@ -333,8 +342,10 @@ int xmemi_cmd_chaos(int argc, char **argv)
               c.graph, (char *)NULL);
         _exit(127);
     }
-    if (launcher < 0)
-        return 2;
+    if (launcher < 0) {
+        fprintf(stderr, "xmem chaos: cannot start `xmem run`: %s\n", strerror(errno));
+        return XMEMI_EXIT_FAILED;
+    }
     /* The pool exists once the launcher has started its nodes. */
     xmem_pool_t *pool = NULL;
     uint64_t start = xmem_node_clock_ns();
@@ -360,7 +371,7 @@ int xmemi_cmd_chaos(int argc, char **argv)
     while (waitpid(launcher, &status, 0) < 0 && errno == EINTR)
         if (interrupted)
             kill(launcher, SIGTERM);
-    int rc = report(&c);
+    int failed = report(&c);
     unlink(c.summary);
-    return interrupted ? 1 : rc;
+    return interrupted || failed ? XMEMI_EXIT_FAILED : XMEMI_EXIT_OK;
 }

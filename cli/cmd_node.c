@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "common/exit_status.h"
 #include "commands.h"
 #include "nodes/node_host.h"
 
@@ -23,10 +24,13 @@ static void usage(FILE *out)
         "subscribes its inputs, and calls the plugin until it finishes, fails, every input\n"
         "ended, or SIGINT/SIGTERM (the current buffer is finished, fini runs, every buffer\n"
         "held is given back, downstream nodes are told the stream ended).\n"
-        "Exit status: 0 done, 1 the node failed, 2 bad arguments or plugin refused.\n"
+        "Exit status: 0 done, 1 the node or its pool failed, 2 bad usage, 3 the plugin is\n"
+        "refused or lacks a port or parameter named (or a value does not fit it).\n"
         "\n"
-        "  -p, --plugin NAME|PATH      a built-in (`xmem plugins`), a .so file, or NAME.so /\n"
-        "                              libNAME.so in a directory of XMEM_PLUGIN_PATH\n"
+        "  -p, --plugin NAME|PATH      a built-in (`xmem plugins`), a .so file, a Python node\n"
+        "                              file (.py), or NAME.so / libNAME.so / NAME.py in a\n"
+        "                              directory of XMEM_PLUGIN_PATH, or the plugin there\n"
+        "                              that declares NAME\n"
         "  -n, --name NAME             the node's name in logs (default: the plugin's)\n"
         "      --pool POOL             the pool to use; it must exist (`xmem pool POOL`)\n"
         "  -P, --param NAME=VALUE      set a parameter (repeat); `xmem plugins NAME` lists them\n"
@@ -153,6 +157,10 @@ int xmemi_cmd_node(int argc, char **argv)
                 fprintf(stderr, "xmem node: --param: at most 256\n");
                 return XMEMI_EXIT_USAGE;
             }
+            if (!strchr(optarg, '=')) {
+                fprintf(stderr, "xmem node: --param '%s' is not of the form name=value\n", optarg);
+                return XMEMI_EXIT_USAGE;
+            }
             cfg.params[cfg.n_params++] = optarg;
             break;
         case 'i': ok = binding("--input", optarg, cfg.inputs, &cfg.n_inputs); break;
@@ -216,9 +224,13 @@ int xmemi_cmd_node(int argc, char **argv)
         fprintf(stderr, "xmem node: no plugin: give --plugin NAME|PATH (see xmem node --help)\n");
         return XMEMI_EXIT_USAGE;
     }
+    if (!cfg.pool) {
+        fprintf(stderr, "xmem node: no pool (--pool NAME); see xmem node --help\n");
+        return XMEMI_EXIT_USAGE;
+    }
     xmem_error_t err;
     xmem_err rc = xmemi_node_run(&cfg, &err);
     if (rc && err.msg[0])
         fprintf(stderr, "xmem node: %s\n", err.msg);
-    return xmemi_node_exit_status(rc);
+    return xmemi_exit_for(rc);
 }

@@ -9,6 +9,7 @@
 
 #include "nodes/builtin/builtins.h"
 #include "commands.h"
+#include "common/exit_status.h"
 #include "nodes/node_internal.h"
 #include "nodes/plugin_loader.h"
 
@@ -16,12 +17,13 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: xmem plugins [-v] [NAME|PATH|DIR ...]\n"
                  "\n"
-                 "Without arguments, lists the built-in nodes and every plugin (*.so) in the\n"
-                 "directories of XMEM_PLUGIN_PATH, one line each. With arguments, describes each\n"
-                 "plugin named (a built-in, a name in XMEM_PLUGIN_PATH, or a .so file; a\n"
-                 "directory lists its plugins): parameters with type, default, range and help,\n"
-                 "and ports. A plugin that would be refused is shown with the reason; the exit\n"
-                 "status is 1 if one that was named explicitly is.\n"
+                 "Without arguments, lists the built-in nodes and every plugin (*.so, and node\n"
+                 "files *.py) in the directories of XMEM_PLUGIN_PATH, one line each. With\n"
+                 "arguments, describes each plugin named (a built-in, a name in XMEM_PLUGIN_PATH,\n"
+                 "a .so or .py file; a directory lists its plugins): parameters with type,\n"
+                 "default, range and help, and ports. A plugin that would be refused is shown\n"
+                 "with the reason; the exit status is 3 if one that was named explicitly is (2\n"
+                 "on bad usage).\n"
                  "\n"
                  "  -v, --verbose   describe every plugin listed, not just name and origin\n"
                  "  -h, --help      this text\n");
@@ -77,7 +79,7 @@ static void scan_dir(const char *dir, bool verbose)
     closedir(d);
     int n = scandir(dir, &names, NULL, alphasort);
     for (int i = 0; i < n; i++) {
-        if (has_suffix(names[i]->d_name, ".so")) {
+        if (has_suffix(names[i]->d_name, ".so") || xmemi_plugin_is_python(names[i]->d_name)) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
             xmemi_plugin p;
@@ -109,10 +111,10 @@ int xmemi_cmd_plugins(int argc, char **argv)
             verbose = true;
         else if (c == 'h') {
             usage(stdout);
-            return 0;
+            return XMEMI_EXIT_OK;
         } else {
             usage(stderr);
-            return 2;
+            return XMEMI_EXIT_USAGE;
         }
     }
     if (optind == argc) {
@@ -133,9 +135,9 @@ int xmemi_cmd_plugins(int argc, char **argv)
              dir = strtok_r(NULL, ":", &save))
             scan_dir(dir, verbose);
         free(dirs);
-        return 0;
+        return XMEMI_EXIT_OK;
     }
-    int status = 0;
+    int status = XMEMI_EXIT_OK;
     for (int i = optind; i < argc; i++) {
         DIR *d = opendir(argv[i]);
         if (d) {
@@ -147,7 +149,7 @@ int xmemi_cmd_plugins(int argc, char **argv)
         xmem_error_t err;
         if (xmemi_plugin_load(argv[i], &p, &err) != XMEM_OK) {
             fprintf(stderr, "xmem plugins: %s\n", err.msg);
-            status = 1;
+            status = err.code == XMEM_ENOMEM ? XMEMI_EXIT_FAILED : XMEMI_EXIT_INVALID;
             continue;
         }
         describe(&p, true);

@@ -13,6 +13,8 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "common/exit_status.h"
+#include "common/plural.h"
 
 static volatile sig_atomic_t stop;
 
@@ -28,7 +30,8 @@ static void usage(FILE *out)
                  "Creates pool NAME (/dev/shm/NAME_*, mode 0600), replacing a stale one left by a\n"
                  "crashed run, and keeps it until SIGINT/SIGTERM, then removes it. Prints a line\n"
                  "every --interval seconds: buffers free and who holds the others. Nodes attach\n"
-                 "with `xmem node --pool NAME`.\n"
+                 "with `xmem node --pool NAME`. Exit status: 0 when it was stopped, 1 when the\n"
+                 "pool could not be made, 2 on bad usage, 3 when NAME cannot name a pool.\n"
                  "\n"
                  "  -c, --capacity N   buffer slots (default 64)\n"
                  "  -i, --interval S   seconds between status lines, 0 for none (default 1)\n"
@@ -55,17 +58,17 @@ int xmemi_cmd_pool(int argc, char **argv)
             ok = xmemi_cli_double("--interval", optarg, 0, 86400, &interval);
         else if (c == 'h') {
             usage(stdout);
-            return 0;
+            return XMEMI_EXIT_OK;
         } else {
             usage(stderr);
-            return 2;
+            return XMEMI_EXIT_USAGE;
         }
         if (!ok)
-            return 2;
+            return XMEMI_EXIT_USAGE;
     }
     if (optind + 1 != argc) {
         fprintf(stderr, "xmem pool: give one pool NAME (see xmem pool --help)\n");
-        return 2;
+        return XMEMI_EXIT_USAGE;
     }
     const char *name = argv[optind];
     struct sigaction sa = {.sa_handler = on_signal};
@@ -77,9 +80,10 @@ int xmemi_cmd_pool(int argc, char **argv)
     po.capacity = (uint32_t)capacity;
     xmem_pool_t *pool = NULL;
     xmem_error_t err;
-    if (xmem_pool_create_with(name, &po, &pool, &err)) {
+    xmem_err rc = xmem_pool_create_with(name, &po, &pool, &err);
+    if (rc) {
         fprintf(stderr, "xmem pool: %s\n", err.msg);
-        return 1;
+        return rc == XMEM_ENAME ? XMEMI_EXIT_INVALID : XMEMI_EXIT_FAILED;
     }
     fprintf(stderr, "xmem pool: '%s' ready, %u buffers; Ctrl-C removes it\n", name,
             xmem_pool_capacity(pool));
@@ -97,12 +101,12 @@ int xmemi_cmd_pool(int argc, char **argv)
         fprintf(stderr, "xmem pool: '%s': %u/%u free%s%s", name, xmem_pool_free_count(pool),
                 xmem_pool_capacity(pool), holders[0] ? "; held by " : "", holders);
         if (returned)
-            fprintf(stderr, "; %llu references of dead processes given back",
-                    (unsigned long long)returned);
+            fprintf(stderr, "; %llu reference%s of dead processes given back",
+                    (unsigned long long)returned, xmemi_s(returned));
         fputc('\n', stderr);
     }
     fprintf(stderr, "xmem pool: '%s': %u/%u free at exit; removed\n", name,
             xmem_pool_free_count(pool), xmem_pool_capacity(pool));
     xmem_pool_destroy(&pool);
-    return 0;
+    return XMEMI_EXIT_OK;
 }

@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <xmem/pool.h>
+
 #include "cli_util.h"
 #include "commands.h"
+#include "common/exit_status.h"
 #include "graph/graph.h"
 #include "graph/launcher.h"
 
@@ -21,9 +24,13 @@ static void usage(FILE *out)
         "once), and prints a table of every node once a second. Ctrl-C, SIGTERM or the end of\n"
         "--duration stops the sources first, lets the rest drain, stops everything, removes\n"
         "the pool and the runtime directory, and prints the summary. A second Ctrl-C stops\n"
-        "every node at once. Exit status: 0 when every node ended well and every buffer came\n"
-        "back, 1 when a node failed for good or a buffer was left held, 2 on bad usage or a\n"
-        "graph that does not validate.\n"
+        "every node at once. The pool's shared memory (metadata and preallocated buffers) is\n"
+        "counted first: above pool.shm_limit (a graph setting, default 3/4 of physical\n"
+        "memory) the graph does not validate; more than /dev/shm has free, nothing starts.\n"
+        "Exit status: 0 when every node ended well and every buffer came back, 1 when a node\n"
+        "failed for good, a buffer was left held or the run could not start (no room in\n"
+        "/dev/shm, the pool or runtime directory), 2 on bad usage, 3 when the graph does not\n"
+        "validate.\n"
         "\n"
         "  -d, --duration S     stop after S seconds (default: the graph's options.duration,\n"
         "                       else until stopped or every node ended)\n"
@@ -31,22 +38,29 @@ static void usage(FILE *out)
         "                       out, rate, latency p50/p99/max, drops, deaths) as JSON\n"
         "  -i, --interval S     seconds between live tables, 0 for none (default 1)\n"
         "  -l, --log-level L    nodes' log level: error, warn, info (default), debug\n"
+        "  -p, --pool NAME      the pool's name instead of the graph's pool.name (and so the\n"
+        "                       runtime directory's): two runs of one graph side by side\n"
         "  -h, --help           this text\n");
 }
 
 int xmemi_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"duration", required_argument, 0, 'd'}, {"summary", required_argument, 0, 's'},
-        {"interval", required_argument, 0, 'i'}, {"log-level", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"duration", required_argument, 0, 'd'},
+        {"summary", required_argument, 0, 's'},
+        {"interval", required_argument, 0, 'i'},
+        {"log-level", required_argument, 0, 'l'},
+        {"pool", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     xmemi_run_options ro;
     xmemi_run_options_init(&ro);
     xmem_error_t err;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:s:i:l:h", opts, NULL)) != -1) {
+    const char *pool = NULL;
+    while ((c = getopt_long(argc, argv, "d:s:i:l:p:h", opts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
         case 'd': ok = xmemi_cli_double("--duration", optarg, 0, 31536000, &ro.duration_s); break;
@@ -58,21 +72,32 @@ int xmemi_cmd_run(int argc, char **argv)
                 fprintf(stderr, "xmem run: --log-level %s\n", err.msg);
             ro.log_level = optarg;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'p':
+            ok = xmem_pool_check_name(optarg, &err) == XMEM_OK;
+            if (!ok)
+                fprintf(stderr, "xmem run: --pool: %s\n", err.msg);
+            pool = optarg;
+            break;
+        case 'h': usage(stdout); return XMEMI_EXIT_OK;
+        default: usage(stderr); return XMEMI_EXIT_USAGE;
         }
         if (!ok)
-            return 2;
+            return XMEMI_EXIT_USAGE;
     }
     if (optind + 1 != argc) {
         fprintf(stderr, "xmem run: give one graph file (see xmem run --help)\n");
-        return 2;
+        return XMEMI_EXIT_USAGE;
     }
     static xmemi_graph g;
-    if (xmemi_graph_parse(argv[optind], &g, &err) || xmemi_graph_check(&g, &err)) {
+    xmem_err rc = xmemi_graph_parse(argv[optind], &g, &err);
+    if (!rc && pool)
+        snprintf(g.pool_name, sizeof g.pool_name, "%s", pool);
+    if (!rc)
+        rc = xmemi_graph_check(&g, &err);
+    if (rc) {
         fprintf(stderr, "xmem run: %s\n", err.msg);
         xmemi_graph_free(&g);
-        return 2;
+        return xmemi_exit_for(rc);
     }
     int status = xmemi_launch(&g, &ro);
     xmemi_graph_free(&g);

@@ -1,10 +1,13 @@
 /* `xmem validate GRAPH`: everything `xmem run` checks before it starts anything, and nothing
  * else: the file parses, every plugin loads, every parameter, port and edge is right, no cycle,
- * the pool is large enough. */
+ * the pool is large enough and its memory fits. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "commands.h"
+#include "common/exit_status.h"
+#include "common/size_text.h"
 #include "graph/graph.h"
 
 static void usage(FILE *out)
@@ -13,9 +16,12 @@ static void usage(FILE *out)
                  "\n"
                  "Checks a graph without running it: YAML syntax, known keys and value types,\n"
                  "plugins (loaded and ABI-checked), parameters (names, types, ranges), inputs\n"
-                 "(existing nodes and ports), cycles, and that the pool holds every queue plus\n"
-                 "what is in flight. Errors name file:line:column. Exit status 0 when valid, 1\n"
-                 "when not, 2 on bad usage.\n"
+                 "(existing nodes and ports), cycles, that the pool holds every queue plus what\n"
+                 "is in flight, and that its shared memory (metadata and preallocated buffers)\n"
+                 "is within pool.shm_limit (default 3/4 of physical memory) and fits in what\n"
+                 "/dev/shm has free. Errors name file:line:column. Exit status: 0 when valid, 3\n"
+                 "when not (or the file cannot be read), 2 on bad usage, 1 when something else\n"
+                 "failed (no room in /dev/shm for the pool, no memory).\n"
                  "\n"
                  "  -h, --help   this text\n");
 }
@@ -28,33 +34,44 @@ int xmemi_cmd_validate(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);
-            return 0;
+            return XMEMI_EXIT_OK;
         }
         usage(stderr);
-        return 2;
+        return XMEMI_EXIT_USAGE;
     }
     if (optind + 1 != argc) {
         fprintf(stderr, "xmem validate: give one graph file (see xmem validate --help)\n");
-        return 2;
+        return XMEMI_EXIT_USAGE;
     }
     xmemi_graph g;
     xmem_error_t err;
-    if (xmemi_graph_parse(argv[optind], &g, &err) || xmemi_graph_check(&g, &err)) {
+    xmem_err rc = xmemi_graph_parse(argv[optind], &g, &err);
+    if (!rc)
+        rc = xmemi_graph_check(&g, &err);
+    if (rc) {
         fprintf(stderr, "xmem validate: %s\n", err.msg);
         xmemi_graph_free(&g);
-        return 1;
+        return xmemi_exit_for(rc);
     }
     char detail[1024];
     uint32_t need = xmemi_graph_buffers_needed(&g, detail, sizeof detail);
-    printf("%s: valid: %u nodes, pool '%s' with %u buffers (%u needed)\n", g.path, g.n_nodes,
-           g.pool_name, g.buffers, need);
+    xmem_pool_options po;
+    xmemi_graph_pool_options(&g, &po);
+    printf("%s: valid: %u nodes, pool '%s' with %u buffers (%u needed), %s of /dev/shm at start\n",
+           g.path, g.n_nodes, g.pool_name, g.buffers, need, xmemi_size(xmem_pool_shm_bytes(&po)).s);
+    int name_w = 0, plugin_w = 0; /* as wide as the longest, so the inputs line up */
+    for (uint32_t i = 0; i < g.n_nodes; i++) {
+        int nw = (int)strlen(g.nodes[i].name), pw = (int)strlen(g.nodes[i].loaded.desc.name);
+        name_w = nw > name_w ? nw : name_w;
+        plugin_w = pw > plugin_w ? pw : plugin_w;
+    }
     for (uint32_t i = 0; i < g.n_nodes; i++) {
         const xmemi_graph_node *n = &g.nodes[g.order[i]];
-        printf("  %-12s %-10s", n->name, n->loaded.desc.name);
+        printf("  %-*s %-*s", name_w, n->name, plugin_w, n->loaded.desc.name);
         for (uint32_t k = 0; k < n->n_inputs; k++)
             printf(" %s<-%s/%s", n->inputs[k].port, n->inputs[k].from_node, n->inputs[k].from_port);
         printf("\n");
     }
     xmemi_graph_free(&g);
-    return 0;
+    return XMEMI_EXIT_OK;
 }

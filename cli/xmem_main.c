@@ -5,6 +5,7 @@
 #include <xmem/version.h>
 
 #include "commands.h"
+#include "common/exit_status.h"
 
 static const struct {
     const char *name;
@@ -19,6 +20,24 @@ static const struct {
     {"pool", xmemi_cmd_pool, "create a pool and keep it until Ctrl-C, showing its use"},
 };
 
+#ifdef XMEM_SANITIZE
+/* LeakSanitizer's built-in suppressions for this program: what the embedded Python interpreter
+ * (nodes/python/host.c) keeps until exit is its own, never freed by design and partly linked
+ * where LeakSanitizer cannot follow (the GC's lists). The only suppression; docs/PYTHON.md. */
+__attribute__((visibility("default"))) const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libpython3\n";
+}
+
+/* ... and without the table of what was suppressed at every exit. */
+__attribute__((visibility("default"))) const char *__lsan_default_options(void);
+const char *__lsan_default_options(void)
+{
+    return "print_suppressions=0";
+}
+#endif
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: xmem COMMAND [options]   (xmem COMMAND --help for its options)\n"
@@ -30,10 +49,22 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n"
                  "Environment:\n"
-                 "  XMEM_PLUGIN_PATH  ':'-separated directories searched for plugins NAME.so or\n"
-                 "                    libNAME.so\n"
+                 "  XMEM_PLUGIN_PATH  ':'-separated directories searched for plugins: a plugin\n"
+                 "                    NAME is the file NAME.so, libNAME.so or NAME.py (a Python\n"
+                 "                    node file), or else the one plugin there that declares\n"
+                 "                    NAME (as `xmem plugins` lists)\n"
                  "  XMEM_RUNTIME_DIR  where `xmem run` makes each graph's private directory\n"
-                 "                    (default /tmp/xmem-UID)\n"
+                 "                    (default /tmp/xmem-UID; created 0700 when missing)\n"
+                 "\n"
+                 "Exit status, for every command:\n"
+                 "  0  done: the run ended well, the graph is valid, every check held\n"
+                 "  1  it ran and something failed: a node failed for good, a buffer stayed held,\n"
+                 "     a check did not hold, the pool or a socket failed (/dev/shm without\n"
+                 "     room for the pool), it was interrupted (chaos)\n"
+                 "  2  the command line is wrong: unknown command or option, an argument missing\n"
+                 "     or extra, a value not of its form or range\n"
+                 "  3  what it was given is wrong: a graph that does not validate or cannot be\n"
+                 "     read, a plugin that is refused, a port or parameter its node lacks\n"
                  "\n"
                  "  -h, --help        this text\n"
                  "  -V, --version     print the version\n");
@@ -43,20 +74,20 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return XMEMI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
-        return 0;
+        return XMEMI_EXIT_OK;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
         printf("xmem %s\n", XMEM_VERSION_STRING);
-        return 0;
+        return XMEMI_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "xmem: unknown command '%s' (see xmem --help)\n", cmd);
-    return 2;
+    return XMEMI_EXIT_USAGE;
 }

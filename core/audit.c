@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/abi.h"
+#include "common/plural.h"
 #include "common/proc.h"
 #include "pool_internal.h"
 #include "record.h"
@@ -103,7 +104,7 @@ xmem_err xmem_pool_audit(const xmem_pool_t *pool, xmem_pool_audit_report *out, s
             refs += n;
             if (n && (state != XMEMI_LIVE || !attached[p] || xmemi_ref_epoch(w) != epochs[p]))
                 note(text, sizeof text, &rep.stray_refs,
-                     "slot %u: %u references of process slot %u (%s)", i, n, p,
+                     "slot %u: %u reference%s of process slot %u (%s)", i, n, xmemi_s(n), p,
                      state != XMEMI_LIVE ? "the buffer is free" : "its attachment is gone");
         }
         if (state == XMEMI_LIVE) {

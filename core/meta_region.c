@@ -47,9 +47,15 @@ xmem_err xmemi_pool_name_check(const char *name, xmem_error_t *err)
     return XMEM_OK;
 }
 
-static size_t region_size(uint32_t capacity)
+size_t xmemi_meta_size(uint32_t capacity)
 {
     return sizeof(xmemi_meta_header) + (size_t)capacity * sizeof(xmemi_record);
+}
+
+uint64_t xmemi_page_size(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    return page > 0 ? (uint64_t)page : 4096;
 }
 
 static void bind_region(xmemi_meta_region *r)
@@ -63,7 +69,7 @@ xmem_err xmemi_meta_create(const char *pool, uint32_t capacity, xmemi_meta_regio
 {
     char name[XMEMI_SHM_NAME_MAX];
     xmemi_meta_shm_name(pool, name);
-    xmem_err rc = xmemi_shm_create(name, region_size(capacity), true, &out->shm, err);
+    xmem_err rc = xmemi_shm_create(name, xmemi_meta_size(capacity), true, &out->shm, err);
     if (rc)
         return rc;
     bind_region(out);
@@ -81,8 +87,7 @@ xmem_err xmemi_meta_create(const char *pool, uint32_t capacity, xmemi_meta_regio
     h->creator_start_time = xmemi_proc_start_time(h->creator_pid);
     if (getrandom(&h->pool_id, sizeof h->pool_id, 0) != sizeof h->pool_id || h->pool_id == 0)
         h->pool_id = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uintptr_t)out->shm.addr;
-    long page = sysconf(_SC_PAGESIZE);
-    h->page_size = page > 0 ? (uint64_t)page : 4096;
+    h->page_size = xmemi_page_size();
     /* Nobody else sees the region before its magic: the lists are built in place. Every slot
      * is free, unbacked, generation 0, and index 0 comes first. */
     for (uint32_t c = 0; c < XMEMI_NUM_LISTS; c++)
@@ -122,7 +127,7 @@ static xmem_err check_header(const char *pool, const xmemi_shm *shm, xmem_error_
                           sizeof(xmemi_meta_header), sizeof(xmemi_record), XMEM_POOL_MAX_PROCS,
                           XMEMI_NUM_CLASSES);
     if (h->capacity == 0 || h->capacity > XMEM_POOL_MAX_CAPACITY ||
-        shm->size < region_size(h->capacity))
+        shm->size < xmemi_meta_size(h->capacity))
         return xmemi_fail(err, XMEM_ELAYOUT, 0,
                           "pool '%s': meta region of %zu bytes cannot hold its capacity of %u "
                           "buffers",

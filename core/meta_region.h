@@ -264,6 +264,11 @@ typedef struct xmemi_meta_region {
 void xmemi_meta_shm_name(const char *pool, char *out);
 void xmemi_buffer_shm_name(const char *pool, uint32_t index, char *out);
 
+/* Bytes of the region for `capacity` records, and the page size that capacities are counted in
+ * (what a tmpfs allocates by). */
+size_t xmemi_meta_size(uint32_t capacity);
+uint64_t xmemi_page_size(void);
+
 /* Checks a pool name: XMEM_ENAME naming what is wrong. */
 xmem_err xmemi_pool_name_check(const char *name, xmem_error_t *err);
 

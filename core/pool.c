@@ -19,6 +19,7 @@
 #include "cuda_internal.h"
 #include "free_list.h"
 #include "pool_internal.h"
+#include "pool_room.h"
 #include "pool_slots.h"
 #include "proc_table.h"
 
@@ -196,6 +197,11 @@ xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts, 
     rc = attach(pool, err);
     if (rc)
         goto fail_region;
+    /* Any stale namesake is gone by now, so what is free is what the pool can have: refused
+     * here, a preallocation too large for /dev/shm does not first fill it buffer by buffer. */
+    rc = xmemi_pool_check_room(name, opts, pool->region.shm.size, err);
+    if (rc)
+        goto fail_region;
     rc = prefill_classes(pool, opts, err);
     if (rc)
         goto fail_region;
@@ -206,7 +212,30 @@ fail_region:
     unlink_pool(name, &pool->region);
 fail_handle:
     xmemi_handle_free(pool);
+    /* Out of room for one object (the region, a buffer), or short of it as seen above: said
+     * with the whole pool's figures once all of it is given back (pages stay while mapped). An
+     * XMEM_ENOMEM that room does not explain (an mmap) keeps its own message. */
+    if (rc == XMEM_ENOMEM)
+        xmemi_pool_check_room(name, opts, 0, err);
     return rc;
+}
+
+uint64_t xmem_pool_shm_bytes(const xmem_pool_options *opts)
+{
+    xmem_pool_options defaults;
+    if (!opts)
+        xmem_pool_options_init(&defaults);
+    return xmemi_pool_shm_bytes(opts ? opts : &defaults);
+}
+
+xmem_err xmem_pool_check_room(const char *name, const xmem_pool_options *opts, xmem_error_t *err)
+{
+    if (!name)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "xmem_pool_check_room: name is NULL");
+    xmem_pool_options defaults;
+    if (!opts)
+        xmem_pool_options_init(&defaults);
+    return xmemi_pool_check_room(name, opts ? opts : &defaults, 0, err);
 }
 
 xmem_err xmem_pool_create(const char *name, xmem_pool_t **out, xmem_error_t *err)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buffer.h"
+#include "common/plural.h"
 #include "pool_internal.h"
 #include "proc_table.h"
 #include "record.h"
@@ -246,9 +247,9 @@ xmem_err xmem_pool_revoke(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id
         xmemi_ref_take(&rec->owner_refs[xmemi_owner_slot(owner_id)], epoch, count, NULL) !=
             XMEMI_REF_OK)
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
-                          "pool '%s': owner id %u holds fewer than %u references to buffer %u "
+                          "pool '%s': owner id %u holds fewer than %u reference%s to buffer %u "
                           "(it went, or gave them back)",
-                          pool->name, owner_id, count, ref.index);
+                          pool->name, owner_id, count, xmemi_s(count), ref.index);
     return XMEM_OK;
 }
 
@@ -377,9 +378,9 @@ xmem_err xmem_pool_give(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner_id, 
     uint32_t mine = xmemi_ref_held(&rec->owner_refs[pool->me], pool->epoch);
     if (mine < count)
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
-                          "pool '%s': cannot give %u references to buffer %u: this process holds "
+                          "pool '%s': cannot give %u reference%s to buffer %u: this process holds "
                           "%u",
-                          pool->name, count, ref.index, mine);
+                          pool->name, count, xmemi_s(count), ref.index, mine);
     rc = recheck(pool, ref, rec, err);
     if (rc)
         return rc;
@@ -430,9 +431,9 @@ xmem_err xmem_pool_take_back(xmem_pool_t *pool, xmem_buf_ref ref, uint32_t owner
     if (xmemi_ref_take(&rec->owner_refs[slot], epoch, count, NULL) != XMEMI_REF_OK) {
         xmemi_ref_take(&rec->owner_refs[pool->me], pool->epoch, count, NULL); /* still ≥ 1 ours */
         return xmemi_fail(err, XMEM_ENOTOWNER, 0,
-                          "pool '%s': owner id %u holds fewer than %u references to buffer %u (it "
+                          "pool '%s': owner id %u holds fewer than %u reference%s to buffer %u (it "
                           "went, or gave them back)",
-                          pool->name, owner_id, count, ref.index);
+                          pool->name, owner_id, count, xmemi_s(count), ref.index);
     }
     return XMEM_OK;
 }

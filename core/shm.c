@@ -1,4 +1,5 @@
-/* POSIX shm objects for the pool: 0600, exclusive create, unlink by name. */
+/* POSIX shm objects for the pool: 0600, exclusive create with the memory reserved at once, unlink
+ * by name, and the room /dev/shm has left. */
 #define _GNU_SOURCE
 #include "shm.h"
 
@@ -6,9 +7,15 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/fail.h"
+#include "common/size_text.h"
+
+/* A tmpfs call that allocates gives up whole when a signal arrives (EINTR, its pages undone):
+ * steps this size finish between the signals of any sane timer, so the reservation progresses. */
+#define RESERVE_STEP ((size_t)64 << 20)
 
 static xmem_err map_fd(int fd, const char *name, size_t size, bool populate, xmemi_shm *out,
                        xmem_error_t *err)
@@ -21,6 +28,50 @@ static xmem_err map_fd(int fd, const char *name, size_t size, bool populate, xme
     out->addr = addr;
     out->size = size;
     return XMEM_OK;
+}
+
+bool xmemi_shm_space(uint64_t *free_bytes, uint64_t *size_bytes)
+{
+    struct statvfs st;
+    /* A tmpfs mounted without a size reports no blocks at all. */
+    if (statvfs(XMEMI_SHM_DIR, &st) != 0 || st.f_blocks == 0)
+        return false;
+    *free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
+    *size_bytes = (uint64_t)st.f_blocks * st.f_frsize;
+    return true;
+}
+
+/* Allocates every page of the object now (tmpfs really allocates on fallocate), so that a full
+ * /dev/shm is an error here and never a SIGBUS at some later first touch, in whichever process
+ * touches it. Returns an errno value (posix_fallocate sets no errno), 0 when done. */
+static int reserve(int fd, size_t size)
+{
+    for (size_t done = 0; done < size;) {
+        size_t len = size - done < RESERVE_STEP ? size - done : RESERVE_STEP;
+        int e = posix_fallocate(fd, (off_t)done, (off_t)len);
+        if (e == EINTR)
+            continue;
+        if (e)
+            return e;
+        done += len;
+    }
+    return 0;
+}
+
+static xmem_err reserve_failed(xmem_error_t *err, const char *name, size_t size, int e)
+{
+    if (e != ENOSPC && e != ENOMEM)
+        return xmemi_fail(err, XMEM_ESYS, e, "posix_fallocate of shm object '%s' (%zu bytes)", name,
+                          size);
+    uint64_t free_bytes, total;
+    if (!xmemi_shm_space(&free_bytes, &total))
+        return xmemi_fail(err, XMEM_ENOMEM, e,
+                          "no room in " XMEMI_SHM_DIR " for shm object '%s' (%s)", name,
+                          xmemi_size(size).s);
+    return xmemi_fail(err, XMEM_ENOMEM, e,
+                      "no room in " XMEMI_SHM_DIR
+                      " for shm object '%s': it needs %s, %s free of %s",
+                      name, xmemi_size(size).s, xmemi_size(free_bytes).s, xmemi_size(total).s);
 }
 
 xmem_err xmemi_shm_create(const char *name, size_t size, bool populate, xmemi_shm *out,
@@ -38,9 +89,15 @@ xmem_err xmemi_shm_create(const char *name, size_t size, bool populate, xmemi_sh
         rc = xmemi_fail(err, XMEM_ESYS, errno, "fchmod of shm object '%s'", name);
         goto fail_unlink;
     }
+    /* Its whole size at once, so an opener never sees part of it; the pages come next. */
     if (ftruncate(fd, (off_t)size) != 0) {
         rc = xmemi_fail(err, errno == ENOSPC ? XMEM_ENOMEM : XMEM_ESYS, errno,
                         "ftruncate of shm object '%s' to %zu bytes", name, size);
+        goto fail_unlink;
+    }
+    int e = reserve(fd, size);
+    if (e) {
+        rc = reserve_failed(err, name, size, e);
         goto fail_unlink;
     }
     rc = map_fd(fd, name, size, populate, out, err);

@@ -1,12 +1,17 @@
-/* Named POSIX shared memory objects: create (0600, exclusive), open, map, unlink. The pool's meta
- * region and each CPU buffer are one such object. */
+/* Named POSIX shared memory objects: create (0600, exclusive, its memory reserved), open, map,
+ * unlink, and the room left for them. The pool's meta region and each CPU buffer are one such
+ * object. */
 #ifndef XMEM_CORE_SHM_H
 #define XMEM_CORE_SHM_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <xmem/error.h>
+
+/* Where shm_open puts its objects (glibc on Linux): the tmpfs whose size bounds every pool. */
+#define XMEMI_SHM_DIR "/dev/shm"
 
 /* Longest shm object name we build, with the leading '/' and the NUL. */
 #define XMEMI_SHM_NAME_MAX 96
@@ -16,8 +21,10 @@ typedef struct xmemi_shm {
     size_t size; /* bytes mapped */
 } xmemi_shm;
 
-/* Creates `name` exclusively with mode 0600, sizes it and maps it read-write, pre-faulting every
- * page when `populate`. XMEM_EEXIST if it exists. On failure nothing is left behind. */
+/* Creates `name` exclusively with mode 0600, sizes it, allocates its memory and maps it
+ * read-write, pre-faulting every page when `populate`. XMEM_EEXIST if it exists; XMEM_ENOMEM when
+ * /dev/shm has no room for it, naming the bytes it needs and the bytes free. On failure nothing is
+ * left behind. */
 xmem_err xmemi_shm_create(const char *name, size_t size, bool populate, xmemi_shm *out,
                           xmem_error_t *err);
 
@@ -25,6 +32,10 @@ xmem_err xmemi_shm_create(const char *name, size_t size, bool populate, xmemi_sh
  * XMEM_ENOENT if it does not exist; XMEM_ELAYOUT if it is smaller than `size`. */
 xmem_err xmemi_shm_open(const char *name, size_t size, bool populate, xmemi_shm *out,
                         xmem_error_t *err);
+
+/* Bytes free in /dev/shm and its size. false when unknown: no /dev/shm, or a tmpfs without a
+ * size limit (its room is then the machine's memory). */
+bool xmemi_shm_space(uint64_t *free_bytes, uint64_t *size_bytes);
 
 /* Unmaps (the object stays). Accepts a closed one. */
 void xmemi_shm_close(xmemi_shm *shm);

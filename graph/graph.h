@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <xmem/error.h>
+#include <xmem/pool.h>
 #include <xmem/transport.h>
 
 #include "nodes/plugin_loader.h"
@@ -68,13 +69,14 @@ typedef struct xmemi_graph {
     uint32_t buffers;                     /* pool capacity; 0: derived from the graph */
     uint64_t prealloc_size;
     uint32_t prealloc_count;
+    uint64_t shm_limit; /* pool.shm_limit: bytes the pool may take at create; 0: the default */
     uint64_t cuda_size; /* pool.cuda: CUDA buffers the launcher allocates (creator only) */
     uint32_t cuda_count;
     int cuda_device;
     bool mps;               /* options.mps: run an MPS daemon for the graph's CUDA nodes */
     double duration_s;      /* options.duration: 0 runs until stopped */
     double drain_timeout_s; /* options.drain_timeout: default 5 */
-    xmemi_mark pool_at, buffers_at, cuda_at;
+    xmemi_mark pool_at, buffers_at, cuda_at, prealloc_at, shm_limit_at;
     xmemi_graph_node nodes[XMEMI_GRAPH_MAX_NODES];
     uint32_t n_nodes;
     uint32_t order[XMEMI_GRAPH_MAX_NODES]; /* filled by the check: upstream before downstream */
@@ -84,15 +86,35 @@ typedef struct xmemi_graph {
 xmem_err xmemi_graph_fail(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
                           ...) __attribute__((format(printf, 4, 5)));
 
+/* As xmemi_graph_fail with another code: for what is wrong with the machine rather than the file
+ * (no room for the pool), said where the file asks for it. */
+xmem_err xmemi_graph_fail_code(const xmemi_graph *g, xmem_error_t *err, xmem_err code,
+                               xmemi_mark at, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Reads and parses `path`. On failure the graph is empty and err (XMEM_ECONFIG) says
  * "path:line:column: what is wrong (what was expected)". Free with xmemi_graph_free. */
 xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err);
 
 /* Loads every node's plugin and checks the graph against them: plugins refused, unknown ports,
- * parameters (names, types, ranges), inputs naming unknown nodes or ports, cycles, and a pool
- * too small for every subscriber's queue plus what is in flight (the message says which edge
- * needs how many). Fills `from`, `order` and, when not given, `buffers`. */
+ * parameters (names, types, ranges), inputs naming unknown nodes or ports, cycles, a pool too
+ * small for every subscriber's queue plus what is in flight (the message says which edge needs
+ * how many), and a pool too large (xmemi_graph_check_room). Fills `from`, `order` and, when not
+ * given, `buffers`. */
 xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err);
+
+/* The options the launcher creates the graph's pool with (its buffers and preallocation). */
+void xmemi_graph_pool_options(const xmemi_graph *g, xmem_pool_options *out);
+
+/* The bytes of /dev/shm the pool takes at create against its limit (pool.shm_limit, default
+ * xmemi_graph_default_shm_limit) and against what /dev/shm has free now. XMEM_ECONFIG above the
+ * limit (the file asks too much), XMEM_ENOMEM without the room (the machine has too little), each
+ * at the pool setting that asks for the bytes and naming them. After the check fills `buffers`. */
+xmem_err xmemi_graph_check_room(const xmemi_graph *g, xmem_error_t *err);
+
+/* 3/4 of the machine's physical memory: a pool's pages stay allocated as long as it lives, and
+ * more than that leaves the nodes and everything else on the machine too little. */
+uint64_t xmemi_graph_default_shm_limit(void);
 
 /* Buffers the graph needs: per edge its queue (depth, twice that under drop_oldest) and per node
  * one per output being filled; `detail` (may be NULL) gets a line per edge. */

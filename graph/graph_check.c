@@ -1,7 +1,7 @@
 /* Checking a parsed graph against the plugins it names: each plugin loads and passes the ABI
  * check, every parameter is declared and parses for its type, every input names an existing
- * node's output, there is no cycle, and the pool can hold every queue plus what is in flight.
- * Errors point at the line and column of the value at fault. */
+ * node's output, there is no cycle, the pool can hold every queue plus what is in flight, and its
+ * memory fits (graph_room.c). Errors point at the line and column of the value at fault. */
 #define _GNU_SOURCE
 #include <libgen.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/fail.h"
+#include "common/plural.h"
 #include "graph.h"
 #include "nodes/node_internal.h"
 #include "runtime_dir.h"
@@ -264,12 +265,12 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
     else if (g->buffers < need)
         return xmemi_graph_fail(
             g, err, g->buffers_at,
-            "pool: %u buffers cannot hold every queue plus what is in flight: the "
+            "pool: %u buffer%s cannot hold every queue plus what is in flight: the "
             "graph needs %u (%s; plus one per output being filled, the CUDA "
             "buffers and 2 spare)",
-            g->buffers, need, detail);
+            g->buffers, xmemi_s(g->buffers), need, detail);
     if (g->prealloc_count > g->buffers)
         return xmemi_graph_fail(g, err, g->pool_at, "pool: preallocate count %u exceeds buffers %u",
                                 g->prealloc_count, g->buffers);
-    return XMEM_OK;
+    return xmemi_graph_check_room(g, err);
 }

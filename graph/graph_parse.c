@@ -40,16 +40,35 @@ static xmemi_mark mark_of(struct fy_node *n)
     return mark_of(fy_node_sequence_iterate(n, &it));
 }
 
-xmem_err xmemi_graph_fail(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
-                          ...)
+static xmem_err graph_failv(const xmemi_graph *g, xmem_error_t *err, xmem_err code, xmemi_mark at,
+                            const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static xmem_err graph_failv(const xmemi_graph *g, xmem_error_t *err, xmem_err code, xmemi_mark at,
+                            const char *fmt, va_list ap)
 {
     char prefix[XMEM_ERROR_MSG_MAX];
     snprintf(prefix, sizeof prefix, "%s:%d:%d: ", g->path, at.line, at.column);
+    return xmemi_failv(err, code, 0, prefix, NULL, fmt, ap);
+}
+
+xmem_err xmemi_graph_fail(const xmemi_graph *g, xmem_error_t *err, xmemi_mark at, const char *fmt,
+                          ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    xmemi_failv(err, XMEM_ECONFIG, 0, prefix, NULL, fmt, ap);
+    graph_failv(g, err, XMEM_ECONFIG, at, fmt, ap);
     va_end(ap);
     return XMEM_ECONFIG;
+}
+
+xmem_err xmemi_graph_fail_code(const xmemi_graph *g, xmem_error_t *err, xmem_err code,
+                               xmemi_mark at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    graph_failv(g, err, code, at, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 /* fail_mark(p, at, fmt, ...): at the position `at` of the file p reads. */
@@ -381,7 +400,7 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
     xmem_err rc = expect_mapping(p, v, key_at, "pool");
     if (rc)
         return rc;
-    static const char *const keys[] = {"name", "buffers", "preallocate", "cuda", NULL};
+    static const char *const keys[] = {"name", "buffers", "preallocate", "cuda", "shm_limit", NULL};
     static const char *const pre_keys[] = {"size", "count", NULL};
     static const char *const cuda_keys[] = {"size", "count", "device", NULL};
     void *it = NULL;
@@ -404,6 +423,12 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
             if ((rc = number(p, val, "buffers", 1, 1 << 20, true, &d)))
                 return rc;
             g->buffers = (uint32_t)d;
+        } else if (strcmp(key, "shm_limit") == 0) {
+            g->shm_limit_at = mark_of(val);
+            /* 2^62: beyond any machine, and still exact enough as a double to mean what it says */
+            if ((rc = number(p, val, "shm_limit", 1, 0x1p62, true, &d)))
+                return rc;
+            g->shm_limit = (uint64_t)d;
         } else if (strcmp(key, "cuda") == 0) {
             g->cuda_at = mark_of(fy_node_pair_key(pair));
             if ((rc = expect_mapping(p, val, g->cuda_at, "cuda")))
@@ -429,7 +454,8 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
             if (!g->cuda_size || !g->cuda_count)
                 return fail_at(p, val, "cuda: give size (bytes) and count (device: default 0)");
         } else {
-            if ((rc = expect_mapping(p, val, mark_of(fy_node_pair_key(pair)), "preallocate")))
+            g->prealloc_at = mark_of(fy_node_pair_key(pair));
+            if ((rc = expect_mapping(p, val, g->prealloc_at, "preallocate")))
                 return rc;
             void *jt = NULL;
             struct fy_node_pair *q;

@@ -26,7 +26,9 @@
 #include <xmem/node.h>
 #include <xmem/pool.h>
 
+#include "common/exit_status.h"
 #include "common/fail.h"
+#include "common/plural.h"
 #include "mps.h"
 #include "nodes/node_stats.h"
 #include "run_report.h"
@@ -256,9 +258,9 @@ static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
         snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
     if (!clean || returned)
         fprintf(stderr,
-                "xmem run: node '%s' (pid %d) %s; %llu references it held given back in "
+                "xmem run: node '%s' (pid %d) %s; %llu reference%s it held given back in "
                 "%.2f ms\n",
-                name, (int)r->pid, how, (unsigned long long)returned,
+                name, (int)r->pid, how, (unsigned long long)returned, xmemi_s(returned),
                 (double)(reclaimed_ns - noticed_ns) / 1e6);
     r->pid = 0;
     if (should_restart(l, i, clean)) {
@@ -469,13 +471,7 @@ static xmem_err start(launcher *l, sigset_t *old_mask, xmem_error_t *err)
                 "true\n",
                 cuda_nodes);
     xmem_pool_options po;
-    xmem_pool_options_init(&po);
-    po.capacity = l->g->buffers;
-    if (l->g->prealloc_count) {
-        po.n_classes = 1;
-        po.classes[0].size = l->g->prealloc_size;
-        po.classes[0].count = l->g->prealloc_count;
-    }
+    xmemi_graph_pool_options(l->g, &po);
     if ((rc = xmem_pool_create_with(l->g->pool_name, &po, &l->pool, err)))
         return rc;
     if (l->g->cuda_count &&
@@ -506,7 +502,7 @@ int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
     sigset_t old_mask;
     sigemptyset(&old_mask);
     xmem_error_t err;
-    int status = 2;
+    int status = XMEMI_EXIT_FAILED;
     if (start(&l, &old_mask, &err)) {
         fprintf(stderr, "xmem run: %s\n", err.msg);
         goto out;
@@ -537,20 +533,21 @@ int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
         .elapsed_s = (double)(xmem_node_clock_ns() - l.start_ns) / 1e9,
     };
     uint32_t free_at_end = xmem_pool_free_count(l.pool);
-    status = 0;
+    status = XMEMI_EXIT_OK;
     for (uint32_t i = 0; i < g->n_nodes; i++)
         if (l.runs[i].state == XMEMI_NODE_FAILED || l.runs[i].state == XMEMI_NODE_NOT_STARTED)
-            status = 1;
+            status = XMEMI_EXIT_FAILED;
     if (free_at_end != xmem_pool_capacity(l.pool)) {
         char holders[512];
         xmem_pool_describe_holders(l.pool, holders, sizeof holders);
-        fprintf(stderr, "xmem run: %u buffers still held at the end: %s\n",
-                xmem_pool_capacity(l.pool) - free_at_end, holders);
-        status = 1;
+        uint32_t held = xmem_pool_capacity(l.pool) - free_at_end;
+        fprintf(stderr, "xmem run: %u buffer%s still held at the end: %s\n", held, xmemi_s(held),
+                holders);
+        status = XMEMI_EXIT_FAILED;
     }
     xmemi_report_final(stdout, &view);
     if (o->summary_path && !xmemi_report_summary(o->summary_path, &view, status, free_at_end))
-        status = status ? status : 1;
+        status = XMEMI_EXIT_FAILED;
 out:
     if (l.sfd >= 0)
         close(l.sfd);

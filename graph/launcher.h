@@ -56,9 +56,9 @@ typedef struct xmemi_node_run {
     uint64_t orphan_deadline_ns;
 } xmemi_node_run;
 
-/* Runs the graph to its end; returns the exit status of `xmem run` (0: every node ended well and
- * every buffer came back; 1: a node failed for good, or a buffer was left held; 2: could not
- * start). */
+/* Runs the graph to its end; returns the exit status of `xmem run` (common/exit_status.h):
+ * XMEMI_EXIT_OK when every node ended well and every buffer came back, XMEMI_EXIT_FAILED when a
+ * node failed for good, a buffer was left held, or the run could not start. */
 int xmemi_launch(xmemi_graph *g, const xmemi_run_options *opts);
 
 #endif

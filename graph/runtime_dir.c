@@ -15,19 +15,57 @@
 
 #include "common/fail.h"
 
-/* The base must be ours and closed to others: ipc sockets there accept whoever can reach them. */
+/* Creates PATH's missing parents, each 0700 (the umask cannot widen that); an existing one is
+ * left as it is. */
+static xmem_err make_parents(const char *path, xmem_error_t *err)
+{
+    char walk[256];
+    snprintf(walk, sizeof walk, "%s", path);
+    for (char *slash = strchr(walk + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(walk, 0700) != 0 && errno != EEXIST)
+            return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s: cannot create %s", path,
+                              walk);
+        *slash = '/';
+    }
+    return XMEM_OK;
+}
+
+/* The directory must be ours and closed to others: ipc sockets there accept whoever can reach
+ * them. Made 0700 when missing; one that exists is never changed, only explained. */
 static xmem_err ensure_private_dir(const char *path, xmem_error_t *err)
 {
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s", path);
+    xmem_err rc = make_parents(path, err);
+    if (rc)
+        return rc;
+    if (mkdir(path, 0700) == 0) {
+        if (chmod(path, 0700) != 0) /* a umask that took the owner's bits */
+            return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s", path);
+    } else if (errno != EEXIST)
+        return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s: cannot create it", path);
     struct stat st;
     if (lstat(path, &st) != 0)
         return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s", path);
-    if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
+    if (S_ISLNK(st.st_mode))
         return xmemi_fail(err, XMEM_ESYS, 0,
-                          "runtime directory %s is not a directory of this user with mode 0700; "
-                          "remove it or set XMEM_RUNTIME_DIR",
+                          "runtime directory %s is a symbolic link (it could lead anywhere): set "
+                          "XMEM_RUNTIME_DIR to a real directory",
                           path);
+    if (!S_ISDIR(st.st_mode))
+        return xmemi_fail(err, XMEM_ESYS, 0,
+                          "runtime directory %s exists and is not a directory: remove it, or set "
+                          "XMEM_RUNTIME_DIR to another path",
+                          path);
+    if (st.st_uid != getuid())
+        return xmemi_fail(err, XMEM_ESYS, 0,
+                          "runtime directory %s belongs to uid %u, not to this user (uid %u): set "
+                          "XMEM_RUNTIME_DIR to a directory of your own",
+                          path, (unsigned)st.st_uid, (unsigned)getuid());
+    if ((st.st_mode & 0777) != 0700)
+        return xmemi_fail(err, XMEM_ESYS, 0,
+                          "runtime directory %s has mode %04o; it must be 0700 (others could "
+                          "reach its sockets): run `chmod 700 %s`",
+                          path, (unsigned)(st.st_mode & 0777), path);
     return XMEM_OK;
 }
 
@@ -116,6 +154,7 @@ xmem_err xmemi_runtime_dir_claim(const char *pool, xmemi_runtime_dir *out, bool 
         char pid[32] = "?";
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 1] = '\0';
+        pid[strcspn(pid, "\n")] = '\0'; /* written as a line */
         close(fd);
         return xmemi_fail(err, XMEM_EEXIST, 0,
                           "a graph with pool '%s' is already running (launcher pid %s, %s): stop "

@@ -15,6 +15,7 @@
 #include <xmem/pool_admin.h>
 
 #include "common/fail.h"
+#include "common/plural.h"
 #include "node_internal.h"
 #include "node_stats.h"
 #include "plugin_loader.h"
@@ -227,15 +228,19 @@ static xmem_err await_subscribers(host *h, xmem_error_t *err)
     return XMEM_OK;
 }
 
-/* Reports a callback's failure once; the node then stops. */
+/* Keeps a callback's failure as the node's reason (the first wins, named with its callback); the
+ * node then stops and says it once, in its last line. */
 static void callback_failed(host *h, const char *what, xmem_err rc, const xmem_error_t *err)
 {
-    const char *msg = err->code != XMEM_OK && err->msg[0] ? err->msg
-                      : h->node.fail_msg[0]               ? h->node.fail_msg
-                                                          : xmem_strerror(rc);
-    xmem_node_log(&h->node, XMEM_LOG_ERROR, "%s failed: %s", what, msg);
-    if (!h->node.fail_msg[0])
-        snprintf(h->node.fail_msg, sizeof h->node.fail_msg, "%s", msg);
+    char msg[sizeof h->node.fail_msg];
+    snprintf(msg, sizeof msg, "%s",
+             err->code != XMEM_OK && err->msg[0] ? err->msg
+             : h->node.fail_msg[0]               ? h->node.fail_msg
+                                                 : xmem_strerror(rc));
+    /* A reason the callback gave through xmem_node_fail is this one: name the callback too. */
+    if (!h->node.fail_msg[0] || strcmp(h->node.fail_msg, msg) == 0)
+        snprintf(h->node.fail_msg, sizeof h->node.fail_msg, "%s failed: %.*s", what,
+                 (int)(sizeof msg - 32), msg);
     h->node.failed = true;
 }
 
@@ -484,13 +489,17 @@ xmem_err xmemi_node_run(const xmemi_node_config *cfg, xmem_error_t *err)
         h.stats = &h.stats_map.file->nodes[cfg->stats_slot];
         node->stats = h.stats;
     }
-    if ((rc = wire_outputs(&h, err)) || (rc = wire_inputs(&h, err)) ||
-        (rc = await_subscribers(&h, err)))
+    /* Ready from downstream up: this node subscribes to its inputs only once its own
+     * subscribers are there, so no upstream sends to it while it still waits for them (under
+     * drop_oldest those frames would be lost). */
+    if ((rc = wire_outputs(&h, err)) || (rc = await_subscribers(&h, err)) ||
+        (rc = wire_inputs(&h, err)))
         goto out;
     if (h.plugin.desc.init) {
         xmem_error_t why = {0};
         if ((rc = h.plugin.desc.init(node, &h.state, &why))) {
-            callback_failed(&h, "init", rc, &why); /* logged as the node's failure */
+            callback_failed(&h, "init", rc, &why);
+            xmem_node_log(node, XMEM_LOG_ERROR, "%s", node->fail_msg); /* its last line */
             rc = XMEM_EPLUGIN;
             goto out;
         }
@@ -516,8 +525,8 @@ xmem_err xmemi_node_run(const xmemi_node_config *cfg, xmem_error_t *err)
     for (uint32_t i = 0; i < node->n_outputs; i++)
         out += node->outputs[i].published;
     xmem_node_log(node, node->failed ? XMEM_LOG_ERROR : XMEM_LOG_INFO,
-                  "%s: %llu buffers in, %llu out%s%s", h.why_stopped, (unsigned long long)in,
-                  (unsigned long long)out, node->failed ? ": " : "",
+                  "%s: %llu buffer%s in, %llu out%s%s", h.why_stopped, (unsigned long long)in,
+                  xmemi_s(in), (unsigned long long)out, node->failed ? ": " : "",
                   node->failed ? node->fail_msg : "");
     rc = node->failed ? XMEM_EPLUGIN : XMEM_OK;
 out:
@@ -527,11 +536,4 @@ out:
     free(h.plugin.path);
     h.plugin.path = NULL;
     return rc;
-}
-
-int xmemi_node_exit_status(xmem_err rc)
-{
-    return rc == XMEM_OK        ? XMEMI_EXIT_OK
-           : rc == XMEM_ECONFIG ? XMEMI_EXIT_USAGE
-                                : XMEMI_EXIT_FAILED;
 }

@@ -51,20 +51,10 @@ typedef struct xmemi_node_config {
 
 void xmemi_node_config_init(xmemi_node_config *cfg);
 
-/* Exit statuses of `xmem node`. */
-enum {
-    XMEMI_EXIT_OK = 0,     /* finished, stopped by a signal, or every input ended */
-    XMEMI_EXIT_FAILED = 1, /* the plugin failed, or the pool or a socket did */
-    XMEMI_EXIT_USAGE = 2,  /* bad command line, parameter, or plugin refused */
-};
-
 /* Runs the node to its end: XMEM_OK when it finished, was stopped or every input ended;
  * XMEM_ECONFIG for a mistake in the configuration (plugin refused, unknown port or parameter, no
  * pool); another code when the pool, a socket or the plugin failed. The node logs its own
  * failures (tagged with its name); a failure it did not log is in *err. */
 xmem_err xmemi_node_run(const xmemi_node_config *cfg, xmem_error_t *err);
-
-/* The exit status of `xmem node` for what xmemi_node_run returned. */
-int xmemi_node_exit_status(xmem_err rc);
 
 #endif

@@ -24,8 +24,14 @@ xmem_err xmemi_stats_create(const char *path, uint32_t count, xmemi_stats_map *o
     if (fd < 0)
         return xmemi_fail(err, XMEM_ESYS, errno, "stats file %s", path);
     size_t len = file_len(count);
-    if (ftruncate(fd, (off_t)len) != 0) {
-        xmem_err rc = xmemi_fail(err, XMEM_ESYS, errno, "stats file %s: ftruncate", path);
+    /* Allocated now: on a full tmpfs (/tmp often is one) the writes through the mapping, the
+     * launcher's and every node's, would otherwise die of SIGBUS. */
+    int e;
+    while ((e = posix_fallocate(fd, 0, (off_t)len)) == EINTR) {
+    }
+    if (e) {
+        xmem_err rc =
+            xmemi_fail(err, XMEM_ESYS, e, "stats file %s: cannot allocate %zu bytes", path, len);
         close(fd);
         return rc;
     }

@@ -23,13 +23,26 @@ static bool ranged(const xmem_node_param *def)
     return (def->type == XMEM_PARAM_INT || def->type == XMEM_PARAM_FLOAT) && def->min < def->max;
 }
 
+/* An int's bound in full (%g would print 17179869184 as 1.71799e+10); doubles hold every int up
+ * to 2^53 exactly, and a bound beyond that is no real limit, so %g serves it. */
+static void print_bound(const xmem_node_param *def, double v, char *buf, size_t len)
+{
+    if (def->type == XMEM_PARAM_INT && fabs(v) <= 9007199254740992.0)
+        snprintf(buf, len, "%lld", (long long)v);
+    else
+        snprintf(buf, len, "%g", v);
+}
+
 void xmemi_param_describe(const xmem_node_param *def, char *buf, size_t len)
 {
     int n = snprintf(buf, len, "%s", xmemi_param_type_name(def->type));
     if (n < 0 || (size_t)n >= len)
         return;
     if (ranged(def)) {
-        snprintf(buf + n, len - (size_t)n, " in [%g, %g]", def->min, def->max);
+        char lo[32], hi[32];
+        print_bound(def, def->min, lo, sizeof lo);
+        print_bound(def, def->max, hi, sizeof hi);
+        snprintf(buf + n, len - (size_t)n, " in [%s, %s]", lo, hi);
     } else if (def->type == XMEM_PARAM_ENUM && def->choices) {
         for (const char *const *c = def->choices; *c && (size_t)n < len; c++) {
             int k = snprintf(buf + n, len - (size_t)n, "%s%s", c == def->choices ? ": " : "|", *c);

@@ -1,9 +1,12 @@
 /* Loading and checking node plugins (see plugin_loader.h). The ABI check reads only the fields
  * every version has before trusting the rest, and the symbol's size from the ELF symbol table, so
- * a wrong or truncated descriptor is refused instead of read past its end. */
+ * a wrong or truncated descriptor is refused instead of read past its end. A Python node file
+ * goes through the Python host module, found beside libxmem, whose descriptor gets the same
+ * check. */
 #define _GNU_SOURCE
 #include "plugin_loader.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <stdarg.h>
@@ -11,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nodes/builtin/builtins.h"
+#include "nodes/python/python_host.h"
 #include "common/fail.h"
 #include "node_internal.h"
 
@@ -157,9 +162,88 @@ xmem_err xmemi_plugin_check(const xmem_node_plugin *p, size_t symbol_size, const
     return XMEM_OK;
 }
 
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+bool xmemi_plugin_is_python(const char *path)
+{
+    return has_suffix(path, ".py");
+}
+
+#ifdef XMEM_HAVE_PYTHON
+/* The Python host: beside libxmem in the build tree, or in the installed package. */
+static xmem_err find_python_host(char *buf, size_t len, xmem_error_t *err)
+{
+    Dl_info info;
+    if (!dladdr((void *)xmem_pool_open, &info) || !info.dli_fname)
+        return xmemi_fail(err, XMEM_EPLUGIN, 0, "cannot tell where libxmem is");
+    char *slash = strrchr(info.dli_fname, '/');
+    int dir_len = slash ? (int)(slash - info.dli_fname) : 1;
+    const char *dir = slash ? info.dli_fname : ".";
+    static const char *const from_lib[] = {XMEM_PYTHON_HOST_FROM_LIB_BUILD,
+                                           XMEM_PYTHON_HOST_FROM_LIB};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(buf, len, "%.*s/%s", dir_len, dir, from_lib[i]);
+        if (access(buf, F_OK) == 0)
+            return XMEM_OK;
+    }
+    return xmemi_fail(err, XMEM_EPLUGIN, 0, "no Python host (%s) beside %.*s: install xmem again",
+                      XMEMI_PYTHON_HOST_FILE, dir_len, dir);
+}
+
+static xmem_err open_python(const char *path, xmemi_plugin *out, xmem_error_t *err)
+{
+    char host[4096];
+    xmem_error_t why = {0};
+    xmemi_foreign_plugin loaded = {0};
+    xmemi_python_host_load_fn load = NULL;
+    /* NODELETE: the interpreter it starts outlives any one node file. */
+    void *h = find_python_host(host, sizeof host, &why) == XMEM_OK
+                  ? dlopen(host, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
+                  : NULL;
+    if (h)
+        *(void **)&load = dlsym(h, XMEMI_PYTHON_HOST_SYMBOL);
+    else if (!why.msg[0]) {
+        const char *e = dlerror();
+        xmemi_fail(&why, XMEM_EPLUGIN, 0, "cannot load the Python host: %s",
+                   e ? e : "unknown dlopen error");
+    }
+    if (h && !load)
+        xmemi_fail(&why, XMEM_EPLUGIN, 0, "%s has no %s", host, XMEMI_PYTHON_HOST_SYMBOL);
+    if (!load || load(path, &loaded, &why))
+        return xmemi_fail(err, XMEM_EPLUGIN, 0, "plugin %s refused: %s", path, why.msg);
+    xmem_err rc = xmemi_plugin_check(loaded.desc, 0, path, &out->desc, err);
+    if (rc == XMEM_OK && !(out->path = strdup(path)))
+        rc = xmemi_fail(err, XMEM_ENOMEM, 0, "plugin %s: no memory", path);
+    if (rc) {
+        loaded.unload(loaded.ctx);
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    out->handle = h;
+    out->unload = loaded.unload;
+    out->unload_ctx = loaded.ctx;
+    return XMEM_OK;
+}
+#else
+static xmem_err open_python(const char *path, xmemi_plugin *out, xmem_error_t *err)
+{
+    (void)out;
+    return xmemi_fail(err, XMEM_EPLUGIN, 0,
+                      "plugin %s refused: this xmem was built without Python nodes (it needs "
+                      "python3-dev and numpy at build time; see docs/PYTHON.md)",
+                      path);
+}
+#endif
+
 xmem_err xmemi_plugin_open_file(const char *path, xmemi_plugin *out, xmem_error_t *err)
 {
     memset(out, 0, sizeof *out);
+    if (xmemi_plugin_is_python(path))
+        return open_python(path, out, err);
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -197,8 +281,7 @@ xmem_err xmemi_plugin_open_file(const char *path, xmemi_plugin *out, xmem_error_
 
 bool xmemi_plugin_spec_is_path(const char *spec)
 {
-    size_t n = strlen(spec);
-    return strchr(spec, '/') || (n > 3 && strcmp(spec + n - 3, ".so") == 0);
+    return strchr(spec, '/') || has_suffix(spec, ".so") || xmemi_plugin_is_python(spec);
 }
 
 static void builtin_names(char *buf, size_t len)
@@ -213,6 +296,85 @@ static void builtin_names(char *buf, size_t len)
             return;
         used += (size_t)k;
     }
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Adds one directory's plugins that declare `name` (what `xmem plugins` lists) to *out; a second
+ * file declaring it is an error naming both. Files that cannot be loaded are not candidates. */
+static xmem_err search_declared(const char *dir, const char *name, xmemi_plugin *out, bool *found,
+                                xmem_error_t *err)
+{
+    struct dirent **entries;
+    int n = scandir(dir, &entries, NULL, alphasort);
+    xmem_err rc = XMEM_OK;
+    for (int i = 0; i < n; i++) {
+        const char *file = entries[i]->d_name;
+        size_t len = strlen(file);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        xmemi_plugin p;
+        if (!rc && len > 3 && strcmp(file + len - 3, ".so") == 0 &&
+            xmemi_plugin_open_file(path, &p, NULL) == XMEM_OK) {
+            if (strcmp(p.desc.name, name) != 0 || (*found && same_file(out->path, path))) {
+                xmemi_plugin_close(&p);
+            } else if (*found) {
+                rc = xmemi_fail(err, XMEM_EPLUGIN, 0,
+                                "plugin '%s' is ambiguous: %s and %s both declare that name (in "
+                                "XMEM_PLUGIN_PATH): remove one, or name the file by its path",
+                                name, out->path, path);
+                xmemi_plugin_close(&p);
+                xmemi_plugin_close(out);
+                *found = false;
+            } else {
+                *out = p;
+                *found = true;
+            }
+        }
+        free(entries[i]);
+    }
+    if (n > 0)
+        free(entries);
+    return rc;
+}
+
+/* NAME in XMEM_PLUGIN_PATH: the first directory with a file NAME.so, libNAME.so or NAME.py has
+ * it, as a shell's PATH would; failing that, the one .so plugin in any of them that declares the
+ * name (a .py file is not opened for that: it would start Python). */
+static xmem_err find_in_path(const char *name, const char *search, xmemi_plugin *out, bool *found,
+                             xmem_error_t *err)
+{
+    char *dirs = strdup(search);
+    char *again = strdup(search);
+    xmem_err rc = XMEM_OK;
+    if (!dirs || !again) {
+        rc = xmemi_fail(err, XMEM_ENOMEM, 0, "plugin %s: no memory", name);
+        goto out;
+    }
+    char *save = NULL;
+    for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        static const char *const forms[][2] = {{"", ".so"}, {"lib", ".so"}, {"", ".py"}};
+        for (size_t f = 0; f < 3; f++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s%s%s", dir, forms[f][0], name, forms[f][1]);
+            if (access(path, F_OK) != 0)
+                continue;
+            *found = true; /* a file asked for by its name: its refusal is the answer */
+            rc = xmemi_plugin_open_file(path, out, err);
+            goto out;
+        }
+    }
+    for (char *dir = strtok_r(again, ":", &save); dir && !rc; dir = strtok_r(NULL, ":", &save))
+        rc = search_declared(dir, name, out, found, err);
+out:
+    free(dirs);
+    free(again);
+    return rc;
 }
 
 xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *err)
@@ -233,34 +395,22 @@ xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *er
         return xmemi_plugin_check(b, sizeof *b, origin, &out->desc, err);
     }
     const char *search = getenv("XMEM_PLUGIN_PATH");
-    if (search && *search) {
-        char *dirs = strdup(search);
-        if (!dirs)
-            return xmemi_fail(err, XMEM_ENOMEM, 0, "plugin %s: no memory", spec);
-        char *save = NULL;
-        for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-            static const char *const prefixes[] = {"", "lib"};
-            for (size_t f = 0; f < 2; f++) {
-                char path[4096];
-                snprintf(path, sizeof path, "%s/%s%s.so", dir, prefixes[f], spec);
-                if (access(path, F_OK) != 0)
-                    continue;
-                free(dirs);
-                return xmemi_plugin_open_file(path, out, err);
-            }
-        }
-        free(dirs);
-    }
+    bool found = false;
+    xmem_err rc = search && *search ? find_in_path(spec, search, out, &found, err) : XMEM_OK;
+    if (rc || found)
+        return rc;
     char names[256];
     builtin_names(names, sizeof names);
     return xmemi_fail(err, XMEM_EPLUGIN, 0,
-                      "plugin '%s' not found: not a built-in (%s), and no %s.so or lib%s.so in "
-                      "XMEM_PLUGIN_PATH (%s)",
-                      spec, names, spec, spec, search && *search ? search : "not set");
+                      "plugin '%s' not found: not a built-in (%s), and XMEM_PLUGIN_PATH (%s) "
+                      "has no %s.so, lib%s.so, %s.py or plugin that declares the name",
+                      spec, names, search && *search ? search : "not set", spec, spec, spec);
 }
 
 void xmemi_plugin_close(xmemi_plugin *p)
 {
+    if (p->unload)
+        p->unload(p->unload_ctx);
     if (p->handle)
         dlclose(p->handle);
     free(p->path);

@@ -12,6 +12,7 @@ static const char *const reject_names[XMEM_REJECT_COUNT_] = {
     [XMEM_REJECT_FLAGS] = "flags",     [XMEM_REJECT_POOL] = "pool",
     [XMEM_REJECT_INDEX] = "index",     [XMEM_REJECT_GENERATION] = "generation",
     [XMEM_REJECT_ADDRESS] = "address", [XMEM_REJECT_NOT_OWNED] = "not-owned",
+    [XMEM_REJECT_HELD] = "held",
 };
 
 const char *xmem_reject_name(xmem_reject reason)

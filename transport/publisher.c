@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -147,8 +148,30 @@ static bool send_announce(xmem_pub_t *pub, const sub_entry *s, uint16_t kind, in
     }
 }
 
+/* The process at the other end of the connection a message came on, as the kernel knows it (ipc:
+ * SO_PEERCRED of the socket libzmq read it from): PEER_UNKNOWN over tcp, PEER_GONE when that
+ * connection closed before the message was read (its socket may then be closed, or another's). */
+enum { PEER_UNKNOWN = 0, PEER_GONE = -1 };
+
+static pid_t peer_pid(const xmem_pub_t *pub, zmq_msg_t *msg)
+{
+    if (strncmp(pub->endpoint, "ipc://", 6) != 0)
+        return PEER_UNKNOWN;
+    int fd = zmq_msg_get(msg, ZMQ_SRCFD);
+    int domain = 0;
+    struct ucred cred;
+    socklen_t len = sizeof domain;
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX)
+        return PEER_GONE;
+    len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid <= 0)
+        return PEER_GONE;
+    return cred.pid;
+}
+
+/* `peer`: the process that sent it (peer_pid). */
 static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, const void *msg,
-                       size_t len)
+                       size_t len, pid_t peer)
 {
     xmemi_control c;
     if (!xmemi_control_decode(msg, len, &c))
@@ -172,6 +195,14 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
         }
         return reject(pub, "owner id not attached to the pool by that pid");
     }
+    /* Over ipc the kernel says who is asking: a process may only subscribe its own attachment
+     * (references are given to the owner named, so a forged one would pile them on another). One
+     * whose sender cannot be told any more is refused too: a live subscriber repeats its
+     * SUBSCRIBE every heartbeat. */
+    if (peer == PEER_GONE)
+        return reject(pub, "its connection closed before it was read: who sent it is unknown");
+    if (peer != PEER_UNKNOWN && peer != (pid_t)c.pid)
+        return reject(pub, "it names another process's attachment");
     if (s && s->owner == c.owner && s->pid == (int32_t)c.pid) {
         /* A refresh. The depth may change within the ring kept for it. */
         s->policy = (xmem_queue_policy)c.policy;
@@ -235,7 +266,13 @@ static void drain_control(xmem_pub_t *pub)
             reject(pub, "a message without a body");
             continue;
         }
-        int n = zmq_recv(pub->sock, msg, sizeof msg, 0);
+        zmq_msg_t body;
+        zmq_msg_init(&body);
+        int n = zmq_msg_recv(&body, pub->sock, 0);
+        pid_t peer = n >= 0 ? peer_pid(pub, &body) : PEER_UNKNOWN;
+        if (n >= 0)
+            memcpy(msg, zmq_msg_data(&body), (size_t)n < sizeof msg ? (size_t)n : sizeof msg);
+        zmq_msg_close(&body);
         bool extra = false;
         for (;;) { /* swallow any further parts */
             zmq_getsockopt(pub->sock, ZMQ_RCVMORE, &more, &ml);
@@ -248,7 +285,8 @@ static void drain_control(xmem_pub_t *pub)
             reject(pub, "a message of the wrong shape");
             continue;
         }
-        on_control(pub, rid, (size_t)rl, msg, (size_t)n > sizeof msg ? sizeof msg + 1 : (size_t)n);
+        on_control(pub, rid, (size_t)rl, msg, (size_t)n > sizeof msg ? sizeof msg + 1 : (size_t)n,
+                   peer);
     }
 }
 
@@ -312,6 +350,7 @@ xmem_err xmem_pub_create(xmem_pool_t *pool, const char *endpoint, const xmem_pub
         /* Descriptors queued at destroy still reach live subscribers (they own those buffers). */
         (rc = xmemi_zmq_setint(pub->sock, ZMQ_LINGER, 1000, endpoint, err)) ||
         (rc = xmemi_zmq_setint(pub->sock, ZMQ_SNDHWM, 100000, endpoint, err)) ||
+        (rc = xmemi_zmq_limit_messages(pub->sock, endpoint, err)) ||
         (rc = xmemi_zmq_heartbeat(pub->sock, hb, endpoint, err)))
         goto fail_sock;
     if (zmq_bind(pub->sock, endpoint) != 0) {

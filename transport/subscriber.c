@@ -17,6 +17,7 @@
 #include "common/abi.h"
 #include "common/fail.h"
 #include "common/proc.h"
+#include "core/guard_tally.h"
 #include "zmq_util.h"
 
 #define MAX_PUBLISHERS XMEM_SUB_MAX_PUBLISHERS
@@ -43,7 +44,8 @@ struct xmem_sub {
     int32_t pub_pid[MAX_PUBLISHERS];       /* its process, 0 once it was found gone */
     bool ended[MAX_PUBLISHERS];            /* it sent END (until it welcomes us again) */
     uint32_t nended;
-    uint32_t *handed_gen;       /* per slot: 1 + generation last returned by receive, 0: none */
+    uint32_t *held;             /* per slot: guards receive handed out that still hold their
+                                   reference (core/guard_tally.h; atomic: any thread may release) */
     uint32_t *queued;           /* per slot: its descriptors in the queue (all of one generation:
                                    we hold a reference for each, so it cannot be recycled) */
     xmem_buf_ref *scratch_refs; /* capacity entries, for release_lost */
@@ -90,11 +92,11 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
     sub->pool_id = xmem_pool_id(sub->pool);
     sub->owner = xmem_pool_owner_id(sub->pool);
     sub->capacity = xmem_pool_capacity(sub->pool);
-    sub->handed_gen = calloc(sub->capacity, sizeof *sub->handed_gen);
+    sub->held = calloc(sub->capacity, sizeof *sub->held);
     sub->queued = calloc(sub->capacity, sizeof *sub->queued);
     sub->scratch_refs = calloc(sub->capacity, sizeof *sub->scratch_refs);
     sub->scratch_counts = calloc(sub->capacity, sizeof *sub->scratch_counts);
-    if (!sub->handed_gen || !sub->queued || !sub->scratch_refs || !sub->scratch_counts) {
+    if (!sub->held || !sub->queued || !sub->scratch_refs || !sub->scratch_counts) {
         rc = xmemi_fail(err, XMEM_ENOMEM, 0, "subscriber of pool '%s': no memory", pool_name);
         goto fail_pool;
     }
@@ -108,7 +110,7 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
 
 fail_pool:
     xmem_pool_close(&sub->pool);
-    free(sub->handed_gen);
+    free(sub->held);
     free(sub->queued);
     free(sub->scratch_refs);
     free(sub->scratch_counts);
@@ -117,7 +119,8 @@ fail_sub:
     return rc;
 }
 
-static void send_control(xmem_sub_t *sub, void *sock, uint16_t type)
+/* False when the socket has no connection to queue it on (see refresh). */
+static bool send_control(xmem_sub_t *sub, void *sock, uint16_t type)
 {
     xmemi_control c = {
         .type = type,
@@ -129,7 +132,7 @@ static void send_control(xmem_sub_t *sub, void *sock, uint16_t type)
     };
     uint8_t wire[XMEMI_CONTROL_SIZE];
     xmemi_control_encode(&c, wire);
-    zmq_send(sock, wire, sizeof wire, ZMQ_DONTWAIT);
+    return zmq_send(sock, wire, sizeof wire, ZMQ_DONTWAIT) >= 0 || errno != EAGAIN;
 }
 
 /* Room for what the publishers may have in flight: 2 x depth each under drop_oldest. */
@@ -168,8 +171,14 @@ static xmem_err connect_to(xmem_sub_t *sub, const char *endpoint, xmem_error_t *
     int rid_len =
         snprintf(rid, sizeof rid, "xmem-sub-%d-%u-%u", (int)getpid(), sub->owner, sub->nsocks);
     int hb = sub->opts.heartbeat_ms;
+    /* A graph starts downstream first, so the first connect usually finds no publisher yet:
+     * retry after 10 ms (libzmq waits 100), backing off to 1 s for one that stays away. */
     if ((rc = xmemi_zmq_setint(sock, ZMQ_LINGER, 100, endpoint, err)) ||
         (rc = xmemi_zmq_setint(sock, ZMQ_RCVHWM, 100000, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(sock, ZMQ_RECONNECT_IVL, 10, endpoint, err)) ||
+        (rc = xmemi_zmq_setint(sock, ZMQ_RECONNECT_IVL_MAX, 1000, endpoint, err)) ||
+        /* A peer's oversized message costs it the connection, never our memory. */
+        (rc = xmemi_zmq_limit_messages(sock, endpoint, err)) ||
         (rc = xmemi_zmq_heartbeat(sock, hb, endpoint, err)))
         goto fail;
     if (zmq_setsockopt(sock, ZMQ_ROUTING_ID, rid, (size_t)rid_len) != 0) {
@@ -212,10 +221,11 @@ static void reject(xmem_sub_t *sub, xmem_reject why, const char *endpoint, const
             xmem_pool_name(sub->pool), sub->owner, endpoint, xmem_reject_name(why), detail);
 }
 
-/* Descriptors of `ref` in the queue: references to it already accounted for. */
-static uint32_t queued_count(const xmem_sub_t *sub, xmem_buf_ref ref)
+/* References to `ref` already accounted for: its descriptors in the queue, and the guards on it
+ * the application holds (each of those pins its generation, so they are of this one). */
+static uint32_t accounted(const xmem_sub_t *sub, xmem_buf_ref ref)
 {
-    return sub->queued[ref.index];
+    return sub->queued[ref.index] + __atomic_load_n(&sub->held[ref.index], __ATOMIC_ACQUIRE);
 }
 
 static void enqueue(xmem_sub_t *sub, const xmem_descriptor *d)
@@ -240,18 +250,16 @@ static void drop_oldest(xmem_sub_t *sub)
 
 /* A publisher went away (died, or was replaced by a new one): descriptors it had in flight to us
  * are lost, and the references given with them would stay ours until we close. Gives back every
- * reference held that is neither queued nor returned to the application. (One still in flight
- * from another publisher may be among them: its descriptor is refused on arrival, that frame is
- * lost, nothing leaks.) */
+ * reference held that is neither queued nor held by the application. (One still in flight from
+ * another publisher may be among them: its descriptor is refused on arrival, that frame is lost,
+ * nothing leaks.) */
 static void release_lost(xmem_sub_t *sub)
 {
     uint32_t n =
         xmem_pool_list_owned(sub->pool, sub->scratch_refs, sub->scratch_counts, sub->capacity);
     for (uint32_t i = 0; i < n && i < sub->capacity; i++) {
         xmem_buf_ref ref = sub->scratch_refs[i];
-        if (sub->handed_gen[ref.index] == ref.generation + 1)
-            continue; /* the application may hold it */
-        for (uint32_t k = queued_count(sub, ref); k < sub->scratch_counts[i]; k++)
+        for (uint32_t k = accounted(sub, ref); k < sub->scratch_counts[i]; k++)
             if (xmem_pool_release(sub->pool, ref, NULL) == XMEM_OK)
                 sub->stats.lost_in_flight++;
     }
@@ -297,16 +305,18 @@ static void on_message(xmem_sub_t *sub, uint32_t sock, const void *msg, size_t l
         return reject(sub, XMEM_REJECT_INDEX, endpoint, "buffer index beyond the pool");
     if (d.owner != sub->owner)
         return reject(sub, XMEM_REJECT_ADDRESS, endpoint, "addressed to another subscriber");
-    /* References we hold to this buffer that no queued descriptor accounts for yet (0 as well
-     * for a stale generation, told apart below, off the common path). */
+    /* References we hold to this buffer that nothing accounts for yet (0 as well for a stale
+     * generation, told apart below, off the common path): one must have come with it. */
     uint32_t owned = xmem_pool_owned_by(sub->pool, d.ref, sub->owner);
     uint32_t count;
     if (owned == 0 && xmem_pool_ref_count(sub->pool, d.ref, &count, NULL) != XMEM_OK)
         return reject(sub, XMEM_REJECT_GENERATION, endpoint, "stale or free buffer");
-    uint32_t queued = queued_count(sub, d.ref);
-    owned = owned > queued ? owned - queued : 0;
-    if (owned == 0)
-        return reject(sub, XMEM_REJECT_NOT_OWNED, endpoint, "no reference was given with it");
+    uint32_t queued = sub->queued[d.ref.index];
+    if (owned <= accounted(sub, d.ref))
+        return owned > queued
+                   ? reject(sub, XMEM_REJECT_HELD, endpoint,
+                            "the application holds this buffer, and no reference came with it")
+                   : reject(sub, XMEM_REJECT_NOT_OWNED, endpoint, "no reference was given with it");
     /* A publisher numbers what it sends in increasing order, so anything not newer than the last
      * accepted from it is a replay, whose reference was accounted for already (maybe by a guard
      * the application still holds). */
@@ -362,7 +372,15 @@ static void refresh(xmem_sub_t *sub)
         return;
     sub->next_refresh_ns = now + (uint64_t)sub->opts.heartbeat_ms * 1000000ull;
     for (uint32_t i = 0; i < sub->nsocks; i++) {
-        send_control(sub, sub->items[i].socket, XMEMI_SUBSCRIBE);
+        /* A connection libzmq gave up on (a peer broke the protocol, e.g. a message over
+         * ZMQ_MAXMSGSIZE) is never retried, and leaves the socket nothing to queue on: connect
+         * afresh, so a real publisher that comes back there is heard again. (While a connection is
+         * merely down the message queues, as for a publisher not started yet.) */
+        if (!send_control(sub, sub->items[i].socket, XMEMI_SUBSCRIBE)) {
+            zmq_disconnect(sub->items[i].socket, sub->endpoints[i]);
+            zmq_connect(sub->items[i].socket, sub->endpoints[i]);
+            send_control(sub, sub->items[i].socket, XMEMI_SUBSCRIBE);
+        }
         /* A publisher that died takes the descriptors it had in flight with it. */
         if (sub->pub_pid[i] > 0 && !xmemi_proc_alive(sub->pub_pid[i], 0)) {
             sub->pub_pid[i] = 0;
@@ -467,7 +485,7 @@ static xmem_err receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xmem
     rc = xmem_pool_get(sub->pool, d.ref, out, err);
     if (rc == XMEM_OK) {
         sub->last = d;
-        sub->handed_gen[d.ref.index] = d.ref.generation + 1;
+        xmemi_guard_tally(out, &sub->held[d.ref.index]);
     } else /* it cannot be handed out (unmappable, say): give its reference back */
         xmem_pool_release(sub->pool, d.ref, NULL);
     return rc;
@@ -513,7 +531,7 @@ void xmem_sub_destroy(xmem_sub_t **sub_ptr)
      * descriptor is still in flight. */
     xmem_pool_close(&sub->pool);
     free(sub->queue);
-    free(sub->handed_gen);
+    free(sub->held);
     free(sub->queued);
     free(sub->scratch_refs);
     free(sub->scratch_counts);

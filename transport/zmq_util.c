@@ -22,6 +22,14 @@ xmem_err xmemi_zmq_setint(void *sock, int option, int value, const char *endpoin
     return XMEM_OK;
 }
 
+xmem_err xmemi_zmq_limit_messages(void *sock, const char *endpoint, xmem_error_t *err)
+{
+    int64_t max = XMEMI_MAX_MESSAGE;
+    if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0)
+        return xmemi_zmq_fail(err, "zmq_setsockopt(MAXMSGSIZE) on", endpoint);
+    return XMEM_OK;
+}
+
 xmem_err xmemi_zmq_heartbeat(void *sock, int hb_ms, const char *endpoint, xmem_error_t *err)
 {
     if (strncmp(endpoint, "tcp://", 6) != 0)

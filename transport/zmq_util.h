@@ -13,6 +13,14 @@ xmem_err xmemi_zmq_fail(xmem_error_t *err, const char *what, const char *endpoin
 xmem_err xmemi_zmq_setint(void *sock, int option, int value, const char *endpoint,
                           xmem_error_t *err);
 
+/* The largest message either end of an xmem link sends (a descriptor, a control message, a
+ * welcome: under 64 bytes), with room to spare. Every socket refuses larger ones from its peers
+ * (ZMQ_MAXMSGSIZE: the peer is disconnected before the message is buffered). */
+#define XMEMI_MAX_MESSAGE 256
+
+/* Sets ZMQ_MAXMSGSIZE (an int64 option) to XMEMI_MAX_MESSAGE. */
+xmem_err xmemi_zmq_limit_messages(void *sock, const char *endpoint, xmem_error_t *err);
+
 /* ZeroMQ heartbeats (interval hb_ms, timeout 5x) on tcp:// endpoints only: a remote peer can
  * vanish silently, a local one cannot (the kernel closes its ipc socket, and the pool's liveness
  * checks catch its death). libzmq 4.3.4 can also abort an I/O thread on a connection that fails

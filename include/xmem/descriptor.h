@@ -41,6 +41,7 @@ typedef enum xmem_reject {
     XMEM_REJECT_GENERATION, /* the buffer was recycled (stale) or the generation is not yet used */
     XMEM_REJECT_ADDRESS,    /* addressed to another subscriber */
     XMEM_REJECT_NOT_OWNED,  /* this subscriber holds no reference to the buffer */
+    XMEM_REJECT_HELD,       /* the application holds the buffer, and no reference came with it */
     XMEM_REJECT_COUNT_      /* not a reason: the number of reasons */
 } xmem_reject;
 

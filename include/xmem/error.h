@@ -17,7 +17,7 @@ typedef enum xmem_err {
     XMEM_EEXIST,       /* a pool of that name exists and is in use */
     XMEM_ELAYOUT,      /* a shm object has another magic, layout version or size */
     XMEM_ESYS,         /* a system call failed; the error's sys_errno says which errno */
-    XMEM_ENOMEM,       /* out of process memory */
+    XMEM_ENOMEM,       /* out of memory: the process's, or room in /dev/shm for shared memory */
     XMEM_EEXHAUSTED,   /* every buffer of the pool is in use */
     XMEM_ERANGE,       /* a buffer index is outside the pool */
     XMEM_ESTALE,       /* the buffer was recycled: its generation is not the one named */

@@ -24,16 +24,19 @@ extern "C" {
 
 typedef struct xmem_pool xmem_pool_t;
 
-/* Lives on the caller's stack (or in a plugin's state, moved there by copying the struct); treat
- * the fields as private and use the functions below. Its size is part of the plugin ABI (64 bytes
- * on 64-bit platforms): later fields come out of `reserved`, which stays zero until then. */
+/* Lives on the caller's stack (or in a plugin's state, moved there by copying the struct and
+ * emptying the original with XMEM_GUARD_INIT, never by copying and releasing both); treat the
+ * fields as private and use the functions below. Its size is part of the plugin ABI (64 bytes on
+ * 64-bit platforms): later fields come out of `reserved` (the library uses the first: a guard a
+ * subscriber handed out counts itself there, so the subscriber knows what the application holds;
+ * guards the caller fills itself keep it zero). */
 typedef struct xmem_guard {
     xmem_pool_t *pool; /* NULL when the guard holds nothing */
     xmem_buf_ref ref;
     void *data;  /* this process's mapping of the buffer */
     size_t size; /* bytes asked for at acquire */
     xmem_access mode;
-    void *reserved[3]; /* zero */
+    void *reserved[3]; /* the library's: zero in a guard made by XMEM_GUARD_INIT */
 } xmem_guard_t;
 
 #define XMEM_GUARD_INIT                                                                            \

@@ -54,7 +54,10 @@ XMEM_EXPORT xmem_err xmem_pool_check_name(const char *name, xmem_error_t *err);
 
 /* Creates the pool `name` (letters, digits, '.', '_' and '-'; at most XMEM_POOL_NAME_MAX) with the
  * default options. On success the caller owns *out and destroys it with xmem_pool_destroy(), which
- * also removes the pool's shm objects; on failure *out is NULL and nothing is left behind. */
+ * also removes the pool's shm objects; on failure *out is NULL and nothing is left behind. The
+ * memory of the metadata region and of the preallocated buffers is allocated here, so a /dev/shm
+ * without room for them is XMEM_ENOMEM naming the bytes needed and the bytes free, never a SIGBUS
+ * when the memory is first touched. */
 XMEM_EXPORT xmem_err xmem_pool_create(const char *name, xmem_pool_t **out, xmem_error_t *err);
 
 /* As xmem_pool_create() with a capacity (1..XMEM_POOL_MAX_CAPACITY). Same ownership. */
@@ -64,6 +67,18 @@ XMEM_EXPORT xmem_err xmem_pool_create_with_capacity(const char *name, uint32_t c
 /* As xmem_pool_create() with options (NULL: defaults). Same ownership. */
 XMEM_EXPORT xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts,
                                            xmem_pool_t **out, xmem_error_t *err);
+
+/* Bytes of /dev/shm that xmem_pool_create_with(opts) takes at once (NULL: the defaults): the
+ * metadata region and every preallocated buffer, each in whole pages of its size class. A buffer
+ * made later takes its class's size when made. UINT64_MAX when that does not fit 64 bits. */
+XMEM_EXPORT uint64_t xmem_pool_shm_bytes(const xmem_pool_options *opts);
+
+/* XMEM_ENOMEM when /dev/shm, where pools live, has less free than a pool created with `opts`
+ * (NULL: the defaults) would take at once, naming the pool, the bytes it needs and the bytes
+ * free: what xmem_pool_create_with() says when it fails for room. XMEM_OK when it fits, or when
+ * the room is unknown (a tmpfs without a size limit, whose limit is the machine's memory). */
+XMEM_EXPORT xmem_err xmem_pool_check_room(const char *name, const xmem_pool_options *opts,
+                                          xmem_error_t *err);
 
 /* Opens an existing pool and attaches this process to it. On success the caller owns *out and
  * closes it with xmem_pool_close(); on failure *out is NULL. XMEM_ENOENT if there is no such
@@ -91,8 +106,9 @@ XMEM_EXPORT uint32_t xmem_pool_free_count(const xmem_pool_t *pool);
 
 /* Hands a read-write guard (refcount 1, owned by this process) on a buffer of at least `size`
  * bytes (1..XMEM_BUFFER_SIZE_MAX). A free buffer of the same size class is reused without a
- * system call; otherwise one is created and pre-faulted. `out` must be empty; on success it owns
- * the reference. XMEM_EEXHAUSTED names the processes that hold the pool's buffers. */
+ * system call; otherwise one is created, its memory allocated and pre-faulted (XMEM_ENOMEM,
+ * naming /dev/shm's free bytes, when it has no room). `out` must be empty; on success it owns the
+ * reference. XMEM_EEXHAUSTED names the processes that hold the pool's buffers. */
 XMEM_EXPORT xmem_err xmem_pool_acquire_cpu(xmem_pool_t *pool, size_t size, xmem_guard_t *out,
                                            xmem_error_t *err);
 

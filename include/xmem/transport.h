@@ -7,6 +7,17 @@
  * never received (descriptors lost in transit) comes back when it is destroyed or dies.
  * Release every guard received from a subscriber before destroying it.
  *
+ * Neither end trusts its peer. A subscriber accepts a descriptor only with a reference of its own:
+ * one for a buffer the application already holds is refused (xmem_sub_stats.rejected under
+ * XMEM_REJECT_HELD) unless another reference came with it; so is one for another pool, a stale
+ * buffer, or a number already seen from that publisher. A publisher accepts a SUBSCRIBE only for an
+ * attachment of the process that sent it (over ipc the kernel says which). Either end drops a
+ * peer that sends a message over 256 bytes (none of xmem's is), before buffering it. What the
+ * application holds is counted by the guards receive returns (moving one by copying the struct
+ * and emptying the original keeps the count); references it takes itself on the subscriber's pool
+ * (xmem_pool_get, xmem_pool_add_ref) are not counted, and while it holds one a forged descriptor
+ * for that buffer would pass.
+ *
  * Publishers and subscribers run ZeroMQ I/O threads: fork() worker processes before creating them
  * (a child never uses its parent's; ZeroMQ lets a subscriber connect before the publisher binds).
  * Each is used by one thread at a time, as its ZeroMQ socket must be (handing it to another thread

@@ -3,8 +3,9 @@
  *   - name: check
  *     plugin: verify
  *     inputs: {in: inv/out}
- *     params: {expect: 500, fail_on_error: true} */
+ *     params: {expect: 500, fail_on_error: true, inversions: 1} */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,8 @@
 #define BAD_LOGGED_MAX 5
 
 typedef struct verify {
-    uint64_t expect; /* 0: any count */
+    uint64_t expect;    /* 0: any count */
+    int64_t inversions; /* -1: any number */
     bool fail_on_error;
     bool failed;       /* we already stopped the node: keep that reason */
     uint64_t received; /* frames, good or bad */
@@ -26,6 +28,8 @@ typedef struct verify {
 static const xmem_node_param params[] = {
     {"expect", XMEM_PARAM_INT, "0", "frames that must arrive (0: any number)", 0, 1e15, NULL},
     {"fail_on_error", XMEM_PARAM_BOOL, "true", "stop at the first bad frame", 0, 0, NULL},
+    {"inversions", XMEM_PARAM_INT, "-1",
+     "times every frame must have been inverted on its way (-1: any)", -1, 1e9, NULL},
 };
 
 static const xmem_node_port inputs[] = {{"in", "test frames"}};
@@ -37,17 +41,9 @@ static xmem_err init(xmem_node_t *node, void **state, xmem_error_t *err)
         return xmem_node_fail(node, err, "out of memory");
     s->expect = (uint64_t)xmem_node_param_int(node, "expect");
     s->fail_on_error = xmem_node_param_bool(node, "fail_on_error");
+    s->inversions = xmem_node_param_int(node, "inversions");
     *state = s;
     return XMEM_OK;
-}
-
-static bool has_magic(const void *data, size_t size)
-{
-    uint64_t magic;
-    if (size < XMEMI_TESTFRAME_HEADER)
-        return false;
-    memcpy(&magic, data, sizeof magic);
-    return magic == XMEMI_TESTFRAME_MAGIC;
 }
 
 static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_guard_t *in,
@@ -62,7 +58,13 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     uint64_t n = s->received++;
     xmemi_testframe_info info;
     char why[256];
-    if (!xmemi_testframe_check(data, size, &info, why, sizeof why)) {
+    bool good = xmemi_testframe_check(data, size, &info, why, sizeof why);
+    if (good && s->inversions >= 0 && info.inversions != (uint64_t)s->inversions) {
+        snprintf(why, sizeof why, "frame %" PRIu64 " was inverted %u times, expected %" PRId64,
+                 info.sequence, info.inversions, s->inversions);
+        good = false;
+    }
+    if (!good) {
         s->bad++;
         if (s->fail_on_error) {
             s->failed = true;
@@ -77,7 +79,7 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     /* A frame that failed its checksum still names its sequence number if the header is intact;
      * without the magic there is no number to trust. testsrc counts from 0, so next starts at 0
      * and frames lost before the first arrival count as missing. */
-    if (!has_magic(data, size))
+    if (!xmemi_testframe_header(data, size, &info))
         return XMEM_OK;
     if (info.sequence > s->next) {
         s->gaps++;

@@ -163,6 +163,14 @@ static const bad_case bad_cases[] = {
     {"pool: {buffers: 3}\nnodes:\n  - {name: s, plugin: testsrc}\n"
      "  - {name: v, plugin: verify, inputs: {in: s/out}}\n",
      1, 17, "the graph needs 11 (s/out -> v/in: 8"},
+    /* the pool's memory against its limit, at the setting that asks for it */
+    {"pool: {shm_limit: 0}\nnodes: [{name: s, plugin: testsrc}]\n", 1, 19, "out of range"},
+    {"pool: {buffers: 16, shm_limit: 4096}\nnodes: [{name: s, plugin: testsrc}]\n", 1, 17,
+     "needs 40960 bytes (40.0 KiB) of shared memory (16 buffers), more than the 4096 bytes "
+     "(4.0 KiB) it may take (pool.shm_limit at line 1)"},
+    {"pool:\n  shm_limit: 10000000\n  preallocate: {size: 1048576, count: 10}\n"
+     "nodes: [{name: s, plugin: testsrc}]\n",
+     3, 3, "(16 buffers, 10 preallocated of 1048576 bytes each), more than the 10000000 bytes"},
 };
 
 /* Indices, not the cases: Criterion may run a parameterized test in a fresh process image,

@@ -70,3 +70,23 @@ XMEM_PLUGIN_PATH="$work/plugin" XMEM_RUNTIME_DIR="$work/rt" "$xmem" run --interv
 grep -q '"name": "latency", "plugin": "stats", "state": "done", "restarts": 0, "in": 300,' \
     "$work/summary.json" || { cat "$work/run.log" "$work/summary.json"; echo "not 300 frames" >&2; exit 1; }
 echo "example graph: 300 frames through xmem_threshold under xmem run"
+
+# Python nodes, when built: node files run under the installed `xmem node` (which finds the Python
+# host in the installed package, beside libxmem): gradient.py -> check_gradient.py, 50 frames,
+# every byte checked; and the installed package imports in a plain python3 given its folder.
+pkg=$(ls -d "$work"/prefix/lib/python3*/*-packages/xmem 2>/dev/null | head -n1 || true)
+if [ -n "$pkg" ]; then
+    python=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' "$build/CMakeCache.txt")
+    "$xmem" node --plugin "$src/examples/python/check_gradient.py" --name check --pool "$pool" \
+        --policy block --param expect=50 --input "in=$ipc-grad" 2>"$work/check.log" &
+    check=$!
+    "$xmem" node --plugin "$src/examples/python/gradient.py" --name grad --pool "$pool" \
+        --param frames=50 --param width=64 --param height=48 --output "out=$ipc-grad" \
+        --expect out=1 2>"$work/grad.log" || { cat "$work/grad.log"; exit 1; }
+    wait $check || { cat "$work/check.log"; echo "the Python sink failed" >&2; exit 1; }
+    grep -q "checked 50 frames: 0 bad, 0 gaps" "$work/check.log" ||
+        { cat "$work/check.log"; echo "the Python sink did not check 50 frames" >&2; exit 1; }
+    PYTHONPATH=$(dirname "$pkg") "$python" -c "import xmem; print(xmem.Frame, xmem.Subscriber)" \
+        >/dev/null || { echo "the installed xmem package does not import" >&2; exit 1; }
+    echo "Python nodes: 50 frames from gradient.py checked by check_gradient.py, installed package imports"
+fi

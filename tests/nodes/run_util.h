@@ -219,4 +219,24 @@ static inline bool xnt_wait_for_err(xnt_child *c, const char *needle, int timeou
     return false;
 }
 
+/* Waits for a child, which must exit with `status`; on anything else says what it wrote. */
+static inline void xnt_expect_exit(xnt_child *c, int status)
+{
+    pid_t pid = c->pid;
+    int got = xnt_wait(c, XNT_WAIT_MS);
+    xnt_read_err(c);
+    cr_assert(eq(int, got, status), "node %ld: status %d, stderr:\n%s", (long)pid, got, c->err);
+}
+
+/* The child's stderr so far has (or has not) `text`. */
+static inline void xnt_expect_text(xnt_child *c, const char *text)
+{
+    cr_assert(not(eq(ptr, strstr(xnt_read_err(c), text), NULL)), "no \"%s\" in:\n%s", text, c->err);
+}
+
+static inline void xnt_expect_no_text(xnt_child *c, const char *text)
+{
+    cr_assert(eq(ptr, strstr(xnt_read_err(c), text), NULL), "\"%s\" in:\n%s", text, c->err);
+}
+
 #endif

@@ -55,25 +55,6 @@ static void start_node(xnt_child *c, const char *tag, const char *const *args)
 
 #define NODE(c, tag, ...) start_node(c, tag, (const char *[]){__VA_ARGS__, NULL})
 
-/* Waits for a node, which must exit with `status`; on anything else says what it wrote. */
-static void expect_exit(xnt_child *c, int status)
-{
-    pid_t pid = c->pid;
-    int got = xnt_wait(c, XNT_WAIT_MS);
-    xnt_read_err(c);
-    cr_assert(eq(int, got, status), "node %ld: status %d, stderr:\n%s", (long)pid, got, c->err);
-}
-
-static void expect_text(xnt_child *c, const char *text)
-{
-    cr_assert(not(eq(ptr, strstr(xnt_read_err(c), text), NULL)), "no \"%s\" in:\n%s", text, c->err);
-}
-
-static void expect_no_text(xnt_child *c, const char *text)
-{
-    cr_assert(eq(ptr, strstr(xnt_read_err(c), text), NULL), "\"%s\" in:\n%s", text, c->err);
-}
-
 /* Every buffer back in the pool: nobody holds any. */
 static void expect_all_free(void)
 {
@@ -108,11 +89,11 @@ Test(node_run, source_to_verify, .init = setup, .fini = teardown, .timeout = XF_
          "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=200", "--param", "width=320",
          "--param", "height=240", "--expect", "out=1", "--output", l.out);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 0);
-    expect_text(&src, "sent 200 frames of 230400 bytes");
-    expect_text(&sink, "verified 200 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
-    expect_text(&sink, "every input ended: 200 buffers in");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_text(&src, "sent 200 frames of 230400 bytes");
+    xnt_expect_text(&sink, "verified 200 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
+    xnt_expect_text(&sink, "every input ended: 200 buffers in");
     expect_all_free();
 }
 
@@ -124,10 +105,10 @@ Test(node_run, verify_counts, .init = setup, .fini = teardown, .timeout = XF_TIM
          "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=10", "--param", "width=64",
          "--param", "height=48", "--expect", "out=1", "--output", l.out);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 1);
-    expect_text(&sink, "verified 10 frames: 0 bad");
-    expect_text(&sink, "received 10 frames, expected 20");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 1);
+    xnt_expect_text(&sink, "verified 10 frames: 0 bad");
+    xnt_expect_text(&sink, "received 10 frames, expected 20");
     expect_all_free();
 }
 
@@ -141,11 +122,31 @@ Test(node_run, source_invert_verify, .init = setup, .fini = teardown, .timeout =
          b.out, "--expect", "out=1");
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=200", "--param", "width=320",
          "--param", "height=240", "--expect", "out=1", "--output", a.out);
-    expect_exit(&src, 0);
-    expect_exit(&mid, 0);
-    expect_exit(&sink, 0);
-    expect_text(&mid, "200 buffers in, 200 out");
-    expect_text(&sink, "verified 200 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&mid, 0);
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_text(&mid, "200 buffers in, 200 out");
+    xnt_expect_text(&sink, "verified 200 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
+    expect_all_free();
+}
+
+/* Ready from downstream up: a filter subscribes to its input only once its own subscriber is
+ * there, so a source it would hold up loses nothing under drop_oldest while the filter waits (its
+ * subscriber comes 400 ms later, twice what the source takes to send everything). */
+Test(node_run, filter_subscribes_once_its_subscribers_are_there, .init = setup, .fini = teardown,
+     .timeout = XF_TIMEOUT_LONG)
+{
+    ends a = wire("src"), b = wire("inv");
+    NODE(&mid, "invert", "--plugin", "invert", "--input", a.in, "--output", b.out, "--expect",
+         "out=1");
+    NODE(&src, "testsrc", "--plugin", "testsrc", "--rate", "100", "--param", "frames=20", "--param",
+         "width=64", "--param", "height=48", "--expect", "out=1", "--output", a.out);
+    xf_sleep_ms(400);
+    NODE(&sink, "verify", "--plugin", "verify", "--param", "expect=20", "--input", b.in);
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&mid, 0);
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_text(&sink, "verified 20 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order");
     expect_all_free();
 }
 
@@ -166,8 +167,8 @@ Test(node_run, block_policy_slow_consumer, .init = setup, .fini = teardown,
          "delay_ms=5", "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=100", "--param", "width=64",
          "--param", "height=48", "--expect", "out=1", "--output", l.out);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 0);
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 0);
     unsigned long long received = 0, missing = 0;
     cr_assert(slow_summary(&sink, &received, &missing), "no summary in:\n%s", sink.err);
     cr_assert(eq(u64, received, 100));
@@ -185,12 +186,49 @@ Test(node_run, drop_oldest_slow_consumer_loses, .init = setup, .fini = teardown,
          "--param", "delay_ms=5", "--input", l.in);
     NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=100", "--param", "width=64",
          "--param", "height=48", "--expect", "out=1", "--output", l.out);
-    expect_exit(&src, 0);
-    expect_exit(&sink, 0);
+    xnt_expect_exit(&src, 0);
+    xnt_expect_exit(&sink, 0);
     unsigned long long received = 0, missing = 0;
     cr_assert(slow_summary(&sink, &received, &missing), "no summary in:\n%s", sink.err);
     cr_assert(gt(u64, received, 0));
     cr_assert(lt(u64, received, 100), "a 5 ms consumer kept up with a free-running source");
+    expect_all_free();
+}
+
+/* How many times `text` is in `s`. */
+static int count_of(const char *s, const char *text)
+{
+    int n = 0;
+    for (const char *p = strstr(s, text); p; p = strstr(p + 1, text))
+        n++;
+    return n;
+}
+
+/* A callback's failure is said once, in the node's last line, naming the callback. */
+Test(node_run, failure_said_once, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
+{
+    ends l = wire("src");
+    NODE(&sink, "slow", "--plugin", PLUGIN_SLOW, "--policy", "block", "--param", "delay_ms=0",
+         "--param", "fail_at=3", "--input", l.in);
+    NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "frames=50", "--param", "width=64",
+         "--param", "height=48", "--expect", "out=1", "--output", l.out);
+    xnt_expect_exit(&sink, 1);
+    xnt_expect_text(&sink, "error: failed: 3 buffers in, 0 out: process failed: asked to fail at "
+                           "buffer 3\n");
+    cr_assert(eq(int, count_of(sink.err, "asked to fail"), 1), "said more than once:\n%s",
+              sink.err);
+    xnt_wait(&src, XNT_WAIT_MS); /* it may fail too, having lost its only subscriber */
+    expect_all_free();
+}
+
+/* So is init's, which is the node's last line. */
+Test(node_run, init_failure_said_once, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
+{
+    ends l = wire("src");
+    NODE(&src, "testsrc", "--plugin", "testsrc", "--param", "size=10", "--output", l.out);
+    xnt_expect_exit(&src, 1);
+    xnt_expect_text(&src, "error: init failed: size=10 is smaller than a test frame's");
+    cr_assert(eq(int, count_of(src.err, "size=10"), 1), "said more than once:\n%s", src.err);
     expect_all_free();
 }
 
@@ -234,19 +272,19 @@ static void stop_holder(const char *plugin, bool leaks)
     }
     cr_assert(eq(int, kill(sink.pid, SIGTERM), 0));
     cr_assert(eq(int, kill(src.pid, SIGTERM), 0));
-    expect_exit(&sink, 0);
-    expect_exit(&src, 0);
-    expect_text(&sink, "stopped by SIGTERM");
-    expect_text(&src, "stopped by SIGTERM");
+    xnt_expect_exit(&sink, 0);
+    xnt_expect_exit(&src, 0);
+    xnt_expect_text(&sink, "stopped by SIGTERM");
+    xnt_expect_text(&src, "stopped by SIGTERM");
     expect_all_free();
     cr_assert(eq(int, foreign_shm_objects(pool_name), 0));
     xmem_pool_destroy(&pool);
     cr_assert(eq(int, foreign_shm_objects(NULL), 0), "the pool left shm objects behind");
     /* A plugin's leak is the host's to report, so that its author can find it. */
     if (leaks)
-        expect_text(&sink, "still held");
+        xnt_expect_text(&sink, "still held");
     else
-        expect_no_text(&sink, "still held");
+        xnt_expect_no_text(&sink, "still held");
 }
 
 Test(node_run, sigterm_gives_back_held, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
@@ -261,7 +299,8 @@ Test(node_run, sigterm_gives_back_leaked, .init = setup, .fini = teardown,
     stop_holder(PLUGIN_LEAKY, true);
 }
 
-/* (f) A command line `xmem node` cannot run: its exit status and what stderr must say. "@POOL"
+/* (f) A command line `xmem node` cannot run: its exit status (2: the command line's form, 3: what
+ * it names does not exist or fit the plugin, 1: the pool failed) and what stderr must say. "@POOL"
  * stands for the test's pool, "@ABSENT" for a pool that does not exist. (Criterion copies
  * parameters byte for byte into the test's process: text, not pointers.) */
 typedef struct usage_error {
@@ -272,26 +311,26 @@ typedef struct usage_error {
 
 static usage_error usage_errors[] = {
     {{"--plugin", "testsrc", "--pool", "@POOL", "--param", "nope=1"},
-     2,
+     3,
      {"no parameter 'nope'", "(it has: width, height"}},
-    {{"--plugin", "testsrc", "--pool", "@POOL", "--param", "width=wide"}, 2, {"'width' = 'wide'"}},
+    {{"--plugin", "testsrc", "--pool", "@POOL", "--param", "width=wide"}, 3, {"'width' = 'wide'"}},
     {{"--plugin", "testsrc", "--pool", "@POOL", "--param", "width"},
      2,
      {"not of the form name=value"}},
     {{"--plugin", "verify", "--pool", "@POOL", "--input", "bogus=ipc:///tmp/xmemt-none"},
-     2,
+     3,
      {"--input: node 'verify' (plugin 'verify') has no input port 'bogus'", "(it has: in)"}},
     {{"--plugin", "testsrc", "--pool", "@POOL", "--output", "video=ipc:///tmp/xmemt-none"},
-     2,
+     3,
      {"has no output port 'video'", "(it has: out)"}},
     {{"--plugin", "testsrc", "--pool", "@POOL", "--input", "in=ipc:///tmp/xmemt-none"},
-     2,
+     3,
      {"has no input port 'in'", "(it has: none)"}},
-    {{"--plugin", "verify", "--pool", "@POOL", "--depth", "out=2"}, 2, {"no input port 'out'"}},
+    {{"--plugin", "verify", "--pool", "@POOL", "--depth", "out=2"}, 3, {"no input port 'out'"}},
     {{"--plugin", "testsrc"}, 2, {"no pool (--pool NAME)"}},
     {{"--plugin", "testsrc", "--pool", "@ABSENT"}, 1, {"@ABSENT", "xmem pool @ABSENT"}},
     {{"--pool", "@POOL"}, 2, {"no plugin"}},
-    {{"--plugin", "nosuch", "--pool", "@POOL"}, 2, {"'nosuch' not found", "testsrc"}},
+    {{"--plugin", "nosuch", "--pool", "@POOL"}, 3, {"'nosuch' not found", "testsrc"}},
     {{"--plugin", "verify", "--pool", "@POOL", "--policy", "sometimes"},
      2,
      {"expected block or drop_oldest"}},
@@ -332,10 +371,10 @@ ParameterizedTest(usage_error *u, node_run, usage_error, .init = setup, .fini = 
     for (size_t i = 0; i < 8 && u->args[i][0]; i++)
         argv[i + 2] = expand(u->args[i], bufs[i], sizeof bufs[i]);
     cr_assert(xnt_spawn(argv, "node", &sink) > 0);
-    expect_exit(&sink, u->status);
+    xnt_expect_exit(&sink, u->status);
     for (int i = 0; i < 2 && u->says[i][0]; i++) {
         char says[256];
-        expect_text(&sink, expand(u->says[i], says, sizeof says));
+        xnt_expect_text(&sink, expand(u->says[i], says, sizeof says));
     }
     expect_all_free();
 }
@@ -394,18 +433,24 @@ Test(node_run, plugins_describes_one, .init = setup, .fini = teardown, .timeout 
     cr_assert(not(eq(ptr, strstr(c.out, "input  aux"), NULL)), "stdout:\n%s", c.out);
     cr_assert(not(eq(ptr, strstr(c.out, "enum: near|far, default far"), NULL)), "stdout:\n%s",
               c.out);
+    /* Ints in full, whatever their size: not 1.71799e+10. */
+    cr_assert(not(eq(ptr, strstr(c.out, "param  size           int in [0, 17179869184]"), NULL)),
+              "stdout:\n%s", c.out);
+    cr_assert(not(eq(ptr, strstr(c.out, "int in [0, 1000000000000000]"), NULL)), "stdout:\n%s",
+              c.out);
+    cr_assert(eq(ptr, strstr(c.out, "e+"), NULL), "stdout:\n%s", c.out);
 }
 
 Test(node_run, plugins_refuses_bad, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT_LONG)
 {
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "plugins", PLUGIN_BAD_MAGIC, NULL};
-    cr_assert(eq(int, xnt_run(argv, "plugins", &c), 1), "stderr: %s", c.err);
+    cr_assert(eq(int, xnt_run(argv, "plugins", &c), 3), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.err, "wrong magic"), NULL)), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.err, PLUGIN_BAD_MAGIC), NULL)), "stderr: %s", c.err);
-    /* A good one named with it is still described, and the status is still 1. */
+    /* A good one named with it is still described, and the status is still 3. */
     const char *both[] = {XMEM_CLI, "plugins", PLUGIN_GOOD, PLUGIN_NO_TICK, NULL};
-    cr_assert(eq(int, xnt_run(both, "plugins2", &c), 1), "stderr: %s", c.err);
+    cr_assert(eq(int, xnt_run(both, "plugins2", &c), 3), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.out, "good"), NULL)), "stdout:\n%s", c.out);
     cr_assert(not(eq(ptr, strstr(c.err, "tick"), NULL)), "stderr: %s", c.err);
 }

@@ -305,6 +305,21 @@ Test(params, describe)
     cr_assert(eq(str, buf, "bool"));
     xmemi_param_describe(&params[5], buf, sizeof buf);
     cr_assert(eq(str, buf, "enum: fast|slow|exact"));
+    /* Ints in full, whatever their size; a float's range as %g. */
+    const xmem_node_param big[] = {
+        {"bytes", XMEM_PARAM_INT, "0", "", 0, 17179869184.0, NULL},
+        {"delta", XMEM_PARAM_INT, "0", "", -1e15, 1e15, NULL},
+        {"huge", XMEM_PARAM_INT, "0", "", 0, 1e300, NULL},
+        {"scale", XMEM_PARAM_FLOAT, "0", "", 0.001, 1e12, NULL},
+    };
+    xmemi_param_describe(&big[0], buf, sizeof buf);
+    cr_assert(eq(str, buf, "int in [0, 17179869184]"));
+    xmemi_param_describe(&big[1], buf, sizeof buf);
+    cr_assert(eq(str, buf, "int in [-1000000000000000, 1000000000000000]"));
+    xmemi_param_describe(&big[2], buf, sizeof buf);
+    cr_assert(eq(str, buf, "int in [0, 1e+300]"), "beyond 2^53 no int is exact: %%g");
+    xmemi_param_describe(&big[3], buf, sizeof buf);
+    cr_assert(eq(str, buf, "float in [0.001, 1e+12]"));
     char tiny[6];
     xmemi_param_describe(&params[5], tiny, sizeof tiny);
     cr_assert(eq(str, tiny, "enum:"), "truncated, still terminated");

@@ -83,7 +83,8 @@ ParameterizedTest(refusal *r, plugin_abi, bad_plugin_refused, .init = setup, .fi
     cr_assert(eq(str, again.msg, err.msg));
 }
 
-/* `xmem node` refuses it too, before looking at the pool: exit 2 and the reason on stderr. */
+/* `xmem node` refuses it too, before looking at the pool: exit 3 (what it was given is wrong) and
+ * the reason on stderr. */
 ParameterizedTestParameters(plugin_abi, cli_refuses_bad_plugin)
 {
     return cr_make_param_array(refusal, refusals, sizeof refusals / sizeof refusals[0]);
@@ -94,7 +95,7 @@ ParameterizedTest(refusal *r, plugin_abi, cli_refuses_bad_plugin, .init = setup,
 {
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "node", "--plugin", r->path, "--pool", "x", NULL};
-    cr_assert(eq(int, xnt_run(argv, "node", &c), 2), "stderr: %s", c.err);
+    cr_assert(eq(int, xnt_run(argv, "node", &c), 3), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.err, r->path), NULL)), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.err, r->reason), NULL)), "stderr: %s", c.err);
     cr_assert(not(eq(ptr, strstr(c.err, "refused"), NULL)), "stderr: %s", c.err);
@@ -291,6 +292,47 @@ Test(plugin_abi, plugin_path_lib_prefix_and_order, .init = setup, .fini = teardo
     cr_assert(not(eq(ptr, strstr(err.msg, "wrong magic"), NULL)), "%s", err.msg);
     xnt_path(link, sizeof link, "broken.so");
     cr_assert(not(eq(ptr, strstr(err.msg, link), NULL)), "%s", err.msg);
+}
+
+/* Copies a plugin file (a file of its own, unlike a symlink) into the scratch directory. */
+static void copy_plugin(const char *from, const char *file)
+{
+    char to[600], cmd[1400];
+    xnt_path(to, sizeof to, file);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    cr_assert(eq(int, system(cmd), 0), "%s", cmd);
+}
+
+/* A name no file is called finds the plugin that declares it (what `xmem plugins` lists), in any
+ * directory of XMEM_PLUGIN_PATH; two files declaring one name are refused, both named. */
+Test(plugin_abi, lookup_by_declared_name, .init = setup, .fini = teardown)
+{
+    copy_plugin(PLUGIN_SLOW, "xmem_slowpoke.so");
+    char path[1200];
+    snprintf(path, sizeof path, "/nonexistent:%s", xnt_dir);
+    cr_assert(eq(int, setenv("XMEM_PLUGIN_PATH", path, 1), 0));
+    xmemi_plugin p;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmemi_plugin_load("slow", &p, &err), XMEM_OK), "%s", err.msg);
+    char want[600];
+    xnt_path(want, sizeof want, "xmem_slowpoke.so");
+    cr_assert(eq(str, p.path, want));
+    cr_assert(eq(str, (char *)p.desc.name, "slow"));
+    xmemi_plugin_close(&p);
+
+    /* A second file declaring "slow": neither is taken. */
+    copy_plugin(PLUGIN_SLOW, "vendor_slow.so");
+    cr_assert(eq(int, xmemi_plugin_load("slow", &p, &err), XMEM_EPLUGIN));
+    cr_assert(not(eq(ptr, strstr(err.msg, "ambiguous"), NULL)), "%s", err.msg);
+    cr_assert(not(eq(ptr, strstr(err.msg, "xmem_slowpoke.so"), NULL)), "%s", err.msg);
+    cr_assert(not(eq(ptr, strstr(err.msg, "vendor_slow.so"), NULL)), "%s", err.msg);
+
+    /* One file reached through two directories of the path is one plugin, not two. */
+    unlink(want);
+    snprintf(path, sizeof path, "%s:%s", xnt_dir, xnt_dir);
+    cr_assert(eq(int, setenv("XMEM_PLUGIN_PATH", path, 1), 0));
+    cr_assert(eq(int, xmemi_plugin_load("slow", &p, &err), XMEM_OK), "%s", err.msg);
+    xmemi_plugin_close(&p);
 }
 
 /* A built-in name is never shadowed by a file of that name in the search path. */

@@ -22,7 +22,7 @@ TestSuite(bad_input, .init = setup, .fini = xgr_teardown, .timeout = XF_TIMEOUT_
 
 static void make_good(void)
 {
-    xgr_path(good, sizeof good, "good.mkv");
+    scratch_path(good, sizeof good, "good.mkv");
     xvt_make_video(good, 64, 48, 3, FRAMES, "codec: ffv1");
 }
 
@@ -39,9 +39,9 @@ static int read_into_null(const char *file, const char *params, const char *rest
 /* The source failed with `text` in its log, the run said so, and every buffer came back. */
 static void expect_source_failed(const char *text)
 {
-    cr_assert(xgr_log_has(text), "no \"%s\" in:\n%s", text, xgr_log_text());
-    struct fy_document *doc = xgr_summary_doc();
-    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/0/state"), "failed"));
+    cr_assert(log_has(text), "no \"%s\" in:\n%s", text, log_text());
+    struct fy_document *doc = summary_doc();
+    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/0/state"), "failed"));
     xvt_assert_pool_free(doc);
     fy_document_destroy(doc);
 }
@@ -72,8 +72,8 @@ static long file_size(const char *path)
 Test(bad_input, missing_file)
 {
     char file[256];
-    xgr_path(file, sizeof file, "nowhere.mkv");
-    cr_assert(eq(int, read_into_null(file, "", "never"), 1), "%s", xgr_log_text());
+    scratch_path(file, sizeof file, "nowhere.mkv");
+    cr_assert(eq(int, read_into_null(file, "", "never"), 1), "%s", log_text());
     char want[512];
     snprintf(want, sizeof want, "init failed: file '%s': No such file or directory", file);
     expect_source_failed(want);
@@ -81,14 +81,14 @@ Test(bad_input, missing_file)
 
 Test(bad_input, a_directory)
 {
-    cr_assert(eq(int, read_into_null(xgr_dir, "", "never"), 1));
+    cr_assert(eq(int, read_into_null(dir, "", "never"), 1));
     expect_source_failed("': Is a directory");
 }
 
 Test(bad_input, garbage)
 {
     char file[256];
-    xgr_path(file, sizeof file, "garbage.mkv");
+    scratch_path(file, sizeof file, "garbage.mkv");
     FILE *f = fopen(file, "wb");
     for (int i = 0; i < 20000; i++)
         fputc((i * 7919) & 0xff, f);
@@ -104,7 +104,7 @@ Test(bad_input, garbage)
 Test(bad_input, no_video_stream)
 {
     char file[256];
-    xgr_path(file, sizeof file, "tone.wav");
+    scratch_path(file, sizeof file, "tone.wav");
     FILE *f = fopen(file, "wb");
     const uint32_t rate = 8000, samples = 8000, data = samples * 2;
     struct __attribute__((packed)) {
@@ -145,7 +145,7 @@ static long failed_frame(const char *file)
 {
     char want[320];
     snprintf(want, sizeof want, "tick failed: file '%s', frame ", file);
-    const char *at = strstr(xgr_log_text(), want);
+    const char *at = strstr(log_text(), want);
     return at ? strtol(at + strlen(want), NULL, 10) : -1;
 }
 
@@ -154,15 +154,15 @@ Test(bad_input, truncated_file)
 {
     make_good();
     char file[256];
-    xgr_path(file, sizeof file, "cut.mkv");
+    scratch_path(file, sizeof file, "cut.mkv");
     copy_file(good, file, file_size(good) * 6 / 10);
-    cr_assert(eq(int, read_into_null(file, "", "never"), 1), "%s", xgr_log_text());
+    cr_assert(eq(int, read_into_null(file, "", "never"), 1), "%s", log_text());
     expect_source_failed("File ended prematurely");
     long at = failed_frame(file);
-    cr_assert(gt(long, at, 5), "%s", xgr_log_text());
-    cr_assert(lt(long, at, FRAMES), "%s", xgr_log_text());
-    struct fy_document *doc = xgr_summary_doc();
-    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/in"), at), "the frames before the cut");
+    cr_assert(gt(long, at, 5), "%s", log_text());
+    cr_assert(lt(long, at, FRAMES), "%s", log_text());
+    struct fy_document *doc = summary_doc();
+    cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), at), "the frames before the cut");
     fy_document_destroy(doc);
 }
 
@@ -170,7 +170,7 @@ Test(bad_input, truncated_file)
 static void make_damaged(char *file, size_t len)
 {
     make_good();
-    xgr_path(file, len, "damaged.mkv");
+    scratch_path(file, len, "damaged.mkv");
     long size = file_size(good);
     copy_file(good, file, size);
     FILE *f = fopen(file, "r+b");
@@ -188,11 +188,11 @@ Test(bad_input, damaged_file)
 {
     char file[256];
     make_damaged(file, sizeof file);
-    cr_assert(eq(int, read_into_null(file, "", "never"), 1), "%s", xgr_log_text());
+    cr_assert(eq(int, read_into_null(file, "", "never"), 1), "%s", log_text());
     expect_source_failed("ffv1: slice CRC mismatch");
     long at = failed_frame(file);
-    cr_assert(gt(long, at, 5), "%s", xgr_log_text());
-    cr_assert(lt(long, at, FRAMES - 5), "%s", xgr_log_text());
+    cr_assert(gt(long, at, 5), "%s", log_text());
+    cr_assert(lt(long, at, FRAMES - 5), "%s", log_text());
 }
 
 /* The node fails per its restart policy: restarted twice, failing each time, then for good. */
@@ -202,8 +202,8 @@ Test(bad_input, damaged_file_restarts_per_policy)
     make_damaged(file, sizeof file);
     cr_assert(eq(int, read_into_null(file, "", "{policy: on-failure, limit: 2}"), 1));
     expect_source_failed("xmem run: node 'src' failed for good");
-    struct fy_document *doc = xgr_summary_doc();
-    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/0/restarts"), 2));
+    struct fy_document *doc = summary_doc();
+    cr_assert(eq(long, summary_num(doc, "/nodes/0/restarts"), 2));
     fy_document_destroy(doc);
 }
 
@@ -212,11 +212,10 @@ Test(bad_input, damaged_file_tolerated)
 {
     char file[256];
     make_damaged(file, sizeof file);
-    cr_assert(eq(int, read_into_null(file, "tolerate_errors: true", "never"), 0), "%s",
-              xgr_log_text());
-    cr_assert(xgr_log_has("warn: ffmpeg: ffv1: slice CRC mismatch"), "%s", xgr_log_text());
-    struct fy_document *doc = xgr_summary_doc();
-    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/in"), FRAMES));
+    cr_assert(eq(int, read_into_null(file, "tolerate_errors: true", "never"), 0), "%s", log_text());
+    cr_assert(log_has("warn: ffmpeg: ffv1: slice CRC mismatch"), "%s", log_text());
+    struct fy_document *doc = summary_doc();
+    cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), FRAMES));
     xvt_assert_pool_free(doc);
     fy_document_destroy(doc);
 }
@@ -238,10 +237,10 @@ Test(bad_input, unknown_source_settings)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = read_into_null(good, cases[i].params, "never");
         cr_assert(ne(int, rc, 0), "%s", cases[i].params);
-        cr_assert(xgr_log_has(cases[i].said), "%s: no \"%s\" in:\n%s", cases[i].params,
-                  cases[i].said, xgr_log_text());
-        if (rc == 1) { /* it ran (2: the graph was refused before anything started) */
-            struct fy_document *doc = xgr_summary_doc();
+        cr_assert(log_has(cases[i].said), "%s: no \"%s\" in:\n%s", cases[i].params, cases[i].said,
+                  log_text());
+        if (rc == 1) { /* it ran (3: the graph was refused before anything started) */
+            struct fy_document *doc = summary_doc();
             xvt_assert_pool_free(doc);
             fy_document_destroy(doc);
         }
@@ -254,9 +253,9 @@ Test(bad_input, unknown_source_settings)
 static int run_sink_alone(const char *plugin, const char *file, const char *const *params)
 {
     char name[XMEM_POOL_NAME_MAX + 1], file_param[300], input[300];
-    xmem_pool_t *pool = xf_pool_create(name, "video-bad", 16);
+    xmem_pool_t *own = xf_pool_create(name, "video-bad", 16);
     snprintf(file_param, sizeof file_param, "file=%s", file);
-    snprintf(input, sizeof input, "in=ipc://%s/in.ipc", xgr_dir);
+    snprintf(input, sizeof input, "in=ipc://%s/in.ipc", dir);
     const char *args[16] = {"node",    "--plugin", plugin,    "--pool",  name,
                             "--input", input,      "--param", file_param};
     int n = 9;
@@ -265,24 +264,24 @@ static int run_sink_alone(const char *plugin, const char *file, const char *cons
         args[n++] = params[i];
     }
     args[n] = NULL;
-    int rc = xgr_run(args);
-    cr_assert(eq(u32, xmem_pool_free_count(pool), 16));
-    xmem_pool_destroy(&pool);
+    int rc = run_xmem(args);
+    cr_assert(eq(u32, xmem_pool_free_count(own), 16));
+    xmem_pool_destroy(&own);
     return rc;
 }
 
-/* Sink settings that cannot work fail in init (exit 1; 2 for a value the parameter check
+/* Sink settings that cannot work fail in init (exit 1; 3 for a value the parameter check
  * refuses), name what is wrong, and leave no file behind. */
 Test(bad_input, unknown_sink_settings)
 {
     char out[256], missing_dir[256];
-    xgr_path(out, sizeof out, "out.mkv");
-    xgr_path(missing_dir, sizeof missing_dir, "no/such/dir/out.mkv");
+    scratch_path(out, sizeof out, "out.mkv");
+    scratch_path(missing_dir, sizeof missing_dir, "no/such/dir/out.mkv");
     static const struct {
         const char *file, *params[3], *said;
         int status;
     } cases[] = {
-        {NULL, {"codec=h265"}, "parameter 'codec' = 'h265'", 2},
+        {NULL, {"codec=h265"}, "parameter 'codec' = 'h265'", 3},
         {NULL, {"encoder=nosuch"}, "encoder 'nosuch': no such encoder in this FFmpeg", 1},
         {NULL,
          {"codec=h264", "options=preset=fast:nosuch=1"},
@@ -303,11 +302,11 @@ Test(bad_input, unknown_sink_settings)
         else if (!cases[i].file[0])
             snprintf(file, sizeof file, "%s", missing_dir);
         else
-            xgr_path(file, sizeof file, cases[i].file);
+            scratch_path(file, sizeof file, cases[i].file);
         cr_assert(eq(int, run_sink_alone("videosink", file, cases[i].params), cases[i].status),
-                  "%s:\n%s", cases[i].params[0], xgr_log_text());
-        cr_assert(xgr_log_has(cases[i].said), "%s: no \"%s\" in:\n%s", cases[i].params[0],
-                  cases[i].said, xgr_log_text());
+                  "%s:\n%s", cases[i].params[0], log_text());
+        cr_assert(log_has(cases[i].said), "%s: no \"%s\" in:\n%s", cases[i].params[0],
+                  cases[i].said, log_text());
         cr_assert(ne(int, access(file, F_OK), 0), "%s left behind", file);
     }
 }
@@ -316,19 +315,19 @@ Test(bad_input, unknown_sink_settings)
 Test(bad_input, frames_of_the_wrong_layout)
 {
     char out[256], rec[300];
-    xgr_path(out, sizeof out, "wrong.mkv");
+    scratch_path(out, sizeof out, "wrong.mkv");
     snprintf(rec, sizeof rec, "file: '%s'", out);
     xvt_write_graph(
         (xvt_node[]){{"src", "testsrc", "width: 64, height: 48, channels: 1, frames: 5", NULL},
                      {"rec", "videosink", rec, NULL}},
         2);
-    cr_assert(eq(int, xvt_run_graph(), 1), "%s", xgr_log_text());
-    cr_assert(xgr_log_has("frame 0: a u8 [48, 64, 1] buffer of 3072 bytes is not a rgb24 frame "
-                          "(expected u8 [height, width, 3])"),
-              "%s", xgr_log_text());
+    cr_assert(eq(int, xvt_run_graph(), 1), "%s", log_text());
+    cr_assert(log_has("frame 0: a u8 [48, 64, 1] buffer of 3072 bytes is not a rgb24 frame "
+                      "(expected u8 [height, width, 3])"),
+              "%s", log_text());
     cr_assert(ne(int, access(out, F_OK), 0), "an empty file left behind");
-    struct fy_document *doc = xgr_summary_doc();
-    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/1/state"), "failed"));
+    struct fy_document *doc = summary_doc();
+    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/state"), "failed"));
     xvt_assert_pool_free(doc);
     fy_document_destroy(doc);
 }
@@ -336,18 +335,17 @@ Test(bad_input, frames_of_the_wrong_layout)
 Test(bad_input, image_name_without_a_number)
 {
     char pattern[256];
-    xgr_path(pattern, sizeof pattern, "frame.png");
+    scratch_path(pattern, sizeof pattern, "frame.png");
     cr_assert(eq(int, run_sink_alone("imagesink", pattern, (const char *[]){NULL}), 1), "%s",
-              xgr_log_text());
-    cr_assert(xgr_log_has("frame.png': put the frame number in it as %d or %06d"), "%s",
-              xgr_log_text());
+              log_text());
+    cr_assert(log_has("frame.png': put the frame number in it as %d or %06d"), "%s", log_text());
 }
 
 Test(bad_input, image_directory_missing)
 {
     char pattern[256];
-    xgr_path(pattern, sizeof pattern, "nowhere/f-%03d.png");
+    scratch_path(pattern, sizeof pattern, "nowhere/f-%03d.png");
     cr_assert(eq(int, run_sink_alone("imagesink", pattern, (const char *[]){NULL}), 1), "%s",
-              xgr_log_text());
-    cr_assert(xgr_log_has("nowhere': No such file or directory"), "%s", xgr_log_text());
+              log_text());
+    cr_assert(log_has("nowhere': No such file or directory"), "%s", log_text());
 }

@@ -40,7 +40,7 @@ ParameterizedTest(format_case *c, roundtrip, lossless)
 {
     const int width = 64, height = 48, rows = c->planar ? height * 3 / 2 : height;
     char file[256], params[300];
-    xgr_path(file, sizeof file, "lossless.mkv");
+    scratch_path(file, sizeof file, "lossless.mkv");
     snprintf(params, sizeof params, "codec: ffv1, pixel_format: %s", c->name);
     xvt_make_video(file, width, rows, c->channels, FRAMES, params);
 
@@ -56,13 +56,13 @@ ParameterizedTest(format_case *c, roundtrip, lossless)
     xvt_write_graph(
         (xvt_node[]){{"src", "videosrc", params, NULL}, {"check", "verify", "expect: 30", NULL}},
         2);
-    cr_assert(eq(int, xvt_run_graph(), 0), "%s", xgr_log_text());
-    cr_assert(xgr_log_has("verified 30 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order"),
-              "%s", xgr_log_text());
-    struct fy_document *doc = xgr_summary_doc();
-    cr_assert(eq(str, (char *)xgr_summary_str(doc, "/nodes/0/work/what"), "decoded"));
-    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/0/work/count"), FRAMES));
-    cr_assert(eq(long, xgr_summary_num(doc, "/nodes/1/in"), FRAMES));
+    cr_assert(eq(int, xvt_run_graph(), 0), "%s", log_text());
+    cr_assert(log_has("verified 30 frames: 0 bad, 0 gaps (0 frames missing), 0 out of order"), "%s",
+              log_text());
+    struct fy_document *doc = summary_doc();
+    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/0/work/what"), "decoded"));
+    cr_assert(eq(long, summary_num(doc, "/nodes/0/work/count"), FRAMES));
+    cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), FRAMES));
     xvt_assert_pool_free(doc);
     fy_document_destroy(doc);
 }
@@ -72,7 +72,7 @@ ParameterizedTest(format_case *c, roundtrip, lossless)
 Test(roundtrip, scaled_shape)
 {
     char file[256], src[400], shape[200];
-    xgr_path(file, sizeof file, "big.mkv");
+    scratch_path(file, sizeof file, "big.mkv");
     xvt_make_video(file, 160, 120, 3, FRAMES, "codec: ffv1");
     static const struct {
         const char *size, *format;
@@ -93,12 +93,12 @@ Test(roundtrip, scaled_shape)
             (xvt_node[]){{"src", "videosrc", src, NULL}, {"shape", PLUGIN_SHAPECHECK, shape, NULL}},
             2);
         cr_assert(eq(int, xvt_run_graph(), 0), "%s %s:\n%s", cases[i].format, cases[i].size,
-                  xgr_log_text());
+                  log_text());
         char said[128];
         snprintf(said, sizeof said, "shapecheck: %d frames of [%d, %d, %d], sequence 0..%d", FRAMES,
                  cases[i].rows, cases[i].width, cases[i].channels, FRAMES - 1);
-        cr_assert(xgr_log_has(said), "%s", xgr_log_text());
-        struct fy_document *doc = xgr_summary_doc();
+        cr_assert(log_has(said), "%s", log_text());
+        struct fy_document *doc = summary_doc();
         xvt_assert_pool_free(doc);
         fy_document_destroy(doc);
     }
@@ -116,7 +116,7 @@ Test(roundtrip, lossy_codecs)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char file[256], src[300];
-        xgr_path(file, sizeof file, cases[i].file);
+        scratch_path(file, sizeof file, cases[i].file);
         bool nv12 = strstr(cases[i].params, "nv12") != NULL;
         xvt_make_video(file, 64, nv12 ? 72 : 48, nv12 ? 1 : 3, FRAMES, cases[i].params);
         xvt_probe p;
@@ -131,7 +131,7 @@ Test(roundtrip, lossy_codecs)
             (xvt_node[]){{"src", "videosrc", src, NULL},
                          {"shape", PLUGIN_SHAPECHECK, "width: 64, height: 48, expect: 30", NULL}},
             2);
-        cr_assert(eq(int, xvt_run_graph(), 0), "%s:\n%s", file, xgr_log_text());
+        cr_assert(eq(int, xvt_run_graph(), 0), "%s:\n%s", file, log_text());
     }
 }
 
@@ -140,11 +140,11 @@ Test(roundtrip, lossy_codecs)
 Test(roundtrip, presentation_times_carry_through)
 {
     char in[256], out[256];
-    xgr_path(in, sizeof in, "25fps.mkv");
-    xgr_path(out, sizeof out, "copy.mkv");
+    scratch_path(in, sizeof in, "25fps.mkv");
+    scratch_path(out, sizeof out, "copy.mkv");
     xvt_make_video(in, 64, 48, 3, FRAMES, "timestamps: sequence, fps: 25");
     xvt_write_copy(in, "", out, "timestamps: stamp", NULL);
-    cr_assert(eq(int, xvt_run_graph(), 0), "%s", xgr_log_text());
+    cr_assert(eq(int, xvt_run_graph(), 0), "%s", log_text());
     xvt_probe a, b;
     cr_assert(xvt_probe_file(in, &a) && xvt_probe_file(out, &b));
     cr_assert(eq(long, b.frames, FRAMES));
@@ -159,14 +159,14 @@ Test(roundtrip, presentation_times_carry_through)
 Test(roundtrip, realtime_and_loop)
 {
     char in[256], out[256];
-    xgr_path(in, sizeof in, "10.mkv");
-    xgr_path(out, sizeof out, "looped.mkv");
+    scratch_path(in, sizeof in, "10.mkv");
+    scratch_path(out, sizeof out, "looped.mkv");
     xvt_make_video(in, 64, 48, 3, 10, "timestamps: sequence, fps: 30");
     xvt_write_copy(
         in, "realtime: true, loop: true, frames: 30", out, "",
         &(xvt_node){"shape", PLUGIN_SHAPECHECK, "width: 64, height: 48, expect: 30", NULL});
     long start = xf_now_ms();
-    cr_assert(eq(int, xvt_run_graph(), 0), "%s", xgr_log_text());
+    cr_assert(eq(int, xvt_run_graph(), 0), "%s", log_text());
     long took = xf_now_ms() - start;
     cr_assert(ge(long, took, 950), "30 frames at 30 fps went out in %ld ms", took);
     xvt_probe p;

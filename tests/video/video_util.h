@@ -8,7 +8,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/pixdesc.h>
 
-#include "graph_run.h"
+#include "xmem_run.h"
 
 #define XVT_MAX_TIMES 256
 
@@ -86,7 +86,7 @@ typedef struct xvt_node {
 static inline void xvt_write_graph(const xvt_node *nodes, int n)
 {
     char yaml[4096];
-    int used = snprintf(yaml, sizeof yaml, "pool: {name: %s}\nnodes:\n", xgr_pool);
+    int used = snprintf(yaml, sizeof yaml, "pool: {name: %s}\nnodes:\n", pool);
     for (int i = 0; i < n && used < (int)sizeof yaml; i++)
         used += snprintf(yaml + used, sizeof yaml - (size_t)used,
                          "  - {name: %s, plugin: '%s', params: {%s}%s%s%s}\n", nodes[i].name,
@@ -94,14 +94,13 @@ static inline void xvt_write_graph(const xvt_node *nodes, int n)
                          i ? ", inputs: {in: {from: src/out, policy: block}}" : "",
                          nodes[i].extra ? ", " : "", nodes[i].extra ? nodes[i].extra : "");
     cr_assert(lt(int, used, (int)sizeof yaml));
-    xgr_write_yaml(yaml);
+    write_yaml(yaml);
 }
 
 /* Runs the graph file with --summary; the exit status. */
 static inline int xvt_run_graph(void)
 {
-    return xgr_run(
-        (const char *[]){"run", "--interval", "0", "--summary", xgr_summary, xgr_graph, NULL});
+    return run_xmem((const char *[]){"run", "--interval", "0", "--summary", summary, graph, NULL});
 }
 
 /* Writes `frames` test frames of width x rows x channels (testsrc) into `path` through
@@ -116,7 +115,7 @@ static inline void xvt_make_video(const char *path, int width, int rows, int cha
     snprintf(rec, sizeof rec, "file: '%s', %s", path, sink_params);
     xvt_write_graph((xvt_node[]){{"src", "testsrc", src, NULL}, {"rec", "videosink", rec, NULL}},
                     2);
-    cr_assert(eq(int, xvt_run_graph(), 0), "making %s failed:\n%s", path, xgr_log_text());
+    cr_assert(eq(int, xvt_run_graph(), 0), "making %s failed:\n%s", path, log_text());
 }
 
 /* Writes the graph src (videosrc reading `in`, `src_params` added) -> rec (videosink writing
@@ -136,10 +135,9 @@ static inline void xvt_write_copy(const char *in, const char *src_params, const 
 /* The pool had every buffer back at the end and nothing is left of the run. */
 static inline void xvt_assert_pool_free(struct fy_document *doc)
 {
-    cr_assert(
-        eq(long, xgr_summary_num(doc, "/pool/free_at_end"), xgr_summary_num(doc, "/pool/buffers")),
-        "buffers still held at the end:\n%s", xgr_log_text());
-    xgr_assert_clean();
+    cr_assert(eq(long, summary_num(doc, "/pool/free_at_end"), summary_num(doc, "/pool/buffers")),
+              "buffers still held at the end:\n%s", log_text());
+    assert_clean();
 }
 
 #endif

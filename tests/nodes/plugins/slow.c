@@ -1,5 +1,6 @@
 /* A slow sink for the queue-policy tests: sleeps `delay_ms` per buffer and counts the frames that
- * never reached it (gaps in the producer's sequence numbers), reporting both at the end.
+ * never reached it (gaps in the producer's sequence numbers), reporting both at the end. With
+ * `fail_at` N its process fails on the Nth buffer (the node host's failure report is tested).
  *   - name: slow
  *     plugin: slow
  *     inputs: {in: src/out}
@@ -13,6 +14,7 @@
 
 typedef struct slow {
     int64_t delay_ms;
+    int64_t fail_at;
     uint64_t received;
     uint64_t next; /* the sequence number due next (testsrc counts from 0) */
     uint64_t missing;
@@ -20,6 +22,7 @@ typedef struct slow {
 
 static const xmem_node_param params[] = {
     {"delay_ms", XMEM_PARAM_INT, "5", "sleep per buffer", 0, 10000, NULL},
+    {"fail_at", XMEM_PARAM_INT, "0", "fail on this buffer (0: never)", 0, 1000000, NULL},
 };
 
 static const xmem_node_port inputs[] = {{"in", "stamped buffers"}};
@@ -30,6 +33,7 @@ static xmem_err init(xmem_node_t *node, void **state, xmem_error_t *err)
     if (!s)
         return xmem_node_fail(node, err, "out of memory");
     s->delay_ms = xmem_node_param_int(node, "delay_ms");
+    s->fail_at = xmem_node_param_int(node, "fail_at");
     *state = s;
     return XMEM_OK;
 }
@@ -37,7 +41,6 @@ static xmem_err init(xmem_node_t *node, void **state, xmem_error_t *err)
 static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_guard_t *input,
                         xmem_error_t *err)
 {
-    (void)node;
     (void)port;
     slow *s = state;
     xmem_meta_t meta;
@@ -45,6 +48,8 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
     if (rc)
         return rc;
     s->received++;
+    if (s->fail_at > 0 && s->received == (uint64_t)s->fail_at)
+        return xmem_node_fail(node, err, "asked to fail at buffer %" PRIu64, s->received);
     if (meta.sequence > s->next)
         s->missing += meta.sequence - s->next;
     if (meta.sequence >= s->next)
@@ -66,5 +71,5 @@ static void fini(xmem_node_t *node, void *state)
 }
 
 XMEM_NODE_DEFINE(.name = "slow", .version = "1.0", .description = "a sink that takes its time",
-                 .params = params, .n_params = 1, .inputs = inputs, .n_inputs = 1, .init = init,
+                 .params = params, .n_params = 2, .inputs = inputs, .n_inputs = 1, .init = init,
                  .process = process, .fini = fini);

@@ -1,0 +1,6 @@
+"""A node file without a node class."""
+import xmem
+
+
+class NotANode:
+    pass

@@ -1,0 +1,6 @@
+"""A filter without process."""
+import xmem
+
+
+class NoProcess(xmem.Node):
+    inputs = {"in": ""}
