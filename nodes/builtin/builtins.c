@@ -68,6 +68,18 @@ static void *open_video_module(void)
 }
 #endif
 
+/* One of the video module's nodes, by name. */
+static bool is_video_node(const char *name)
+{
+#ifdef XMEM_HAVE_FFMPEG
+    for (size_t i = 0; i < N_VIDEO; i++)
+        if (strcmp(video_nodes[i][0], name) == 0)
+            return true;
+#endif
+    (void)name;
+    return false;
+}
+
 /* Fills `all` once: the table, then the video nodes if their module opens. */
 static void fill(void)
 {
@@ -100,6 +112,8 @@ const xmem_node_plugin *xmemi_builtin_find(const char *name)
     for (size_t i = 0; i < N_TABLE; i++) /* without opening the video module */
         if (strcmp(table[i]->name, name) == 0)
             return table[i];
+    if (!is_video_node(name)) /* a plugin's name: no reason to load FFmpeg */
+        return NULL;
     fill();
     for (uint32_t i = N_TABLE; i < n_all; i++)
         if (strcmp(all[i]->name, name) == 0)
@@ -119,11 +133,5 @@ const char *xmemi_builtin_origin(const char *name)
 
 const char *xmemi_builtin_missing(const char *name)
 {
-#ifdef XMEM_HAVE_FFMPEG
-    for (size_t i = 0; i < N_VIDEO; i++)
-        if (strcmp(video_nodes[i][0], name) == 0 && !xmemi_builtin_find(name))
-            return video_why;
-#endif
-    (void)name;
-    return NULL;
+    return is_video_node(name) && !xmemi_builtin_find(name) ? video_why : NULL;
 }
