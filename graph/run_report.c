@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "common/plural.h"
+
 const char *xmemi_node_state_name(xmemi_node_state s)
 {
     static const char *const names[] = {"running", "restarting", "done", "failed", "not started"};
@@ -165,8 +167,8 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
         for (uint32_t k = 0; k < XMEM_NODE_FILES_MAX; k++) {
             xmemi_file_stat file;
             if (file_at(&v->stats->nodes[i], k, &file))
-                fprintf(out, "   file %s: %llu frames, written by '%s'%s\n", file.path,
-                        (unsigned long long)file.frames, v->g->nodes[i].name,
+                fprintf(out, "   file %s: %llu frame%s, written by '%s'%s\n", file.path,
+                        (unsigned long long)file.frames, xmemi_s(file.frames), v->g->nodes[i].name,
                         file.state == XMEMI_FILE_FINISHED ? "" : " (not finished)");
         }
 }

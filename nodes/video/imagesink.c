@@ -17,6 +17,7 @@
 #include <libavformat/avformat.h>
 
 #include "common/fail.h"
+#include "common/plural.h"
 #include "ffmpeg_log.h"
 #include "nodes/builtin/builtins.h"
 #include "picture.h"
@@ -105,8 +106,8 @@ static void fini(xmem_node_t *node, void *state)
     imagesink *s = state;
     if (!s)
         return;
-    xmem_node_log(node, XMEM_LOG_INFO, "saved %" PRIu64 " of %" PRIu64 " frames as %s", s->saved,
-                  s->received, s->pattern);
+    xmem_node_log(node, XMEM_LOG_INFO, "saved %" PRIu64 " of %" PRIu64 " frame%s as %s", s->saved,
+                  s->received, xmemi_s(s->received), s->pattern);
     xmemi_png_writer_free(&s->png);
     xmemi_ffmpeg_log_detach();
     free(s);

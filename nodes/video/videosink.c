@@ -13,6 +13,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "common/fail.h"
+#include "common/plural.h"
 #include "ffmpeg_log.h"
 #include "nodes/builtin/builtins.h"
 #include "picture.h"
@@ -157,11 +158,12 @@ static void fini(xmem_node_t *node, void *state)
         xmem_node_report_file(node, s->path, s->frames, true);
         char retimed[96] = "";
         if (s->retimed)
-            snprintf(retimed, sizeof retimed, "; %" PRIu64 " frames moved to keep times increasing",
-                     s->retimed);
-        xmem_node_log(node, XMEM_LOG_INFO, "wrote %" PRIu64 " frames of %dx%d to %s (%s, %s)%s",
-                      s->frames, s->width, s->height, s->path, s->enc.codec->name,
-                      av_get_pix_fmt_name(s->enc.enc->pix_fmt), retimed);
+            snprintf(retimed, sizeof retimed,
+                     "; %" PRIu64 " frame%s moved to keep times increasing", s->retimed,
+                     xmemi_s(s->retimed));
+        xmem_node_log(node, XMEM_LOG_INFO, "wrote %" PRIu64 " frame%s of %dx%d to %s (%s, %s)%s",
+                      s->frames, xmemi_s(s->frames), s->width, s->height, s->path,
+                      s->enc.codec->name, av_get_pix_fmt_name(s->enc.enc->pix_fmt), retimed);
     }
     xmemi_encoder_close(&s->enc);
     xmemi_converter_free(&s->conv);

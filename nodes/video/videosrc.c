@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/fail.h"
+#include "common/plural.h"
 #include "ffmpeg_log.h"
 #include "nodes/builtin/builtins.h"
 #include "picture.h"
@@ -209,7 +210,8 @@ static void fini(xmem_node_t *node, void *state)
     videosrc *s = state;
     if (!s)
         return;
-    xmem_node_log(node, XMEM_LOG_INFO, "sent %" PRIu64 " frames of %s", s->seq, s->dec.url);
+    xmem_node_log(node, XMEM_LOG_INFO, "sent %" PRIu64 " frame%s of %s", s->seq, xmemi_s(s->seq),
+                  s->dec.url);
     xmemi_decoder_close(&s->dec);
     xmemi_converter_free(&s->conv);
     xmemi_ffmpeg_log_detach();
