@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the built xmem into a scratch prefix, then builds and runs a third-party project against
-# it through find_package(xmem) and through pkg-config. Args: BUILD_DIR SOURCE_DIR.
+# it through find_package(xmem) and through pkg-config. Args: BUILD_DIR SOURCE_DIR [VIDEO], VIDEO 1
+# when the build has the video nodes (their module must be installed and found).
 set -euo pipefail
 build=$1
 src=$2
+video=${3:-0}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
@@ -19,8 +21,10 @@ mv "$work/prefix" "$work/moved"
 "$work/moved/bin/xmem" --help >/dev/null
 "$work/moved/bin/xmem" plugins | grep -q testsrc ||
     { echo "the moved xmem lists no built-in plugins" >&2; exit 1; }
-# The video nodes' module (built with FFmpeg) is found relative to the moved program too.
-if ls "$work"/moved/lib*/xmem/xmem_video.so >/dev/null 2>&1; then
+# The video nodes' module (built with FFmpeg) is installed and found relative to the moved program.
+if [ "$video" = 1 ]; then
+    ls "$work"/moved/lib*/xmem/xmem_video.so >/dev/null ||
+        { echo "the video nodes' module was not installed" >&2; exit 1; }
     "$work/moved/bin/xmem" plugins | grep -q "^videosrc .*built-in, $work/moved/" ||
         { "$work/moved/bin/xmem" plugins; echo "the moved xmem does not load its video module" >&2; exit 1; }
 fi
