@@ -84,6 +84,13 @@ uint64_t xmemi_proc_start_time(pid_t pid)
     return read_stat(pid, &state, &start) ? start : 0;
 }
 
+char xmemi_proc_state(pid_t pid)
+{
+    char state;
+    uint64_t start;
+    return pid > 0 && read_stat(pid, &state, &start) ? state : 0;
+}
+
 bool xmemi_proc_alive(pid_t pid, uint64_t start_time)
 {
     if (pid <= 0)

@@ -10,6 +10,10 @@
 /* Start time of `pid` in clock ticks since boot (/proc/PID/stat field 22); 0 if unknown. */
 uint64_t xmemi_proc_start_time(pid_t pid);
 
+/* The state letter of /proc/PID/stat: 'R', 'S', 'D', 'T' (stopped: SIGSTOP), 't' (stopped by a
+ * debugger), 'Z' (zombie)...; 0 when there is no such process. */
+char xmemi_proc_state(pid_t pid);
+
 /* True if `pid` runs (not a zombie) and, when start_time is non-zero, started at that time. */
 bool xmemi_proc_alive(pid_t pid, uint64_t start_time);
 

@@ -59,7 +59,10 @@ typedef struct xmemi_graph_node {
     uint32_t restart_limit; /* restarts allowed in the whole run; default 5 */
     int acquire_timeout_ms; /* 0: the host's default */
     const char *log_level;  /* NULL: the host's default */
-    xmemi_mark at, plugin_at, restart_at;
+    /* The watchdog (watchdog.h): one callback longer than this, or stopped (SIGSTOP) this long,
+     * and the node is stuck; 0: the default. init has its own, longer limit. */
+    int stuck_after_ms, init_stuck_after_ms;
+    xmemi_mark at, plugin_at, restart_at, stuck_at;
     xmemi_plugin loaded; /* filled by the check: the plugin's descriptor */
 } xmemi_graph_node;
 

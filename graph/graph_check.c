@@ -11,6 +11,7 @@
 #include "common/fail.h"
 #include "common/plural.h"
 #include "graph.h"
+#include "watchdog.h"
 #include "nodes/node_internal.h"
 #include "runtime_dir.h"
 
@@ -231,7 +232,7 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
             return rc;
         if (xmemi_plugin_load(n->plugin, &n->loaded, &why))
             return xmemi_graph_fail(g, err, n->plugin_at, "node '%s': %s", n->name, why.msg);
-        if ((rc = check_params(g, n, err)))
+        if ((rc = check_params(g, n, err)) || (rc = xmemi_watchdog_check(g, n, err)))
             return rc;
     }
     for (uint32_t i = 0; i < g->n_nodes; i++)

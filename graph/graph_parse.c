@@ -325,8 +325,16 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
     xmem_err rc = expect_mapping(p, n, node->at, "a node");
     if (rc)
         return rc;
-    static const char *const keys[] = {"name", "plugin",  "params",    "inputs",
-                                       "rate", "restart", "log_level", "acquire_timeout_ms",
+    static const char *const keys[] = {"name",
+                                       "plugin",
+                                       "params",
+                                       "inputs",
+                                       "rate",
+                                       "restart",
+                                       "log_level",
+                                       "acquire_timeout_ms",
+                                       "stuck_after_ms",
+                                       "init_stuck_after_ms",
                                        NULL};
     void *it = NULL;
     struct fy_node_pair *pair;
@@ -384,6 +392,12 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
             if ((rc = number(p, v, "acquire_timeout_ms", 1, 86400000, true, &d)))
                 return rc;
             node->acquire_timeout_ms = (int)d;
+        } else if (strcmp(key, "stuck_after_ms") == 0 || strcmp(key, "init_stuck_after_ms") == 0) {
+            if ((rc = number(p, v, key, 100, 86400000, true, &d)))
+                return rc;
+            *(key[0] == 's' ? &node->stuck_after_ms : &node->init_stuck_after_ms) = (int)d;
+            if (key[0] == 's')
+                node->stuck_at = mark_of(v);
         }
     }
     if (!node->name)

@@ -33,6 +33,7 @@
 #include "nodes/node_stats.h"
 #include "run_report.h"
 #include "runtime_dir.h"
+#include "watchdog.h"
 
 #define TICK_MS 20
 #define KILL_GRACE_NS (2ull * 1000000000ull)
@@ -69,20 +70,14 @@ static void endpoint(const launcher *l, const char *node, const char *port, char
 
 static bool live(xmemi_node_state s)
 {
-    return s == XMEMI_NODE_RUNNING || s == XMEMI_NODE_RESTARTING;
+    return s == XMEMI_NODE_RUNNING || s == XMEMI_NODE_RESTARTING || s == XMEMI_NODE_STUCK;
 }
 
 /* Subscribers to wait for on output `port` of node i: the edges that name it from nodes that
  * run (or will run again). A restarted publisher must not wait for one that ended for good. */
 static uint32_t subscribers(const launcher *l, uint32_t i, const char *port)
 {
-    const xmemi_graph *g = l->g;
-    uint32_t n = 0;
-    for (uint32_t k = 0; k < g->n_nodes; k++)
-        for (uint32_t e = 0; e < g->nodes[k].n_inputs; e++)
-            n += live(l->runs[k].state) && g->nodes[k].inputs[e].from == i &&
-                 strcmp(g->nodes[k].inputs[e].from_port, port) == 0;
-    return n;
+    return xmemi_watchdog_subscribers(l->g, l->runs, i, port, true);
 }
 
 /* The argument list of node i's `xmem node`; the strings live in `arena`. */
@@ -168,6 +163,8 @@ static void write_node_table(const launcher *l)
                 xmemi_node_state_name(l->runs[i].state), l->g->nodes[i].n_inputs);
     if (fclose(f) == 0)
         rename(tmp, path);
+    /* Every change of state passes here: sources waiting at their start learn who is alive. */
+    xmemi_watchdog_publish_alive(l->g, l->runs, l->stats.file);
 }
 
 static bool spawn(launcher *l, uint32_t i)
@@ -208,6 +205,10 @@ static bool spawn(launcher *l, uint32_t i)
     r->orphan_deadline_ns = 0;
     r->last_progress_ns = xmem_node_clock_ns();
     r->last_out = xmemi_stats_read(&l->stats.file->nodes[i].out);
+    r->started_ns = r->last_progress_ns;
+    r->stopped_since_ns = 0;
+    r->next_proc_ns = 0;
+    r->inits_at_spawn = __atomic_load_n(&l->stats.file->nodes[i].watch.inits, __ATOMIC_ACQUIRE);
     write_node_table(l);
     return true;
 }
@@ -240,6 +241,9 @@ static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
     if (xmem_pool_reclaim_pid(l->pool, r->pid, &returned, &err) != XMEM_OK)
         fprintf(stderr, "xmem run: node '%s' (pid %d): %s\n", name, (int)r->pid, err.msg);
     uint64_t reclaimed_ns = xmem_node_clock_ns();
+    bool started = __atomic_load_n(&l->stats.file->nodes[i].watch.inits, __ATOMIC_ACQUIRE) !=
+                   r->inits_at_spawn;
+    r->ever_started |= started;
     if (r->n_deaths < XMEMI_MAX_DEATHS)
         r->deaths[r->n_deaths++] = (xmemi_death){
             .pid = r->pid,
@@ -247,6 +251,8 @@ static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
             .refs_returned = returned,
             .reclaim_ns = reclaimed_ns - noticed_ns,
             .at_s = (double)(noticed_ns - l->start_ns) / 1e9,
+            .stuck = r->state == XMEMI_NODE_STUCK,
+            .started = started,
         };
     r->last_status = status;
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -262,6 +268,11 @@ static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
                 "%.2f ms\n",
                 name, (int)r->pid, how, (unsigned long long)returned, xmemi_s(returned),
                 (double)(reclaimed_ns - noticed_ns) / 1e6);
+    if (!started && !clean && !l->stopping && l->g->nodes[i].n_inputs)
+        fprintf(stderr,
+                "xmem run: node '%s' never started (it died before its init succeeded); the "
+                "nodes it subscribes to start without it\n",
+                name);
     r->pid = 0;
     if (should_restart(l, i, clean)) {
         uint64_t backoff_ms = 100u << (r->restarts < 4 ? r->restarts : 4);
@@ -295,7 +306,8 @@ static void reap(launcher *l)
         if (pid <= 0)
             return;
         for (uint32_t i = 0; i < l->g->n_nodes; i++)
-            if (l->runs[i].pid == pid && l->runs[i].state == XMEMI_NODE_RUNNING)
+            if (l->runs[i].pid == pid &&
+                (l->runs[i].state == XMEMI_NODE_RUNNING || l->runs[i].state == XMEMI_NODE_STUCK))
                 on_death(l, i, status, noticed);
     }
 }
@@ -325,9 +337,29 @@ static void begin_stop(launcher *l, const char *why)
 static bool all_ended(const launcher *l)
 {
     for (uint32_t i = 0; i < l->g->n_nodes; i++)
-        if (l->runs[i].state == XMEMI_NODE_RUNNING || l->runs[i].state == XMEMI_NODE_RESTARTING)
+        if (live(l->runs[i].state)) /* a stuck one too: killed, not reaped yet */
             return false;
     return true;
+}
+
+/* A node stuck in a callback, or stopped, is killed: its references come back as for any death
+ * (on_death) and its restart policy applies. */
+static void watch_stuck(launcher *l, uint64_t now)
+{
+    for (uint32_t i = 0; i < l->g->n_nodes; i++) {
+        xmemi_node_run *r = &l->runs[i];
+        char why[128];
+        if (r->state != XMEMI_NODE_RUNNING || r->pid <= 0 ||
+            !xmemi_watchdog_stuck(&l->g->nodes[i], r, &l->stats.file->nodes[i], now, why,
+                                  sizeof why))
+            continue;
+        r->state = XMEMI_NODE_STUCK;
+        r->stuck++;
+        fprintf(stderr, "xmem run: node '%s' (pid %d) is stuck: %s; killing it\n",
+                l->g->nodes[i].name, (int)r->pid, why);
+        kill(r->pid, SIGKILL);
+        write_node_table(l);
+    }
 }
 
 /* Sources' longest pause between frames, sampled every tick while they run. */
@@ -407,6 +439,7 @@ static void supervise(launcher *l)
         reap(l); /* a SIGCHLD merged with another is still reaped */
         uint64_t now = xmem_node_clock_ns();
         watch_sources(l, now);
+        watch_stuck(l, now);
         if (l->end_ns && now >= l->end_ns && !l->stopping)
             begin_stop(l, "duration reached");
         for (uint32_t i = 0; i < l->g->n_nodes; i++)
@@ -458,6 +491,10 @@ static xmem_err start(launcher *l, sigset_t *old_mask, xmem_error_t *err)
     if (stale)
         fprintf(stderr, "xmem run: cleaned up the runtime directory %s left by a dead run\n",
                 l->dir.path);
+    if (l->dir.leftovers_killed)
+        fprintf(stderr,
+                "xmem run: killed %u node%s of that run still there (stopped when it died)\n",
+                l->dir.leftovers_killed, xmemi_s(l->dir.leftovers_killed));
     uint32_t cuda_nodes = 0;
     for (uint32_t i = 0; i < l->g->n_nodes; i++)
         cuda_nodes += (l->g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) != 0;

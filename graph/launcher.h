@@ -25,6 +25,7 @@ typedef enum xmemi_node_state {
     XMEMI_NODE_DONE,        /* exited 0 */
     XMEMI_NODE_FAILED,      /* died or exited non-zero, and will not be restarted */
     XMEMI_NODE_NOT_STARTED, /* never started (the run stopped before it could) */
+    XMEMI_NODE_STUCK,       /* the watchdog found it stuck and killed it; not reaped yet */
 } xmemi_node_state;
 
 #define XMEMI_MAX_DEATHS 64 /* per node, kept for the summary */
@@ -35,6 +36,8 @@ typedef struct xmemi_death {
     uint64_t refs_returned; /* references it held, given back to the pool */
     uint64_t reclaim_ns;    /* from noticing the death to its references being back */
     double at_s;            /* since the start */
+    bool stuck;             /* killed by the watchdog */
+    bool started;           /* its init had succeeded */
 } xmemi_death;
 
 /* What the launcher knows of one node while it runs. */
@@ -54,6 +57,11 @@ typedef struct xmemi_node_run {
     /* every input's upstream ended for good: stopped (SIGTERM) at this time unless it ends
      * first; 0: not set */
     uint64_t orphan_deadline_ns;
+    /* the watchdog's (watchdog.h) */
+    uint64_t started_ns, next_proc_ns, stopped_since_ns;
+    uint32_t inits_at_spawn; /* the slot's init count when this incarnation started */
+    uint32_t stuck;          /* times found stuck */
+    bool ever_started;       /* some incarnation's init succeeded */
 } xmemi_node_run;
 
 /* Runs the graph to its end; returns the exit status of `xmem run` (common/exit_status.h):

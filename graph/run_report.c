@@ -12,8 +12,9 @@
 
 const char *xmemi_node_state_name(xmemi_node_state s)
 {
-    static const char *const names[] = {"running", "restarting", "done", "failed", "not started"};
-    return (unsigned)s < 5 ? names[s] : "?";
+    static const char *const names[] = {"running", "restarting",  "done",
+                                        "failed",  "not started", "stuck"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
 static void fmt_us(char *buf, size_t len, uint64_t ns, bool have)
@@ -171,6 +172,18 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
                         (unsigned long long)file.frames, xmemi_s(file.frames), v->g->nodes[i].name,
                         file.state == XMEMI_FILE_FINISHED ? "" : " (not finished)");
         }
+    /* Whose init never succeeded: the rest started without them. */
+    char never[512];
+    size_t used = 0;
+    never[0] = '\0';
+    for (uint32_t i = 0; i < v->g->n_nodes && used < sizeof never; i++)
+        if (!v->runs[i].ever_started) {
+            int n = snprintf(never + used, sizeof never - used, "%s%s", used ? ", " : "",
+                             v->g->nodes[i].name);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    if (never[0])
+        fprintf(out, "   never started: %s\n", never);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -237,6 +250,8 @@ bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_st
         totals t = totals_of(v, i);
         fprintf(f, "    {\"name\": \"%s\", \"plugin\": \"%s\", \"state\": \"%s\", ", n->name,
                 n->loaded.desc.name, xmemi_node_state_name(r->state));
+        fprintf(f, "\"started\": %s, \"stuck\": %u, ", r->ever_started ? "true" : "false",
+                r->stuck);
         fprintf(f, "\"restarts\": %u, \"in\": %llu, \"out\": %llu, \"dropped\": %llu, ",
                 r->restarts, (unsigned long long)t.in, (unsigned long long)t.out,
                 (unsigned long long)t.dropped);
@@ -255,11 +270,13 @@ bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_st
             describe_status(status, sizeof status, x->status);
             fprintf(f,
                     "%s{\"pid\": %d, \"at_s\": %.3f, \"status\": \"%s\", \"signal\": %d, "
-                    "\"exit_code\": %d, \"refs_returned\": %llu, \"reclaim_us\": %.1f}",
+                    "\"exit_code\": %d, \"refs_returned\": %llu, \"reclaim_us\": %.1f, "
+                    "\"stuck\": %s, \"started\": %s}",
                     d ? ", " : "", (int)x->pid, x->at_s, status,
                     WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0,
                     WIFEXITED(x->status) ? WEXITSTATUS(x->status) : -1,
-                    (unsigned long long)x->refs_returned, (double)x->reclaim_ns / 1e3);
+                    (unsigned long long)x->refs_returned, (double)x->reclaim_ns / 1e3,
+                    x->stuck ? "true" : "false", x->started ? "true" : "false");
         }
         fprintf(f, "]}%s\n", i + 1 < v->g->n_nodes ? "," : "");
     }

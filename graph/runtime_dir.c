@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/fail.h"
+#include "common/proc.h"
 
 /* Creates PATH's missing parents, each 0700 (the umask cannot widen that); an existing one is
  * left as it is. */
@@ -133,10 +136,61 @@ static void remove_files(const char *dir)
     closedir(d);
 }
 
+/* Whether pid runs `xmem node ... --pool=POOL` (a pid of the table may have been reused since). */
+static bool node_of_pool(pid_t pid, const char *pool)
+{
+    char path[64], cmd[4096], want[128];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    snprintf(want, sizeof want, "--pool=%s", pool);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, cmd, sizeof cmd - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    cmd[n] = '\0';
+    bool node = false, ours = false;
+    int arg = 0;
+    for (char *a = cmd; a < cmd + n; a += strlen(a) + 1, arg++) {
+        node |= arg == 1 && strcmp(a, "node") == 0;
+        ours |= strcmp(a, want) == 0;
+    }
+    return node && ours;
+}
+
+/* The nodes of a dead run's table that still run: SIGKILLed (a stopped process takes no other
+ * signal), and waited for a second at most, so that its pool has no live user left. */
+static uint32_t kill_leftovers(const char *dir, const char *pool)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/nodes", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    pid_t killed[64];
+    uint32_t n = 0;
+    char name[64], state[16];
+    int pid;
+    unsigned inputs;
+    while (n < 64 && fscanf(f, "%63s %d %15s %u", name, &pid, state, &inputs) == 4)
+        if (pid > 0 && node_of_pool(pid, pool) && kill(pid, SIGKILL) == 0)
+            killed[n++] = pid;
+    fclose(f);
+    for (uint32_t i = 0, tries = 0; i < n && tries < 1000; tries++) {
+        if (!xmemi_proc_alive(killed[i], 0))
+            i++;
+        else
+            usleep(1000);
+    }
+    return n;
+}
+
 xmem_err xmemi_runtime_dir_claim(const char *pool, xmemi_runtime_dir *out, bool *was_stale,
                                  xmem_error_t *err)
 {
     out->lock_fd = -1;
+    out->leftovers_killed = 0;
     *was_stale = false;
     char base[128];
     base_dir(base, sizeof base);
@@ -171,6 +225,7 @@ xmem_err xmemi_runtime_dir_claim(const char *pool, xmemi_runtime_dir *out, bool 
     struct stat st;
     if (fstat(fd, &st) == 0 && st.st_size > 0)
         *was_stale = true; /* a lock file with a pid in it: its launcher died without cleaning */
+    out->leftovers_killed = *was_stale ? kill_leftovers(out->path, pool) : 0;
     remove_files(out->path);
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());

@@ -7,19 +7,23 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <xmem/error.h>
 
 typedef struct xmemi_runtime_dir {
     char path[200];
-    int lock_fd; /* -1 when not held */
+    int lock_fd;               /* -1 when not held */
+    uint32_t leftovers_killed; /* nodes of a dead run still there, killed by the claim */
 } xmemi_runtime_dir;
 
 /* The directory a graph with pool `pool` uses (whether or not it exists). */
 xmem_err xmemi_runtime_dir_path(const char *pool, char *buf, size_t len, xmem_error_t *err);
 
 /* Creates the directory (0700) and takes its lock. A directory whose lock is free was left by a
- * dead run: its files are removed and *was_stale set. XMEM_EEXIST when a live launcher holds it. */
+ * dead run: nodes of its node table still running (`xmem node --pool=POOL`: stopped when their
+ * launcher died, they never got its parent-death signal) are killed, its files removed and
+ * *was_stale set. XMEM_EEXIST when a live launcher holds it. */
 xmem_err xmemi_runtime_dir_claim(const char *pool, xmemi_runtime_dir *out, bool *was_stale,
                                  xmem_error_t *err);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xmem/pool_admin.h>
 
@@ -21,14 +22,28 @@
 #include "plugin_loader.h"
 
 static volatile sig_atomic_t signalled;
+static pid_t parent;        /* at start: a stop signal after it has gone is its death's */
+static timer_t death_timer; /* SIGKILLs this process 1 s after the parent's death */
+static bool have_death_timer;
 
 static void on_signal(int sig)
 {
     signalled = sig;
+    /* The launcher died (the parent-death signal, or any stop after it): a node stuck in a
+     * callback would never act on the flag, and a dead launcher reclaims nothing, so the orderly
+     * stop gets one second and then the kernel ends this process whatever it is doing. */
+    if (getppid() != parent) {
+        struct itimerspec once = {.it_value = {.tv_sec = 1}};
+        if (!have_death_timer || timer_settime(death_timer, 0, &once, NULL) != 0)
+            alarm(1);
+    }
 }
 
 static void install_signals(void)
 {
+    parent = getppid();
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGKILL};
+    have_death_timer = timer_create(CLOCK_MONOTONIC, &ev, &death_timer) == 0;
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits return EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -196,6 +211,29 @@ static xmem_err wire_inputs(host *h, xmem_error_t *err)
     return XMEM_OK;
 }
 
+/* The watchdog's view of this host (node_watch.h): the callback it is in and since when. */
+static void enter(host *h, xmemi_callback cb)
+{
+    if (h->stats)
+        xmemi_watch_enter(&h->stats->watch, cb, xmem_node_clock_ns());
+}
+
+static void leave(host *h)
+{
+    if (h->stats)
+        xmemi_watch_leave(&h->stats->watch);
+}
+
+/* Subscribers to wait for on output i: those expected, but no more than the launcher says are
+ * alive (one that died or failed its init will never come; the rest must not wait for it). */
+static uint32_t wanted(const host *h, uint32_t i, uint32_t expected)
+{
+    if (!h->stats || !__atomic_load_n(&h->stats->watch.alive_set, __ATOMIC_ACQUIRE))
+        return expected;
+    uint32_t alive = __atomic_load_n(&h->stats->watch.alive[i], __ATOMIC_RELAXED);
+    return alive < expected ? alive : expected;
+}
+
 /* Sources wait for the subscribers they were told to expect, so no frame goes to nobody. The
  * failure is logged as the node's own (it is not a usage error): err stays empty. */
 static xmem_err await_subscribers(host *h, xmem_error_t *err)
@@ -208,7 +246,8 @@ static xmem_err await_subscribers(host *h, xmem_error_t *err)
             continue;
         uint64_t deadline = xmem_node_clock_ns() + (uint64_t)cfg->start_timeout_ms * 1000000ull;
         xmem_err rc;
-        while ((rc = xmem_pub_wait_subscribers(out->pub, want, 100, err)) == XMEM_ETIMEDOUT) {
+        while ((rc = xmem_pub_wait_subscribers(out->pub, wanted(h, i, want), 100, err)) ==
+               XMEM_ETIMEDOUT) {
             if (signalled) /* the run loop sees it and stops at once */
                 return XMEM_OK;
             if (xmem_node_clock_ns() >= deadline)
@@ -288,7 +327,9 @@ static void run_source(host *h)
     uint64_t next = xmem_node_clock_ns();
     while (!xmem_node_stopping(&h->node)) {
         xmem_error_t err = {0};
+        enter(h, XMEMI_CB_TICK);
         xmem_err rc = p->tick(&h->node, h->state, &err);
+        leave(h);
         sync_stats(h);
         if (rc) {
             callback_failed(h, "tick", rc, &err);
@@ -379,7 +420,9 @@ static void run_filter(host *h)
         in->received++;
         count_input(h, &g);
         xmem_buf_ref ref = xmem_guard_ref(&g);
+        enter(h, XMEMI_CB_PROCESS);
         rc = p->process(&h->node, h->state, in->port->name, &g, &err);
+        leave(h);
         if (!xmem_guard_valid(&g))
             note_kept(in, ref);
         sync_stats(h);
@@ -497,21 +540,29 @@ xmem_err xmemi_node_run(const xmemi_node_config *cfg, xmem_error_t *err)
         goto out;
     if (h.plugin.desc.init) {
         xmem_error_t why = {0};
-        if ((rc = h.plugin.desc.init(node, &h.state, &why))) {
+        enter(&h, XMEMI_CB_INIT);
+        rc = h.plugin.desc.init(node, &h.state, &why);
+        leave(&h);
+        if (rc) {
             callback_failed(&h, "init", rc, &why);
             xmem_node_log(node, XMEM_LOG_ERROR, "%s", node->fail_msg); /* its last line */
             rc = XMEM_EPLUGIN;
             goto out;
         }
     }
+    if (h.stats)
+        __atomic_fetch_add(&h.stats->watch.inits, 1, __ATOMIC_RELEASE);
     xmem_node_log(node, XMEM_LOG_DEBUG, "running plugin '%s' from %s", h.plugin.desc.name,
                   xmemi_plugin_origin(&h.plugin));
     if (h.plugin.desc.n_inputs)
         run_filter(&h);
     else
         run_source(&h);
-    if (h.plugin.desc.fini)
+    if (h.plugin.desc.fini) {
+        enter(&h, XMEMI_CB_FINI);
         h.plugin.desc.fini(node, h.state);
+        leave(&h);
+    }
     h.ran = true;
     if (node->failed)
         h.why_stopped = "failed";

@@ -94,3 +94,9 @@ void xmemi_stats_latency(xmemi_node_stats *s, uint64_t ns)
                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
     }
 }
+
+const char *xmemi_callback_name(xmemi_callback cb)
+{
+    static const char *const names[] = {"none", "init", "tick", "process", "fini"};
+    return (unsigned)cb < sizeof names / sizeof names[0] ? names[cb] : "?";
+}

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "summary.h"
 #include "xmem_run.h"
 
 #define TIMEOUT XF_TIMEOUT_LONG

@@ -104,7 +104,7 @@ Test(shm_room, a_16k_dev_shm_refuses_the_graph_before_anything_starts)
 {
     write_graph(", buffers: 16", "width: 64, height: 8");
     int column = (int)(strlen("pool: {name: ") + strlen(pool) + strlen(", buffers: ")) + 1;
-    char says[512];
+    char says[1024];
     snprintf(says, sizeof says,
              "%s:1:%d: pool '%s' needs %llu bytes (40.0 KiB) of /dev/shm for the metadata of its "
              "16 buffers, and /dev/shm has 16384 bytes (16.0 KiB) free of 16384 bytes",
@@ -123,7 +123,7 @@ Test(shm_room, a_10m_dev_shm_refuses_a_preallocation_that_does_not_fit)
 {
     write_graph(", preallocate: {size: 8388608, count: 2}", "width: 64, height: 8");
     int column = (int)(strlen("pool: {name: ") + strlen(pool) + strlen(", ")) + 1;
-    char says[512];
+    char says[1024];
     snprintf(
         says, sizeof says,
         "%s:1:%d: pool '%s' needs %llu bytes (16.0 MiB) of /dev/shm, 16777216 bytes (16.0 MiB) "
@@ -147,7 +147,7 @@ Test(shm_room, a_node_whose_buffer_does_not_fit_fails_without_sigbus)
     write_graph("", "width: 4096, height: 1024");
     ran r = xmem_in_small_shm(10 * MIB, (const char *[]){"run", "--interval", "0", graph, NULL});
     cr_assert(eq(int, r.status, 1), "%s", read_file(log_path));
-    char says[300];
+    char says[1024];
     snprintf(says, sizeof says,
              "cannot create buffer 0 of 12582912 bytes: no room in /dev/shm for shm object "
              "'/%s_0': it needs 12582912 bytes (12.0 MiB)",

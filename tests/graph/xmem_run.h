@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "summary.h"
 
 static char dir[128], graph[192], log_path[192], summary[192], pool[64];
 
@@ -181,18 +182,6 @@ static inline struct fy_document *summary_doc(void)
     struct fy_document *doc = fy_document_build_from_file(NULL, summary);
     cr_assert(doc != NULL, "summary %s not written or not JSON; log:\n%s", summary, log_text());
     return doc;
-}
-
-static inline const char *summary_str(struct fy_document *doc, const char *path)
-{
-    struct fy_node *n = fy_node_by_path(fy_document_root(doc), path, FY_NT, FYNWF_DONT_FOLLOW);
-    cr_assert(n != NULL, "no %s in the summary", path);
-    return fy_node_get_scalar0(n);
-}
-
-static inline long summary_num(struct fy_document *doc, const char *path)
-{
-    return strtol(summary_str(doc, path), NULL, 10);
 }
 
 /* True when the summary has `path`. */

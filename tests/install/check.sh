@@ -71,7 +71,7 @@ echo "example plugin: 50 frames through $work/plugin/xmem_threshold.so"
 XMEM_PLUGIN_PATH="$work/plugin" XMEM_RUNTIME_DIR="$work/rt" "$xmem" run --interval 0 \
     --duration 60 --summary "$work/summary.json" "$src/examples/plugin/threshold.yaml" \
     >"$work/run.log" 2>&1 || { cat "$work/run.log"; echo "xmem run of threshold.yaml failed" >&2; exit 1; }
-grep -q '"name": "latency", "plugin": "stats", "state": "done", "restarts": 0, "in": 300,' \
+grep -q '"name": "latency", "plugin": "stats", "state": "done", "started": true, "stuck": 0, "restarts": 0, "in": 300,' \
     "$work/summary.json" || { cat "$work/run.log" "$work/summary.json"; echo "not 300 frames" >&2; exit 1; }
 echo "example graph: 300 frames through xmem_threshold under xmem run"
 
