@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/graph_file.h"
+
 bool xmemi_cli_int(const char *opt, const char *text, long long min, long long max, long long *out)
 {
     char *end;
@@ -45,4 +47,14 @@ bool xmemi_cli_split(const char *opt, char *arg, char **key, char **value)
     *key = arg;
     *value = eq + 1;
     return true;
+}
+
+void xmemi_cli_graph_help(FILE *out)
+{
+    fprintf(out,
+            "GRAPH is a file, `-` for stdin, or a pipe (/dev/stdin, <(command)). It is read\n"
+            "whole before parsing: at most %zu KiB of UTF-8 text without NUL bytes; a pipe or\n"
+            "FIFO that gives nothing for %d s is refused. Relative plugin paths start at the\n"
+            "graph file's directory, or at the current directory for stdin and pipes.\n",
+            XMEMI_GRAPH_FILE_MAX >> 10, XMEMI_GRAPH_FILE_WAIT_MS / 1000);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,7 +110,8 @@ static void usage(FILE *out)
             "the stall limit, and all buffers are free at the end. Consumers need a restart\n"
             "policy (on-failure or always) with a limit above the number of faults. Exit\n"
             "status: 0 when every check held, 1 when one did not (or it was interrupted), 2 on\n"
-            "bad usage, 3 when the graph does not validate.\n"
+            "bad usage, 3 when the graph does not validate. GRAPH must be a file (not `-` or a\n"
+            "pipe): `xmem run` is given its path and reads it again.\n"
             "\n"
             "  -d, --duration S        seconds to run (default 30)\n"
             "      --min S             shortest pause between kills (default 0.5)\n"
@@ -463,6 +465,15 @@ int xmemi_cmd_chaos(int argc, char **argv)
         return XMEMI_EXIT_USAGE;
     }
     c.graph = argv[optind];
+    struct stat st;
+    if (strcmp(c.graph, "-") == 0 ||
+        (stat(c.graph, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+        fprintf(stderr,
+                "xmem chaos: %s: give a graph file: `xmem run` is handed its path and reads it "
+                "again, and stdin or a pipe can be read only once\n",
+                c.graph);
+        return XMEMI_EXIT_USAGE;
+    }
     static xmemi_graph g;
     xmem_error_t err;
     xmem_err rc = xmemi_graph_parse(c.graph, &g, &err);

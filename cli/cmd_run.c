@@ -31,16 +31,19 @@ static void usage(FILE *out)
         "failed for good, a buffer was left held or the run could not start (no room in\n"
         "/dev/shm, the pool or runtime directory), 2 on bad usage, 3 when the graph does not\n"
         "validate.\n"
-        "\n"
-        "  -d, --duration S     stop after S seconds (default: the graph's options.duration,\n"
-        "                       else until stopped or every node ended)\n"
-        "  -s, --summary FILE   write the summary (per node: state, restarts, frames in and\n"
-        "                       out, rate, latency p50/p99/max, drops, deaths) as JSON\n"
-        "  -i, --interval S     seconds between live tables, 0 for none (default 1)\n"
-        "  -l, --log-level L    nodes' log level: error, warn, info (default), debug\n"
-        "  -p, --pool NAME      the pool's name instead of the graph's pool.name (and so the\n"
-        "                       runtime directory's): two runs of one graph side by side\n"
-        "  -h, --help           this text\n");
+        "\n");
+    xmemi_cli_graph_help(out);
+    fprintf(out,
+            "\n"
+            "  -d, --duration S     stop after S seconds (default: the graph's options.duration,\n"
+            "                       else until stopped or every node ended)\n"
+            "  -s, --summary FILE   write the summary (per node: state, restarts, frames in and\n"
+            "                       out, rate, latency p50/p99/max, drops, deaths) as JSON\n"
+            "  -i, --interval S     seconds between live tables, 0 for none (default 1)\n"
+            "  -l, --log-level L    nodes' log level: error, warn, info (default), debug\n"
+            "  -p, --pool NAME      the pool's name instead of the graph's pool.name (and so the\n"
+            "                       runtime directory's): two runs of one graph side by side\n"
+            "  -h, --help           this text\n");
 }
 
 int xmemi_cmd_run(int argc, char **argv)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "common/exit_status.h"
 #include "common/size_text.h"
@@ -22,7 +23,9 @@ static void usage(FILE *out)
                  "/dev/shm has free. Errors name file:line:column. Exit status: 0 when valid, 3\n"
                  "when not (or the file cannot be read), 2 on bad usage, 1 when something else\n"
                  "failed (no room in /dev/shm for the pool, no memory).\n"
-                 "\n"
+                 "\n");
+    xmemi_cli_graph_help(out);
+    fprintf(out, "\n"
                  "  -h, --help   this text\n");
 }
 

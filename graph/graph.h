@@ -67,7 +67,8 @@ typedef struct xmemi_graph_node {
 } xmemi_graph_node;
 
 typedef struct xmemi_graph {
-    char *path;                           /* the file as given */
+    char *path; /* the file as given; "<stdin>" for "-" */
+    char *dir;  /* where relative plugin paths start: the file's directory; "." for a stream */
     char pool_name[XMEMI_GRAPH_NAME_MAX]; /* default: xmem-<file stem> */
     uint32_t buffers;                     /* pool capacity; 0: derived from the graph */
     uint64_t prealloc_size;
@@ -95,8 +96,9 @@ xmem_err xmemi_graph_fail_code(const xmemi_graph *g, xmem_error_t *err, xmem_err
                                xmemi_mark at, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Reads and parses `path`. On failure the graph is empty and err (XMEM_ECONFIG) says
- * "path:line:column: what is wrong (what was expected)". Free with xmemi_graph_free. */
+/* Reads (graph_file.h: "-" is stdin) and parses `path`. On failure the graph is empty and err
+ * (XMEM_ECONFIG) says "path:line:column: what is wrong (what was expected)". Free with
+ * xmemi_graph_free. */
 xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err);
 
 /* Loads every node's plugin and checks the graph against them: plugins refused, unknown ports,

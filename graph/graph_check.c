@@ -3,7 +3,6 @@
  * node's output, there is no cycle, the pool can hold every queue plus what is in flight, and its
  * memory fits (graph_room.c). Errors point at the line and column of the value at fault. */
 #define _GNU_SOURCE
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +14,14 @@
 #include "nodes/node_internal.h"
 #include "runtime_dir.h"
 
-/* A relative plugin path is relative to the graph file, as a compose file's paths are. */
+/* A relative plugin path starts at the graph's directory (g->dir, graph_parse.c). */
 static xmem_err resolve_plugin(const xmemi_graph *g, xmemi_graph_node *n, xmem_error_t *err)
 {
     if (!xmemi_plugin_spec_is_path(n->plugin) || n->plugin[0] == '/')
         return XMEM_OK;
-    char *copy = strdup(g->path);
     char *full = NULL;
-    if (!copy || asprintf(&full, "%s/%s", dirname(copy), n->plugin) < 0)
+    if (asprintf(&full, "%s/%s", g->dir, n->plugin) < 0)
         full = NULL;
-    free(copy);
     if (!full)
         return xmemi_fail(err, XMEM_ENOMEM, 0, "%s: no memory", g->path);
     char *real = realpath(full, NULL);

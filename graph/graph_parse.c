@@ -4,9 +4,11 @@
  * ports, cycles, pool size) are in graph_check.c. */
 #define _GNU_SOURCE
 #include "graph.h"
+#include "graph_file.h"
 
 #include <errno.h>
 #include <libfyaml.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -556,6 +558,80 @@ static xmem_err parse_root(parser *p, struct fy_node *root)
     return XMEM_OK;
 }
 
+/* A mapping's key, for finding those written twice. */
+typedef struct key_ref {
+    const char *text;
+    size_t len;
+    struct fy_node *node;
+    size_t order; /* its place in the mapping */
+} key_ref;
+
+static bool same_text(const key_ref *x, const key_ref *y)
+{
+    return x->len == y->len && memcmp(x->text, y->text, x->len) == 0;
+}
+
+static int by_text_then_order(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    int c = memcmp(x->text, y->text, x->len < y->len ? x->len : y->len);
+    if (c == 0)
+        c = (x->len > y->len) - (x->len < y->len);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* Refuses a key written twice in any mapping, at the second, the first in the file when there
+ * are more. libfyaml's own check compares each key with every one before it (two minutes for a
+ * mapping of 40000 keys, which a file under the size limit can hold), so it is off and this one
+ * sorts. Keys that are not plain scalars are left to the walk, which refuses them. */
+static xmem_err unique_keys(parser *p, struct fy_node *n)
+{
+    void *it = NULL;
+    xmem_err rc = XMEM_OK;
+    if (n && fy_node_is_sequence(n)) {
+        struct fy_node *item;
+        while (!rc && (item = fy_node_sequence_iterate(n, &it)))
+            rc = unique_keys(p, item);
+        return rc;
+    }
+    if (!n || !fy_node_is_mapping(n))
+        return XMEM_OK;
+    int count = fy_node_mapping_item_count(n);
+    key_ref *keys = malloc((count > 0 ? (size_t)count : 1) * sizeof *keys);
+    if (!keys)
+        return xmemi_fail(p->err, XMEM_ENOMEM, 0, "%s: no memory", p->g->path);
+    size_t used = 0;
+    struct fy_node_pair *pair;
+    for (size_t order = 0; (pair = fy_node_mapping_iterate(n, &it)); order++) {
+        key_ref *k = &keys[used];
+        *k = (key_ref){.node = fy_node_pair_key(pair), .order = order};
+        if (k->node && fy_node_is_scalar(k->node) && !fy_node_is_alias(k->node) &&
+            (k->text = fy_node_get_scalar(k->node, &k->len)))
+            used++;
+    }
+    qsort(keys, used, sizeof *keys, by_text_then_order);
+    const key_ref *again = NULL, *first = NULL; /* of the key repeated first */
+    for (size_t i = 1; i < used; i++)
+        if (same_text(&keys[i - 1], &keys[i]) && (i < 2 || !same_text(&keys[i - 2], &keys[i])) &&
+            (!again || keys[i].order < again->order)) {
+            first = &keys[i - 1];
+            again = &keys[i];
+        }
+    /* What is written before the repeated key comes first. */
+    it = NULL;
+    for (size_t order = 0;
+         !rc && (!again || order < again->order) && (pair = fy_node_mapping_iterate(n, &it));
+         order++)
+        rc = unique_keys(p, fy_node_pair_value(pair));
+    if (!rc && again) {
+        xmemi_mark at = mark_of(first->node);
+        rc = fail_at(p, again->node, "duplicate key '%.*s' (first at line %d, column %d)",
+                     (int)again->len, again->text, at.line, at.column);
+    }
+    free(keys);
+    return rc;
+}
+
 /* libfyaml's first diagnostic line, "FILE:LINE:COLUMN: error: WHAT" (its collected-errors API
  * leaks in 0.7, so the text it prints is caught instead). */
 typedef struct diag_text {
@@ -575,14 +651,14 @@ static void catch_first_line(struct fy_diag *diag, void *user, const char *buf, 
     t->have = true;
 }
 
-/* A syntax error in our format: position and text from libfyaml's line. */
+/* A syntax error in our format: position and text from libfyaml's line, whose file name is its
+ * own label for the text in memory ("<memory-@...>", with no ':'). */
 static xmem_err syntax_error(parser *p, const diag_text *t)
 {
-    size_t plen = strlen(p->g->path);
+    const char *colon = t->have ? strchr(t->line, ':') : NULL;
     int line = 0, column = 0, used = 0;
-    if (t->have && strncmp(t->line, p->g->path, plen) == 0 &&
-        sscanf(t->line + plen, ":%d:%d: %n", &line, &column, &used) == 2 && used > 0) {
-        const char *what = t->line + plen + used;
+    if (colon && sscanf(colon, ":%d:%d: %n", &line, &column, &used) == 2 && used > 0) {
+        const char *what = colon + used;
         if (strncmp(what, "error: ", 7) == 0)
             what += 7;
         return fail_mark(p, (xmemi_mark){line, column}, "YAML syntax: %s", what);
@@ -593,20 +669,38 @@ static xmem_err syntax_error(parser *p, const diag_text *t)
                       p->g->path);
 }
 
-xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
+/* The default pool name: xmem-<file name up to its first '.'>, with what a pool name cannot hold
+ * as '-'; xmem-stdin for stdin. */
+static void default_pool_name(xmemi_graph *g, const char *path)
 {
-    memset(g, 0, sizeof *g);
-    g->drain_timeout_s = 5;
-    parser p = {.g = g, .err = err};
-    if (!(g->path = strdup(path)))
-        return xmemi_fail(err, XMEM_ENOMEM, 0, "%s: no memory", path);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        xmem_err rc = xmemi_fail(err, XMEM_ECONFIG, errno, "graph file %s", path);
-        xmemi_graph_free(g);
-        return rc;
+    const char *base = strcmp(path, "-") == 0 ? "stdin" : strrchr(path, '/');
+    base = !base ? path : base[0] == '/' ? base + 1 : base;
+    size_t stem = strcspn(base, "."), n = snprintf(g->pool_name, sizeof g->pool_name, "xmem-");
+    for (size_t i = 0; i < stem && n + 1 < sizeof g->pool_name && n < XMEM_POOL_NAME_MAX; i++) {
+        char c = base[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        g->pool_name[n++] = ok ? c : '-';
     }
-    fclose(f);
+    g->pool_name[n] = '\0';
+}
+
+/* Relative plugin paths start at the graph file's directory, as a compose file's do. A graph
+ * from stdin or a pipe has none, and neither has one named through /dev or /proc (/dev/stdin,
+ * /dev/fd/N, even when stdin is a file): those start at the current directory. */
+static char *plugin_dir(const char *path, bool stream)
+{
+    if (stream || strcmp(path, "-") == 0 || strncmp(path, "/dev/", 5) == 0 ||
+        strncmp(path, "/proc/", 6) == 0)
+        return strdup(".");
+    char *copy = strdup(path), *dir = copy ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    return dir;
+}
+
+/* libfyaml parses the text in memory (it must outlive the document), reporting to `text`. */
+static xmem_err parse_text(parser *p, const xmemi_graph_text *t)
+{
     diag_text text = {.have = false};
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
@@ -619,35 +713,47 @@ xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
     dc.show_type = true;
     dc.show_module = false;
     struct fy_diag *diag = fy_diag_create(&dc);
-    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE, .diag = diag};
-    struct fy_parser *fyp = fy_parser_create(&pc);
+    struct fy_parse_cfg pc = {
+        .flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE | FYPCF_ALLOW_DUPLICATE_KEYS, .diag = diag};
+    struct fy_parser *fyp = diag ? fy_parser_create(&pc) : NULL;
     struct fy_document *doc = NULL, *more = NULL;
-    if (fyp && fy_parser_set_input_file(fyp, path) == 0 && (doc = fy_parse_load_document(fyp)))
+    if (!fyp) {
+        if (diag)
+            fy_diag_unref(diag);
+        return xmemi_fail(p->err, XMEM_ENOMEM, 0, "%s: no memory for the YAML parser", p->g->path);
+    }
+    if (fy_parser_set_string(fyp, t->data, t->len) == 0 && (doc = fy_parse_load_document(fyp)))
         more = fy_parse_load_document(fyp); /* a graph is one document: say so of a second */
-    xmem_err rc = !doc   ? syntax_error(&p, &text)
-                  : more ? fail_mark(&p, (xmemi_mark){1, 1},
+    xmem_err rc = !doc   ? syntax_error(p, &text)
+                  : more ? fail_mark(p, (xmemi_mark){1, 1},
                                      "more than one YAML document ('---'): a graph file holds one")
-                         : parse_root(&p, fy_document_root(doc));
-    if (rc == XMEM_OK && !g->pool_name[0]) {
-        /* xmem-<file name up to its first '.'>, with what a pool name cannot hold as '-'. */
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        size_t stem = strcspn(base, "."), n = snprintf(g->pool_name, sizeof g->pool_name, "xmem-");
-        for (size_t i = 0; i < stem && n + 1 < sizeof g->pool_name && n < XMEM_POOL_NAME_MAX; i++) {
-            char c = base[i];
-            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '_' || c == '-';
-            g->pool_name[n++] = ok ? c : '-';
-        }
-        g->pool_name[n] = '\0';
-    }
-    if (fyp) {
-        fy_parse_document_destroy(fyp, more);
-        fy_parse_document_destroy(fyp, doc);
-        fy_parser_destroy(fyp);
-    }
-    if (diag)
-        fy_diag_unref(diag);
+                         : unique_keys(p, fy_document_root(doc));
+    if (doc && !more && rc == XMEM_OK)
+        rc = parse_root(p, fy_document_root(doc));
+    fy_parse_document_destroy(fyp, more);
+    fy_parse_document_destroy(fyp, doc);
+    fy_parser_destroy(fyp);
+    fy_diag_unref(diag);
+    return rc;
+}
+
+xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
+{
+    memset(g, 0, sizeof *g);
+    g->drain_timeout_s = 5;
+    parser p = {.g = g, .err = err};
+    if (!(g->path = strdup(strcmp(path, "-") == 0 ? "<stdin>" : path)))
+        return xmemi_fail(err, XMEM_ENOMEM, 0, "%s: no memory", path);
+    xmemi_graph_text text;
+    xmem_err rc =
+        xmemi_graph_file_read(g, path, XMEMI_GRAPH_FILE_MAX, XMEMI_GRAPH_FILE_WAIT_MS, &text, err);
+    if (rc == XMEM_OK && !(g->dir = plugin_dir(path, text.stream)))
+        rc = xmemi_fail(err, XMEM_ENOMEM, 0, "%s: no memory", g->path);
+    if (rc == XMEM_OK)
+        rc = parse_text(&p, &text);
+    xmemi_graph_text_free(&text);
+    if (rc == XMEM_OK && !g->pool_name[0])
+        default_pool_name(g, path);
     if (rc)
         xmemi_graph_free(g);
     return rc;
@@ -673,5 +779,6 @@ void xmemi_graph_free(xmemi_graph *g)
         xmemi_plugin_close(&n->loaded);
     }
     free(g->path);
+    free(g->dir);
     memset(g, 0, sizeof *g);
 }

@@ -1,16 +1,24 @@
 /* The graph file parser and checker: a valid graph reads back as written (nodes, edges, queue
  * settings, restart policies, an order with upstream first, a derived pool size), and every kind
  * of mistake is refused with its file:line:column and what was expected. Each case writes a
- * small YAML file and parses it the way `xmem validate` does. */
+ * small YAML file and parses it the way `xmem validate` does. The reading itself: NUL bytes and
+ * bad UTF-8 refused where they are, files over the size limit, directories, FIFOs that wait for
+ * a writer (or time out), stdin, and duplicate keys found without libfyaml's quadratic check. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "graph/graph.h"
+#include "graph/graph_file.h"
 
 static char path[128];
 
@@ -137,6 +145,13 @@ static const bad_case bad_cases[] = {
     {"nodes:\n  - name:\n    plugin: testsrc\n", 2, 5, "node name ''"},
     {"nodes:\n  - {name: s, plugin: testsrc, rate: 1e-9}\n", 2, 38, "at least 0.001"},
     {"", 0, 0, "no YAML document"},
+    /* libfyaml counts columns in characters: the reader's own positions (below) do too */
+    {"nodes: [\"\xc3\xa9\", ]]\n", 1, 15, "YAML syntax"},
+    {"nodes:\n  - {name: s, plugin: testsrc, name: t}\n", 2, 32,
+     "duplicate key 'name' (first at line 2, column 6)"},
+    {"nodes:\n  - name: s\n    plugin: testsrc\n    params: {width: 8, height: 8, width: 9}\n"
+     "pool: {}\npool: {}\n",
+     4, 35, "duplicate key 'width' (first at line 4, column 14)"},
     {"nodes: [{name: s, plugin: testsrc}]\n---\nnodes: []\n", 1, 1, "more than one YAML document"},
     /* plugins, parameters and ports, checked against the plugin */
     {"nodes:\n  - {name: s, plugin: nosuchplugin}\n", 2, 23, "not found"},
@@ -212,4 +227,246 @@ Test(graph_parse, a_missing_file_is_named)
     xmem_error_t err = {0};
     cr_assert(eq(int, xmemi_graph_parse("/nonexistent/g.yaml", &g, &err), XMEM_ECONFIG));
     cr_assert(not(eq(ptr, strstr(err.msg, "/nonexistent/g.yaml"), NULL)), "%s", err.msg);
+}
+
+/* ---- reading the file ------------------------------------------------------------------------ */
+
+static void write_bytes(const char *bytes, size_t len)
+{
+    snprintf(path, sizeof path, "/tmp/xmemt-graph-%d.yaml", (int)getpid());
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    cr_assert(eq(sz, fwrite(bytes, 1, len, f), len));
+    fclose(f);
+}
+
+/* Bytes that are not UTF-8 text, and where the first of them is. */
+typedef struct byte_case {
+    const char *bytes;
+    size_t len;
+    int line, column;
+    const char *says;
+} byte_case;
+
+#define BYTES(literal) literal, sizeof literal - 1
+
+static const byte_case byte_cases[] = {
+    /* a NUL that libfyaml took for the end: "valid: 1 nodes" for a graph of two */
+    {BYTES("nodes:\n  - {name: a, plugin: testsrc}\n\0  - {name: b, plugin: verify, inputs: {in: "
+           "a/out}}\n"),
+     3, 1, "a NUL byte"},
+    {BYTES("nodes: [{name: a,\0 plugin: testsrc}]\n"), 1, 18, "a NUL byte"},
+    {BYTES("nodes: [\"\xc3\xa9\", \xff]]\n"), 1, 14, "invalid UTF-8 (byte 0xff)"},
+    {BYTES("# caf\xc3\xa9 \xc3\nnodes: []\n"), 1, 8, "invalid UTF-8 (byte 0xc3)"}, /* cut short */
+    {BYTES("# \xf0\x9f\x98\x80 \x80\n"), 1, 5, "invalid UTF-8 (byte 0x80)"},       /* a lone tail */
+    {BYTES("a: \xc0\xaf\n"), 1, 4, "invalid UTF-8 (byte 0xc0)"},         /* overlong '/' */
+    {BYTES("a: \xe0\x80\xaf\n"), 1, 4, "invalid UTF-8 (byte 0xe0)"},     /* overlong '/' */
+    {BYTES("a: \xed\xa0\x80\n"), 1, 4, "invalid UTF-8 (byte 0xed)"},     /* a surrogate */
+    {BYTES("a: \xf4\x90\x80\x80\n"), 1, 4, "invalid UTF-8 (byte 0xf4)"}, /* above U+10FFFF */
+    {BYTES("a: \xe2\x82"), 1, 4, "invalid UTF-8 (byte 0xe2)"},           /* cut by the end */
+    {BYTES("a: 1\r\nb: 2\rc: \xfe\n"), 3, 4, "invalid UTF-8 (byte 0xfe)"},
+    {BYTES("\xef\xbb\xbf"
+           "a: \xff\n"),
+     1, 4, "invalid UTF-8 (byte 0xff)"},                          /* after a BOM */
+    {BYTES("\xff\xfen\0o\0"), 1, 1, "invalid UTF-8 (byte 0xff)"}, /* UTF-16 */
+};
+
+#define N_BYTES (sizeof byte_cases / sizeof byte_cases[0])
+
+ParameterizedTestParameters(graph_parse, refuses_what_is_not_utf8_text)
+{
+    static int index[N_BYTES];
+    for (size_t i = 0; i < N_BYTES; i++)
+        index[i] = (int)i;
+    return cr_make_param_array(int, index, N_BYTES);
+}
+
+ParameterizedTest(int *i, graph_parse, refuses_what_is_not_utf8_text, .fini = remove_graph)
+{
+    const byte_case *c = &byte_cases[*i];
+    write_bytes(c->bytes, c->len);
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmemi_graph_parse(path, &g, &err), XMEM_ECONFIG), "accepted: case %d", *i);
+    char want[300];
+    snprintf(want, sizeof want, "%s:%d:%d: %s", path, c->line, c->column, c->says);
+    cr_assert(eq(int, strncmp(err.msg, want, strlen(want)), 0), "expected '%s...': %s", want,
+              err.msg);
+}
+
+/* UTF-8 of every length, a byte order mark and CRLF line ends are text: read as written. */
+Test(graph_parse, utf8_text_with_a_bom_and_crlf_reads, .fini = remove_graph)
+{
+    write_bytes(BYTES("\xef\xbb\xbf# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\r\n"
+                      "nodes:\r\n  - {name: src, plugin: testsrc} # \xc2\xb5\r\n"));
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmemi_graph_parse(path, &g, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(u32, g.n_nodes, 1));
+    cr_assert(eq(str, g.nodes[0].plugin, "testsrc"));
+    xmemi_graph_free(&g);
+}
+
+Test(graph_parse, a_file_over_the_limit_is_refused_unread, .fini = remove_graph)
+{
+    write_bytes(BYTES(""));
+    /* Sparse: refused by its size, not by reading 2 GiB of zeros. */
+    cr_assert(eq(int, truncate(path, (off_t)2 << 30), 0));
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    long t0 = (long)clock();
+    cr_assert(eq(int, xmemi_graph_parse(path, &g, &err), XMEM_ECONFIG));
+    cr_assert(lt(long, (long)clock() - t0, (long)CLOCKS_PER_SEC / 10), "it read the file");
+    char want[300];
+    snprintf(want, sizeof want,
+             "graph file %s is 2147483648 bytes: a graph file may hold at most %zu KiB", path,
+             XMEMI_GRAPH_FILE_MAX >> 10);
+    cr_assert(eq(int, strncmp(err.msg, want, strlen(want)), 0), "expected '%s': %s", want, err.msg);
+}
+
+/* Exactly the limit is read: a graph and a comment to fill it. */
+Test(graph_parse, a_file_of_exactly_the_limit_reads, .fini = remove_graph)
+{
+    static char text[XMEMI_GRAPH_FILE_MAX];
+    const char *graph = "nodes: [{name: src, plugin: testsrc}]\n#";
+    memset(text, ' ', sizeof text);
+    memcpy(text, graph, strlen(graph));
+    text[sizeof text - 1] = '\n';
+    write_bytes(text, sizeof text);
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmemi_graph_parse(path, &g, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(u32, g.n_nodes, 1));
+    xmemi_graph_free(&g);
+}
+
+Test(graph_parse, a_directory_is_refused)
+{
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmemi_graph_parse("/tmp", &g, &err), XMEM_ECONFIG));
+    cr_assert(eq(str, err.msg, "graph file /tmp is a directory, not a file"));
+}
+
+static void make_fifo(void)
+{
+    snprintf(path, sizeof path, "/tmp/xmemt-graph-%d.fifo", (int)getpid());
+    unlink(path);
+    cr_assert(eq(int, mkfifo(path, 0600), 0));
+}
+
+/* A FIFO nobody writes to is given up on: opening it does not wait for a writer, and reading
+ * waits only as long as it is told. */
+Test(graph_parse, a_fifo_with_no_writer_times_out, .fini = remove_graph, .timeout = 10)
+{
+    make_fifo();
+    xmemi_graph g = {.path = path};
+    xmemi_graph_text text;
+    xmem_error_t err = {0};
+    long t0 = xf_now_ms();
+    cr_assert(eq(int, xmemi_graph_file_read(&g, path, XMEMI_GRAPH_FILE_MAX, 300, &text, &err),
+                 XMEM_ECONFIG));
+    long took = xf_now_ms() - t0;
+    cr_assert(ge(long, took, 290), "took %ld ms", took);
+    cr_assert(lt(long, took, 2000), "took %ld ms", took);
+    char want[300];
+    snprintf(want, sizeof want, "graph file %s: no data for 0.3 s (is anything writing to it?)",
+             path);
+    cr_assert(eq(str, err.msg, want));
+}
+
+/* A writer that comes late and writes in pieces is waited for, to its end: no false end of file
+ * before it opens, none between its writes. */
+Test(graph_parse, a_fifo_is_read_to_its_writers_end, .fini = remove_graph, .timeout = 20)
+{
+    make_fifo();
+    pid_t writer = fork();
+    cr_assert(ge(int, writer, 0));
+    if (writer == 0) {
+        alarm(10); /* its open waits for a reader: not forever when the test failed */
+        xf_sleep_ms(300);
+        int fd = open(path, O_WRONLY);
+        const char *a = "nodes:\n  - {name: src, plugin: testsrc}\n",
+                   *b = "  - {name: v, plugin: verify, inputs: {in: src/out}}\n";
+        bool ok = fd >= 0 && xf_write_all(fd, a, strlen(a));
+        xf_sleep_ms(300);
+        _exit(ok && xf_write_all(fd, b, strlen(b)) ? 0 : 1);
+    }
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    xmem_err rc = xmemi_graph_parse(path, &g, &err);
+    cr_assert(eq(int, xf_wait(writer), 0));
+    cr_assert(eq(int, rc, XMEM_OK), "%s", err.msg);
+    cr_assert(eq(u32, g.n_nodes, 2), "both writes were read");
+    cr_assert(eq(str, g.dir, "."), "a FIFO has no directory of its own");
+    xmemi_graph_free(&g);
+}
+
+/* Feeds `text` to this process's stdin through a pipe. */
+static void stdin_from(const char *text)
+{
+    int p[2];
+    cr_assert(eq(int, pipe(p), 0));
+    cr_assert(xf_write_all(p[1], text, strlen(text)));
+    close(p[1]);
+    cr_assert(eq(int, dup2(p[0], STDIN_FILENO), STDIN_FILENO));
+    close(p[0]);
+}
+
+/* "-" is stdin, named <stdin> in messages; relative plugin paths start at the current directory
+ * and the pool is xmem-stdin. */
+Test(graph_parse, dash_reads_stdin)
+{
+    stdin_from("nodes:\n  - {name: src, plugin: testsrc}\n  - {name: x, plugin: lib/x.so}\n");
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmemi_graph_parse("-", &g, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(str, g.path, "<stdin>"));
+    cr_assert(eq(str, g.dir, "."));
+    cr_assert(eq(str, g.pool_name, "xmem-stdin"));
+    cr_assert(eq(int, xmemi_graph_check(&g, &err), XMEM_ECONFIG));
+    cr_assert(not(eq(ptr, strstr(err.msg, "<stdin>:3:23: node 'x': plugin ./lib/x.so"), NULL)),
+              "%s", err.msg);
+    xmemi_graph_free(&g);
+    stdin_from("nodes: [{name: src, plugin: testsrc}, ]]\n");
+    cr_assert(eq(int, xmemi_graph_parse("-", &g, &err), XMEM_ECONFIG));
+    cr_assert(eq(str, err.msg,
+                 "<stdin>:1:40: YAML syntax: flow sequence with invalid extra closing bracket"));
+}
+
+/* A file's relative plugin paths start at its own directory. */
+Test(graph_parse, relative_plugins_start_at_the_file, .fini = remove_graph)
+{
+    write_graph("nodes: [{name: x, plugin: lib/x.so}]\n");
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmemi_graph_parse(path, &g, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(str, g.dir, "/tmp"));
+    cr_assert(eq(int, xmemi_graph_check(&g, &err), XMEM_ECONFIG));
+    cr_assert(not(eq(ptr, strstr(err.msg, "plugin /tmp/lib/x.so refused"), NULL)), "%s", err.msg);
+    xmemi_graph_free(&g);
+}
+
+/* libfyaml's duplicate-key check compares each key with every one before it: 30000 keys, which
+ * fit under the size limit, took it over a minute. Ours sorts. */
+Test(graph_parse, many_keys_are_checked_for_duplicates_fast, .fini = remove_graph, .timeout = 60)
+{
+    static char text[XMEMI_GRAPH_FILE_MAX];
+    size_t used = (size_t)snprintf(text, sizeof text, "nodes: [{name: s, plugin: testsrc}]\n");
+    int keys = 0;
+    while (used + 16 < sizeof text)
+        used += (size_t)snprintf(text + used, sizeof text - used, "k%d: 1\n", keys++);
+    used += (size_t)snprintf(text + used, sizeof text - used, "k7: 2\n");
+    cr_assert(gt(int, keys, 25000));
+    write_bytes(text, used);
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    long t0 = xf_now_ms();
+    cr_assert(eq(int, xmemi_graph_parse(path, &g, &err), XMEM_ECONFIG));
+    long took = xf_now_ms() - t0;
+    char want[300];
+    snprintf(want, sizeof want, "%s:%d:1: duplicate key 'k7' (first at line 9, column 1)", path,
+             keys + 2);
+    cr_assert(eq(str, err.msg, want));
+    cr_assert(lt(long, took, 5000), "%d keys took %ld ms", keys, took);
 }

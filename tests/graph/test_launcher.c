@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +267,7 @@ static exit_case exit_cases[] = {
     {{"run", "--duration", "soon", "@GRAPH"}, 2, "--duration"},
     {{"run", "--frobnicate", "@GRAPH"}, 2, "usage: xmem run"},
     {{"chaos", "--min", "5", "--max", "1", "@GRAPH"}, 2, "--min <= --max"},
+    {{"chaos", "-"}, 2, "-: give a graph file"},
     {{"pool"}, 2, "give one pool NAME"},
     {{"pool", "--capacity", "0", "p"}, 2, "--capacity"},
     {{"pool", ".hidden"}, 3, "pool name '.hidden' starts with '.'"},
@@ -287,16 +290,21 @@ ParameterizedTest(exit_case *e, launcher, exit_status)
 }
 
 /* A graph that ends by itself in a moment. */
-static void write_short_graph(void)
+static const char *short_graph_text(void)
 {
-    char yaml[512];
+    static char yaml[512];
     snprintf(yaml, sizeof yaml,
              "pool: {name: %s}\n"
              "nodes:\n"
              "  - {name: src, plugin: testsrc, params: {frames: 5, width: 64, height: 8}}\n"
              "  - {name: sink, plugin: null, inputs: {in: src/out}}\n",
              pool);
-    write_yaml(yaml);
+    return yaml;
+}
+
+static void write_short_graph(void)
+{
+    write_yaml(short_graph_text());
 }
 
 static unsigned mode_of(const char *path)
@@ -406,4 +414,197 @@ Test(launcher, a_second_run_of_a_pool_is_refused_naming_the_first)
     kill(first, SIGINT);
     cr_assert(eq(int, xf_wait(first), 0), "%s", read_file(first_log));
     assert_clean();
+}
+
+/* ---- graphs from pipes, and what is no graph text ---------------------------------------- */
+
+/* Runs `xmem ARGS...` with `total` bytes piped into its descriptor `as`: `text` once, then
+ * `fill` repeated (the writing stops when xmem stops reading). Its exit status; its peak memory
+ * into *max_rss_kib. */
+static int run_xmem_piped(const char *const *args, int as, const char *text, char fill,
+                          size_t total, long *max_rss_kib)
+{
+    int p[2];
+    cr_assert(eq(int, pipe(p), 0));
+    /* xmem must not hold the write end, or no end of file comes */
+    cr_assert(eq(int, fcntl(p[1], F_SETFD, FD_CLOEXEC), 0));
+    pid_t pid = start_xmem_in(args, log_path, p[0], as);
+    close(p[0]);
+    signal(SIGPIPE, SIG_IGN);
+    static char chunk[1 << 16];
+    memset(chunk, fill, sizeof chunk);
+    size_t sent = strlen(text);
+    bool open_end = xf_write_all(p[1], text, sent);
+    while (open_end && sent < total) {
+        size_t n = total - sent < sizeof chunk ? total - sent : sizeof chunk;
+        open_end = xf_write_all(p[1], chunk, n);
+        sent += n;
+    }
+    close(p[1]);
+    int status;
+    struct rusage ru;
+    cr_assert(eq(int, wait4(pid, &status, 0, &ru), pid));
+    if (max_rss_kib)
+        *max_rss_kib = ru.ru_maxrss;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+/* The same on its stdin. */
+static int run_xmem_fed(const char *const *args, const char *text, char fill, size_t total,
+                        long *max_rss_kib)
+{
+    return run_xmem_piped(args, 0, text, fill, total, max_rss_kib);
+}
+
+/* The ways a graph comes through a pipe: /dev/stdin (where libfyaml crashed), `-`, and a
+ * process substitution (`xmem run <(...)`: a pipe bash puts on descriptor 63). */
+typedef struct pipe_case {
+    const char *arg;
+    int fd;
+    const char *named; /* in messages */
+} pipe_case;
+
+static const pipe_case pipe_cases[] = {
+    {"/dev/stdin", 0, "/dev/stdin"},
+    {"-", 0, "<stdin>"},
+    {"/dev/fd/63", 63, "/dev/fd/63"},
+};
+
+#define N_PIPE (sizeof pipe_cases / sizeof pipe_cases[0])
+
+ParameterizedTestParameters(launcher, a_graph_from_a_pipe_validates_and_runs)
+{
+    static int index[N_PIPE];
+    for (size_t i = 0; i < N_PIPE; i++)
+        index[i] = (int)i;
+    return cr_make_param_array(int, index, N_PIPE);
+}
+
+ParameterizedTest(int *i, launcher, a_graph_from_a_pipe_validates_and_runs)
+{
+    const pipe_case *c = &pipe_cases[*i];
+    const char *yaml = short_graph_text();
+    size_t len = strlen(yaml);
+    int rc = run_xmem_piped((const char *[]){"validate", c->arg, NULL}, c->fd, yaml, 0, len, NULL);
+    cr_assert(eq(int, rc, 0), "validate %s: %s", c->arg, read_file(log_path));
+    char says[200];
+    snprintf(says, sizeof says, "%s: valid: 2 nodes", c->named);
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+    rc = run_xmem_piped((const char *[]){"run", "--interval", "0", c->arg, NULL}, c->fd, yaml, 0,
+                        len, NULL);
+    cr_assert(eq(int, rc, 0), "run %s: %s", c->arg, read_file(log_path));
+    cr_assert(log_has("== summary"), "%s", read_file(log_path));
+    assert_clean();
+}
+
+/* A FIFO nobody opens for writing: refused after the wait, not a hang. */
+Test(launcher, a_fifo_with_no_writer_is_given_up)
+{
+    char fifo[256], says[400];
+    snprintf(fifo, sizeof fifo, "%s/graph.fifo", dir);
+    cr_assert(eq(int, mkfifo(fifo, 0600), 0));
+    long t0 = xf_now_ms(), took;
+    pid_t pid = start_xmem((const char *[]){"validate", fifo, NULL});
+    int status;
+    while (waitpid(pid, &status, WNOHANG) == 0 && (took = xf_now_ms() - t0) < 15000)
+        xf_sleep_ms(20);
+    took = xf_now_ms() - t0;
+    if (took >= 15000) { /* it hangs: not beyond the test */
+        kill(pid, SIGKILL);
+        xf_wait(pid);
+        cr_fatal("xmem validate still waits for a writer after %ld ms", took);
+    }
+    cr_assert(eq(int, WIFEXITED(status) ? WEXITSTATUS(status) : -1, 3), "%s", read_file(log_path));
+    cr_assert(ge(long, took, 4900), "took %ld ms", took);
+    snprintf(says, sizeof says, "xmem validate: graph file %s: no data for 5 s", fifo);
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+}
+
+/* A NUL at a line's start, after which libfyaml saw nothing ("valid: 2 nodes" for this graph of
+ * three), and one inside a line. */
+Test(launcher, a_nul_byte_is_refused_where_it_is)
+{
+    static const char third[] = "  - {name: v, plugin: verify, inputs: {in: src/out}}\n";
+    char says[400];
+    for (int at = 0; at < 2; at++) {
+        FILE *f = fopen(graph, "w");
+        cr_assert(f != NULL);
+        fputs(short_graph_text(), f);
+        fwrite(third, 1, (size_t)(at ? 13 : 0), f);
+        fputc('\0', f);
+        fputs(third + (at ? 13 : 0), f);
+        fclose(f);
+        cr_assert(eq(int, run_xmem((const char *[]){"validate", graph, NULL}), 3), "%s",
+                  read_file(log_path));
+        snprintf(says, sizeof says, "xmem validate: %s:5:%d: a NUL byte", graph, at ? 14 : 1);
+        cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+    }
+}
+
+Test(launcher, invalid_utf8_is_refused_where_it_is)
+{
+    char says[400];
+    write_yaml("nodes:\n  - {name: s\xe9, plugin: testsrc}\n");
+    cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 3), "%s",
+              read_file(log_path));
+    snprintf(says, sizeof says, "xmem run: %s:2:13: invalid UTF-8 (byte 0xe9)", graph);
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+}
+
+Test(launcher, a_directory_is_refused)
+{
+    char says[400];
+    cr_assert(eq(int, run_xmem((const char *[]){"validate", dir, NULL}), 3));
+    snprintf(says, sizeof says, "xmem validate: graph file %s is a directory, not a file", dir);
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+}
+
+/* The peak memory of validating the short graph from a file: what any graph takes. */
+static long small_graph_kib(void)
+{
+    write_short_graph();
+    long kib;
+    cr_assert(eq(int, run_xmem_fed((const char *[]){"validate", graph, NULL}, "", 0, 0, &kib), 0),
+              "%s", read_file(log_path));
+    return kib;
+}
+
+/* A 15 MB graph file (libfyaml took 900 MB for it) is refused by its size, unread: memory stays
+ * what a small graph takes. */
+Test(launcher, a_huge_graph_file_is_refused_in_bounded_memory)
+{
+    long small_kib = small_graph_kib(), file_kib;
+    FILE *f = fopen(graph, "w");
+    cr_assert(f != NULL);
+    fputs(short_graph_text(), f);
+    for (int i = 0; i < 220000; i++)
+        fprintf(f, "  - {name: n%06d, plugin: testsrc, params: {width: 64, height: 8}}\n", i);
+    long size = ftell(f);
+    fclose(f);
+    cr_assert(ge(long, size, 15000000));
+    cr_assert(
+        eq(int, run_xmem_fed((const char *[]){"validate", graph, NULL}, "", 0, 0, &file_kib), 3),
+        "%s", read_file(log_path));
+    cr_assert(lt(long, file_kib, small_kib + 8192), "%ld KiB for a 15 MB file, %ld for a graph",
+              file_kib, small_kib);
+    char says[400];
+    snprintf(says, sizeof says, "graph file %s is %ld bytes: a graph file may hold at most 256 KiB",
+             graph, size);
+    cr_assert(log_has(says), "no \"%s\" in:\n%s", says, read_file(log_path));
+}
+
+/* 64 MB piped in is refused once the limit is passed, holding no more than the limit. */
+Test(launcher, a_huge_graph_piped_is_refused_in_bounded_memory)
+{
+    long small_kib = small_graph_kib(), pipe_kib;
+    cr_assert(eq(int,
+                 run_xmem_fed((const char *[]){"validate", "-", NULL}, short_graph_text(), '#',
+                              64 << 20, &pipe_kib),
+                 3),
+              "%s", read_file(log_path));
+    cr_assert(log_has("graph file <stdin> holds more than 262144 bytes: a graph file may hold at "
+                      "most 256 KiB"),
+              "%s", read_file(log_path));
+    cr_assert(lt(long, pipe_kib, small_kib + 8192), "%ld KiB for 64 MB piped, %ld for a graph",
+              pipe_kib, small_kib);
 }

@@ -109,14 +109,17 @@ static inline int node_pids(pid_t *pids, int max)
     return n;
 }
 
-/* Starts `xmem ARGS...` with stdout and stderr into `log`. */
-static inline pid_t start_xmem_to(const char *const *args, const char *log)
+/* Starts `xmem ARGS...` with stdout and stderr into `log`, and `in` as its descriptor `as` (0:
+ * stdin; 63: where bash puts a process substitution, <(...)); in -1: none. */
+static inline pid_t start_xmem_in(const char *const *args, const char *log, int in, int as)
 {
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 1);
         dup2(fd, 2);
+        if (in >= 0)
+            dup2(in, as);
         char *argv[16] = {(char *)XMEM_CLI};
         for (int i = 0; args[i] && i < 14; i++)
             argv[i + 1] = (char *)args[i];
@@ -124,6 +127,12 @@ static inline pid_t start_xmem_to(const char *const *args, const char *log)
         _exit(127);
     }
     return pid;
+}
+
+/* Starts `xmem ARGS...` with stdout and stderr into `log`. */
+static inline pid_t start_xmem_to(const char *const *args, const char *log)
+{
+    return start_xmem_in(args, log, -1, 0);
 }
 
 /* Starts `xmem ARGS...` with stdout and stderr into log_path. */
