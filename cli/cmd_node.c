@@ -45,8 +45,11 @@ static void usage(FILE *out)
         "      --expect PORT=N         wait for N subscribers on output PORT before starting\n"
         "      --rate HZ               sources: ticks per second (default: back to back)\n"
         "      --acquire-timeout MS    wait for a free buffer at most MS (default 1000)\n"
-        "      --block-timeout MS      wait for a full `block` subscriber at most MS, then\n"
-        "                              drop for it (default 1000; -1: while it lives)\n"
+        "      --block-timeout [PORT=]MS\n"
+        "                              MS: this node's publishers wait for a full `block`\n"
+        "                              subscriber at most MS, then drop for it until it has\n"
+        "                              room (default 1000; -1: while it lives); PORT=MS: input\n"
+        "                              PORT asks its publishers for MS instead of theirs\n"
         "      --start-timeout MS      wait for --expect'ed subscribers at most MS (default\n"
         "                              10000)\n"
         "      --log-level LEVEL       error, warn, info (default) or debug\n"
@@ -57,7 +60,7 @@ static void usage(FILE *out)
 
 /* "[PORT=]VALUE": a setting for one port, or for all when there is no '='. */
 static bool port_setting(const char *opt, char *arg, xmemi_port_setting *s, uint32_t *n,
-                         bool policy)
+                         bool policy, long long min, long long max)
 {
     if (*n == XMEMI_NODE_MAX_BINDINGS) {
         fprintf(stderr, "xmem node: %s: at most %d\n", opt, XMEMI_NODE_MAX_BINDINGS);
@@ -79,9 +82,9 @@ static bool port_setting(const char *opt, char *arg, xmemi_port_setting *s, uint
         return true;
     }
     long long v;
-    if (!xmemi_cli_int(opt, value, 1, XMEM_QUEUE_DEPTH_MAX, &v))
+    if (!xmemi_cli_int(opt, value, min, max, &v))
         return false;
-    out->value = (uint32_t)v;
+    out->value = (uint32_t)(int32_t)v;
     return true;
 }
 
@@ -165,12 +168,16 @@ int xmemi_cmd_node(int argc, char **argv)
             break;
         case 'i': ok = binding("--input", optarg, cfg.inputs, &cfg.n_inputs); break;
         case 'o': ok = binding("--output", optarg, cfg.outputs, &cfg.n_outputs); break;
-        case O_DEPTH: ok = port_setting("--depth", optarg, cfg.depths, &cfg.n_depths, false); break;
+        case O_DEPTH:
+            ok = port_setting("--depth", optarg, cfg.depths, &cfg.n_depths, false, 1,
+                              XMEM_QUEUE_DEPTH_MAX);
+            break;
         case O_POLICY:
-            ok = port_setting("--policy", optarg, cfg.policies, &cfg.n_policies, true);
+            ok = port_setting("--policy", optarg, cfg.policies, &cfg.n_policies, true, 0, 0);
             break;
         case O_EXPECT:
-            ok = port_setting("--expect", optarg, cfg.expects, &cfg.n_expects, false);
+            ok = port_setting("--expect", optarg, cfg.expects, &cfg.n_expects, false, 1,
+                              XMEM_QUEUE_DEPTH_MAX);
             if (ok && !cfg.expects[cfg.n_expects - 1].port) {
                 fprintf(stderr, "xmem node: --expect '%s': expected PORT=N\n", optarg);
                 ok = false;
@@ -189,6 +196,11 @@ int xmemi_cmd_node(int argc, char **argv)
             cfg.acquire_timeout_ms = (int)v;
             break;
         case O_BLOCK:
+            if (strchr(optarg, '=')) { /* one input's */
+                ok = port_setting("--block-timeout", optarg, cfg.block_timeouts,
+                                  &cfg.n_block_timeouts, false, -1, 86400000);
+                break;
+            }
             ok = xmemi_cli_int("--block-timeout", optarg, -1, 86400000, &v);
             cfg.block_timeout_ms = (int)v;
             break;

@@ -7,7 +7,6 @@
 #include <xmem/pool.h>
 
 #include "common/fail.h"
-#include "guard_tally.h"
 #include "pool_internal.h"
 #include "record.h"
 
@@ -197,19 +196,10 @@ xmem_err xmem_guard_release(xmem_guard_t *g, xmem_error_t *err)
     return xmem_pool_release(pool, ref, err);
 }
 
-/* reserved[0]: the tally the guard counts in, if any (guard_tally.h). */
-void xmemi_guard_tally(xmem_guard_t *g, uint32_t *tally)
-{
-    g->reserved[0] = tally;
-    (*tally)++;
-}
-
 void xmem_guard_forget(xmem_guard_t *g)
 {
     if (!g)
         return;
-    if (g->pool && g->reserved[0])
-        (*(uint32_t *)g->reserved[0])--;
     *g = (xmem_guard_t)XMEM_GUARD_INIT;
 }
 

@@ -39,6 +39,8 @@ typedef struct xmemi_graph_edge {
     uint32_t from;            /* index of from_node, filled by the check */
     uint32_t depth;           /* default 4 */
     xmem_queue_policy policy; /* default drop_oldest */
+    int block_timeout_ms;     /* block: the publisher's wait for it before it counts as lagging;
+                                 0 (default): the publisher's own, -1: no limit */
     xmemi_mark port_at, from_at;
 } xmemi_graph_edge;
 

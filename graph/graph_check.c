@@ -203,7 +203,8 @@ static xmem_err check_limits(const xmemi_graph *g, xmem_error_t *err)
             uint32_t edges = 0;
             for (uint32_t e = 0; e < n->n_inputs; e++)
                 edges += strcmp(n->inputs[e].port, p->inputs[k].name) == 0;
-            attachments += edges > 0; /* one subscriber per wired input port */
+            attachments += edges > 0 ? 2 : 0; /* a subscriber per wired input port, and its
+                                                  inbox (transport/inbox.h) */
             if (edges > XMEM_SUB_MAX_PUBLISHERS)
                 return xmemi_graph_fail(
                     g, err, n->at, "node '%s', input '%s': %u sources, a port takes 64 at most",
@@ -213,7 +214,7 @@ static xmem_err check_limits(const xmemi_graph *g, xmem_error_t *err)
     if (attachments > XMEM_POOL_MAX_PROCS)
         return xmemi_graph_fail(
             g, err, g->nodes[0].at,
-            "the graph needs %u pool attachments (one per node and per wired input "
+            "the graph needs %u pool attachments (one per node, two per wired input "
             "port, the launcher's, one spare); a pool has %d",
             attachments, XMEM_POOL_MAX_PROCS);
     return XMEM_OK;

@@ -197,7 +197,8 @@ static xmem_err add_edge(parser *p, xmemi_graph_node *node, struct fy_node *port
     return dup_scalar(p, port, "input port", &e->port);
 }
 
-/* One input: `port: node/port`, `port: [a/out, b/out]`, or `port: {from: ..., depth, policy}`. */
+/* One input: `port: node/port`, `port: [a/out, b/out]`, or
+ * `port: {from: ..., depth, policy, block_timeout_ms}`. */
 static xmem_err parse_input(parser *p, xmemi_graph_node *node, struct fy_node *port,
                             struct fy_node *v)
 {
@@ -216,7 +217,7 @@ static xmem_err parse_input(parser *p, xmemi_graph_node *node, struct fy_node *p
             return rc;
         return parse_from(p, v, e);
     }
-    static const char *const keys[] = {"from", "depth", "policy", NULL};
+    static const char *const keys[] = {"from", "depth", "policy", "block_timeout_ms", NULL};
     uint32_t first = node->n_inputs;
     struct fy_node *from = fy_node_mapping_lookup_by_string(v, "from", FY_NT);
     if (!from)
@@ -249,8 +250,23 @@ static xmem_err parse_input(parser *p, xmemi_graph_node *node, struct fy_node *p
                 return fail_at(p, val, "policy %s", why.msg);
             for (uint32_t i = first; i < node->n_inputs; i++)
                 node->inputs[i].policy = pol;
+        } else if (strcmp(key, "block_timeout_ms") == 0) {
+            if ((rc = number(p, val, "block_timeout_ms", -1, 86400000, true, &d)))
+                return rc;
+            if (d == 0)
+                return fail_at(p, val,
+                               "block_timeout_ms: 0 would drop at once; -1 waits while "
+                               "the consumer lives, 1 or more is a limit in ms");
+            for (uint32_t i = first; i < node->n_inputs; i++)
+                node->inputs[i].block_timeout_ms = (int)d;
         }
     }
+    for (uint32_t i = first; i < node->n_inputs; i++)
+        if (node->inputs[i].block_timeout_ms && node->inputs[i].policy != XMEM_POLICY_BLOCK)
+            return fail_at(p, v,
+                           "input '%s': block_timeout_ms is for policy block (a drop_oldest "
+                           "publisher never waits)",
+                           fy_node_get_scalar0(port));
     return XMEM_OK;
 }
 

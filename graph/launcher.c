@@ -133,6 +133,8 @@ static bool node_args(const launcher *l, uint32_t i, args *a)
         add(a, "--input=%s=%s", e->port, ep);
         add(a, "--depth=%s=%u", e->port, e->depth);
         add(a, "--policy=%s=%s", e->port, xmem_queue_policy_name(e->policy));
+        if (e->block_timeout_ms)
+            add(a, "--block-timeout=%s=%d", e->port, e->block_timeout_ms);
     }
     const xmem_node_plugin *p = &n->loaded.desc;
     for (uint32_t k = 0; k < p->n_outputs; k++) {

@@ -105,7 +105,7 @@ static xmem_err check_ports(const host *h, xmem_error_t *err)
         const char *opt;
         const char *port;
         bool input;
-    } named[5 * XMEMI_NODE_MAX_BINDINGS];
+    } named[6 * XMEMI_NODE_MAX_BINDINGS];
     uint32_t n = 0;
     for (uint32_t i = 0; i < cfg->n_inputs; i++)
         named[n++] = (typeof(named[0])){"--input", cfg->inputs[i].port, true};
@@ -115,6 +115,8 @@ static xmem_err check_ports(const host *h, xmem_error_t *err)
         named[n++] = (typeof(named[0])){"--depth", cfg->depths[i].port, true};
     for (uint32_t i = 0; i < cfg->n_policies; i++)
         named[n++] = (typeof(named[0])){"--policy", cfg->policies[i].port, true};
+    for (uint32_t i = 0; i < cfg->n_block_timeouts; i++)
+        named[n++] = (typeof(named[0])){"--block-timeout", cfg->block_timeouts[i].port, true};
     for (uint32_t i = 0; i < cfg->n_expects; i++)
         named[n++] = (typeof(named[0])){"--expect", cfg->expects[i].port, false};
     for (uint32_t i = 0; i < n; i++) {
@@ -184,6 +186,8 @@ static xmem_err wire_inputs(host *h, xmem_error_t *err)
                 so.depth = setting(cfg->depths, cfg->n_depths, port->name, so.depth);
                 so.policy = (xmem_queue_policy)setting(cfg->policies, cfg->n_policies, port->name,
                                                        (uint32_t)so.policy);
+                so.block_timeout_ms =
+                    (int32_t)setting(cfg->block_timeouts, cfg->n_block_timeouts, port->name, 0);
                 if ((rc = xmem_sub_create(cfg->pool, &so, &in->sub, err)))
                     return xmemi_fail_cause(err, rc, err, "node '%s', input '%s'", h->node.name,
                                             port->name);

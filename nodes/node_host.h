@@ -38,6 +38,9 @@ typedef struct xmemi_node_config {
     uint32_t n_depths;
     xmemi_port_setting policies[XMEMI_NODE_MAX_BINDINGS]; /* value: xmem_queue_policy */
     uint32_t n_policies;
+    xmemi_port_setting block_timeouts[XMEMI_NODE_MAX_BINDINGS]; /* value: int32_t, an input's
+                                                                    xmem_sub_options' */
+    uint32_t n_block_timeouts;
     xmemi_port_setting expects[XMEMI_NODE_MAX_BINDINGS];
     uint32_t n_expects;
     double rate_hz;         /* sources: ticks per second, 0: back to back */

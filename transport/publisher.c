@@ -1,7 +1,8 @@
 /* The publisher: a ZeroMQ ROUTER socket that knows each subscriber by its routing id and sends it
  * descriptors addressed to it (ROUTER_MANDATORY), so it knows at send time who got a buffer and
- * gives references only to them. Flow control reads the pool: a subscriber's outstanding buffers
- * are those given to it that it still holds, with no acknowledgement messages. */
+ * gives references only to them, into the inbox the subscriber named (transport/inbox.h). Flow
+ * control reads the pool: a subscriber's outstanding buffers are those given to it that it still
+ * holds, in its inbox or its own attachment, with no acknowledgement messages. */
 #define _GNU_SOURCE
 #include <xmem/pool_admin.h>
 #include <xmem/transport.h>
@@ -31,10 +32,16 @@
 typedef struct sub_entry {
     uint8_t rid[RID_MAX];
     size_t rid_len;
-    uint32_t owner;
+    uint32_t home;       /* the subscriber's own attachment: what it received is there */
+    uint32_t inbox;      /* where its references go: what is in flight to it is there */
+    uint32_t prev_inbox; /* the inbox before a switch, while it is attached (XMEM_OWNER_NONE) */
     int32_t pid;
     uint32_t depth;
     xmem_queue_policy policy;
+    int32_t block_timeout_ms; /* as it asked; 0: the publisher's */
+    bool lagging;             /* full past its block timeout: not waited for until it has room */
+    bool warned_lagging;
+    uint32_t lag_episodes;
     bool gone;          /* to be removed at the next service */
     xmem_buf_ref *sent; /* ring of buffers given to it, oldest at tail */
     uint32_t sent_cap;
@@ -77,12 +84,21 @@ static uint32_t sub_limit(const sub_entry *s)
     return s->policy == XMEM_POLICY_BLOCK ? s->depth : 2 * s->depth;
 }
 
+/* True while the subscriber holds `r`: in flight in an inbox, or received into its attachment.
+ * The inboxes are read first: accepting a descriptor adds its reference to the attachment before
+ * taking it out of the inbox, so one on its way is seen in one or the other. */
+static bool holds(xmem_pool_t *pool, const sub_entry *s, xmem_buf_ref r)
+{
+    return xmem_pool_owned_by(pool, r, s->inbox) ||
+           (s->prev_inbox != XMEM_OWNER_NONE && xmem_pool_owned_by(pool, r, s->prev_inbox)) ||
+           xmem_pool_owned_by(pool, r, s->home);
+}
+
 /* Forgets the buffers the subscriber has released; compacts the ring when it looks full, since a
  * subscriber may keep an old buffer while releasing newer ones. Returns the outstanding count. */
 static uint32_t reap(xmem_pool_t *pool, sub_entry *s)
 {
-    while (s->sent_tail < s->sent_head &&
-           xmem_pool_owned_by(pool, s->sent[s->sent_tail % s->sent_cap], s->owner) == 0)
+    while (s->sent_tail < s->sent_head && !holds(pool, s, s->sent[s->sent_tail % s->sent_cap]))
         s->sent_tail++;
     uint32_t out = (uint32_t)(s->sent_head - s->sent_tail);
     if (out < sub_limit(s))
@@ -90,7 +106,7 @@ static uint32_t reap(xmem_pool_t *pool, sub_entry *s)
     uint64_t keep = s->sent_tail;
     for (uint64_t i = s->sent_tail; i < s->sent_head; i++) {
         xmem_buf_ref r = s->sent[i % s->sent_cap];
-        if (xmem_pool_owned_by(pool, r, s->owner))
+        if (holds(pool, s, r))
             s->sent[keep++ % s->sent_cap] = r;
     }
     s->sent_head = keep;
@@ -137,7 +153,9 @@ static bool send_announce(xmem_pub_t *pub, const sub_entry *s, uint16_t kind, in
 {
     uint8_t msg[XMEMI_WELCOME_SIZE];
     xmemi_welcome_encode(
-        &(xmemi_welcome){.kind = kind, .instance = pub->instance, .pid = (uint32_t)getpid()}, msg);
+        &(xmemi_welcome){
+            .kind = kind, .instance = pub->instance, .pid = (uint32_t)getpid(), .inbox = s->inbox},
+        msg);
     uint64_t deadline = xmemi_now_ns() + (uint64_t)wait_ms * 1000000ull;
     for (;;) {
         if (zmq_send(pub->sock, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
@@ -186,7 +204,7 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
     }
     if (c.depth == 0 || c.depth > XMEM_QUEUE_DEPTH_MAX || c.policy > XMEM_POLICY_BLOCK)
         return reject(pub, "queue depth or policy out of range");
-    if ((int32_t)c.pid <= 0 || xmem_pool_owner_pid(pub->pool, c.owner) != (pid_t)c.pid) {
+    if ((int32_t)c.pid <= 0 || xmem_pool_owner_pid(pub->pool, c.home) != (pid_t)c.pid) {
         /* A subscriber that died with this still queued: expected after every crash, counted
          * without a log line. A live process sending it is worth one. */
         if ((int32_t)c.pid > 0 && kill((pid_t)c.pid, 0) != 0 && errno == ESRCH) {
@@ -194,6 +212,12 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
             return;
         }
         return reject(pub, "owner id not attached to the pool by that pid");
+    }
+    if (xmem_pool_owner_pid(pub->pool, c.owner) != (pid_t)c.pid) {
+        /* Queued before its subscriber replaced that inbox (while this publisher was not there
+         * to read it): the SUBSCRIBE behind it names the new one. Counted, no log line. */
+        pub->stats.rejected++;
+        return;
     }
     /* Over ipc the kernel says who is asking: a process may only subscribe its own attachment
      * (references are given to the owner named, so a forged one would pile them on another). One
@@ -203,11 +227,21 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
         return reject(pub, "its connection closed before it was read: who sent it is unknown");
     if (peer != PEER_UNKNOWN && peer != (pid_t)c.pid)
         return reject(pub, "it names another process's attachment");
-    if (s && s->owner == c.owner && s->pid == (int32_t)c.pid) {
+    if (s && s->home == c.home && s->pid == (int32_t)c.pid) {
         /* A refresh. The depth may change within the ring kept for it. */
         s->policy = (xmem_queue_policy)c.policy;
+        s->block_timeout_ms = c.block_timeout_ms;
         if (2 * c.depth <= s->sent_cap)
             s->depth = c.depth;
+        if (s->inbox == c.owner)
+            return;
+        /* It replaced its inbox (a publisher of its died): give into the new one from here on,
+         * and say so after everything given into the old one, which it can then retire. */
+        s->prev_inbox = s->inbox;
+        s->inbox = c.owner;
+        if (!send_announce(pub, s, XMEMI_WELCOME, 0) ||
+            (pub->ended && !send_announce(pub, s, XMEMI_END, 0)))
+            s->gone = true;
         return;
     }
     if (s) /* the routing id now names another attachment: start it afresh */
@@ -239,10 +273,13 @@ static void on_control(xmem_pub_t *pub, const uint8_t *rid, size_t rid_len, cons
         return reject(pub, "out of memory");
     memcpy(s->rid, rid, rid_len);
     s->rid_len = rid_len;
-    s->owner = c.owner;
+    s->home = c.home;
+    s->inbox = c.owner;
+    s->prev_inbox = XMEM_OWNER_NONE;
     s->pid = (int32_t)c.pid;
     s->depth = c.depth;
     s->policy = (xmem_queue_policy)c.policy;
+    s->block_timeout_ms = c.block_timeout_ms;
     pub->nsubs++;
     pub->stats.subscribers = pub->nsubs;
     /* Ahead of any descriptor on this pipe: the subscriber restarts its replay check. */
@@ -290,16 +327,22 @@ static void drain_control(xmem_pub_t *pub)
     }
 }
 
-/* Subscribers whose process detached or died are dropped, and a dead one's references come back. */
+/* Subscribers whose process detached or died are dropped, and a dead one's references come back.
+ * An inbox a subscriber retired is forgotten. */
 static void check_liveness(xmem_pub_t *pub, uint64_t now)
 {
     if (now < pub->next_liveness_ns)
         return;
     pub->next_liveness_ns = now + LIVENESS_PERIOD_NS;
     xmem_pool_reclaim_dead(pub->pool, NULL, NULL);
-    for (uint32_t i = 0; i < pub->nsubs; i++)
-        if (xmem_pool_owner_pid(pub->pool, pub->subs[i].owner) != pub->subs[i].pid)
-            pub->subs[i].gone = true;
+    for (uint32_t i = 0; i < pub->nsubs; i++) {
+        sub_entry *s = &pub->subs[i];
+        if (xmem_pool_owner_pid(pub->pool, s->home) != s->pid)
+            s->gone = true;
+        if (s->prev_inbox != XMEM_OWNER_NONE &&
+            xmem_pool_owner_pid(pub->pool, s->prev_inbox) != s->pid)
+            s->prev_inbox = XMEM_OWNER_NONE;
+    }
 }
 
 /* Called on every publish: an empty zmq_recv costs libzmq a poll() system call, so control
@@ -398,16 +441,20 @@ const char *xmem_pub_endpoint(const xmem_pub_t *pub)
  * asleep on the pool's count of its releases, woken by the one that makes room. (Waiting for
  * half the queue to drain, as a ZeroMQ pipe's low-water mark does, measured slower: a blocked
  * publisher is bound by the round trip, and a half-empty queue halves what flows per trip.) */
+static int block_timeout_of(const xmem_pub_t *pub, const sub_entry *s)
+{
+    return s->block_timeout_ms ? s->block_timeout_ms : pub->opts.block_timeout_ms;
+}
+
 static bool wait_for_room(xmem_pub_t *pub, sub_entry *s)
 {
     uint64_t start = xmemi_now_ns();
-    uint64_t deadline = pub->opts.block_timeout_ms < 0
-                            ? UINT64_MAX
-                            : start + (uint64_t)pub->opts.block_timeout_ms * 1000000ull;
+    int timeout_ms = block_timeout_of(pub, s);
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
     uint64_t next_check = start + LIVENESS_PERIOD_NS / 10;
     for (;;) {
         /* Read before the check: a release after it changes the count and ends the sleep. */
-        uint32_t seen = xmem_pool_releases(pub->pool, s->owner);
+        uint32_t seen = xmem_pool_releases(pub->pool, s->home);
         uint32_t out = reap(pub->pool, s);
         if (out < sub_limit(s))
             return true;
@@ -417,14 +464,14 @@ static bool wait_for_room(xmem_pub_t *pub, sub_entry *s)
         if (now >= next_check) {
             /* A dead subscriber never frees room: stop waiting for it. */
             xmem_pool_reclaim_dead(pub->pool, NULL, NULL);
-            if (xmem_pool_owner_pid(pub->pool, s->owner) != s->pid) {
+            if (xmem_pool_owner_pid(pub->pool, s->home) != s->pid) {
                 s->gone = true;
                 return false;
             }
             next_check = now + LIVENESS_PERIOD_NS / 10;
         }
         uint64_t left_ms = deadline == UINT64_MAX ? 10 : (deadline - now + 999999) / 1000000;
-        xmem_pool_wait_releases(pub->pool, s->owner, seen, out - sub_limit(s) + 1,
+        xmem_pool_wait_releases(pub->pool, s->home, seen, out - sub_limit(s) + 1,
                                 left_ms < 10 ? (int)left_ms : 10, NULL);
     }
 }
@@ -433,6 +480,23 @@ static void count_drop(xmem_pub_t *pub, sub_entry *s, xmem_drop why)
 {
     s->dropped[why]++;
     pub->stats.dropped[why]++;
+}
+
+/* A block subscriber stayed full for its whole block timeout (stopped, hung, or far too slow):
+ * waiting for it on every buffer would hold every other subscriber to its pace, so it is left
+ * behind until it has room again. */
+static void start_lagging(xmem_pub_t *pub, sub_entry *s)
+{
+    s->lagging = true;
+    s->lag_episodes++;
+    if (!s->warned_lagging)
+        fprintf(stderr,
+                "xmem: publisher %s (pool '%s'): block subscriber pid %d (owner %u) took no buffer "
+                "for %d ms: it is lagging, and buffers for it are dropped without waiting until it "
+                "has room again (counted as block-timeout; this is said once)\n",
+                pub->endpoint, xmem_pool_name(pub->pool), (int)s->pid, s->home,
+                block_timeout_of(pub, s));
+    s->warned_lagging = true;
 }
 
 static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
@@ -464,11 +528,18 @@ static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
                 count_drop(pub, s, XMEM_DROP_QUEUE_FULL);
                 continue;
             }
+            if (s->lagging) {
+                count_drop(pub, s, XMEM_DROP_BLOCK_TIMEOUT);
+                continue;
+            }
             if (!wait_for_room(pub, s)) {
+                if (!s->gone)
+                    start_lagging(pub, s);
                 count_drop(pub, s, s->gone ? XMEM_DROP_GONE : XMEM_DROP_BLOCK_TIMEOUT);
                 continue;
             }
         }
+        s->lagging = false; /* it has room: caught up */
         pub->eligible[n++] = i;
     }
     pub->stats.published++;
@@ -479,10 +550,11 @@ static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
             pub->stats.unsubscribed++;
         return xmem_guard_release(guard, err);
     }
-    /* One reference per receiver, from the guard's, which stays ours until every descriptor is
-     * out: a send that fails takes its receiver's back without the buffer ever being able to go. */
+    /* One reference per receiver, into its inbox, from the guard's, which stays ours until every
+     * descriptor is out: a send that fails takes its receiver's back without the buffer ever
+     * being able to go. */
     for (uint32_t k = 0; k < n; k++)
-        pub->owners[k] = pub->subs[pub->eligible[k]].owner;
+        pub->owners[k] = pub->subs[pub->eligible[k]].inbox;
     xmem_err rc = xmem_pool_share(pool, ref, pub->owners, n, pub->given, err);
     if (rc) {
         xmem_guard_release(guard, NULL);
@@ -498,12 +570,12 @@ static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
     uint32_t head = xmemi_descriptor_encode_head(&d, wire); /* then only the addressee differs */
     for (uint32_t k = 0; k < n; k++) {
         sub_entry *s = &pub->subs[pub->eligible[k]];
-        if (!pub->given[k]) { /* its attachment went */
+        if (!pub->given[k]) { /* its inbox went */
             s->gone = true;
             count_drop(pub, s, XMEM_DROP_GONE);
             continue;
         }
-        xmemi_descriptor_address(wire, head, s->owner);
+        xmemi_descriptor_address(wire, head, s->inbox);
         if (zmq_send(pub->sock, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
             zmq_send(pub->sock, wire, sizeof wire, ZMQ_DONTWAIT) < 0) {
             xmem_drop why = errno == EAGAIN ? XMEM_DROP_HWM : XMEM_DROP_GONE;
@@ -512,7 +584,7 @@ static xmem_err publish(xmem_pub_t *pub, xmem_guard_t *guard, xmem_error_t *err)
             count_drop(pub, s, why);
             /* It never learns of this reference: take it away. If its attachment went meanwhile
              * the reference came back with the rest. */
-            xmem_pool_revoke(pool, ref, s->owner, 1, NULL);
+            xmem_pool_revoke(pool, ref, s->inbox, 1, NULL);
             continue;
         }
         s->sent[s->sent_head++ % s->sent_cap] = ref;
@@ -605,6 +677,9 @@ void xmem_pub_stats_get(const xmem_pub_t *pub, xmem_pub_stats *out, size_t size)
 {
     xmem_pub_stats st = pub->stats;
     st.subscribers = pub->nsubs;
+    st.lagging = 0;
+    for (uint32_t i = 0; i < pub->nsubs; i++)
+        st.lagging += pub->subs[i].lagging;
     xmemi_copy_sized(out, size, &st, sizeof st);
 }
 
@@ -614,12 +689,15 @@ static uint32_t subscriber_stats(xmem_pub_t *pub, xmem_pub_sub_stats *out, size_
     for (uint32_t i = 0; i < pub->nsubs && i < max; i++) {
         sub_entry *s = &pub->subs[i];
         xmem_pub_sub_stats st = {
-            .owner = s->owner,
+            .owner = s->home,
             .pid = s->pid,
             .depth = s->depth,
             .policy = s->policy,
             .outstanding = reap(pub->pool, s),
             .delivered = s->delivered,
+            .block_timeout_ms = block_timeout_of(pub, s),
+            .lagging = s->lagging,
+            .lag_episodes = s->lag_episodes,
         };
         memcpy(st.dropped, s->dropped, sizeof s->dropped);
         xmemi_copy_sized((char *)out + i * size, size, &st, sizeof st);

@@ -1,6 +1,8 @@
 /* The subscriber: one ZeroMQ DEALER socket per publisher it connects to, its own attachment to the
- * pool, and a local queue of accepted descriptors (where drop_oldest gives back older buffers).
- * Every message is checked before anything touches a refcount. */
+ * pool, an inbox publishers put the references in flight into (inbox.h), and a local queue of
+ * accepted descriptors (where drop_oldest gives back older buffers). Every message is checked
+ * before anything touches a refcount. When a publisher goes away, the inbox is replaced and the old
+ * one retired once every live publisher has moved on to the new one (advance_switch). */
 #define _GNU_SOURCE
 #include <xmem/pool_admin.h>
 #include <xmem/transport.h>
@@ -13,18 +15,20 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "inbox.h"
 #include "one_thread.h"
 #include "common/abi.h"
 #include "common/fail.h"
 #include "common/proc.h"
-#include "core/guard_tally.h"
 #include "zmq_util.h"
 
 #define MAX_PUBLISHERS XMEM_SUB_MAX_PUBLISHERS
+#define REFRESH_EVERY 64 /* receives between looks at the clock for a refresh */
 
 struct xmem_sub {
     xmemi_one_thread one_thread; /* debug builds: who is inside */
-    xmem_pool_t *pool;           /* the subscriber's own attachment */
+    xmem_pool_t *pool;           /* the subscriber's own attachment: what it accepted */
+    xmemi_inbox inbox;           /* what is in flight to it */
     uint64_t pool_id;
     uint32_t owner;
     uint32_t capacity;
@@ -44,15 +48,16 @@ struct xmem_sub {
     int32_t pub_pid[MAX_PUBLISHERS];       /* its process, 0 once it was found gone */
     bool ended[MAX_PUBLISHERS];            /* it sent END (until it welcomes us again) */
     uint32_t nended;
-    uint32_t *held;             /* per slot: guards receive handed out that still hold their
-                                   reference (core/guard_tally.h; atomic: any thread may release) */
+    bool moved[MAX_PUBLISHERS]; /* it said it gives into the current inbox (while one retires) */
+    bool switch_wanted;         /* a publisher went away: replace the inbox */
+    uint64_t next_switch_ns;    /* when to try again after a replacement could not start */
     uint32_t *queued;           /* per slot: its descriptors in the queue (all of one generation:
                                    we hold a reference for each, so it cannot be recycled) */
-    xmem_buf_ref *scratch_refs; /* capacity entries, for release_lost */
-    uint32_t *scratch_counts;
+    uint32_t receives;          /* since the last refresh was looked at */
     uint64_t next_refresh_ns;
     xmem_sub_stats stats;
     bool logged[XMEM_REJECT_COUNT_];
+    bool logged_switch;
 };
 
 void xmem_sub_options_init(xmem_sub_options *opts)
@@ -86,34 +91,32 @@ xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts, xm
     }
     if (sub->opts.heartbeat_ms <= 0)
         sub->opts.heartbeat_ms = 200;
-    rc = xmem_pool_open(pool_name, &sub->pool, err);
+    rc = xmemi_sub_attach(pool_name, "its attachment", &sub->pool, err);
     if (rc)
         goto fail_sub;
     sub->pool_id = xmem_pool_id(sub->pool);
     sub->owner = xmem_pool_owner_id(sub->pool);
     sub->capacity = xmem_pool_capacity(sub->pool);
-    sub->held = calloc(sub->capacity, sizeof *sub->held);
     sub->queued = calloc(sub->capacity, sizeof *sub->queued);
-    sub->scratch_refs = calloc(sub->capacity, sizeof *sub->scratch_refs);
-    sub->scratch_counts = calloc(sub->capacity, sizeof *sub->scratch_counts);
-    if (!sub->held || !sub->queued || !sub->scratch_refs || !sub->scratch_counts) {
+    if (!sub->queued) {
         rc = xmemi_fail(err, XMEM_ENOMEM, 0, "subscriber of pool '%s': no memory", pool_name);
         goto fail_pool;
     }
+    if ((rc = xmemi_inbox_open(&sub->inbox, sub->pool, err)))
+        goto fail_pool;
     sub->ctx = zmq_ctx_new();
     if (!sub->ctx) {
         rc = xmemi_zmq_fail(err, "zmq_ctx_new for subscriber of pool", pool_name);
-        goto fail_pool;
+        goto fail_inbox;
     }
     *out = sub;
     return XMEM_OK;
 
+fail_inbox:
+    xmemi_inbox_close(&sub->inbox);
 fail_pool:
     xmem_pool_close(&sub->pool);
-    free(sub->held);
     free(sub->queued);
-    free(sub->scratch_refs);
-    free(sub->scratch_counts);
 fail_sub:
     free(sub);
     return rc;
@@ -125,10 +128,12 @@ static bool send_control(xmem_sub_t *sub, void *sock, uint16_t type)
     xmemi_control c = {
         .type = type,
         .pool_id = sub->pool_id,
-        .owner = sub->owner,
+        .owner = sub->inbox.current_id,
         .pid = (uint32_t)getpid(),
         .depth = sub->opts.depth,
         .policy = (uint16_t)sub->opts.policy,
+        .home = sub->owner,
+        .block_timeout_ms = sub->opts.block_timeout_ms,
     };
     uint8_t wire[XMEMI_CONTROL_SIZE];
     xmemi_control_encode(&c, wire);
@@ -221,13 +226,6 @@ static void reject(xmem_sub_t *sub, xmem_reject why, const char *endpoint, const
             xmem_pool_name(sub->pool), sub->owner, endpoint, xmem_reject_name(why), detail);
 }
 
-/* References to `ref` already accounted for: its descriptors in the queue, and the guards on it
- * the application holds (each of those pins its generation, so they are of this one). */
-static uint32_t accounted(const xmem_sub_t *sub, xmem_buf_ref ref)
-{
-    return sub->queued[ref.index] + __atomic_load_n(&sub->held[ref.index], __ATOMIC_ACQUIRE);
-}
-
 static void enqueue(xmem_sub_t *sub, const xmem_descriptor *d)
 {
     sub->queue[sub->qhead++ % sub->qcap] = *d;
@@ -248,23 +246,6 @@ static void drop_oldest(xmem_sub_t *sub)
     sub->stats.dropped_oldest++;
 }
 
-/* A publisher went away (died, or was replaced by a new one): descriptors it had in flight to us
- * are lost, and the references given with them would stay ours until we close. Gives back every
- * reference held that is neither queued nor held by the application. (One still in flight from
- * another publisher may be among them: its descriptor is refused on arrival, that frame is lost,
- * nothing leaks.) */
-static void release_lost(xmem_sub_t *sub)
-{
-    uint32_t n =
-        xmem_pool_list_owned(sub->pool, sub->scratch_refs, sub->scratch_counts, sub->capacity);
-    for (uint32_t i = 0; i < n && i < sub->capacity; i++) {
-        xmem_buf_ref ref = sub->scratch_refs[i];
-        for (uint32_t k = accounted(sub, ref); k < sub->scratch_counts[i]; k++)
-            if (xmem_pool_release(sub->pool, ref, NULL) == XMEM_OK)
-                sub->stats.lost_in_flight++;
-    }
-}
-
 static void on_welcome(xmem_sub_t *sub, uint32_t sock, const xmemi_welcome *w)
 {
     if (w->kind == XMEMI_END) {
@@ -280,13 +261,28 @@ static void on_welcome(xmem_sub_t *sub, uint32_t sock, const xmemi_welcome *w)
         sub->ended[sock] = false;
         sub->nended--;
     }
-    /* Another publisher than before on this endpoint: the old one's undelivered buffers are lost.
-     */
-    if (sub->pub_instance[sock] && sub->pub_instance[sock] != w->instance)
-        release_lost(sub);
+    if (sub->pub_instance[sock] != w->instance) {
+        /* Another publisher than before on this endpoint: the one before went away, and what it
+         * had in flight is in the inbox. Its numbering starts afresh. */
+        if (sub->pub_instance[sock])
+            sub->switch_wanted = true;
+        sub->have_seq[sock] = false;
+    }
     sub->pub_instance[sock] = w->instance;
     sub->pub_pid[sock] = (int32_t)w->pid;
-    sub->have_seq[sock] = false; /* its numbering starts afresh */
+    sub->moved[sock] = w->inbox == sub->inbox.current_id;
+}
+
+/* Why a descriptor naming no reference in the inbox is refused. */
+static void refuse_unowned(xmem_sub_t *sub, const xmem_descriptor *d, const char *endpoint)
+{
+    uint32_t count;
+    if (xmem_pool_ref_count(sub->pool, d->ref, &count, NULL) != XMEM_OK)
+        return reject(sub, XMEM_REJECT_GENERATION, endpoint, "stale or free buffer");
+    if (xmem_pool_owned_count(sub->pool, d->ref) > sub->queued[d->ref.index])
+        return reject(sub, XMEM_REJECT_HELD, endpoint,
+                      "the application holds this buffer, and no reference came with it");
+    return reject(sub, XMEM_REJECT_NOT_OWNED, endpoint, "no reference was given with it");
 }
 
 static void on_message(xmem_sub_t *sub, uint32_t sock, const void *msg, size_t len)
@@ -303,28 +299,27 @@ static void on_message(xmem_sub_t *sub, uint32_t sock, const void *msg, size_t l
         return reject(sub, XMEM_REJECT_POOL, endpoint, "descriptor of another pool");
     if (d.ref.index >= sub->capacity)
         return reject(sub, XMEM_REJECT_INDEX, endpoint, "buffer index beyond the pool");
-    if (d.owner != sub->owner)
-        return reject(sub, XMEM_REJECT_ADDRESS, endpoint, "addressed to another subscriber");
-    /* References we hold to this buffer that nothing accounts for yet (0 as well for a stale
-     * generation, told apart below, off the common path): one must have come with it. */
-    uint32_t owned = xmem_pool_owned_by(sub->pool, d.ref, sub->owner);
-    uint32_t count;
-    if (owned == 0 && xmem_pool_ref_count(sub->pool, d.ref, &count, NULL) != XMEM_OK)
-        return reject(sub, XMEM_REJECT_GENERATION, endpoint, "stale or free buffer");
-    uint32_t queued = sub->queued[d.ref.index];
-    if (owned <= accounted(sub, d.ref))
-        return owned > queued
-                   ? reject(sub, XMEM_REJECT_HELD, endpoint,
-                            "the application holds this buffer, and no reference came with it")
-                   : reject(sub, XMEM_REJECT_NOT_OWNED, endpoint, "no reference was given with it");
+    xmem_pool_t *box = xmemi_inbox_of(&sub->inbox, d.owner);
+    if (!box)
+        return d.owner == sub->inbox.retired_id
+                   ? reject(sub, XMEM_REJECT_NOT_OWNED, endpoint,
+                            "its reference went back with the inbox of a publisher gone")
+                   : reject(sub, XMEM_REJECT_ADDRESS, endpoint, "addressed to another subscriber");
+    /* The inbox holds exactly the references of descriptors not read yet, so one must be there
+     * for this one (0 as well for a stale generation, told apart off the common path). */
+    if (xmem_pool_owned_count(box, d.ref) == 0)
+        return refuse_unowned(sub, &d, endpoint);
     /* A publisher numbers what it sends in increasing order, so anything not newer than the last
-     * accepted from it is a replay, whose reference was accounted for already (maybe by a guard
-     * the application still holds). */
+     * accepted from it is a replay, whose reference was taken already (another one in the inbox
+     * belongs to a descriptor still to come). */
     if (sub->have_seq[sock] && d.sequence <= sub->last_seq[sock])
         return reject(sub, XMEM_REJECT_NOT_OWNED, endpoint,
                       "a replay: not newer than the last descriptor from this publisher");
+    if (xmemi_inbox_accept(&sub->inbox, box, d.ref, NULL) != XMEM_OK)
+        return reject(sub, XMEM_REJECT_NOT_OWNED, endpoint, "its reference left the inbox");
     sub->have_seq[sock] = true;
     sub->last_seq[sock] = d.sequence;
+    d.owner = sub->owner; /* the reference is ours now */
     if (sub->qhead - sub->qtail == sub->qcap)
         drop_oldest(sub); /* more than the publishers may send: stay bounded */
     enqueue(sub, &d);
@@ -365,6 +360,58 @@ static void drain(xmem_sub_t *sub, bool all)
     }
 }
 
+/* Publishers that may still give into the retiring inbox: any live one that has not said it gives
+ * into the current one. One that ended gives no more, and one found dead none at all. */
+static bool publishers_moved(const xmem_sub_t *sub)
+{
+    for (uint32_t i = 0; i < sub->nsocks; i++)
+        if (!sub->moved[i] && sub->pub_pid[i] > 0 && !sub->ended[i])
+            return false;
+    return true;
+}
+
+/* Asks every publisher to give into the current inbox from now on. */
+static void subscribe_all(xmem_sub_t *sub)
+{
+    for (uint32_t i = 0; i < sub->nsocks; i++) {
+        sub->moved[i] = false;
+        send_control(sub, sub->items[i].socket, XMEMI_SUBSCRIBE);
+    }
+}
+
+/* The inbox's replacement, one step at a time (never blocking): once every live publisher moved on
+ * and what already came was read, the retiring inbox holds only what went away with the dead, and
+ * closing it gives that back; a publisher gone meanwhile (switch_wanted) starts the next one. */
+static void advance_switch(xmem_sub_t *sub)
+{
+    if (sub->inbox.retiring) {
+        if (!publishers_moved(sub))
+            return;
+        drain(sub, true); /* a descriptor already here is a frame, not a loss */
+        if (!publishers_moved(sub))
+            return;
+        sub->stats.lost_in_flight += xmemi_inbox_retire(&sub->inbox);
+    }
+    if (!sub->switch_wanted)
+        return;
+    uint64_t now = xmemi_now_ns();
+    if (now < sub->next_switch_ns)
+        return;
+    xmem_error_t err;
+    if (xmemi_inbox_replace(&sub->inbox, &err) != XMEM_OK) {
+        /* No process slot, say: what the dead had in flight stays in the inbox until it can. */
+        sub->next_switch_ns = now + (uint64_t)sub->opts.heartbeat_ms * 1000000ull;
+        if (!sub->logged_switch)
+            fprintf(stderr, "xmem: %s; retrying every %d ms\n", err.msg, sub->opts.heartbeat_ms);
+        sub->logged_switch = true;
+        return;
+    }
+    sub->switch_wanted = false;
+    subscribe_all(sub);
+    if (publishers_moved(sub)) /* only dead or ended publishers: nothing to wait for */
+        advance_switch(sub);
+}
+
 static void refresh(xmem_sub_t *sub)
 {
     uint64_t now = xmemi_now_ns();
@@ -381,12 +428,13 @@ static void refresh(xmem_sub_t *sub)
             zmq_connect(sub->items[i].socket, sub->endpoints[i]);
             send_control(sub, sub->items[i].socket, XMEMI_SUBSCRIBE);
         }
-        /* A publisher that died takes the descriptors it had in flight with it. */
+        /* A publisher that died leaves what it had in flight in the inbox. */
         if (sub->pub_pid[i] > 0 && !xmemi_proc_alive(sub->pub_pid[i], 0)) {
             sub->pub_pid[i] = 0;
-            release_lost(sub);
+            sub->switch_wanted = true;
         }
     }
+    advance_switch(sub);
 }
 
 /* Something for receive to return: a queued descriptor, or the end of every stream. */
@@ -398,6 +446,8 @@ static bool has_news(xmem_sub_t *sub)
         drain(sub, true);
     else if (sub->qhead == sub->qtail)
         drain(sub, false);
+    if (__builtin_expect(sub->inbox.retiring || sub->switch_wanted, 0))
+        advance_switch(sub);
     return sub->qhead != sub->qtail || (sub->nsocks > 0 && sub->nended == sub->nsocks);
 }
 
@@ -481,12 +531,17 @@ static xmem_err receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xmem
                           "subscriber of pool '%s': all %u publishers ended their streams",
                           xmem_pool_name(sub->pool), sub->nsocks);
     }
+    /* Waiting refreshes only when nothing is there: a subscriber kept busy looks at its
+     * publishers (and says it is still there) every so many buffers instead. */
+    if (++sub->receives >= REFRESH_EVERY) {
+        sub->receives = 0;
+        refresh(sub);
+    }
     xmem_descriptor d = dequeue(sub);
     rc = xmem_pool_get(sub->pool, d.ref, out, err);
-    if (rc == XMEM_OK) {
+    if (rc == XMEM_OK)
         sub->last = d;
-        xmemi_guard_tally(out, &sub->held[d.ref.index]);
-    } else /* it cannot be handed out (unmappable, say): give its reference back */
+    else /* it cannot be handed out (unmappable, say): give its reference back */
         xmem_pool_release(sub->pool, d.ref, NULL);
     return rc;
 }
@@ -527,13 +582,11 @@ void xmem_sub_destroy(xmem_sub_t **sub_ptr)
         free(sub->endpoints[i]);
     }
     zmq_ctx_term(sub->ctx);
-    /* Detaching gives back every reference of this attachment: queued ones and any whose
-     * descriptor is still in flight. */
+    /* Detaching gives back every reference of these attachments: those of descriptors still in
+     * flight (the inboxes) and queued ones. */
+    xmemi_inbox_close(&sub->inbox);
     xmem_pool_close(&sub->pool);
     free(sub->queue);
-    free(sub->held);
     free(sub->queued);
-    free(sub->scratch_refs);
-    free(sub->scratch_counts);
     free(sub);
 }

@@ -27,9 +27,7 @@ typedef struct xmem_pool xmem_pool_t;
 /* Lives on the caller's stack (or in a plugin's state, moved there by copying the struct and
  * emptying the original with XMEM_GUARD_INIT, never by copying and releasing both); treat the
  * fields as private and use the functions below. Its size is part of the plugin ABI (64 bytes on
- * 64-bit platforms): later fields come out of `reserved` (the library uses the first: a guard a
- * subscriber handed out counts itself there, so the subscriber knows what the application holds;
- * guards the caller fills itself keep it zero). */
+ * 64-bit platforms): later fields come out of `reserved`. */
 typedef struct xmem_guard {
     xmem_pool_t *pool; /* NULL when the guard holds nothing */
     xmem_buf_ref ref;

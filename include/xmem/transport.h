@@ -3,20 +3,29 @@
  * receive the buffer and sends it a 48-byte descriptor; a subscriber receives a read-only guard
  * that owns that reference. No payload byte crosses the socket.
  *
- * Each subscriber attaches to the pool on its own (its own owner id), so whatever it was given and
- * never received (descriptors lost in transit) comes back when it is destroyed or dies.
- * Release every guard received from a subscriber before destroying it.
+ * The books are exact whichever end dies, wherever it is killed. Each subscriber attaches to the
+ * pool on its own, twice (two of the pool's XMEM_POOL_MAX_PROCS process slots; xmem_sub_create
+ * fails with XMEM_EPROCS, saying so, when they are not there): its own attachment holds what it
+ * received (queued or handed to the application), and its inbox exactly the references of
+ * descriptors sent to it and not read yet (publishers give into the inbox its SUBSCRIBE names;
+ * accepting a descriptor moves the reference over). A dead subscriber's attachments are reclaimed
+ * with everything in them. A dead publisher's descriptors in flight are lost, their references left
+ * in the inbox among those of the live publishers' descriptors: the subscriber opens a new inbox
+ * and names it to every publisher, each live one answers (a WELCOME after everything it gave into
+ * the old inbox, on the same ordered pipe), and then the old inbox holds only what went away with
+ * the dead; closing it gives that back (xmem_sub_stats.lost_in_flight) and no live publisher's
+ * frame is lost. Until every live publisher has answered (one that does not publish or poll answers
+ * late; one that ended needs not), those references wait. docs/CRASH.md ("Transport books") has the
+ * argument. Release every guard received from a subscriber before destroying it.
  *
- * Neither end trusts its peer. A subscriber accepts a descriptor only with a reference of its own:
- * one for a buffer the application already holds is refused (xmem_sub_stats.rejected under
- * XMEM_REJECT_HELD) unless another reference came with it; so is one for another pool, a stale
- * buffer, or a number already seen from that publisher. A publisher accepts a SUBSCRIBE only for an
- * attachment of the process that sent it (over ipc the kernel says which). Either end drops a
- * peer that sends a message over 256 bytes (none of xmem's is), before buffering it. What the
- * application holds is counted by the guards receive returns (moving one by copying the struct
- * and emptying the original keeps the count); references it takes itself on the subscriber's pool
- * (xmem_pool_get, xmem_pool_add_ref) are not counted, and while it holds one a forged descriptor
- * for that buffer would pass.
+ * Neither end trusts its peer. A subscriber accepts a descriptor only with a reference of its own
+ * that came with it: one its inbox holds, which only a give puts there (what the application holds,
+ * received or taken on the subscriber's pool itself, is in the other attachment). So one for a
+ * buffer the application already holds is refused (xmem_sub_stats.rejected under XMEM_REJECT_HELD)
+ * unless another reference came with it; so is one for another pool, a stale buffer, or a number
+ * already seen from that publisher. A publisher accepts a SUBSCRIBE only for attachments of the
+ * process that sent it (over ipc the kernel says which). Either end drops a peer that sends a
+ * message over 256 bytes (none of xmem's is), before buffering it.
  *
  * Publishers and subscribers run ZeroMQ I/O threads: fork() worker processes before creating them
  * (a child never uses its parent's; ZeroMQ lets a subscriber connect before the publisher binds).
@@ -51,13 +60,16 @@ typedef enum xmem_queue_policy {
     XMEM_POLICY_DROP_OLDEST = 0, /* live video: the publisher never waits; a slow subscriber keeps
                                     its newest `depth` buffers and gives the older ones back */
     XMEM_POLICY_BLOCK = 1,       /* lossless: the publisher waits while the subscriber already
-                                    holds `depth` buffers (up to the publisher's block timeout) */
+                                    holds `depth` buffers, up to its block timeout; one still full
+                                    then is `lagging`: the publisher drops for it without waiting
+                                    until it has room again (the others get every buffer) */
 } xmem_queue_policy;
 
 /* Why a publisher did not deliver a buffer to a subscriber. */
 typedef enum xmem_drop {
     XMEM_DROP_QUEUE_FULL = 0, /* drop_oldest subscriber not draining: it holds 2 x depth already */
-    XMEM_DROP_BLOCK_TIMEOUT,  /* block subscriber still full after the block timeout */
+    XMEM_DROP_BLOCK_TIMEOUT,  /* block subscriber still full after the block timeout, or full
+                                 while lagging (not waited for) */
     XMEM_DROP_HWM,            /* ZeroMQ's send queue to it was full */
     XMEM_DROP_GONE,           /* it disconnected or died */
     XMEM_DROP_COUNT_
@@ -77,7 +89,8 @@ XMEM_EXPORT xmem_err xmem_queue_policy_from_name(const char *name, xmem_queue_po
 XMEM_EXPORT const char *xmem_drop_name(xmem_drop reason);
 
 typedef struct xmem_pub_options {
-    int block_timeout_ms; /* longest wait for a `block` subscriber (negative: no limit, a dead
+    int block_timeout_ms; /* longest wait for a `block` subscriber that names none itself
+                             (xmem_sub_options.block_timeout_ms); negative: no limit (a dead
                              subscriber still ends the wait); default 1000 */
     int heartbeat_ms;     /* ZeroMQ heartbeat on tcp:// (a silent peer is dropped after 5x);
                              default 200 */
@@ -93,6 +106,10 @@ typedef struct xmem_pub_sub_stats {
     uint32_t outstanding;              /* buffers given to it and not yet released */
     uint64_t delivered;                /* descriptors sent to it */
     uint64_t dropped[XMEM_DROP_SLOTS]; /* buffers not sent to it, by reason (xmem_drop) */
+    int32_t block_timeout_ms;          /* the wait for it in effect (negative: no limit) */
+    uint32_t lagging;                  /* 1 while the publisher does not wait for it: it stayed
+                                          full for its block timeout and has no room yet */
+    uint32_t lag_episodes;             /* times it became lagging */
 } xmem_pub_sub_stats;
 
 typedef struct xmem_pub_stats {
@@ -102,6 +119,7 @@ typedef struct xmem_pub_stats {
     uint64_t dropped[XMEM_DROP_SLOTS]; /* all subscribers, by reason (xmem_drop) */
     uint64_t rejected;                 /* control messages refused (garbage, wrong pool ...) */
     uint32_t subscribers;              /* connected now */
+    uint32_t lagging;                  /* of them, lagging now (xmem_pub_sub_stats) */
 } xmem_pub_stats;
 
 /* Binds `endpoint` for buffers of `pool`. The caller keeps owning `pool` (it must outlive the
@@ -149,6 +167,10 @@ typedef struct xmem_sub_options {
     uint32_t depth;           /* buffers held at most before the policy applies; default 4 */
     xmem_queue_policy policy; /* default XMEM_POLICY_DROP_OLDEST */
     int heartbeat_ms;         /* subscribe refresh, and ZeroMQ heartbeat on tcp://; default 200 */
+    int block_timeout_ms;     /* policy block: how long a publisher waits for this subscriber's
+                                 room before it counts it lagging (0, the default: the
+                                 publisher's xmem_pub_options.block_timeout_ms; negative: no
+                                 limit) */
 } xmem_sub_options;
 
 XMEM_EXPORT void xmem_sub_options_init(xmem_sub_options *opts);
@@ -157,13 +179,14 @@ typedef struct xmem_sub_stats {
     uint64_t received;       /* descriptors accepted */
     uint64_t dropped_oldest; /* given back unread under drop_oldest */
     uint64_t lost_in_flight; /* given back because their publisher went away before their
-                                descriptors arrived */
+                                descriptors arrived (exactly those: see the top of this file) */
     uint64_t rejected[XMEM_REJECT_SLOTS]; /* messages refused, by reason (xmem_reject) */
     uint64_t rejected_total;
 } xmem_sub_stats;
 
-/* Attaches to pool `pool_name` on its own (see the top of this file). On success the caller owns
- * *out and destroys it with xmem_sub_destroy(). */
+/* Attaches to pool `pool_name` on its own, with its inbox (two of the pool's process slots, three
+ * while an inbox is replaced; see the top of this file). On success the caller owns *out and
+ * destroys it with xmem_sub_destroy(). */
 XMEM_EXPORT xmem_err xmem_sub_create(const char *pool_name, const xmem_sub_options *opts,
                                      xmem_sub_t **out, xmem_error_t *err);
 
@@ -184,19 +207,20 @@ XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, int timeout_ms, xmem_guar
 XMEM_EXPORT xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first,
                                        int timeout_ms, uint32_t *ready, xmem_error_t *err);
 
-/* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp);
- * owned by the subscriber, overwritten by the next receive. */
+/* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp; its
+ * owner is the subscriber's own owner id, where the reference now is, not the inbox it was
+ * addressed to); owned by the subscriber, overwritten by the next receive. */
 XMEM_EXPORT const xmem_descriptor *xmem_sub_last(const xmem_sub_t *sub);
 
-/* The subscriber's own handle of the pool (owned by the subscriber). */
+/* The subscriber's own handle of the pool, which holds what it received (owned by the
+ * subscriber). */
 XMEM_EXPORT xmem_pool_t *xmem_sub_pool(xmem_sub_t *sub);
 
 /* The subscriber's figures, filled as xmem_pub_stats_get() fills its struct. */
 XMEM_EXPORT void xmem_sub_stats_get(const xmem_sub_t *sub, xmem_sub_stats *out, size_t size);
 
-/* Unsubscribes, gives back every reference the subscriber still holds (queued, or lost in
- * transit), and detaches from the pool. Guards it returned must be released before. Accepts NULL.
- */
+/* Unsubscribes, gives back every reference the subscriber still holds (queued, or in its inbox),
+ * and detaches from the pool. Guards it returned must be released before. Accepts NULL. */
 XMEM_EXPORT void xmem_sub_destroy(xmem_sub_t **sub);
 
 #ifdef __cplusplus

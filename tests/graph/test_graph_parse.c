@@ -60,7 +60,7 @@ Test(graph_parse, a_valid_graph_reads_back)
                 "  - name: sink\n"
                 "    plugin: verify\n"
                 "    inputs:\n"
-                "      in: {from: inv/out, depth: 8, policy: block}\n"
+                "      in: {from: inv/out, depth: 8, policy: block, block_timeout_ms: 250}\n"
                 "    restart: {policy: on-failure, limit: 7}\n"
                 "  - name: inv\n"
                 "    plugin: invert\n"
@@ -78,6 +78,8 @@ Test(graph_parse, a_valid_graph_reads_back)
     cr_assert(eq(str, sink->inputs[0].from_node, "inv"));
     cr_assert(eq(u32, sink->inputs[0].depth, 8));
     cr_assert(eq(int, sink->inputs[0].policy, XMEM_POLICY_BLOCK));
+    cr_assert(eq(int, sink->inputs[0].block_timeout_ms, 250));
+    cr_assert(eq(int, inv->inputs[0].block_timeout_ms, 0), "the publisher's own by default");
     cr_assert(eq(int, sink->restart, XMEMI_RESTART_ON_FAILURE));
     cr_assert(eq(u32, sink->restart_limit, 7));
     cr_assert(eq(int, inv->restart, XMEMI_RESTART_ALWAYS));
@@ -139,6 +141,12 @@ static const bad_case bad_cases[] = {
     {"nodes:\n  - {name: s, plugin: testsrc}\n  - name: v\n    plugin: verify\n"
      "    inputs: {in: {from: s/out, policy: fifo}}\n",
      5, 40, "expected block or drop_oldest"},
+    {"nodes:\n  - {name: s, plugin: testsrc}\n  - name: v\n    plugin: verify\n"
+     "    inputs: {in: {from: s/out, policy: block, block_timeout_ms: 0}}\n",
+     5, 65, "0 would drop at once"},
+    {"nodes:\n  - {name: s, plugin: testsrc}\n  - name: v\n    plugin: verify\n"
+     "    inputs: {in: {from: s/out, block_timeout_ms: 100}}\n",
+     5, 19, "block_timeout_ms is for policy block"},
     {"nodes:\n  - {name: s, plugin: testsrc}\n  - {name: v, plugin: verify, inputs: {in: s}}\n", 3,
      44, "expected NODE/PORT"},
     {"pool: {name: \"..\"}\nnodes: [{name: s, plugin: testsrc}]\n", 1, 15, "starts with '.'"},

@@ -20,8 +20,8 @@ static char name[64], other_name[64], endpoint[128];
 static xmem_pool_t *pool, *other;
 static xmem_sub_t *sub;
 static xtt_raw raw;
-static uint32_t me, sub_owner;
-static xmem_buf_ref victim;     /* live: one reference ours, one the subscriber's (given) */
+static uint32_t me, sub_owner, sub_inbox; /* ours, the subscriber's, where its references go */
+static xmem_buf_ref victim;     /* live: one reference ours, one in the subscriber's inbox */
 static xmem_buf_ref foreign;    /* live: ours only */
 static xmem_buf_ref stale;      /* acquired and released: its name is stale */
 static xmem_pool_t *third;      /* another attachment of the pool (another owner id) */
@@ -44,7 +44,7 @@ static xmem_buf_ref acquire(size_t size, uint64_t frame_no)
 static void give(xmem_buf_ref r)
 {
     xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pool_give(pool, r, sub_owner, 1, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_pool_give(pool, r, sub_inbox, 1, &err), XMEM_OK), "%s", err.msg);
 }
 
 static uint32_t refcount(xmem_buf_ref r)
@@ -71,7 +71,11 @@ static void setup(void)
     cr_assert(xtt_raw_wait_subscriber(&raw, 5000), "the subscriber never subscribed");
     me = xmem_pool_owner_id(pool);
     sub_owner = xmem_pool_owner_id(xmem_sub_pool(sub));
+    sub_inbox = raw.inbox;
+    cr_assert(eq(u32, raw.home, sub_owner), "the SUBSCRIBE names the subscriber's attachment");
     cr_assert(ne(u32, me, sub_owner));
+    cr_assert(ne(u32, sub_inbox, sub_owner));
+    cr_assert(ne(u32, sub_inbox, me));
 
     victim = acquire(BUF, 1);
     cr_assert(eq(int, xmem_pool_add_ref(pool, victim, &err), XMEM_OK), "%s", err.msg);
@@ -98,7 +102,7 @@ static void descriptor_of(xmem_buf_ref r, uint8_t wire[XMEM_DESCRIPTOR_SIZE])
         .ref = r,
         .sequence = seq++,
         .timestamp_ns = 12345,
-        .owner = sub_owner,
+        .owner = sub_inbox,
     };
     xmem_descriptor_encode(&d, wire);
 }
@@ -144,8 +148,8 @@ static void sync_marker(void)
 
 typedef struct snapshot {
     uint32_t free;
-    uint32_t victim_rc, victim_sub, victim_me;
-    uint32_t foreign_rc, foreign_sub;
+    uint32_t victim_rc, victim_sub, victim_home, victim_me;
+    uint32_t foreign_rc, foreign_sub, foreign_home;
 } snapshot;
 
 static snapshot take_snapshot(void)
@@ -153,10 +157,12 @@ static snapshot take_snapshot(void)
     return (snapshot){
         .free = xmem_pool_free_count(pool),
         .victim_rc = refcount(victim),
-        .victim_sub = xmem_pool_owned_by(pool, victim, sub_owner),
+        .victim_sub = xmem_pool_owned_by(pool, victim, sub_inbox),
+        .victim_home = xmem_pool_owned_by(pool, victim, sub_owner),
         .victim_me = xmem_pool_owned_by(pool, victim, me),
         .foreign_rc = refcount(foreign),
-        .foreign_sub = xmem_pool_owned_by(pool, foreign, sub_owner),
+        .foreign_sub = xmem_pool_owned_by(pool, foreign, sub_inbox),
+        .foreign_home = xmem_pool_owned_by(pool, foreign, sub_owner),
     };
 }
 
@@ -168,9 +174,11 @@ static void expect_unchanged(const snapshot *before, const char *what)
     cr_assert(eq(u32, now.victim_rc, before->victim_rc), "%s: refcount %u -> %u", what,
               before->victim_rc, now.victim_rc);
     cr_assert(eq(u32, now.victim_sub, before->victim_sub), "%s", what);
+    cr_assert(eq(u32, now.victim_home, before->victim_home), "%s", what);
     cr_assert(eq(u32, now.victim_me, before->victim_me), "%s", what);
     cr_assert(eq(u32, now.foreign_rc, before->foreign_rc), "%s", what);
     cr_assert(eq(u32, now.foreign_sub, before->foreign_sub), "%s", what);
+    cr_assert(eq(u32, now.foreign_home, before->foreign_home), "%s", what);
 }
 
 static void expect_counts(xmem_reject reason, uint64_t n, uint64_t received, const char *what)
@@ -218,6 +226,7 @@ static const bad_case bad_cases[] = {
     {"addressed to owner 63", XMEM_REJECT_ADDRESS},
     {"a live buffer given to nobody", XMEM_REJECT_NOT_OWNED},
     {"a live buffer given to another owner", XMEM_REJECT_NOT_OWNED},
+    {"addressed to the subscriber's own owner id, not its inbox", XMEM_REJECT_ADDRESS},
 };
 
 #define NCASES ((int)(sizeof bad_cases / sizeof bad_cases[0]))
@@ -302,6 +311,7 @@ static void send_case(int k)
     case 22: victim_with(wire, 40, 63, 4); break;
     case 23: descriptor_of(foreign, wire); break;
     case 24: descriptor_of(given_away, wire); break;
+    case 25: victim_with(wire, 40, sub_owner, 4); break;
     default: cr_fatal("no case %d", k);
     }
     send_raw(wire, sizeof wire);
@@ -322,6 +332,7 @@ ParameterizedTest(int *k, bad_input, each_kind, .init = setup, .fini = teardown,
     snapshot before = take_snapshot();
     cr_assert(eq(u32, before.victim_rc, 2));
     cr_assert(eq(u32, before.victim_sub, 1));
+    cr_assert(eq(u32, before.victim_home, 0));
     send_case(*k);
     sync_marker();
     expect_unchanged(&before, c->what);
@@ -557,20 +568,24 @@ Test(bad_input, garbage_storm, .init = setup, .fini = teardown, .timeout = XF_TI
 
 /* ---- a publisher fed bad control messages --------------------------------------------------- */
 
-/* The control message's wire form (transport/control.h), built here on purpose. */
-static void control(uint8_t out[36], uint16_t type, uint64_t pool_id, uint32_t owner, uint32_t pid,
-                    uint32_t depth, uint16_t policy)
+/* The control message's wire form (transport/control.h), built here on purpose: `inbox` is where
+ * references go, `home` the subscriber's own attachment. */
+#define CONTROL_SIZE 44
+
+static void control(uint8_t out[CONTROL_SIZE], uint16_t type, uint64_t pool_id, uint32_t inbox,
+                    uint32_t pid, uint32_t depth, uint16_t policy, uint32_t home)
 {
-    memset(out, 0, 36);
+    memset(out, 0, CONTROL_SIZE);
     xtt_put_le(out, 0x31434d58u, 4);
-    xtt_put_le(out + 4, 1, 2);
+    xtt_put_le(out + 4, 3, 2);
     xtt_put_le(out + 6, type, 2);
     xtt_put_le(out + 8, pool_id, 8);
-    xtt_put_le(out + 16, owner, 4);
+    xtt_put_le(out + 16, inbox, 4);
     xtt_put_le(out + 20, pid, 4);
     xtt_put_le(out + 24, depth, 4);
     xtt_put_le(out + 28, policy, 2);
-    xtt_put_le(out + 32, xtt_fnv1a32(out, 32), 4);
+    xtt_put_le(out + 32, home, 4);
+    xtt_put_le(out + 40, xtt_fnv1a32(out, 40), 4);
 }
 
 Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,
@@ -588,27 +603,30 @@ Test(bad_input, publisher_refuses_bad_control, .init = setup, .fini = teardown,
     cr_assert(eq(int, zmq_connect(dealer, pub_ep), 0));
 
     uint64_t pid = xmem_pool_id(pool);
-    uint32_t owner = sub_owner;
+    uint32_t in = sub_inbox, home = sub_owner;
     uint32_t mypid = (uint32_t)getpid();
-    uint8_t msgs[12][36];
-    size_t lens[12];
+    enum { L = CONTROL_SIZE };
+    uint8_t msgs[14][L];
+    size_t lens[14];
     int n = 0;
     memcpy(msgs[n], "not a control message", 21), lens[n++] = 21;
     lens[n++] = 0;
-    control(msgs[n], 1, pid, owner, mypid, 4, 0), msgs[n][10] ^= 1, lens[n++] = 36; /* damaged */
-    control(msgs[n], 1, pid + 1, owner, mypid, 4, 0), lens[n++] = 36;  /* another pool */
-    control(msgs[n], 1, pid, owner, mypid, 0, 0), lens[n++] = 36;      /* depth 0 */
-    control(msgs[n], 1, pid, owner, mypid, 100000, 0), lens[n++] = 36; /* depth too big */
-    control(msgs[n], 1, pid, owner, mypid, 4, 7), lens[n++] = 36;      /* unknown policy */
-    control(msgs[n], 1, pid, 63, mypid, 4, 0), lens[n++] = 36;         /* owner not attached */
-    control(msgs[n], 1, pid, owner, 1, 4, 0), lens[n++] = 36;          /* not that owner's pid */
-    control(msgs[n], 1, pid, 62, 0, 4, 0), lens[n++] = 36;             /* free slot, pid 0 */
-    control(msgs[n], 9, pid, owner, mypid, 4, 0), lens[n++] = 36;      /* unknown type */
+    control(msgs[n], 1, pid, in, mypid, 4, 0, home), msgs[n][10] ^= 1, lens[n++] = L; /* damaged */
+    control(msgs[n], 1, pid + 1, in, mypid, 4, 0, home), lens[n++] = L;  /* another pool */
+    control(msgs[n], 1, pid, in, mypid, 0, 0, home), lens[n++] = L;      /* depth 0 */
+    control(msgs[n], 1, pid, in, mypid, 100000, 0, home), lens[n++] = L; /* depth too big */
+    control(msgs[n], 1, pid, in, mypid, 4, 7, home), lens[n++] = L;      /* unknown policy */
+    control(msgs[n], 1, pid, 63, mypid, 4, 0, home), lens[n++] = L;      /* inbox not attached */
+    control(msgs[n], 1, pid, in, mypid, 4, 0, 63), lens[n++] = L;        /* owner not attached */
+    control(msgs[n], 1, pid, in, 1, 4, 0, home), lens[n++] = L;          /* not that owner's pid */
+    control(msgs[n], 1, pid, 62, 0, 4, 0, 62), lens[n++] = L;            /* free slot, pid 0 */
+    control(msgs[n], 9, pid, in, mypid, 4, 0, home), lens[n++] = L;      /* unknown type */
+    control(msgs[n], 1, pid, in, mypid, 4, 0, home), lens[n++] = L - 4;  /* version 1's size */
     for (int i = 0; i < n; i++)
         cr_assert(ge(int, zmq_send(dealer, msgs[i], lens[i], 0), 0));
     /* And a two-part one. */
-    control(msgs[0], 1, pid, owner, mypid, 4, 0);
-    cr_assert(ge(int, zmq_send(dealer, msgs[0], 36, ZMQ_SNDMORE), 0));
+    control(msgs[0], 1, pid, in, mypid, 4, 0, home);
+    cr_assert(ge(int, zmq_send(dealer, msgs[0], L, ZMQ_SNDMORE), 0));
     cr_assert(ge(int, zmq_send(dealer, "x", 1, 0), 0));
     const uint64_t want = (uint64_t)n + 1;
 
@@ -648,8 +666,8 @@ Test(bad_input, publisher_refuses_a_forged_subscribe, .init = setup, .fini = tea
     xmem_pub_t *pub = NULL;
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pub_create(pool, pub_ep, NULL, &pub, &err), XMEM_OK), "%s", err.msg);
-    uint8_t forged[36];
-    control(forged, 1, xmem_pool_id(pool), sub_owner, (uint32_t)getpid(), 4, 0);
+    uint8_t forged[CONTROL_SIZE];
+    control(forged, 1, xmem_pool_id(pool), sub_inbox, (uint32_t)getpid(), 4, 0, sub_owner);
     for (int stays = 1; stays >= 0; stays--) {
         int hold[2];
         cr_assert(eq(int, pipe(hold), 0));
@@ -660,7 +678,8 @@ Test(bad_input, publisher_refuses_a_forged_subscribe, .init = setup, .fini = tea
             void *dealer = zmq_socket(ctx, ZMQ_DEALER);
             int linger = 2000;
             zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-            bool ok = zmq_connect(dealer, pub_ep) == 0 && zmq_send(dealer, forged, 36, 0) == 36;
+            bool ok = zmq_connect(dealer, pub_ep) == 0 &&
+                      zmq_send(dealer, forged, CONTROL_SIZE, 0) == CONTROL_SIZE;
             char c;
             if (stays)
                 ok &= read(hold[0], &c, 1) == 0; /* until the parent is done */

@@ -253,7 +253,7 @@ Test(fanout, forward_read_only, .init = setup, .fini = teardown, .timeout = XF_T
         uint32_t rc = 0;
         cr_assert(eq(int, xmem_pool_ref_count(pool, ref, &rc, &err), XMEM_OK), "%s", err.msg);
         cr_assert(eq(u32, rc, 1), "forwarding moves the one reference on");
-        cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, last_owner), 1));
+        cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, last_owner), 0), "in flight: its inbox's");
 
         xmem_guard_t g2 = XMEM_GUARD_INIT;
         cr_assert(eq(int, xmem_sub_receive(last, 5000, &g2, &err), XMEM_OK), "%s", err.msg);
@@ -263,6 +263,10 @@ Test(fanout, forward_read_only, .init = setup, .fini = teardown, .timeout = XF_T
                      XTT_FRAME_OK));
         cr_assert(eq(u64, fm, f));
         cr_assert(eq(u64, xmem_sub_last(last)->sequence, f));
+        cr_assert(eq(u32, xmem_sub_last(last)->owner, last_owner));
+        cr_assert(eq(u32, xmem_pool_owned_by(pool, ref, last_owner), 1), "received: its own");
+        cr_assert(eq(int, xmem_pool_ref_count(pool, ref, &rc, &err), XMEM_OK), "%s", err.msg);
+        cr_assert(eq(u32, rc, 1), "still the one reference");
         cr_assert(eq(int, xmem_guard_release(&g2, &err), XMEM_OK), "%s", err.msg);
         cr_assert(eq(u32, xmem_pool_free_count(pool), CAP), "frame %llu not recycled",
                   (unsigned long long)f);

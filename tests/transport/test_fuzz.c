@@ -2,8 +2,8 @@
  * xmem_descriptor_decode, each compared with an independent model of the wire checks; then tens of
  * thousands through a raw ROUTER to a live subscriber, each compared with a model of the whole
  * check (wire, pool, index, addressee, generation, ownership): a message is accepted exactly when
- * it is a well-formed descriptor of this pool, addressed to this subscriber, naming a live buffer
- * the subscriber was given a reference to and no earlier message accounted for. Accepted buffers
+ * it is a well-formed descriptor of this pool, addressed to this subscriber's inbox, naming a live
+ * buffer the inbox was given a reference to and no earlier message accounted for. Accepted buffers
  * must come out in order with their content; nothing crashes; the pool ends as it began. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -108,7 +108,7 @@ static char name[64], endpoint[128];
 static xmem_pool_t *pool;
 static xmem_sub_t *sub;
 static xtt_raw raw;
-static uint32_t sub_owner;
+static uint32_t sub_inbox; /* where the subscriber's references go, from its SUBSCRIBE */
 
 static void setup(void)
 {
@@ -126,7 +126,7 @@ static void setup(void)
     cr_assert(eq(int, xmem_sub_create(name, &o, &sub, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(int, xmem_sub_connect(sub, endpoint, &err), XMEM_OK), "%s", err.msg);
     cr_assert(xtt_raw_wait_subscriber(&raw, 5000), "the subscriber never subscribed");
-    sub_owner = xmem_pool_owner_id(xmem_sub_pool(sub));
+    sub_inbox = raw.inbox;
 }
 
 static void teardown(void)
@@ -184,7 +184,7 @@ static int model(const batch *b, const uint8_t *msg, size_t len, bool multipart,
         return XMEM_REJECT_POOL;
     if (d.ref.index >= CAP)
         return XMEM_REJECT_INDEX;
-    if (d.owner != sub_owner)
+    if (d.owner != sub_inbox)
         return XMEM_REJECT_ADDRESS;
     uint32_t rc = 0;
     if (xmem_pool_ref_count(pool, d.ref, &rc, NULL) != XMEM_OK)
@@ -203,7 +203,7 @@ static int model(const batch *b, const uint8_t *msg, size_t len, bool multipart,
 static bool replays_sent(const batch *b, const uint8_t *msg, size_t len)
 {
     xmem_descriptor d;
-    if (xtt_model_decode(msg, len, &d) >= 0 || d.owner != sub_owner ||
+    if (xtt_model_decode(msg, len, &d) >= 0 || d.owner != sub_inbox ||
         d.pool_id != xmem_pool_id(pool))
         return false;
     int j = find_ref(b, d.ref);
@@ -217,7 +217,7 @@ static void valid_wire(xmem_buf_ref r, uint64_t *rng, uint8_t wire[XMEM_DESCRIPT
         .ref = r,
         .sequence = next_seq++,
         .timestamp_ns = xtt_rand(rng),
-        .owner = sub_owner,
+        .owner = sub_inbox,
     };
     xmem_descriptor_encode(&d, wire);
 }
@@ -245,7 +245,7 @@ Test(fuzz, subscriber_socket, .init = setup, .fini = teardown, .timeout = 120)
             cr_assert(eq(int, xmem_guard_data_mut(&g, &p, &err), XMEM_OK));
             xtt_frame_fill(p, BUF, (uint64_t)bn * PER_BATCH + (uint64_t)j, 0);
             b.refs[j] = xmem_guard_ref(&g);
-            cr_assert(eq(int, xmem_pool_give(pool, b.refs[j], sub_owner, 1, &err), XMEM_OK), "%s",
+            cr_assert(eq(int, xmem_pool_give(pool, b.refs[j], sub_inbox, 1, &err), XMEM_OK), "%s",
                       err.msg);
             xmem_guard_forget(&g);
         }
@@ -279,7 +279,7 @@ Test(fuzz, subscriber_socket, .init = setup, .fini = teardown, .timeout = 120)
                 case 5: v = xtt_rand_below(&rng, CAP); break;        /* another slot */
                 case 6: v = base.generation + 1 + xtt_rand_below(&rng, 3); break;
                 case 7: v = base.generation - 1 - xtt_rand_below(&rng, 3); break;
-                case 10: v = (sub_owner + 1 + xtt_rand_below(&rng, 200)) & 0xffffffffu; break;
+                case 10: v = (sub_inbox + 1 + xtt_rand_below(&rng, 200)) & 0xffffffffu; break;
                 default: v = xtt_rand(&rng); break;
                 }
                 if (f <= 3 && v == xtt_get_le(msg + off[f], width[f]))

@@ -16,7 +16,7 @@
 #define FRAME (64u << 10)
 #define MAX_KIDS 2
 
-static char name[64], endpoint[128];
+static char name[64], endpoint[128], endpoint2[128]; /* endpoint2: a second publisher's */
 static xmem_pool_t *pool;
 static xmem_pub_t *pub;
 static xmem_sub_t *subs[3];
@@ -27,6 +27,7 @@ static void setup(void)
 {
     xf_pool_name(name, sizeof name, "leaks");
     xtt_endpoint(endpoint, sizeof endpoint, "leaks");
+    xtt_endpoint(endpoint2, sizeof endpoint2, "leaks2");
     xmem_error_t err = {0};
     cr_assert(eq(int, xmem_pool_create_with_capacity(name, CAP, &pool, &err), XMEM_OK), "%s",
               err.msg);
@@ -49,15 +50,21 @@ static void teardown(void)
     xmem_pub_destroy(&pub);
     xmem_pool_destroy(&pool);
     xtt_unlink_endpoint(endpoint);
+    xtt_unlink_endpoint(endpoint2);
 }
 
-static void make_pub(int block_timeout_ms)
+static void make_pub_at(const char *ep, int block_timeout_ms)
 {
     xmem_pub_options po;
     xmem_pub_options_init(&po);
     po.block_timeout_ms = block_timeout_ms;
     xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_pub_create(pool, endpoint, &po, &pub, &err), XMEM_OK), "%s", err.msg);
+    cr_assert(eq(int, xmem_pub_create(pool, ep, &po, &pub, &err), XMEM_OK), "%s", err.msg);
+}
+
+static void make_pub(int block_timeout_ms)
+{
+    make_pub_at(endpoint, block_timeout_ms);
 }
 
 /* A subscriber in this process (its own attachment, as another process would have). */
@@ -313,8 +320,9 @@ Test(leaks, queue_full_then_destroyed, .init = setup, .fini = teardown, .timeout
     expect_all_free("after publishing on");
 }
 
-/* A block subscriber that does not read: the publisher waits block_timeout_ms for each further
- * buffer, then drops it (block-timeout); nothing is held but the `depth` it was given. */
+/* A block subscriber that does not read: the publisher waits block_timeout_ms for the next buffer,
+ * then drops it (block-timeout) and the ones after without waiting (it is lagging) until it reads;
+ * nothing is held but the `depth` it was given. */
 Test(leaks, block_queue_full_times_out, .init = setup, .fini = teardown, .timeout = XF_TIMEOUT)
 {
     make_pub(50);
@@ -324,16 +332,26 @@ Test(leaks, block_queue_full_times_out, .init = setup, .fini = teardown, .timeou
     for (uint64_t f = 0; f < 5; f++)
         publish(f);
     uint64_t ms = (xf_now_ns() - t0) / 1000000;
-    cr_assert(ge(u64, ms, 3 * 50 - 10), "3 blocked publishes took %llu ms", (unsigned long long)ms);
+    cr_assert(ge(u64, ms, 50 - 10), "3 blocked publishes took %llu ms", (unsigned long long)ms);
+    cr_assert(lt(u64, ms, 2 * 50), "3 blocked publishes took %llu ms: more than one waited",
+              (unsigned long long)ms);
     xmem_pub_sub_stats ss = sub_stats(0);
     cr_assert(eq(u64, ss.delivered, 2));
     cr_assert(eq(u64, ss.dropped[XMEM_DROP_BLOCK_TIMEOUT], 3));
     cr_assert(eq(u64, ss.dropped[XMEM_DROP_QUEUE_FULL], 0));
+    cr_assert(eq(u32, ss.lagging, 1));
+    cr_assert(eq(u32, ss.lag_episodes, 1));
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - 2));
     cr_assert(eq(u64, receive(subs[0], NULL), 0));
     cr_assert(eq(u64, receive(subs[0], NULL), 1));
     expect_nothing(subs[0], 50);
     expect_all_free("after draining");
+    publish(5); /* it has room again: it gets frames, and is no longer lagging */
+    cr_assert(eq(u64, receive(subs[0], NULL), 5));
+    ss = sub_stats(0);
+    cr_assert(eq(u64, ss.delivered, 3));
+    cr_assert(eq(u32, ss.lagging, 0));
+    expect_all_free("after catching up");
     xmem_sub_destroy(&subs[0]);
     expect_all_free("after destroy");
 }
@@ -612,47 +630,47 @@ Test(leaks, sigkill_block_subscriber_does_not_stall, .init = setup, .fini = tear
     cr_assert(eq(u32, ps.subscribers, 0));
 }
 
-/* A publisher that dies with descriptors in flight: the references given with them belong to a
- * subscriber that lives on. The subscriber learns the publisher's pid from its welcome, notices
- * the death while it waits for frames, and gives those references back without being destroyed.
+/* A publisher that dies with descriptors in flight while another keeps publishing to the same
+ * subscriber (fan-in, policy block): the references given with the dead one's lost descriptors are
+ * in the subscriber's inbox, mixed with the live one's in flight. The subscriber learns the dead
+ * publisher's pid from its welcome, notices the death while it reads, replaces its inbox, and once
+ * the live publisher says it gives into the new one, gives back exactly what the dead one left:
+ * every live frame arrives, in order, and the pool ends full without destroying the subscriber.
  * The dying publisher is a raw ROUTER in a child: it gives 8 references and sends 3 descriptors. */
 Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = teardown,
      .timeout = XF_TIMEOUT)
 {
-    enum { GIVEN = 8, SENT = 3 };
-    int to_kid[2], from_kid[2];
-    cr_assert(eq(int, pipe(to_kid), 0));
+    enum { GIVEN = 8, SENT = 3, DEPTH = 4 };
+    int from_kid[2];
     cr_assert(eq(int, pipe(from_kid), 0));
     fflush(NULL);
     pid_t kid = fork();
     cr_assert(ge(int, kid, 0));
     if (kid == 0) {
-        close(to_kid[1]);
         close(from_kid[0]);
         xmem_pool_t *cp = NULL;
         xtt_raw raw;
-        uint32_t owner = 0;
         if (xmem_pool_open(name, &cp, NULL) != XMEM_OK || !xtt_raw_bind(&raw, endpoint) ||
-            !xtt_raw_wait_subscriber(&raw, 5000) || !xf_read_all(to_kid[0], &owner, sizeof owner))
+            !xtt_raw_wait_subscriber(&raw, 5000))
             _exit(2);
-        uint8_t welcome[24] = {0};
-        xtt_put_le(welcome, 0x31574d58u, 4); /* "XMW1", transport/control.h */
-        xtt_put_le(welcome + 4, 1, 2);
-        xtt_put_le(welcome + 8, 0x5eed, 8);
-        xtt_put_le(welcome + 16, (uint64_t)getpid(), 4);
-        xtt_put_le(welcome + 20, xtt_fnv1a32(welcome, 20), 4);
+        uint8_t welcome[28];
+        xtt_welcome(welcome, 0x5eed, (uint32_t)getpid(), raw.inbox);
         if (!xtt_raw_send(&raw, welcome, sizeof welcome))
             _exit(3);
         for (int j = 0; j < GIVEN; j++) {
             xmem_guard_t g = XMEM_GUARD_INIT;
-            if (xmem_pool_acquire_cpu(cp, 4096, &g, NULL) != XMEM_OK ||
-                xmem_pool_give(cp, xmem_guard_ref(&g), owner, 1, NULL) != XMEM_OK)
+            void *p = NULL;
+            if (xmem_pool_acquire_cpu(cp, FRAME, &g, NULL) != XMEM_OK ||
+                xmem_guard_data_mut(&g, &p, NULL) != XMEM_OK)
+                _exit(4);
+            xtt_frame_fill(p, FRAME, 1000 + (uint64_t)j, 0);
+            if (xmem_pool_give(cp, xmem_guard_ref(&g), raw.inbox, 1, NULL) != XMEM_OK)
                 _exit(4);
             xmem_descriptor d = {.pool_id = xmem_pool_id(cp),
                                  .ref = xmem_guard_ref(&g),
                                  .sequence = (uint64_t)j + 1,
                                  .timestamp_ns = xf_now_ns(),
-                                 .owner = owner};
+                                 .owner = raw.inbox};
             xmem_guard_forget(&g);
             uint8_t wire[XMEM_DESCRIPTOR_SIZE];
             xmem_descriptor_encode(&d, wire);
@@ -664,37 +682,67 @@ Test(leaks, publisher_dies_with_descriptors_in_flight, .init = setup, .fini = te
         for (;;)
             pause(); /* killed with the rest in flight */
     }
-    close(to_kid[0]);
     close(from_kid[1]);
     kids[0] = kid;
+    make_pub_at(endpoint2, 20000); /* the live one: lossless here */
     xmem_error_t err = {0};
-    cr_assert(eq(int, xmem_sub_create(name, NULL, &subs[0], &err), XMEM_OK), "%s", err.msg);
+    xmem_sub_options o;
+    xmem_sub_options_init(&o);
+    o.depth = DEPTH;
+    o.policy = XMEM_POLICY_BLOCK;
+    o.heartbeat_ms = 20; /* notices the death sooner */
+    cr_assert(eq(int, xmem_sub_create(name, &o, &subs[0], &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(int, xmem_sub_connect(subs[0], endpoint, &err), XMEM_OK), "%s", err.msg);
-    uint32_t owner = xmem_pool_owner_id(xmem_sub_pool(subs[0]));
-    cr_assert(xf_write_all(to_kid[1], &owner, sizeof owner));
+    cr_assert(eq(int, xmem_sub_connect(subs[0], endpoint2, &err), XMEM_OK), "%s", err.msg);
+    wait_subs(1);
     char done = 0;
     cr_assert(xf_read_all(from_kid[0], &done, 1), "the publisher child failed");
+    close(from_kid[0]);
     for (int j = 0; j < SENT; j++) {
         xmem_guard_t g = XMEM_GUARD_INIT;
+        uint64_t f = 0;
         cr_assert(eq(int, xmem_sub_receive(subs[0], 5000, &g, &err), XMEM_OK), "%s", err.msg);
+        cr_assert(eq(int, xtt_frame_check(xmem_guard_data(&g), xmem_guard_size(&g), &f, NULL),
+                     XTT_FRAME_OK));
+        cr_assert(eq(u64, f, 1000 + (uint64_t)j));
         cr_assert(eq(int, xmem_guard_release(&g, &err), XMEM_OK), "%s", err.msg);
     }
     cr_assert(eq(u32, xmem_pool_free_count(pool), CAP - (GIVEN - SENT)));
+
+    /* The live publisher fills the subscriber's queue: DEPTH frames in flight at the death. */
+    uint64_t sent = 0, got = 0;
+    for (; sent < DEPTH; sent++)
+        publish(sent);
     kill(kid, SIGKILL);
     cr_assert(eq(int, xf_wait(kid), -SIGKILL));
     kids[0] = -1;
     cr_assert(eq(int, xmem_pool_reclaim_pid(pool, kid, NULL, &err), XMEM_OK), "%s", err.msg);
 
-    /* The subscriber lives on; waiting for frames lets it look at its publisher. */
-    uint64_t deadline = xf_now_ns() + 3000000000ull;
-    while (xmem_pool_free_count(pool) != CAP && xf_now_ns() < deadline) {
-        xmem_guard_t g = XMEM_GUARD_INIT;
-        cr_assert(eq(int, xmem_sub_receive(subs[0], 100, &g, NULL), XMEM_ETIMEDOUT));
-    }
-    cr_assert(eq(u32, xmem_pool_free_count(pool), CAP), "%u buffers stuck with a live subscriber",
-              CAP - xmem_pool_free_count(pool));
+    /* Reading on, one publish per frame read, until the dead one's references are back. */
     xmem_sub_stats st;
+    uint64_t deadline = xf_now_ns() + 5000000000ull;
+    do {
+        cr_assert(eq(u64, receive(subs[0], NULL), got), "a live frame went missing");
+        got++;
+        publish(sent++);
+        xmem_sub_stats_get(subs[0], &st, sizeof st);
+        cr_assert(lt(u64, xf_now_ns(), deadline),
+                  "the dead publisher's references never came back");
+        xf_sleep_us(1000);
+    } while (st.lost_in_flight == 0);
+    while (got < sent)
+        cr_assert(eq(u64, receive(subs[0], NULL), got++), "a live frame went missing");
+    expect_nothing(subs[0], 50);
     xmem_sub_stats_get(subs[0], &st, sizeof st);
-    cr_assert(eq(u64, st.lost_in_flight, GIVEN - SENT));
-    cr_assert(eq(u64, st.received, SENT));
+    cr_assert(eq(u64, st.lost_in_flight, GIVEN - SENT), "exactly what the dead one left");
+    cr_assert(eq(u64, st.received, SENT + sent));
+    cr_assert(eq(u64, st.rejected_total, 0));
+    cr_assert(eq(u64, st.dropped_oldest, 0));
+    xmem_pub_stats ps;
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
+    for (int r = 0; r < XMEM_DROP_COUNT_; r++)
+        cr_assert(eq(u64, ps.dropped[r], 0), "%s drops", xmem_drop_name((xmem_drop)r));
+    expect_all_free("with the subscriber alive, after the dead publisher's references came back");
+    xmem_sub_destroy(&subs[0]);
+    expect_all_free("after destroy");
 }

@@ -2,8 +2,9 @@
  * at once, the burst takes far less than the consumer would), drops are counted on both sides, the
  * frames that arrive are intact and in increasing order, and the subscriber keeps its newest
  * `depth`. block: nothing is dropped, every frame arrives in order, and the publisher is paced by
- * the consumer. Both: every buffer is free afterwards. Also a mix of the two on one publisher, and
- * the descriptor's sequence counting every publish, so that a subscriber can see what it missed. */
+ * the consumer. Both: every buffer is free afterwards. Also a mix of the two on one publisher, the
+ * descriptor's sequence counting every publish, so that a subscriber can see what it missed, and a
+ * block consumer that stops for a while without stopping the others (it becomes lagging). */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <string.h>
@@ -316,4 +317,102 @@ Test(policy, sequence_counts_every_publish, .init = setup, .fini = teardown, .ti
     publish(7, 0);
     cr_assert(eq(u64, receive(subs[0]), 7));
     expect_all_free("after reading");
+}
+
+/* Block without collapse: a source publishing at 200 Hz to two block consumers, one of which stops
+ * taking frames for 3 s. That one asks for a 100 ms block timeout (the publisher's own is 20 s):
+ * after it, the publisher stops waiting for it (lagging) until it has room again. Over every 3 s
+ * window the source keeps above 90 % of its rate, the other consumer gets every frame in order,
+ * and the drops are counted against the one that stopped, which gets frames again once it
+ * resumes. */
+Test(policy, block_consumer_stops_without_collapse, .init = setup, .fini = teardown, .timeout = 90)
+{
+    const uint64_t rate_hz = 200, frames = 6 * rate_hz, period_ns = 1000000000ull / rate_hz;
+    const uint64_t window_ns = 3000000000ull;
+    xtt_consumer steady = {
+        .pool_name = name, .endpoint = endpoint, .deadline_ms = 60000, .strict = true};
+    xmem_sub_options_init(&steady.opts);
+    steady.opts.policy = XMEM_POLICY_BLOCK;
+    xtt_consumer stops = {.pool_name = name,
+                          .endpoint = endpoint,
+                          .deadline_ms = 60000,
+                          .pause_after = rate_hz,
+                          .pause_ms = 3000};
+    xmem_sub_options_init(&stops.opts);
+    stops.opts.policy = XMEM_POLICY_BLOCK;
+    stops.opts.block_timeout_ms = 100;
+    kids[0] = xtt_fork_consumer(&steady, &kid_fds[0]);
+    cr_assert(gt(i32, kids[0], 0));
+    kids[1] = xtt_fork_consumer(&stops, &kid_fds[1]);
+    cr_assert(gt(i32, kids[1], 0));
+    start_pub();
+    xmem_error_t err = {0};
+    cr_assert(eq(int, xmem_pub_wait_subscribers(pub, 2, 10000, &err), XMEM_OK), "%s", err.msg);
+
+    uint64_t *done = calloc(frames, sizeof *done);
+    cr_assert(not(eq(ptr, done, NULL)));
+    uint64_t t0 = xf_now_ns(), worst = 0;
+    for (uint64_t f = 0; f < frames; f++) {
+        uint64_t due = t0 + f * period_ns, now = xf_now_ns();
+        if (now < due)
+            xf_sleep_us((long)((due - now) / 1000));
+        uint64_t t = xf_now_ns();
+        publish(f, 0);
+        done[f] = xf_now_ns();
+        worst = done[f] - t > worst ? done[f] - t : worst;
+    }
+    /* The fewest frames published in any 3 s window of the run. */
+    uint64_t fewest = frames;
+    for (uint64_t i = 0, j = 0; i < frames && done[i] + window_ns <= done[frames - 1]; i++) {
+        while (j < frames && done[j] < done[i] + window_ns)
+            j++;
+        fewest = j - i < fewest ? j - i : fewest;
+    }
+    free(done);
+    uint64_t expected = window_ns / period_ns;
+    cr_log_info("fewest frames in a 3 s window: %llu of %llu; longest publish %llu ms",
+                (unsigned long long)fewest, (unsigned long long)expected,
+                (unsigned long long)(worst / 1000000));
+    cr_assert(gt(u64, fewest * 10, expected * 9),
+              "the source fell to %llu frames in a 3 s window (%llu at its rate): it waited for "
+              "the stopped consumer",
+              (unsigned long long)fewest, (unsigned long long)expected);
+    cr_assert(lt(u64, worst / 1000000, 1000), "one publish waited %llu ms",
+              (unsigned long long)(worst / 1000000));
+
+    xmem_pub_sub_stats ss[2];
+    cr_assert(eq(u32, xmem_pub_subscriber_stats_get(pub, ss, sizeof ss[0], 2), 2));
+    for (int i = 0; i < 2; i++) {
+        uint64_t dropped = 0;
+        for (int r = 0; r < XMEM_DROP_COUNT_; r++)
+            dropped += ss[i].dropped[r];
+        cr_assert(eq(u64, ss[i].delivered + dropped, frames));
+        if (ss[i].pid == kids[0]) {
+            cr_assert(eq(u64, dropped, 0), "the steady consumer lost %llu frames",
+                      (unsigned long long)dropped);
+            cr_assert(eq(u32, ss[i].lag_episodes, 0));
+            cr_assert(eq(i32, ss[i].block_timeout_ms, 20000));
+        } else {
+            cr_assert(eq(i32, ss[i].pid, kids[1]));
+            cr_assert(eq(i32, ss[i].block_timeout_ms, 100), "its own block timeout");
+            cr_assert(gt(u64, ss[i].dropped[XMEM_DROP_BLOCK_TIMEOUT], 0), "drops not counted");
+            cr_assert(eq(u64, dropped, ss[i].dropped[XMEM_DROP_BLOCK_TIMEOUT]));
+            cr_assert(ge(u32, ss[i].lag_episodes, 1));
+            cr_assert(eq(u32, ss[i].lagging, 0), "it caught up after it resumed");
+            cr_log_info("the stopped consumer: %llu delivered, %llu dropped, lagging %u times",
+                        (unsigned long long)ss[i].delivered, (unsigned long long)dropped,
+                        ss[i].lag_episodes);
+        }
+    }
+    xmem_pub_stats ps;
+    xmem_pub_stats_get(pub, &ps, sizeof ps);
+    cr_assert(eq(u32, ps.lagging, 0));
+    xtt_report sr = finish(0);
+    cr_assert(eq(u64, sr.received, frames), "the steady consumer got %llu of %llu frames",
+              (unsigned long long)sr.received, (unsigned long long)frames);
+    xtt_report lr = finish(1);
+    cr_assert(gt(u64, lr.received, stops.pause_after + 2 * stops.opts.depth),
+              "the stopped consumer got frames again after it resumed");
+    cr_assert(lt(u64, lr.received, frames));
+    expect_all_free("after both consumers left");
 }

@@ -197,9 +197,11 @@ typedef struct xtt_consumer {
     const char *pool_name;
     const char *endpoint;
     xmem_sub_options opts;
-    long delay_us;   /* sleep per frame while holding it: a slow consumer */
-    bool strict;     /* every frame, in order: frame number == descriptor sequence == count */
-    int deadline_ms; /* gives up (XTT_STEP_DEADLINE) after this long */
+    long delay_us;        /* sleep per frame while holding it: a slow consumer */
+    bool strict;          /* every frame, in order: frame number == descriptor sequence == count */
+    int deadline_ms;      /* gives up (XTT_STEP_DEADLINE) after this long */
+    uint64_t pause_after; /* once this many frames were received (0: never), */
+    long pause_ms;        /* stops receiving for this long: a consumer that hangs a while */
 } xtt_consumer;
 
 /* Receives frames until one carries XTT_FRAME_END, checking each whole frame. */
@@ -268,6 +270,8 @@ static inline void xtt_consume(const xtt_consumer *c, xtt_report *rep)
             last_seq = d->sequence;
             any = true;
             rep->received++;
+            if (c->pause_after && rep->received == c->pause_after)
+                xf_sleep_ms(c->pause_ms);
             if (c->delay_us)
                 xf_sleep_us(c->delay_us);
         }
@@ -309,6 +313,43 @@ static inline pid_t xtt_fork_consumer(const xtt_consumer *c, int *report_fd)
     return pid;
 }
 
+/* ---- little-endian fields, as the wire forms have them ------------------------------------ */
+
+static inline uint64_t xtt_get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void xtt_put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t xtt_fnv1a32(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* A publisher's WELCOME (transport/control.h): publisher instance `instance` of process `pid`
+ * gives into inbox `inbox`. */
+static inline void xtt_welcome(uint8_t out[28], uint64_t instance, uint32_t pid, uint32_t inbox)
+{
+    xtt_put_le(out, 0x31574d58u, 4); /* "XMW1" */
+    xtt_put_le(out + 4, 3, 2);       /* version */
+    xtt_put_le(out + 6, 0, 2);       /* WELCOME */
+    xtt_put_le(out + 8, instance, 8);
+    xtt_put_le(out + 16, pid, 4);
+    xtt_put_le(out + 20, inbox, 4);
+    xtt_put_le(out + 24, xtt_fnv1a32(out, 24), 4);
+}
+
 /* ---- a raw ROUTER: a publisher that sends whatever the test wants -------------------------- */
 
 typedef struct xtt_raw {
@@ -316,6 +357,8 @@ typedef struct xtt_raw {
     void *sock;
     uint8_t rid[256];
     size_t rid_len;
+    uint32_t inbox; /* from the subscriber's last SUBSCRIBE: where references for it go */
+    uint32_t home;  /* and its own attachment */
 } xtt_raw;
 
 static inline bool xtt_raw_bind(xtt_raw *r, const char *endpoint)
@@ -332,7 +375,7 @@ static inline bool xtt_raw_bind(xtt_raw *r, const char *endpoint)
            zmq_bind(r->sock, endpoint) == 0;
 }
 
-/* Waits for a subscriber's first control message and keeps its routing id. */
+/* Waits for a subscriber's next control message and keeps its routing id, inbox and owner id. */
 static inline bool xtt_raw_wait_subscriber(xtt_raw *r, int timeout_ms)
 {
     zmq_pollitem_t item = {.socket = r->sock, .events = ZMQ_POLLIN};
@@ -349,8 +392,13 @@ static inline bool xtt_raw_wait_subscriber(xtt_raw *r, int timeout_ms)
     if (!more)
         return false;
     int bl = zmq_recv(r->sock, body, sizeof body, 0);
-    /* A SUBSCRIBE: 36 bytes starting with "XMC1". */
-    return bl == 36 && memcmp(body, "XMC1", 4) == 0;
+    /* A SUBSCRIBE (transport/control.h): 44 bytes starting with "XMC1", the inbox at 16, the
+     * subscriber's own owner id at 32. */
+    if (bl != 44 || memcmp(body, "XMC1", 4) != 0)
+        return false;
+    r->inbox = (uint32_t)xtt_get_le(body + 16, 4);
+    r->home = (uint32_t)xtt_get_le(body + 32, 4);
+    return true;
 }
 
 /* Sends one message of `nparts` parts to the subscriber. */
@@ -384,28 +432,6 @@ static inline void xtt_raw_close(xtt_raw *r)
 /* ---- the descriptor's wire form, modelled independently ------------------------------------ */
 /*  0 magic u32 | 4 version u16 | 6 flags u16 | 8 pool_id u64 | 16 index u32 | 20 generation u32
  * 24 sequence u64 | 32 timestamp_ns u64 | 40 owner u32 | 44 checksum u32 (FNV-1a of bytes 0..43) */
-
-static inline uint64_t xtt_get_le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static inline void xtt_put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint32_t xtt_fnv1a32(const uint8_t *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
-}
 
 /* Rewrites the checksum after a deliberate change, so that a later check is what refuses it. */
 static inline void xtt_fix_checksum(uint8_t wire[XMEM_DESCRIPTOR_SIZE])
