@@ -50,7 +50,7 @@ typedef struct xmemi_node_run {
     xmemi_death deaths[XMEMI_MAX_DEATHS];
     uint32_t n_deaths;
     /* live table: figures at the previous line */
-    uint64_t prev_in, prev_out, prev_lat_samples;
+    uint64_t prev_in, prev_out, prev_lat_samples, prev_work;
     uint64_t prev_lat[XMEMI_HIST_BUCKETS];
     /* sources: the longest time without a new frame while running */
     uint64_t last_out, last_progress_ns, max_stall_ns;
