@@ -32,6 +32,7 @@ static const char *const texts[XMEM_ERR_COUNT_] = {
     [XMEM_ECONFIG] = "invalid configuration",
     [XMEM_ECUDA] = "CUDA failure or no CUDA support",
     [XMEM_ECORRUPT] = "the pool's books are inconsistent",
+    [XMEM_EMEDIA] = "media file, device or codec failure",
 };
 
 const char *xmem_strerror(xmem_err err)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "common/plural.h"
+
 const char *xmemi_node_state_name(xmemi_node_state s)
 {
     static const char *const names[] = {"running", "restarting",  "done",
@@ -26,12 +28,38 @@ static void fmt_us(char *buf, size_t len, uint64_t ns, bool have)
         snprintf(buf, len, "-");
 }
 
+/* The node's own work units and what they are called; false if it reported none. */
+static bool work_of(const xmemi_node_stats *s, uint64_t *count,
+                    char what[XMEM_NODE_WORK_NAME_MAX + 1])
+{
+    if (!__atomic_load_n(&s->work_named, __ATOMIC_ACQUIRE))
+        return false;
+    memcpy(what, s->work_what, XMEM_NODE_WORK_NAME_MAX + 1);
+    what[XMEM_NODE_WORK_NAME_MAX] = '\0';
+    *count = xmemi_stats_read(&s->work);
+    return true;
+}
+
+/* "decoded 29.9/s", or "-". */
+static void fmt_work_rate(char *buf, size_t len, const xmemi_node_stats *s, uint64_t *prev,
+                          double interval_s)
+{
+    char what[XMEM_NODE_WORK_NAME_MAX + 1];
+    uint64_t n;
+    if (!work_of(s, &n, what)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    snprintf(buf, len, "%s %.1f/s", what, interval_s > 0 ? (double)(n - *prev) / interval_s : 0.0);
+    *prev = n;
+}
+
 void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
 {
     fprintf(out, "-- %.1f s  pool '%s': %u of %u buffers free\n", v->elapsed_s,
             xmem_pool_name(v->pool), xmem_pool_free_count(v->pool), xmem_pool_capacity(v->pool));
-    fprintf(out, "   %-12s %-10s %7s %3s %10s %10s %9s %9s %9s %8s %5s\n", "node", "state", "pid",
-            "rst", "in", "out", "rate/s", "p50 us", "p99 us", "dropped", "held");
+    fprintf(out, "   %-12s %-10s %7s %3s %10s %10s %9s %9s %9s %8s %5s  %s\n", "node", "state",
+            "pid", "rst", "in", "out", "rate/s", "p50 us", "p99 us", "dropped", "held", "work");
     for (uint32_t i = 0; i < v->g->n_nodes; i++) {
         xmemi_node_run *r = &v->runs[i];
         const xmemi_node_stats *s = &v->stats->nodes[i];
@@ -44,11 +72,13 @@ void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
         bool source = v->g->nodes[i].n_inputs == 0;
         uint64_t moved = source ? d.out : d.in;
         uint64_t held = r->state == XMEMI_NODE_RUNNING ? xmem_pool_held_by_pid(v->pool, r->pid) : 0;
-        fprintf(out, "   %-12s %-10s %7d %3u %10llu %10llu %9.1f %9s %9s %8llu %5llu\n",
+        char work[48];
+        fmt_work_rate(work, sizeof work, s, &r->prev_work, interval_s);
+        fprintf(out, "   %-12s %-10s %7d %3u %10llu %10llu %9.1f %9s %9s %8llu %5llu  %s\n",
                 v->g->nodes[i].name, xmemi_node_state_name(r->state), (int)r->pid, r->restarts,
                 (unsigned long long)in, (unsigned long long)out_n,
                 interval_s > 0 ? (double)moved / interval_s : 0.0, p50, p99,
-                (unsigned long long)xmemi_stats_read(&s->dropped), (unsigned long long)held);
+                (unsigned long long)xmemi_stats_read(&s->dropped), (unsigned long long)held, work);
     }
     xmemi_taps_report(out, v->dir, v->g, v->stats);
     fflush(out);
@@ -78,6 +108,19 @@ static totals totals_of(const xmemi_run_view *v, uint32_t i)
     return t;
 }
 
+/* File k of a node's slot, copied out; false if unused. */
+static bool file_at(const xmemi_node_stats *s, uint32_t k, xmemi_file_stat *out)
+{
+    const xmemi_file_stat *f = &s->files[k];
+    out->state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+    if (out->state == XMEMI_FILE_UNUSED)
+        return false;
+    out->frames = __atomic_load_n(&f->frames, __ATOMIC_RELAXED);
+    memcpy(out->path, f->path, sizeof out->path);
+    out->path[sizeof out->path - 1] = '\0';
+    return true;
+}
+
 static void describe_status(char *buf, size_t len, int status)
 {
     if (WIFEXITED(status))
@@ -92,8 +135,9 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
 {
     fprintf(out, "== summary: %.1f s, pool '%s': %u of %u buffers free\n", v->elapsed_s,
             xmem_pool_name(v->pool), xmem_pool_free_count(v->pool), xmem_pool_capacity(v->pool));
-    fprintf(out, "   %-12s %-10s %3s %10s %10s %9s %9s %9s %9s %8s  %s\n", "node", "state", "rst",
-            "in", "out", "rate/s", "p50 us", "p99 us", "max us", "dropped", "last exit");
+    fprintf(out, "   %-12s %-10s %3s %10s %10s %9s %9s %9s %9s %8s  %-12s %s\n", "node", "state",
+            "rst", "in", "out", "rate/s", "p50 us", "p99 us", "max us", "dropped", "last exit",
+            "work");
     for (uint32_t i = 0; i < v->g->n_nodes; i++) {
         const xmemi_node_run *r = &v->runs[i];
         totals t = totals_of(v, i);
@@ -102,11 +146,24 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
         fmt_us(p99, sizeof p99, t.p99, t.samples);
         fmt_us(max, sizeof max, t.max, t.samples);
         describe_status(status, sizeof status, r->last_status);
-        fprintf(out, "   %-12s %-10s %3u %10llu %10llu %9.1f %9s %9s %9s %8llu  %s\n",
+        char what[XMEM_NODE_WORK_NAME_MAX + 1], work[64] = "-";
+        uint64_t units;
+        if (work_of(&v->stats->nodes[i], &units, what))
+            snprintf(work, sizeof work, "%s %llu (%.1f/s)", what, (unsigned long long)units,
+                     v->elapsed_s > 0 ? (double)units / v->elapsed_s : 0.0);
+        fprintf(out, "   %-12s %-10s %3u %10llu %10llu %9.1f %9s %9s %9s %8llu  %-12s %s\n",
                 v->g->nodes[i].name, xmemi_node_state_name(r->state), r->restarts,
                 (unsigned long long)t.in, (unsigned long long)t.out, t.rate, p50, p99, max,
-                (unsigned long long)t.dropped, status);
+                (unsigned long long)t.dropped, status, work);
     }
+    for (uint32_t i = 0; i < v->g->n_nodes; i++)
+        for (uint32_t k = 0; k < XMEM_NODE_FILES_MAX; k++) {
+            xmemi_file_stat file;
+            if (file_at(&v->stats->nodes[i], k, &file))
+                fprintf(out, "   file %s: %llu frame%s, written by '%s'%s\n", file.path,
+                        (unsigned long long)file.frames, xmemi_s(file.frames), v->g->nodes[i].name,
+                        file.state == XMEMI_FILE_FINISHED ? "" : " (not finished)");
+        }
     /* Whose init never succeeded: the rest started without them. */
     char never[512];
     size_t used = 0;
@@ -119,6 +176,34 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
         }
     if (never[0])
         fprintf(out, "   never started: %s\n", never);
+}
+
+/* "work": {...} or null, and "files": [...], each followed by ", ". */
+static void summary_work_files(FILE *f, const xmemi_node_stats *s, double elapsed_s)
+{
+    char what[XMEM_NODE_WORK_NAME_MAX + 1];
+    uint64_t units;
+    if (work_of(s, &units, what)) {
+        fprintf(f, "\"work\": {\"what\": ");
+        xmemi_json_string(f, what);
+        fprintf(f, ", \"count\": %llu, \"rate_per_s\": %.2f}, ", (unsigned long long)units,
+                elapsed_s > 0 ? (double)units / elapsed_s : 0.0);
+    } else {
+        fprintf(f, "\"work\": null, ");
+    }
+    fprintf(f, "\"files\": [");
+    bool first = true;
+    for (uint32_t k = 0; k < XMEM_NODE_FILES_MAX; k++) {
+        xmemi_file_stat file;
+        if (!file_at(s, k, &file))
+            continue;
+        fprintf(f, "%s{\"path\": ", first ? "" : ", ");
+        xmemi_json_string(f, file.path);
+        fprintf(f, ", \"frames\": %llu, \"finished\": %s}", (unsigned long long)file.frames,
+                file.state == XMEMI_FILE_FINISHED ? "true" : "false");
+        first = false;
+    }
+    fprintf(f, "], ");
 }
 
 bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_status,
@@ -154,6 +239,7 @@ bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_st
                 (double)t.max / 1e3);
         if (n->n_inputs == 0)
             fprintf(f, "\"max_stall_ms\": %.1f, ", (double)r->max_stall_ns / 1e6);
+        summary_work_files(f, &v->stats->nodes[i], v->elapsed_s);
         fprintf(f, "\"deaths\": [");
         for (uint32_t d = 0; d < r->n_deaths; d++) {
             const xmemi_death *x = &r->deaths[d];

@@ -560,6 +560,7 @@ xmem_err xmemi_node_run(const xmemi_node_config *cfg, xmem_error_t *err)
             goto out;
         }
         h.stats = &h.stats_map.file->nodes[cfg->stats_slot];
+        node->stats = h.stats;
     }
     /* Ready from downstream up: this node subscribes to its inputs only once its own
      * subscribers are there, so no upstream sends to it while it still waits for them (under

@@ -40,6 +40,7 @@ struct xmem_node {
     volatile sig_atomic_t *signalled; /* set by the host's SIGINT/SIGTERM handler */
     bool failed;                      /* xmem_node_fail was called: exit non-zero */
     bool finished;                    /* xmem_node_finish was called: end the stream */
+    struct xmemi_node_stats *stats; /* the launcher's slot for this node (node_stats.h), or NULL */
     char fail_msg[XMEM_ERROR_MSG_MAX];
 };
 

@@ -10,13 +10,24 @@
 #include <stdint.h>
 
 #include <xmem/error.h>
+#include <xmem/node.h>
 
 #include "edge_stats.h"
 #include "latency_hist.h"
 #include "node_watch.h"
 
 #define XMEMI_STATS_MAGIC 0x54534d58u /* "XMST" */
-#define XMEMI_STATS_VERSION 3u
+#define XMEMI_STATS_VERSION 4u
+
+/* A file a node writes (xmem_node_report_file). Only the node's one process writes its slot; the
+ * path is written before `state` leaves XMEMI_FILE_UNUSED (release), and never changes after. */
+enum { XMEMI_FILE_UNUSED = 0, XMEMI_FILE_WRITING = 1, XMEMI_FILE_FINISHED = 2 };
+
+typedef struct xmemi_file_stat {
+    uint64_t frames;                        /* frames in the file so far */
+    uint32_t state;                         /* XMEMI_FILE_* */
+    char path[XMEM_NODE_FILE_PATH_MAX + 1]; /* NUL-terminated */
+} xmemi_file_stat;
 
 typedef struct xmemi_node_stats {
     uint64_t in;              /* buffers received, all inputs */
@@ -24,10 +35,14 @@ typedef struct xmemi_node_stats {
     uint64_t dropped;         /* given back unread (drop_oldest) or not delivered downstream */
     uint64_t latency_samples; /* inputs with a producer stamp */
     uint64_t latency_max_ns;
-    uint64_t latency[XMEMI_HIST_BUCKETS]; /* producer stamp -> received, ns */
-    xmemi_node_watch watch;               /* the watchdog's (node_watch.h) */
-    uint64_t latency_sum_ns;              /* of every sample: a histogram's sum (metrics) */
-    xmemi_edge_table edges;               /* this process's edges (edge_stats.h) */
+    uint64_t latency[XMEMI_HIST_BUCKETS];        /* producer stamp -> received, ns */
+    uint64_t work;                               /* units of the plugin's own work (count_work) */
+    uint32_t work_named;                         /* 1 once work_what is written (release) */
+    char work_what[XMEM_NODE_WORK_NAME_MAX + 1]; /* what a unit is: "decoded" */
+    xmemi_file_stat files[XMEM_NODE_FILES_MAX];
+    xmemi_node_watch watch;  /* the watchdog's (node_watch.h) */
+    uint64_t latency_sum_ns; /* of every sample: a histogram's sum (metrics) */
+    xmemi_edge_table edges;  /* this process's edges (edge_stats.h) */
 } xmemi_node_stats;
 
 typedef struct xmemi_stats_file {

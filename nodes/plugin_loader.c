@@ -385,6 +385,10 @@ xmem_err xmemi_plugin_load(const char *spec, xmemi_plugin *out, xmem_error_t *er
     if (xmemi_plugin_spec_is_path(spec))
         return xmemi_plugin_open_file(spec, out, err);
     const xmem_node_plugin *b = xmemi_builtin_find(spec);
+    const char *missing = b ? NULL : xmemi_builtin_missing(spec);
+    if (missing)
+        return xmemi_fail(err, XMEM_EPLUGIN, 0, "built-in '%s' cannot be loaded: %s", spec,
+                          missing);
     if (b) {
         char origin[96];
         snprintf(origin, sizeof origin, "built-in %s", spec);
@@ -415,5 +419,5 @@ void xmemi_plugin_close(xmemi_plugin *p)
 
 const char *xmemi_plugin_origin(const xmemi_plugin *p)
 {
-    return p->path ? p->path : "built-in";
+    return p->path ? p->path : xmemi_builtin_origin(p->desc.name);
 }

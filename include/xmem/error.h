@@ -36,6 +36,7 @@ typedef enum xmem_err {
     XMEM_ECONFIG,      /* a parameter, command line or graph file is invalid */
     XMEM_ECUDA,        /* a CUDA call failed, or this build has no CUDA */
     XMEM_ECORRUPT,     /* an audit found the pool's books inconsistent (xmem_pool_audit) */
+    XMEM_EMEDIA,       /* a video file, device or codec failed (FFmpeg's reason in the message) */
     XMEM_ERR_COUNT_    /* not an error: the number of codes */
 } xmem_err;
 

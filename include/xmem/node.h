@@ -231,6 +231,25 @@ XMEM_EXPORT bool xmem_node_stopping(const xmem_node_t *node);
 /* The clock of buffer timestamps (CLOCK_MONOTONIC, ns): stamp with it, measure latency with it. */
 XMEM_EXPORT uint64_t xmem_node_clock_ns(void);
 
+/* ---- Figures for `xmem run`'s live table and summary (no effect under a bare `xmem node`). Both
+ * are a few atomic stores into the launcher's stats file: no system call, fine once a frame. ----
+ */
+
+#define XMEM_NODE_WORK_NAME_MAX 15 /* characters of `what` kept */
+#define XMEM_NODE_FILES_MAX 4      /* files a node can report; later paths are not listed */
+#define XMEM_NODE_FILE_PATH_MAX 239
+
+/* Adds `n` units of the node's own work, called `what` ("decoded", "encoded"): the live table shows
+ * their rate beside the buffers in and out, the summary their total. `what` is taken from the
+ * first call of the node's life. */
+XMEM_EXPORT void xmem_node_count_work(xmem_node_t *node, const char *what, uint64_t n);
+
+/* Says that file `path` now holds `frames` frames, and whether it is finished (closed, readable
+ * to its end); call again as it grows. The summary lists each file with its frame count. A path
+ * longer than XMEM_NODE_FILE_PATH_MAX is listed cut short, with "..." at its end. */
+XMEM_EXPORT void xmem_node_report_file(xmem_node_t *node, const char *path, uint64_t frames,
+                                       bool finished);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,45 +26,9 @@
 
 #define TIMEOUT XF_TIMEOUT_LONG
 
-static char summary[192];
-
 static void setup(void)
 {
     xgr_setup("launcher");
-    snprintf(summary, sizeof summary, "%s/summary.json", dir);
-}
-
-/* The example graph under this test's pool name, or `yaml` as given. */
-static void write_example(const char *example)
-{
-    char src[256];
-    snprintf(src, sizeof src, "%s/%s", XMEM_EXAMPLES, example);
-    FILE *in = fopen(src, "r"), *out = fopen(graph, "w");
-    cr_assert(in != NULL && out != NULL);
-    char line[512];
-    while (fgets(line, sizeof line, in)) {
-        if (strncmp(line, "  name: xmem-", 13) == 0)
-            fprintf(out, "  name: %s\n", pool);
-        else
-            fputs(line, out);
-    }
-    fclose(in);
-    fclose(out);
-}
-
-/* Nothing of the pool in /dev/shm and no runtime directory. */
-static void assert_clean(void)
-{
-    DIR *d = opendir("/dev/shm");
-    cr_assert(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        cr_assert(ne(int, strncmp(e->d_name, pool, strlen(pool)), 0), "left behind: /dev/shm/%s",
-                  e->d_name);
-    closedir(d);
-    char rt[256];
-    snprintf(rt, sizeof rt, "%s/rt/%s", dir, pool);
-    cr_assert(ne(int, access(rt, F_OK), 0), "runtime directory %s left behind", rt);
 }
 
 TestSuite(launcher, .init = setup, .fini = xgr_teardown, .timeout = TIMEOUT);
@@ -77,23 +41,14 @@ Test(launcher, fanout_runs_verified_and_cleans_up)
     cr_assert(eq(int, rc, 0), "xmem run failed:\n%s", read_file(log_path));
     cr_assert(log_has("-- 1.0 s"), "a live table each second:\n%s", read_file(log_path));
     cr_assert(log_has("== summary"));
-    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
-    cr_assert(doc != NULL, "summary %s not written or not JSON", summary);
+    struct fy_document *doc = summary_doc();
     cr_assert(eq(long, summary_num(doc, "/exit_status"), 0));
     long buffers = summary_num(doc, "/pool/buffers");
     cr_assert(eq(long, summary_num(doc, "/pool/free_at_end"), buffers));
     const char *names[] = {"src", "check", "latency", "inv", "inv_stats", "sink"};
     long sent = summary_num(doc, "/nodes/0/out");
     cr_assert(ge(long, sent, 45), "30 fps for 3 s: %ld frames", sent);
-    for (int i = 0; i < 6; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "/nodes/%d/name", i);
-        cr_assert(eq(str, (char *)summary_str(doc, path), (char *)names[i]));
-        snprintf(path, sizeof path, "/nodes/%d/state", i);
-        cr_assert(eq(str, (char *)summary_str(doc, path), "done"), "node %s", names[i]);
-        snprintf(path, sizeof path, "/nodes/%d/restarts", i);
-        cr_assert(eq(long, summary_num(doc, path), 0));
-    }
+    assert_all_done(doc, names, 6);
     /* The lossless verifier saw every frame the source sent, each checked byte by byte (a bad
      * one would have made it exit 1 and the node would not be "done" without restarts). */
     cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), sent));
@@ -111,29 +66,11 @@ Test(launcher, sigint_stops_sources_first_and_drains)
     kill(pid, SIGINT);
     cr_assert(eq(int, xf_wait(pid), 0), "%s", read_file(log_path));
     cr_assert(log_has("interrupted: stopping the sources"));
-    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
-    cr_assert(doc != NULL);
+    struct fy_document *doc = summary_doc();
     cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), summary_num(doc, "/nodes/0/out")),
               "the lossless consumer drained everything the source sent");
     fy_document_destroy(doc);
     assert_clean();
-}
-
-/* Pids of the nodes, from the launcher's node table. */
-static int node_pids(pid_t *pids, int max)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/rt/%s/nodes", dir, pool);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int n = 0, pid;
-    char name[64], state[16];
-    unsigned inputs;
-    while (n < max && fscanf(f, "%63s %d %15s %u", name, &pid, state, &inputs) == 4)
-        pids[n++] = pid;
-    fclose(f);
-    return n;
 }
 
 Test(launcher, a_killed_launcher_is_cleaned_up_by_the_next_run)
@@ -180,8 +117,7 @@ Test(launcher, a_node_failing_for_good_fails_the_run_but_not_the_rest)
         run_xmem((const char *[]){"run", "--duration", "2", "--summary", summary, graph, NULL});
     cr_assert(eq(int, rc, 1), "%s", read_file(log_path));
     cr_assert(log_has("node 'broken' failed for good"), "%s", read_file(log_path));
-    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
-    cr_assert(doc != NULL);
+    struct fy_document *doc = summary_doc();
     cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/state"), "failed"));
     cr_assert(eq(long, summary_num(doc, "/nodes/2/restarts"), 2));
     cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/state"), "done"), "the rest ran on");
@@ -214,8 +150,7 @@ Test(launcher, downstream_of_a_dead_node_is_stopped)
     kill(pids[1], SIGKILL); /* inv: restart never */
     cr_assert(eq(int, xf_wait(pid), 1), "inv failed for good: %s", read_file(log_path));
     cr_assert(log_has("node 'sink' has no upstream left"), "%s", read_file(log_path));
-    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
-    cr_assert(doc != NULL);
+    struct fy_document *doc = summary_doc();
     cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/state"), "failed"));
     cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/state"), "done"), "stopped cleanly");
     cr_assert(eq(long, summary_num(doc, "/pool/free_at_end"), summary_num(doc, "/pool/buffers")));

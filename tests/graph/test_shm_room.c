@@ -70,7 +70,7 @@ static void assert_log_lacks(const char *text)
 }
 
 /* Nothing in the private /dev/shm, no runtime directory. */
-static void assert_clean(const ran *r)
+static void assert_room_clean(const ran *r)
 {
     cr_assert(eq(int, r->n_left, 0), "left in /dev/shm: %s", r->left);
     char rt[256];
@@ -116,7 +116,7 @@ Test(shm_room, a_16k_dev_shm_refuses_the_graph_before_anything_starts)
     cr_assert(eq(int, r.status, 1), "%s", read_file(log_path));
     assert_log_has(says);
     assert_nothing_started();
-    assert_clean(&r);
+    assert_room_clean(&r);
 }
 
 Test(shm_room, a_10m_dev_shm_refuses_a_preallocation_that_does_not_fit)
@@ -137,7 +137,7 @@ Test(shm_room, a_10m_dev_shm_refuses_a_preallocation_that_does_not_fit)
     cr_assert(eq(int, r.status, 1), "%s", read_file(log_path));
     assert_log_has(says);
     assert_nothing_started();
-    assert_clean(&r);
+    assert_room_clean(&r);
 }
 
 /* The pool fits, a node's 12 MiB frame does not: the source fails saying why, the run fails, and
@@ -155,7 +155,7 @@ Test(shm_room, a_node_whose_buffer_does_not_fit_fails_without_sigbus)
     assert_log_has(says);
     assert_log_has("node 'src' failed for good (exited with status 1)");
     assert_log_lacks("killed by signal");
-    assert_clean(&r);
+    assert_room_clean(&r);
 }
 
 /* The same graph with frames that fit runs to its end in the same /dev/shm: all 16 buffers of
@@ -166,7 +166,7 @@ Test(shm_room, a_graph_that_fits_runs)
     ran r = xmem_in_small_shm(10 * MIB, (const char *[]){"run", "--interval", "0", graph, NULL});
     cr_assert(eq(int, r.status, 0), "%s", read_file(log_path));
     assert_log_has("[src] info: sent 5 frames of 230400 bytes");
-    assert_clean(&r);
+    assert_room_clean(&r);
 }
 
 XF_PRIVATE_SHM_MAIN

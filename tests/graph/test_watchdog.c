@@ -20,12 +20,9 @@
 #include "summary.h"
 #include "xmem_run.h"
 
-static char summary[192];
-
 static void setup(void)
 {
     xgr_setup("watchdog");
-    snprintf(summary, sizeof summary, "%s/summary.json", dir);
 }
 
 TestSuite(watchdog, .init = setup, .fini = xgr_teardown, .timeout = XF_TIMEOUT_LONG);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the built xmem into a scratch prefix, then builds and runs a third-party project against
-# it through find_package(xmem) and through pkg-config. Args: BUILD_DIR SOURCE_DIR.
+# it through find_package(xmem) and through pkg-config. Args: BUILD_DIR SOURCE_DIR [VIDEO], VIDEO 1
+# when the build has the video nodes (their module must be installed and found).
 set -euo pipefail
 build=$1
 src=$2
+video=${3:-0}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
@@ -19,6 +21,13 @@ mv "$work/prefix" "$work/moved"
 "$work/moved/bin/xmem" --help >/dev/null
 "$work/moved/bin/xmem" plugins | grep -q testsrc ||
     { echo "the moved xmem lists no built-in plugins" >&2; exit 1; }
+# The video nodes' module (built with FFmpeg) is installed and found relative to the moved program.
+if [ "$video" = 1 ]; then
+    ls "$work"/moved/lib*/xmem/xmem_video.so >/dev/null ||
+        { echo "the video nodes' module was not installed" >&2; exit 1; }
+    "$work/moved/bin/xmem" plugins | grep -q "^videosrc .*built-in, $work/moved/" ||
+        { "$work/moved/bin/xmem" plugins; echo "the moved xmem does not load its video module" >&2; exit 1; }
+fi
 mv "$work/moved" "$work/prefix"
 "$work/prefix/bin/xmem" --help >/dev/null
 echo "installed xmem: runs from its prefix and from a moved one, without LD_LIBRARY_PATH"
@@ -62,7 +71,7 @@ echo "example plugin: 50 frames through $work/plugin/xmem_threshold.so"
 XMEM_PLUGIN_PATH="$work/plugin" XMEM_RUNTIME_DIR="$work/rt" "$xmem" run --interval 0 \
     --duration 60 --summary "$work/summary.json" "$src/examples/plugin/threshold.yaml" \
     >"$work/run.log" 2>&1 || { cat "$work/run.log"; echo "xmem run of threshold.yaml failed" >&2; exit 1; }
-grep -q '"name": "latency", "plugin": "stats", "state": "done", "restarts": 0, "in": 300,' \
+grep -q '"name": "latency", "plugin": "stats", "state": "done", "started": true, "stuck": 0, "restarts": 0, "in": 300,' \
     "$work/summary.json" || { cat "$work/run.log" "$work/summary.json"; echo "not 300 frames" >&2; exit 1; }
 echo "example graph: 300 frames through xmem_threshold under xmem run"
 

@@ -389,9 +389,13 @@ Test(node_run, plugins_lists_builtins, .init = setup, .fini = teardown, .timeout
     static xnt_child c;
     const char *argv[] = {XMEM_CLI, "plugins", NULL};
     cr_assert(eq(int, xnt_run(argv, "plugins", &c), 0), "stderr: %s", c.err);
-    const char *names[] = {"testsrc",     "verify",      "stats",        "invert", "null",
+    const char *names[] = {
+        "testsrc",     "verify",      "stats",         "invert", "null",
 #ifdef XMEM_HAVE_CUDA /* built with the CUDA toolkit */
-                           "cuda_upload", "cuda_invert", "cuda_download"
+        "cuda_upload", "cuda_invert", "cuda_download",
+#endif
+#ifdef XMEM_HAVE_FFMPEG /* built with FFmpeg's libraries */
+        "videosrc",    "videosink",   "imagesink",
 #endif
     };
     int n = (int)(sizeof names / sizeof names[0]), lines = 0;

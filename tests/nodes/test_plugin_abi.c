@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <libgen.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,9 @@ static builtin_name builtin_names[] = {
 #ifdef XMEM_HAVE_CUDA /* built with the CUDA toolkit */
     {"cuda_upload"}, {"cuda_invert"}, {"cuda_download"},
 #endif
+#ifdef XMEM_HAVE_FFMPEG /* built with FFmpeg's libraries: their module, opened when asked for */
+    {"videosrc"},    {"videosink"},   {"imagesink"},
+#endif
 };
 #define N_BUILTINS (sizeof builtin_names / sizeof builtin_names[0])
 
@@ -202,6 +206,33 @@ Test(plugin_abi, builtin_table, .init = setup, .fini = teardown)
     }
     cr_assert(eq(ptr, (void *)xmemi_builtin_find("nosuch"), NULL));
 }
+
+#ifdef XMEM_HAVE_FFMPEG
+/* True when this process has the video module (and so FFmpeg) mapped. */
+static bool video_module_loaded(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert(f != NULL);
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, "/xmem_video.so") != NULL;
+    fclose(f);
+    return found;
+}
+
+/* Looking up a built-in of the table or a plugin's name leaves FFmpeg out of the process; only a
+ * video node's name opens the module. */
+Test(plugin_abi, only_a_video_node_opens_the_video_module, .init = setup, .fini = teardown)
+{
+    cr_assert(not(video_module_loaded()), "open before any lookup");
+    cr_assert(xmemi_builtin_find("testsrc") != NULL);
+    cr_assert(eq(ptr, (void *)xmemi_builtin_find("my_threshold"), NULL));
+    cr_assert(not(video_module_loaded()), "a lookup of another name opened the video module");
+    cr_assert(xmemi_builtin_find("videosrc") != NULL);
+    cr_assert(video_module_loaded());
+}
+#endif
 
 Test(plugin_abi, unknown_name_lists_builtins, .init = setup, .fini = teardown)
 {
