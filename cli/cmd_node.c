@@ -113,6 +113,10 @@ static bool log_level(const char *text, xmem_log_level *out)
 
 int xmemi_cmd_node(int argc, char **argv)
 {
+    /* Under `xmem run` stdout is a pipe to the launcher, which relays it and keeps it in the
+     * node's log file (graph/node_logs.h): a plugin's printf reaches them line by line, as on a
+     * terminal, not when a 4 KiB buffer fills or the node ends. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     enum {
         O_POOL = 256,
         O_DEPTH,

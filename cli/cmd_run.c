@@ -11,6 +11,7 @@
 #include "common/exit_status.h"
 #include "graph/graph.h"
 #include "graph/launcher.h"
+#include "graph/metrics.h"
 
 static void usage(FILE *out)
 {
@@ -23,7 +24,9 @@ static void usage(FILE *out)
         "nodes that die as their restart policy says (giving back every buffer they held at\n"
         "once), and prints a table of every node once a second. Ctrl-C, SIGTERM or the end of\n"
         "--duration stops the sources first, lets the rest drain, stops everything, removes\n"
-        "the pool and the runtime directory, and prints the summary. A second Ctrl-C stops\n"
+        "the pool and the runtime directory, and prints the summary. On a terminal the table\n"
+        "is redrawn in place below the nodes' lines, which also go to logs/NODE.log in the\n"
+        "runtime directory (`xmem logs`). A second Ctrl-C stops\n"
         "every node at once. The pool's shared memory (metadata and preallocated buffers) is\n"
         "counted first: above pool.shm_limit (a graph setting, default 3/4 of physical\n"
         "memory) the graph does not validate; more than /dev/shm has free, nothing starts.\n"
@@ -43,6 +46,11 @@ static void usage(FILE *out)
             "  -l, --log-level L    nodes' log level: error, warn, info (default), debug\n"
             "  -p, --pool NAME      the pool's name instead of the graph's pool.name (and so the\n"
             "                       runtime directory's): two runs of one graph side by side\n"
+            "  -m, --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+            "                       (ADDR 127.0.0.1 unless given; port 0 picks one; overrides the\n"
+            "                       graph's options.metrics)\n"
+            "      --dot FILE       write the graph, with every node's and edge's figures, as a\n"
+            "                       Graphviz dot file at the end\n"
             "  -h, --help           this text\n");
 }
 
@@ -54,6 +62,8 @@ int xmemi_cmd_run(int argc, char **argv)
         {"interval", required_argument, 0, 'i'},
         {"log-level", required_argument, 0, 'l'},
         {"pool", required_argument, 0, 'p'},
+        {"metrics", required_argument, 0, 'm'},
+        {"dot", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -63,7 +73,7 @@ int xmemi_cmd_run(int argc, char **argv)
     int c;
     optind = 1;
     const char *pool = NULL;
-    while ((c = getopt_long(argc, argv, "d:s:i:l:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:s:i:l:p:m:h", opts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
         case 'd': ok = xmemi_cli_double("--duration", optarg, 0, 31536000, &ro.duration_s); break;
@@ -81,6 +91,18 @@ int xmemi_cmd_run(int argc, char **argv)
                 fprintf(stderr, "xmem run: --pool: %s\n", err.msg);
             pool = optarg;
             break;
+        case 'm': {
+            struct sockaddr_in sa;
+            ok = xmemi_metrics_addr_parse(optarg, &sa, &err) == XMEM_OK;
+            if (!ok)
+                fprintf(stderr, "xmem run: --metrics: %s\n", err.msg);
+            else if (!(ok = xmemi_metrics_built()))
+                fprintf(stderr, "xmem run: --metrics: this xmem was built without libmicrohttpd "
+                                "(install libmicrohttpd-dev and build again)\n");
+            ro.metrics = optarg;
+            break;
+        }
+        case 'D': ro.dot_path = optarg; break;
         case 'h': usage(stdout); return XMEMI_EXIT_OK;
         default: usage(stderr); return XMEMI_EXIT_USAGE;
         }

@@ -9,5 +9,9 @@ int xmemi_cmd_pool(int argc, char **argv);
 int xmemi_cmd_validate(int argc, char **argv);
 int xmemi_cmd_run(int argc, char **argv);
 int xmemi_cmd_chaos(int argc, char **argv);
+int xmemi_cmd_ps(int argc, char **argv);
+int xmemi_cmd_top(int argc, char **argv);
+int xmemi_cmd_tap(int argc, char **argv);
+int xmemi_cmd_logs(int argc, char **argv);
 
 #endif

@@ -6,6 +6,9 @@
 
 #include "commands.h"
 #include "common/exit_status.h"
+#include "frame_save.h"
+#include "graph/metrics.h"
+#include "top.h"
 
 static const struct {
     const char *name;
@@ -18,6 +21,10 @@ static const struct {
     {"node", xmemi_cmd_node, "run one node plugin in this process"},
     {"plugins", xmemi_cmd_plugins, "list node plugins with their parameters and ports"},
     {"pool", xmemi_cmd_pool, "create a pool and keep it until Ctrl-C, showing its use"},
+    {"ps", xmemi_cmd_ps, "list the graphs running for this user"},
+    {"top", xmemi_cmd_top, "watch a running graph (or a pool): nodes, edges, buffers"},
+    {"tap", xmemi_cmd_tap, "join a running graph as a consumer of one output: print, save frames"},
+    {"logs", xmemi_cmd_logs, "print what a node of a running graph wrote"},
 };
 
 #ifdef XMEM_SANITIZE
@@ -82,7 +89,12 @@ int main(int argc, char **argv)
         return XMEMI_EXIT_OK;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("xmem %s\n", XMEM_VERSION_STRING);
+        /* What this build can do beyond the core, for scripts and tests (xmem top's screen,
+         * PNG frames of xmem tap, the metrics endpoint of xmem run). */
+        printf("xmem %s (%s top-screen, %s png, %s metrics)\n", XMEM_VERSION_STRING,
+               xmemi_top_screen_built() ? "with" : "without",
+               xmemi_frame_png_built() ? "with" : "without",
+               xmemi_metrics_built() ? "with" : "without");
         return XMEMI_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

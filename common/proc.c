@@ -10,9 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* Reads the state letter and start time from a stat file; false if it does not exist. */
-static bool read_stat_file(const char *path, char *state, uint64_t *start_time)
+/* The fields of a stat file this file uses. */
+typedef struct stat_fields {
+    char state;
+    uint64_t utime, stime; /* clock ticks */
+    uint64_t start_time;   /* clock ticks since boot */
+    uint64_t rss_pages;
+} stat_fields;
+
+/* Reads a stat file's fields; false if it does not exist. */
+static bool read_stat_fields(const char *path, stat_fields *out)
 {
     FILE *f = fopen(path, "re");
     if (!f)
@@ -26,20 +35,37 @@ static bool read_stat_file(const char *path, char *state, uint64_t *start_time)
     if (!p)
         return false;
     p++;
-    *state = '?';
-    *start_time = 0;
-    for (int field = 3; field <= 22; field++) {
+    *out = (stat_fields){.state = '?'};
+    for (int field = 3; field <= 24; field++) {
         while (*p == ' ')
             p++;
         if (!*p)
             return true;
         if (field == 3)
-            *state = *p;
-        if (field == 22)
-            *start_time = strtoull(p, NULL, 10);
+            out->state = *p;
+        uint64_t v = field == 3 ? 0 : strtoull(p, NULL, 10);
+        if (field == 14)
+            out->utime = v;
+        else if (field == 15)
+            out->stime = v;
+        else if (field == 22)
+            out->start_time = v;
+        else if (field == 24)
+            out->rss_pages = v;
         while (*p && *p != ' ')
             p++;
     }
+    return true;
+}
+
+/* Reads the state letter and start time from a stat file; false if it does not exist. */
+static bool read_stat_file(const char *path, char *state, uint64_t *start_time)
+{
+    stat_fields f;
+    if (!read_stat_fields(path, &f))
+        return false;
+    *state = f.state;
+    *start_time = f.start_time;
     return true;
 }
 
@@ -104,4 +130,18 @@ bool xmemi_proc_alive(pid_t pid, uint64_t start_time)
     if (start_time != 0 && start != start_time)
         return false;
     return !dead_state(state) || other_thread_runs(pid);
+}
+
+bool xmemi_proc_usage(pid_t pid, xmemi_proc_usage_t *out)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    stat_fields f;
+    if (pid <= 0 || !read_stat_fields(path, &f))
+        return false;
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    out->cpu_seconds = (double)(f.utime + f.stime) / (double)(tick > 0 ? tick : 100);
+    out->rss_bytes = f.rss_pages * (uint64_t)(page > 0 ? page : 4096);
+    out->start_time = f.start_time;
+    return true;
 }

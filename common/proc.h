@@ -17,4 +17,15 @@ char xmemi_proc_state(pid_t pid);
 /* True if `pid` runs (not a zombie) and, when start_time is non-zero, started at that time. */
 bool xmemi_proc_alive(pid_t pid, uint64_t start_time);
 
+/* What a process costs: CPU time (user + system) and resident memory (which counts the pool's
+ * shared pages it has mapped), from /proc/PID/stat. */
+typedef struct xmemi_proc_usage_t {
+    double cpu_seconds;
+    uint64_t rss_bytes;
+    uint64_t start_time; /* tells a restarted process (a new pid may reuse an old one) */
+} xmemi_proc_usage_t;
+
+/* False if `pid` does not exist. */
+bool xmemi_proc_usage(pid_t pid, xmemi_proc_usage_t *out);
+
 #endif

@@ -82,6 +82,7 @@ typedef struct xmemi_graph {
     bool mps;               /* options.mps: run an MPS daemon for the graph's CUDA nodes */
     double duration_s;      /* options.duration: 0 runs until stopped */
     double drain_timeout_s; /* options.drain_timeout: default 5 */
+    char metrics[96];       /* options.metrics: "ADDR:PORT" of a Prometheus endpoint, or "" */
     xmemi_mark pool_at, buffers_at, cuda_at, prealloc_at, shm_limit_at;
     xmemi_graph_node nodes[XMEMI_GRAPH_MAX_NODES];
     uint32_t n_nodes;

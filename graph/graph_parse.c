@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "graph.h"
 #include "graph_file.h"
+#include "metrics_addr.h"
 
 #include <errno.h>
 #include <libfyaml.h>
@@ -510,12 +511,27 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
     return XMEM_OK;
 }
 
+/* options.metrics: the address of the run's Prometheus endpoint (metrics.h). */
+static xmem_err metrics_option(parser *p, struct fy_node *v)
+{
+    const char *s;
+    xmem_err rc = scalar(p, v, "metrics", &s);
+    if (rc)
+        return rc;
+    struct sockaddr_in sa;
+    xmem_error_t why;
+    if (xmemi_metrics_addr_parse(s, &sa, &why) || strlen(s) >= sizeof p->g->metrics)
+        return fail_at(p, v, "metrics '%s': expected PORT or ADDR:PORT (an IPv4 address)", s);
+    snprintf(p->g->metrics, sizeof p->g->metrics, "%s", s);
+    return XMEM_OK;
+}
+
 static xmem_err parse_options(parser *p, struct fy_node *v, xmemi_mark key_at)
 {
     xmem_err rc = expect_mapping(p, v, key_at, "options");
     if (rc)
         return rc;
-    static const char *const keys[] = {"duration", "drain_timeout", "mps", NULL};
+    static const char *const keys[] = {"duration", "drain_timeout", "mps", "metrics", NULL};
     void *it = NULL;
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(v, &it))) {
@@ -529,6 +545,11 @@ static xmem_err parse_options(parser *p, struct fy_node *v, xmemi_mark key_at)
             if (strcmp(s, "true") && strcmp(s, "false"))
                 return fail_at(p, value_of(p, pair), "mps '%s': expected true or false", s);
             p->g->mps = strcmp(s, "true") == 0;
+            continue;
+        }
+        if (strcmp(key, "metrics") == 0) {
+            if ((rc = metrics_option(p, value_of(p, pair))))
+                return rc;
             continue;
         }
         double *out = strcmp(key, "duration") == 0 ? &p->g->duration_s : &p->g->drain_timeout_s;

@@ -8,13 +8,15 @@
 #include <sys/types.h>
 
 #include "graph.h"
-#include "nodes/latency_hist.h"
+#include "nodes/stats_figures.h"
 
 typedef struct xmemi_run_options {
     double duration_s;        /* < 0: the graph's options.duration (0 there: until stopped) */
     double interval_s;        /* live table period; 0: no table */
     const char *summary_path; /* JSON summary written at the end, or NULL */
     const char *log_level;    /* nodes' default log level (default info) */
+    const char *metrics;      /* "ADDR:PORT" of a Prometheus endpoint (overrides the graph's) */
+    const char *dot_path;     /* the graph with its figures as a dot file at the end, or NULL */
 } xmemi_run_options;
 
 void xmemi_run_options_init(xmemi_run_options *o);
@@ -49,9 +51,8 @@ typedef struct xmemi_node_run {
     int last_status;
     xmemi_death deaths[XMEMI_MAX_DEATHS];
     uint32_t n_deaths;
-    /* live table: figures at the previous line */
-    uint64_t prev_in, prev_out, prev_lat_samples, prev_work;
-    uint64_t prev_lat[XMEMI_HIST_BUCKETS];
+    xmemi_stats_window window; /* live table: figures at the previous line */
+    uint64_t prev_work;        /* and the plugin's own work then */
     /* sources: the longest time without a new frame while running */
     uint64_t last_out, last_progress_ns, max_stall_ns;
     /* every input's upstream ended for good: stopped (SIGTERM) at this time unless it ends

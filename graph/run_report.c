@@ -3,6 +3,9 @@
 
 #include "run_report.h"
 
+#include "json_out.h"
+#include "taps.h"
+
 #include <xmem/pool_admin.h>
 
 #include <string.h>
@@ -60,21 +63,14 @@ void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
     for (uint32_t i = 0; i < v->g->n_nodes; i++) {
         xmemi_node_run *r = &v->runs[i];
         const xmemi_node_stats *s = &v->stats->nodes[i];
-        uint64_t in = xmemi_stats_read(&s->in), out_n = xmemi_stats_read(&s->out);
-        uint64_t samples = xmemi_stats_read(&s->latency_samples);
-        uint64_t delta[XMEMI_HIST_BUCKETS];
-        for (unsigned b = 0; b < XMEMI_HIST_BUCKETS; b++) {
-            uint64_t c = xmemi_stats_read(&s->latency[b]);
-            delta[b] = c - r->prev_lat[b];
-            r->prev_lat[b] = c;
-        }
-        uint64_t dsamples = samples - r->prev_lat_samples;
-        uint64_t max = xmemi_stats_read(&s->latency_max_ns);
+        xmemi_stats_delta d;
+        xmemi_stats_window_step(s, &r->window, &d);
+        uint64_t in = r->window.in, out_n = r->window.out;
         char p50[16], p99[16];
-        fmt_us(p50, sizeof p50, xmemi_hist_percentile(delta, dsamples, max, 0.50), dsamples);
-        fmt_us(p99, sizeof p99, xmemi_hist_percentile(delta, dsamples, max, 0.99), dsamples);
+        fmt_us(p50, sizeof p50, d.p50_ns, d.samples);
+        fmt_us(p99, sizeof p99, d.p99_ns, d.samples);
         bool source = v->g->nodes[i].n_inputs == 0;
-        uint64_t moved = source ? out_n - r->prev_out : in - r->prev_in;
+        uint64_t moved = source ? d.out : d.in;
         uint64_t held = r->state == XMEMI_NODE_RUNNING ? xmem_pool_held_by_pid(v->pool, r->pid) : 0;
         char work[48];
         fmt_work_rate(work, sizeof work, s, &r->prev_work, interval_s);
@@ -83,10 +79,8 @@ void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
                 (unsigned long long)in, (unsigned long long)out_n,
                 interval_s > 0 ? (double)moved / interval_s : 0.0, p50, p99,
                 (unsigned long long)xmemi_stats_read(&s->dropped), (unsigned long long)held, work);
-        r->prev_in = in;
-        r->prev_out = out_n;
-        r->prev_lat_samples = samples;
     }
+    xmemi_taps_report(out, v->dir, v->g, v->stats);
     fflush(out);
 }
 
@@ -98,19 +92,17 @@ typedef struct totals {
 
 static totals totals_of(const xmemi_run_view *v, uint32_t i)
 {
-    const xmemi_node_stats *s = &v->stats->nodes[i];
-    uint64_t counts[XMEMI_HIST_BUCKETS];
-    for (unsigned b = 0; b < XMEMI_HIST_BUCKETS; b++)
-        counts[b] = xmemi_stats_read(&s->latency[b]);
+    xmemi_stats_totals st;
+    xmemi_stats_totals_read(&v->stats->nodes[i], &st);
     totals t = {
-        .in = xmemi_stats_read(&s->in),
-        .out = xmemi_stats_read(&s->out),
-        .dropped = xmemi_stats_read(&s->dropped),
-        .samples = xmemi_stats_read(&s->latency_samples),
-        .max = xmemi_stats_read(&s->latency_max_ns),
+        .in = st.in,
+        .out = st.out,
+        .dropped = st.dropped,
+        .samples = st.samples,
+        .p50 = st.p50_ns,
+        .p99 = st.p99_ns,
+        .max = st.max_ns,
     };
-    t.p50 = xmemi_hist_percentile(counts, t.samples, t.max, 0.50);
-    t.p99 = xmemi_hist_percentile(counts, t.samples, t.max, 0.99);
     uint64_t moved = v->g->nodes[i].n_inputs ? t.in : t.out;
     t.rate = v->elapsed_s > 0 ? (double)moved / v->elapsed_s : 0;
     return t;
@@ -186,21 +178,6 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
         fprintf(out, "   never started: %s\n", never);
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* "work": {...} or null, and "files": [...], each followed by ", ". */
 static void summary_work_files(FILE *f, const xmemi_node_stats *s, double elapsed_s)
 {
@@ -208,7 +185,7 @@ static void summary_work_files(FILE *f, const xmemi_node_stats *s, double elapse
     uint64_t units;
     if (work_of(s, &units, what)) {
         fprintf(f, "\"work\": {\"what\": ");
-        json_string(f, what);
+        xmemi_json_string(f, what);
         fprintf(f, ", \"count\": %llu, \"rate_per_s\": %.2f}, ", (unsigned long long)units,
                 elapsed_s > 0 ? (double)units / elapsed_s : 0.0);
     } else {
@@ -221,7 +198,7 @@ static void summary_work_files(FILE *f, const xmemi_node_stats *s, double elapse
         if (!file_at(s, k, &file))
             continue;
         fprintf(f, "%s{\"path\": ", first ? "" : ", ");
-        json_string(f, file.path);
+        xmemi_json_string(f, file.path);
         fprintf(f, ", \"frames\": %llu, \"finished\": %s}", (unsigned long long)file.frames,
                 file.state == XMEMI_FILE_FINISHED ? "true" : "false");
         first = false;
@@ -238,10 +215,10 @@ bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_st
         return false;
     }
     fprintf(f, "{\n  \"graph\": ");
-    json_string(f, v->g->path);
+    xmemi_json_string(f, v->g->path);
     fprintf(f, ",\n  \"duration_s\": %.3f,\n  \"exit_status\": %d,\n", v->elapsed_s, exit_status);
     fprintf(f, "  \"pool\": {\"name\": ");
-    json_string(f, xmem_pool_name(v->pool));
+    xmemi_json_string(f, xmem_pool_name(v->pool));
     fprintf(f, ", \"buffers\": %u, \"free_at_end\": %u},\n  \"nodes\": [\n",
             xmem_pool_capacity(v->pool), free_at_end);
     for (uint32_t i = 0; i < v->g->n_nodes; i++) {

@@ -10,6 +10,7 @@
 #include "graph.h"
 #include "launcher.h"
 #include "nodes/node_stats.h"
+#include "nodes/stats_figures.h"
 
 typedef struct xmemi_run_view {
     const xmemi_graph *g;
@@ -17,6 +18,7 @@ typedef struct xmemi_run_view {
     const xmemi_stats_file *stats;
     xmem_pool_t *pool;
     double elapsed_s;
+    const char *dir; /* the runtime directory (taps are listed from there), or NULL */
 } xmemi_run_view;
 
 const char *xmemi_node_state_name(xmemi_node_state s);

@@ -72,7 +72,7 @@ static xmem_err ensure_private_dir(const char *path, xmem_error_t *err)
     return XMEM_OK;
 }
 
-static void base_dir(char *buf, size_t len)
+void xmemi_runtime_dir_base(char *buf, size_t len)
 {
     const char *env = getenv("XMEM_RUNTIME_DIR");
     if (env && *env)
@@ -87,7 +87,7 @@ xmem_err xmemi_runtime_dir_path(const char *pool, char *buf, size_t len, xmem_er
         return xmemi_fail(err, XMEM_EINVAL, 0, "'%s' cannot name a runtime directory",
                           pool ? pool : "(null)");
     char base[128];
-    base_dir(base, sizeof base);
+    xmemi_runtime_dir_base(base, sizeof base);
     /* ipc socket paths must fit sockaddr_un (108 bytes) with "/node.port" after this. */
     int n = snprintf(buf, len, "%s/%s", base, pool);
     if (n < 0 || (size_t)n >= len || n > 80)
@@ -101,9 +101,9 @@ xmem_err xmemi_runtime_dir_path(const char *pool, char *buf, size_t len, xmem_er
  * set by mistake to a folder of the user's loses nothing else). */
 static bool ours(const char *name, bool dir)
 {
-    static const char *const files[] = {"stats", "nodes", "nodes.new"};
-    static const char *const dirs[] = {"mps-pipe", "mps-log"};
-    for (size_t i = 0; i < (dir ? 2u : 3u); i++)
+    static const char *const files[] = {"stats", "nodes", "nodes.new", "run.json", "run.json.new"};
+    static const char *const dirs[] = {"mps-pipe", "mps-log", "logs", "taps"};
+    for (size_t i = 0; i < (dir ? 4u : 5u); i++)
         if (strcmp(name, dir ? dirs[i] : files[i]) == 0)
             return true;
     return false;
@@ -193,7 +193,7 @@ xmem_err xmemi_runtime_dir_claim(const char *pool, xmemi_runtime_dir *out, bool 
     out->leftovers_killed = 0;
     *was_stale = false;
     char base[128];
-    base_dir(base, sizeof base);
+    xmemi_runtime_dir_base(base, sizeof base);
     xmem_err rc;
     if ((rc = ensure_private_dir(base, err)) ||
         (rc = xmemi_runtime_dir_path(pool, out->path, sizeof out->path, err)) ||
@@ -248,4 +248,19 @@ void xmemi_runtime_dir_remove(xmemi_runtime_dir *d)
     rmdir(d->path);
     close(d->lock_fd);
     d->lock_fd = -1;
+}
+
+pid_t xmemi_runtime_dir_launcher(const char *path)
+{
+    char lock[256], text[32] = "";
+    snprintf(lock, sizeof lock, "%s/launcher.lock", path);
+    FILE *f = fopen(lock, "r");
+    if (!f)
+        return 0;
+    bool got = fgets(text, sizeof text, f) != NULL;
+    fclose(f);
+    /* Only looked at, never locked: a reader holding the lock even briefly would turn a
+     * launcher starting on this directory away. */
+    long pid = got ? strtol(text, NULL, 10) : 0;
+    return pid > 0 && xmemi_proc_alive((pid_t)pid, 0) ? (pid_t)pid : 0;
 }

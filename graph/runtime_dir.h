@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <xmem/error.h>
 
@@ -16,6 +17,13 @@ typedef struct xmemi_runtime_dir {
     int lock_fd;               /* -1 when not held */
     uint32_t leftovers_killed; /* nodes of a dead run still there, killed by the claim */
 } xmemi_runtime_dir;
+
+/* Where runtime directories are made: $XMEM_RUNTIME_DIR, or /tmp/xmem-<uid>. */
+void xmemi_runtime_dir_base(char *buf, size_t len);
+
+/* The live launcher that holds the directory at `path` (the pid in its lock file, if that process
+ * runs), or 0: none, or one that died. Takes no lock. */
+pid_t xmemi_runtime_dir_launcher(const char *path);
 
 /* The directory a graph with pool `pool` uses (whether or not it exists). */
 xmem_err xmemi_runtime_dir_path(const char *pool, char *buf, size_t len, xmem_error_t *err);

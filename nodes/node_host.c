@@ -21,6 +21,8 @@
 #include "node_stats.h"
 #include "plugin_loader.h"
 
+#define EDGE_SYNC_NS (20ull * 1000000ull)
+
 static volatile sig_atomic_t signalled;
 static pid_t parent;        /* at start: a stop signal after it has gone is its death's */
 static timer_t death_timer; /* SIGKILLs this process 1 s after the parent's death */
@@ -93,6 +95,7 @@ typedef struct host {
     xmemi_stats_map stats_map;
     xmemi_node_stats *stats;           /* this node's slot, or NULL */
     uint64_t synced_out, synced_drops; /* what the slot has been told so far */
+    uint64_t next_edges_ns;            /* when the slot's edge table is rewritten next */
     bool ran;                          /* init succeeded: fini was called */
 } host;
 
@@ -287,11 +290,32 @@ static void callback_failed(host *h, const char *what, xmem_err rc, const xmem_e
     h->node.failed = true;
 }
 
+/* Rewrites the slot's edge table (edge_stats.h), at most every EDGE_SYNC_NS unless forced. */
+static void sync_edges(host *h, bool force)
+{
+    uint64_t now = xmem_node_clock_ns();
+    if (!h->stats || (!force && now < h->next_edges_ns))
+        return;
+    h->next_edges_ns = now + EDGE_SYNC_NS;
+    xmemi_edge_source ports[2 * XMEM_NODE_MAX_PORTS];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < h->node.n_outputs; i++)
+        if (h->node.outputs[i].pub)
+            ports[n++] = (xmemi_edge_source){.port = h->node.outputs[i].port->name,
+                                             .pub = h->node.outputs[i].pub};
+    for (uint32_t i = 0; i < h->n_inputs; i++)
+        ports[n++] = (xmemi_edge_source){.port = h->inputs[i].port->name,
+                                         .sub = h->inputs[i].sub,
+                                         .received = h->inputs[i].received};
+    xmemi_edge_table_write(&h->stats->edges, ports, n);
+}
+
 /* Adds to the launcher's figures what happened since the last call (counters only grow). */
 static void sync_stats(host *h)
 {
     if (!h->stats)
         return;
+    sync_edges(h, false);
     uint64_t out = 0, drops = 0;
     for (uint32_t i = 0; i < h->node.n_outputs; i++) {
         out += h->node.outputs[i].published;
@@ -401,6 +425,7 @@ static void run_filter(host *h)
             for (uint32_t i = 0; i < h->node.n_outputs; i++) /* welcome new subscribers */
                 if (h->node.outputs[i].pub)
                     xmem_pub_poll(h->node.outputs[i].pub, 0, NULL);
+            sync_edges(h, false);
             continue;
         }
         if (rc) {
@@ -477,6 +502,7 @@ static void report_leftovers(host *h)
 static void teardown(host *h, bool clean)
 {
     sync_stats(h); /* what the last drain dropped, too */
+    sync_edges(h, true);
     if (h->node.pool && h->ran)
         report_leftovers(h);
     for (uint32_t i = 0; i < h->n_inputs; i++) {

@@ -89,6 +89,7 @@ void xmemi_stats_latency(xmemi_node_stats *s, uint64_t ns)
 {
     xmemi_stats_add(&s->latency[xmemi_hist_bucket(ns)], 1);
     xmemi_stats_add(&s->latency_samples, 1);
+    xmemi_stats_add(&s->latency_sum_ns, ns);
     uint64_t max = xmemi_stats_read(&s->latency_max_ns);
     while (ns > max && !__atomic_compare_exchange_n(&s->latency_max_ns, &max, ns, true,
                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {

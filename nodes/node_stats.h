@@ -12,11 +12,12 @@
 #include <xmem/error.h>
 #include <xmem/node.h>
 
+#include "edge_stats.h"
 #include "latency_hist.h"
 #include "node_watch.h"
 
 #define XMEMI_STATS_MAGIC 0x54534d58u /* "XMST" */
-#define XMEMI_STATS_VERSION 3u
+#define XMEMI_STATS_VERSION 4u
 
 /* A file a node writes (xmem_node_report_file). Only the node's one process writes its slot; the
  * path is written before `state` leaves XMEMI_FILE_UNUSED (release), and never changes after. */
@@ -39,7 +40,9 @@ typedef struct xmemi_node_stats {
     uint32_t work_named;                         /* 1 once work_what is written (release) */
     char work_what[XMEM_NODE_WORK_NAME_MAX + 1]; /* what a unit is: "decoded" */
     xmemi_file_stat files[XMEM_NODE_FILES_MAX];
-    xmemi_node_watch watch; /* the watchdog's (node_watch.h) */
+    xmemi_node_watch watch;  /* the watchdog's (node_watch.h) */
+    uint64_t latency_sum_ns; /* of every sample: a histogram's sum (metrics) */
+    xmemi_edge_table edges;  /* this process's edges (edge_stats.h) */
 } xmemi_node_stats;
 
 typedef struct xmemi_stats_file {

@@ -107,6 +107,43 @@ XMEM_EXPORT uint64_t xmem_pool_held_by_pid(const xmem_pool_t *pool, pid_t pid);
  * snprintf does). */
 XMEM_EXPORT size_t xmem_pool_describe_holders(const xmem_pool_t *pool, char *buf, size_t len);
 
+/* One attached process (or one whose references are still counted) and what it holds: for
+ * monitors (`xmem top`). */
+typedef struct xmem_pool_holder {
+    pid_t pid;
+    uint32_t owner_id; /* its attachment (a process may have several: one line each) */
+    uint64_t refs;     /* references it holds, all buffers */
+    uint32_t buffers;  /* buffers it holds at least one reference to */
+} xmem_pool_holder;
+
+/* Fills at most `max` entries of `size` bytes each (the caller's sizeof *out) with the pool's
+ * attachments, attached ones and those holding references, and returns how many there are. Reads
+ * every record: for monitoring, not per frame. */
+XMEM_EXPORT uint32_t xmem_pool_holders(const xmem_pool_t *pool, xmem_pool_holder *out, size_t size,
+                                       uint32_t max);
+
+#define XMEM_POOL_CLASS_HOLDERS 8 /* holders listed per size class */
+
+/* The buffers of one size class (and storage): how many exist, how many are handed out and
+ * which processes hold those. */
+typedef struct xmem_pool_class_usage {
+    uint64_t buffer_bytes; /* capacity of each buffer of the class */
+    xmem_storage storage;
+    int32_t device;   /* CUDA ordinal, -1 for CPU */
+    uint32_t buffers; /* buffers of the class (with memory) */
+    uint32_t in_use;  /* of them handed out (live) */
+    uint32_t n_holders;
+    struct {
+        pid_t pid;
+        uint32_t buffers;               /* live buffers of the class it holds a reference to */
+    } holders[XMEM_POOL_CLASS_HOLDERS]; /* the first n_holders (at most 8) processes */
+} xmem_pool_class_usage;
+
+/* Fills at most `max` entries of `size` bytes each (the caller's sizeof *out), smallest class
+ * first, and returns how many classes have buffers. Reads every record: for monitoring. */
+XMEM_EXPORT uint32_t xmem_pool_class_usage_get(const xmem_pool_t *pool, xmem_pool_class_usage *out,
+                                               size_t size, uint32_t max);
+
 /* What xmem_pool_audit() found. Counts of buffers unless said otherwise. */
 typedef struct xmem_pool_audit_report {
     uint32_t live;           /* handed out, with references */

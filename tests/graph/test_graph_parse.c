@@ -55,7 +55,7 @@ Test(graph_parse, a_valid_graph_reads_back)
     cr_assert(
         eq(int,
            load("pool: {name: xmemt_gp}\n"
-                "options: {duration: 2.5, drain_timeout: 3}\n"
+                "options: {duration: 2.5, drain_timeout: 3, metrics: '0.0.0.0:9464'}\n"
                 "nodes:\n"
                 "  - name: sink\n"
                 "    plugin: verify\n"
@@ -73,6 +73,7 @@ Test(graph_parse, a_valid_graph_reads_back)
     cr_assert(eq(str, g.pool_name, "xmemt_gp"));
     cr_assert(eq(dbl, g.duration_s, 2.5));
     cr_assert(eq(dbl, g.drain_timeout_s, 3.0));
+    cr_assert(eq(str, g.metrics, "0.0.0.0:9464"));
     cr_assert(eq(u32, g.n_nodes, 3));
     const xmemi_graph_node *sink = &g.nodes[0], *inv = &g.nodes[1], *src = &g.nodes[2];
     cr_assert(eq(str, sink->inputs[0].from_node, "inv"));
@@ -127,6 +128,9 @@ static const bad_case bad_cases[] = {
      "    inputs: {in: {from: s/out, deep: 2}}\n",
      5, 32, "unknown key 'deep' in an input"},
     /* shapes and values */
+    {"options: {metrics: 'example.com:80'}\nnodes: [{name: s, plugin: testsrc}]\n", 1, 21,
+     "expected PORT or ADDR:PORT"},
+    {"options: {metrics: 70000}\nnodes: [{name: s, plugin: testsrc}]\n", 1, 20, "metrics '70000'"},
     {"nodes: {name: s}\n", 1, 9, "expected a list of nodes"},
     {"nodes:\n  - name: s\n    plugin: [testsrc]\n", 3, 14, "expected a single value"},
     {"nodes:\n  - {name: s, plugin: testsrc, rate: fast}\n", 2, 38, "'fast' is not a number"},

@@ -109,24 +109,39 @@ static inline int node_pids(pid_t *pids, int max)
     return n;
 }
 
-/* Starts `xmem ARGS...` with stdout and stderr into `log`, and `in` as its descriptor `as` (0:
- * stdin; 63: where bash puts a process substitution, <(...)); in -1: none. */
-static inline pid_t start_xmem_in(const char *const *args, const char *log, int in, int as)
+/* Starts `xmem ARGS...` with stdout into `out`, stderr into `err` (NULL: into `out` too) and `in`
+ * as its descriptor `as` (0: stdin; 63: where bash puts a process substitution, <(...)); in -1:
+ * none. */
+static inline pid_t start_xmem_full(const char *const *args, const char *out, const char *err,
+                                    int in, int as)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int efd = err ? open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600) : fd;
         dup2(fd, 1);
-        dup2(fd, 2);
+        dup2(efd, 2);
         if (in >= 0)
             dup2(in, as);
-        char *argv[16] = {(char *)XMEM_CLI};
-        for (int i = 0; args[i] && i < 14; i++)
+        char *argv[20] = {(char *)XMEM_CLI};
+        for (int i = 0; args[i] && i < 18; i++)
             argv[i + 1] = (char *)args[i];
         execv(XMEM_CLI, argv);
         _exit(127);
     }
     return pid;
+}
+
+/* Starts `xmem ARGS...` with stdout into `out` and stderr into `err` (NULL: into `out` too). */
+static inline pid_t start_xmem_io(const char *const *args, const char *out, const char *err)
+{
+    return start_xmem_full(args, out, err, -1, 0);
+}
+
+/* Starts `xmem ARGS...` with stdout and stderr into `log`, and `in` as its descriptor `as`. */
+static inline pid_t start_xmem_in(const char *const *args, const char *log, int in, int as)
+{
+    return start_xmem_full(args, log, NULL, in, as);
 }
 
 /* Starts `xmem ARGS...` with stdout and stderr into `log`. */
