@@ -15,6 +15,104 @@
 #define CAP 16u
 #define BUF 4096u
 #define BUF_STALE 8192u /* its own size class, so markers never reuse the recycled slot */
+#define HUGE_MESSAGE (256u << 20)
+
+/* The hostile peers of the last tests run in processes of their own. A plain fork() of this
+ * process would copy the locks its ZeroMQ I/O threads (and the sanitizers' allocator) held at
+ * that moment, and a child of such a fork hung in calloc under ASan on a loaded machine; so the
+ * child execs this program afresh, and the constructor below plays the peer before Criterion
+ * starts. XMEMT_BAD_PEER says which: "KIND ENDPOINT FD [HEX]". */
+#define PEER_ENV "XMEMT_BAD_PEER"
+
+/* A ROUTER on `ep` that, once a subscriber is there, sends it one oversized message; says "b"
+ * on fd `ready` once bound. */
+static int peer_router_sends_big(const char *ep, int ready)
+{
+    xtt_raw r;
+    if (!xtt_raw_bind(&r, ep) || write(ready, "b", 1) != 1 || !xtt_raw_wait_subscriber(&r, 5000))
+        return 2;
+    void *big = calloc(1, HUGE_MESSAGE);
+    bool sent = big && xtt_raw_send(&r, big, HUGE_MESSAGE);
+    free(big);
+    xf_sleep_ms(500); /* let it go out before the socket closes */
+    xtt_raw_close(&r);
+    return sent ? 0 : 3;
+}
+
+/* A DEALER that connects to a publisher at `ep` and sends `len` bytes (`bytes`, or zeros); with
+ * `hold` >= 0 it stays connected until that pipe ends. */
+static int peer_dealer_sends(const char *ep, const void *bytes, size_t len, int hold)
+{
+    void *ctx = zmq_ctx_new();
+    void *dealer = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 3000;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    void *zeros = bytes ? NULL : calloc(1, len);
+    bool ok = (bytes || zeros) && zmq_connect(dealer, ep) == 0 &&
+              zmq_send(dealer, bytes ? bytes : zeros, len, 0) == (int)len;
+    free(zeros);
+    char c;
+    if (hold >= 0)
+        ok &= read(hold, &c, 1) == 0; /* until the parent is done */
+    zmq_close(dealer);
+    zmq_ctx_term(ctx);
+    return ok ? 0 : 1;
+}
+
+__attribute__((constructor)) static void hostile_peer(void)
+{
+    const char *what = getenv(PEER_ENV);
+    if (!what)
+        return;
+    char kind[16], ep[200], hex[256] = "";
+    int fd = -1;
+    if (sscanf(what, "%15s %199s %d %255s", kind, ep, &fd, hex) < 3)
+        _exit(120);
+    if (!strcmp(kind, "router-big"))
+        _exit(peer_router_sends_big(ep, fd));
+    if (!strcmp(kind, "dealer-big"))
+        _exit(peer_dealer_sends(ep, NULL, HUGE_MESSAGE, -1));
+    if (!strcmp(kind, "dealer")) {
+        uint8_t bytes[sizeof hex / 2];
+        size_t n = strlen(hex) / 2;
+        for (size_t i = 0; i < n; i++)
+            if (sscanf(hex + 2 * i, "%2hhx", &bytes[i]) != 1)
+                _exit(121);
+        _exit(peer_dealer_sends(ep, bytes, n, fd));
+    }
+    _exit(122);
+}
+
+/* Starts a hostile peer (above) as a new process of this program: `fd` is inherited, `close_fd`
+ * (the other end of its pipe, or -1) closed in it. */
+static pid_t spawn_peer(const char *kind, const char *ep, int fd, int close_fd, const void *bytes,
+                        size_t len)
+{
+    char var[sizeof PEER_ENV + 512];
+    int at = snprintf(var, sizeof var, PEER_ENV "=%s %s %d ", kind, ep, fd);
+    for (size_t i = 0; i < len && at + 3 < (int)sizeof var; i++)
+        at += snprintf(var + at, sizeof var - (size_t)at, "%02x", ((const uint8_t *)bytes)[i]);
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = calloc(n + 2, sizeof *envp);
+    cr_assert(not(eq(ptr, envp, NULL)));
+    memcpy(envp, environ, n * sizeof *envp);
+    envp[n] = var;
+    char *argv[] = {"/proc/self/exe", NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (close_fd >= 0)
+            close(close_fd);
+        execve("/proc/self/exe", argv, envp);
+        _exit(127);
+    }
+    free(envp);
+    cr_assert(ge(i32, pid, 0), "fork failed");
+    return pid;
+}
 
 static char name[64], other_name[64], endpoint[128];
 static xmem_pool_t *pool, *other;
@@ -440,27 +538,16 @@ Test(bad_input, held_buffer_under_a_new_number, .init = setup, .fini = teardown,
 Test(bad_input, oversized_message_costs_the_connection, .init = setup, .fini = teardown,
      .timeout = XF_TIMEOUT_LONG)
 {
-    enum { HUGE = 256 << 20 };
-    /* The test's own ROUTER makes way for the child's on the same endpoint. */
+    /* The test's own ROUTER makes way for the peer's on the same endpoint. */
     xtt_raw_close(&raw);
     xtt_unlink_endpoint(endpoint);
     int ready[2];
     cr_assert(eq(int, pipe(ready), 0));
-    pid_t child = fork();
-    if (child == 0) {
-        xtt_raw r;
-        if (!xtt_raw_bind(&r, endpoint) || write(ready[1], "b", 1) != 1 ||
-            !xtt_raw_wait_subscriber(&r, 5000))
-            _exit(2);
-        void *big = calloc(1, HUGE);
-        bool sent = big && xtt_raw_send(&r, big, HUGE);
-        free(big);
-        xf_sleep_ms(500); /* let it go out before the socket closes */
-        xtt_raw_close(&r);
-        _exit(sent ? 0 : 3);
-    }
+    pid_t child = spawn_peer("router-big", endpoint, ready[1], ready[0], NULL, 0);
+    close(ready[1]);
     char b;
-    cr_assert(eq(int, (int)read(ready[0], &b, 1), 1));
+    cr_assert(eq(int, (int)read(ready[0], &b, 1), 1), "the hostile peer did not bind");
+    close(ready[0]);
     struct rusage before, after;
     getrusage(RUSAGE_SELF, &before);
     xmem_guard_t g = XMEM_GUARD_INIT;
@@ -471,8 +558,8 @@ Test(bad_input, oversized_message_costs_the_connection, .init = setup, .fini = t
     cr_assert(eq(int, xf_wait(child), 0), "the hostile peer could not send");
     getrusage(RUSAGE_SELF, &after);
     cr_assert(lt(long, after.ru_maxrss - before.ru_maxrss, 32 * 1024),
-              "the subscriber grew by %ld KiB for a %d MiB message",
-              after.ru_maxrss - before.ru_maxrss, HUGE >> 20);
+              "the subscriber grew by %ld KiB for a %u MiB message",
+              after.ru_maxrss - before.ru_maxrss, HUGE_MESSAGE >> 20);
     xmem_sub_stats st;
     xmem_sub_stats_get(sub, &st, sizeof st);
     cr_assert(eq(u64, st.received, 0));
@@ -671,22 +758,8 @@ Test(bad_input, publisher_refuses_a_forged_subscribe, .init = setup, .fini = tea
     for (int stays = 1; stays >= 0; stays--) {
         int hold[2];
         cr_assert(eq(int, pipe(hold), 0));
-        pid_t child = fork();
-        if (child == 0) {
-            close(hold[1]);
-            void *ctx = zmq_ctx_new();
-            void *dealer = zmq_socket(ctx, ZMQ_DEALER);
-            int linger = 2000;
-            zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-            bool ok = zmq_connect(dealer, pub_ep) == 0 &&
-                      zmq_send(dealer, forged, CONTROL_SIZE, 0) == CONTROL_SIZE;
-            char c;
-            if (stays)
-                ok &= read(hold[0], &c, 1) == 0; /* until the parent is done */
-            zmq_close(dealer);
-            zmq_ctx_term(ctx);
-            _exit(ok ? 0 : 1);
-        }
+        pid_t child =
+            spawn_peer("dealer", pub_ep, stays ? hold[0] : -1, hold[1], forged, CONTROL_SIZE);
         close(hold[0]);
         if (!stays)
             cr_assert(eq(int, xf_wait(child), 0));
@@ -717,7 +790,6 @@ Test(bad_input, publisher_refuses_a_forged_subscribe, .init = setup, .fini = tea
 Test(bad_input, publisher_refuses_an_oversized_message, .init = setup, .fini = teardown,
      .timeout = XF_TIMEOUT_LONG)
 {
-    enum { HUGE = 256 << 20 };
     char pub_ep[160];
     xtt_endpoint(pub_ep, sizeof pub_ep, "bad-big");
     xmem_pub_t *pub = NULL;
@@ -726,19 +798,7 @@ Test(bad_input, publisher_refuses_an_oversized_message, .init = setup, .fini = t
     cr_assert(eq(int, xmem_sub_connect(sub, pub_ep, &err), XMEM_OK), "%s", err.msg);
     struct rusage before, after;
     getrusage(RUSAGE_SELF, &before);
-    pid_t child = fork();
-    if (child == 0) {
-        void *ctx = zmq_ctx_new();
-        void *dealer = zmq_socket(ctx, ZMQ_DEALER);
-        int linger = 3000;
-        zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-        void *big = calloc(1, HUGE);
-        bool ok = big && zmq_connect(dealer, pub_ep) == 0 && zmq_send(dealer, big, HUGE, 0) == HUGE;
-        free(big);
-        zmq_close(dealer);
-        zmq_ctx_term(ctx);
-        _exit(ok ? 0 : 1);
-    }
+    pid_t child = spawn_peer("dealer-big", pub_ep, -1, -1, NULL, 0);
     uint64_t deadline = xf_now_ns() + 3000000000ull;
     xmem_guard_t g = XMEM_GUARD_INIT;
     while (xf_now_ns() < deadline) {
@@ -748,8 +808,8 @@ Test(bad_input, publisher_refuses_an_oversized_message, .init = setup, .fini = t
     cr_assert(eq(int, xf_wait(child), 0), "the hostile peer could not send");
     getrusage(RUSAGE_SELF, &after);
     cr_assert(lt(long, after.ru_maxrss - before.ru_maxrss, 32 * 1024),
-              "the publisher grew by %ld KiB for a %d MiB message",
-              after.ru_maxrss - before.ru_maxrss, HUGE >> 20);
+              "the publisher grew by %ld KiB for a %u MiB message",
+              after.ru_maxrss - before.ru_maxrss, HUGE_MESSAGE >> 20);
     cr_assert(eq(int, xmem_pub_wait_subscribers(pub, 1, 5000, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(int, xmem_pool_acquire_cpu(pool, BUF, &g, &err), XMEM_OK), "%s", err.msg);
     void *p = NULL;
