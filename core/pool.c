@@ -15,6 +15,7 @@
 
 #include "buffer.h"
 #include "common/fail.h"
+#include "common/user_name.h"
 #include "common/proc.h"
 #include "cuda_internal.h"
 #include "free_list.h"
@@ -181,6 +182,18 @@ xmem_err xmem_pool_create_with(const char *name, const xmem_pool_options *opts, 
     if (!pool)
         return xmemi_fail(err, XMEM_ENOMEM, 0, "pool '%s': no memory for the handle", name);
     rc = xmemi_meta_create(name, opts->capacity, &pool->region, err);
+    char meta[XMEMI_SHM_NAME_MAX];
+    uid_t owner;
+    xmemi_meta_shm_name(name, meta);
+    if (rc == XMEM_EEXIST && xmemi_shm_foreign(meta, &owner)) {
+        /* Not even root replaces another user's pool, stale or not: it may be in use by a
+         * process that cannot be seen from here (another pid namespace). */
+        rc = xmemi_fail(err, XMEM_EEXIST, 0,
+                        "pool '%s' is taken by another user, %s (" XMEMI_SHM_DIR "%s is theirs): "
+                        "choose another pool name",
+                        name, xmemi_user_name(owner).s, meta);
+        goto fail_handle;
+    }
     if (rc == XMEM_EEXIST) {
         if (!opts->replace_stale) {
             rc = xmemi_fail(err, XMEM_EEXIST, 0, "pool '%s' already exists", name);

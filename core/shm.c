@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -12,6 +13,7 @@
 
 #include "common/fail.h"
 #include "common/size_text.h"
+#include "common/user_name.h"
 
 /* A tmpfs call that allocates gives up whole when a signal arrives (EINTR, its pages undone):
  * steps this size finish between the signals of any sane timer, so the reservation progresses. */
@@ -74,11 +76,27 @@ static xmem_err reserve_failed(xmem_error_t *err, const char *name, size_t size,
                       name, xmemi_size(size).s, xmemi_size(free_bytes).s, xmemi_size(total).s);
 }
 
+bool xmemi_shm_foreign(const char *name, uid_t *uid)
+{
+    char path[sizeof XMEMI_SHM_DIR + XMEMI_SHM_NAME_MAX];
+    snprintf(path, sizeof path, XMEMI_SHM_DIR "%s", name);
+    struct stat st;
+    if (lstat(path, &st) != 0 || st.st_uid == geteuid())
+        return false;
+    *uid = st.st_uid;
+    return true;
+}
+
 xmem_err xmemi_shm_create(const char *name, size_t size, bool populate, xmemi_shm *out,
                           xmem_error_t *err)
 {
     int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
+        uid_t owner;
+        if (errno == EEXIST && xmemi_shm_foreign(name, &owner))
+            return xmemi_fail(err, XMEM_EEXIST, 0,
+                              "shm object '%s' already exists and belongs to another user, %s",
+                              name, xmemi_user_name(owner).s);
         if (errno == EEXIST)
             return xmemi_fail(err, XMEM_EEXIST, 0, "shm object '%s' already exists", name);
         return xmemi_fail(err, XMEM_ESYS, errno, "shm_open('%s', create)", name);
@@ -119,6 +137,12 @@ xmem_err xmemi_shm_open(const char *name, size_t size, bool populate, xmemi_shm 
     if (fd < 0) {
         if (errno == ENOENT)
             return xmemi_fail(err, XMEM_ENOENT, 0, "shm object '%s' does not exist", name);
+        uid_t owner;
+        if (errno == EACCES && xmemi_shm_foreign(name, &owner))
+            return xmemi_fail(err, XMEM_ESYS, EACCES,
+                              "shm object '%s' belongs to another user, %s, and is not open to "
+                              "this one",
+                              name, xmemi_user_name(owner).s);
         return xmemi_fail(err, XMEM_ESYS, errno, "shm_open('%s')", name);
     }
     xmem_err rc;

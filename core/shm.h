@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <xmem/error.h>
 
@@ -36,6 +37,10 @@ xmem_err xmemi_shm_open(const char *name, size_t size, bool populate, xmemi_shm 
 /* Bytes free in /dev/shm and its size. false when unknown: no /dev/shm, or a tmpfs without a
  * size limit (its room is then the machine's memory). */
 bool xmemi_shm_space(uint64_t *free_bytes, uint64_t *size_bytes);
+
+/* Whether object `name` exists and belongs to another user than this process's effective one
+ * (whose objects xmem never opens, replaces or removes); its owner into *uid. */
+bool xmemi_shm_foreign(const char *name, uid_t *uid);
 
 /* Unmaps (the object stays). Accepts a closed one. */
 void xmemi_shm_close(xmemi_shm *shm);

@@ -17,6 +17,7 @@
 
 #include "common/fail.h"
 #include "common/proc.h"
+#include "common/user_name.h"
 
 /* Creates PATH's missing parents, each 0700 (the umask cannot widen that); an existing one is
  * left as it is. */
@@ -61,9 +62,9 @@ static xmem_err ensure_private_dir(const char *path, xmem_error_t *err)
                           path);
     if (st.st_uid != getuid())
         return xmemi_fail(err, XMEM_ESYS, 0,
-                          "runtime directory %s belongs to uid %u, not to this user (uid %u): set "
+                          "runtime directory %s belongs to %s, not to this user, %s: set "
                           "XMEM_RUNTIME_DIR to a directory of your own",
-                          path, (unsigned)st.st_uid, (unsigned)getuid());
+                          path, xmemi_user_name(st.st_uid).s, xmemi_user_name(getuid()).s);
     if ((st.st_mode & 0777) != 0700)
         return xmemi_fail(err, XMEM_ESYS, 0,
                           "runtime directory %s has mode %04o; it must be 0700 (others could "

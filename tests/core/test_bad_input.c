@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -205,6 +207,62 @@ Test(bad_input, open_missing_pool, .init = setup, .fini = teardown)
     assert_names_pool(&err, name2);
     cr_assert(eq(int, xmem_pool_remove_stale(name2, &err), XMEM_ENOENT));
     assert_names_pool(&err, name2);
+}
+
+/* A pool name whose shm object another user owns: refused naming that user, the object left
+ * alone (even root never replaces another user's pool); and a pool this user cannot open names
+ * its owner. Needs root to make an object of another user's. */
+Test(bad_input, pool_of_another_user_is_refused_naming_its_owner, .init = setup, .fini = teardown)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to make a shm object of another user's");
+    char meta[96];
+    snprintf(meta, sizeof meta, "/%s_meta", name2);
+    int fd = shm_open(meta, O_RDWR | O_CREAT | O_EXCL, 0600);
+    cr_assert(ge(int, fd, 0), "shm_open(%s): %s", meta, strerror(errno));
+    cr_assert(eq(int, fchown(fd, 65534, 65534), 0), "fchown: %s", strerror(errno));
+    close(fd);
+    xmem_pool_options o;
+    xmem_pool_options_init(&o);
+    o.replace_stale = true;
+    xmem_pool_t *p = NULL;
+    xmem_error_t err = {0};
+    xmem_err rc = xmem_pool_create_with(name2, &o, &p, &err);
+    struct stat st;
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm%s", meta);
+    bool still_there = stat(path, &st) == 0 && st.st_uid == 65534;
+    shm_unlink(meta);
+    cr_assert(eq(int, rc, XMEM_EEXIST), "%s", err.msg);
+    cr_assert(eq(ptr, p, NULL));
+    assert_names_pool(&err, name2);
+    cr_assert(not(eq(ptr, strstr(err.msg, "another user"), NULL)), "%s", err.msg);
+    cr_assert(not(eq(ptr, strstr(err.msg, "uid 65534"), NULL)), "%s", err.msg);
+    cr_assert(still_there, "another user's object was replaced");
+
+    /* The other way round: a user who cannot open this pool is told whose it is. */
+    int out[2];
+    cr_assert(eq(int, pipe(out), 0));
+    pid_t child = fork();
+    if (child == 0) {
+        close(out[0]);
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(2);
+        xmem_pool_t *q = NULL;
+        xmem_error_t e = {0};
+        xmem_err orc = xmem_pool_open(name, &q, &e);
+        ssize_t n = write(out[1], e.msg, strlen(e.msg));
+        _exit(orc == XMEM_ESYS && n > 0 ? 0 : 3);
+    }
+    close(out[1]);
+    char msg[XMEM_ERROR_MSG_MAX + 1] = "";
+    ssize_t n = read(out[0], msg, sizeof msg - 1);
+    close(out[0]);
+    msg[n > 0 ? n : 0] = '\0';
+    int status = 0;
+    cr_assert(eq(int, (int)waitpid(child, &status, 0), (int)child));
+    cr_assert(eq(int, WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0), "%s", msg);
+    cr_assert(not(eq(ptr, strstr(msg, "belongs to another user, root (uid 0)"), NULL)), "%s", msg);
 }
 
 /* Writes `len` bytes at `off` of the pool's meta region, returning what was there before. */

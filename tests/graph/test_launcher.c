@@ -363,7 +363,7 @@ Test(launcher, runtime_dir_made_private_or_explained)
         cr_assert(eq(int, chown(other, 65534, 65534), 0));
         setenv("XMEM_RUNTIME_DIR", other, 1);
         cr_assert(eq(int, run_xmem((const char *[]){"run", graph, NULL}), 1));
-        cr_assert(log_has("belongs to uid 65534, not to this user (uid 0)"), "%s",
+        cr_assert(log_has("belongs to nobody (uid 65534), not to this user, root (uid 0)"), "%s",
                   read_file(log_path));
     }
     char rt[160];
