@@ -189,9 +189,14 @@ static bool spawn(launcher *l, uint32_t i)
         if (getppid() != parent)
             _exit(127);
         setpgid(0, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        /* SIGTERM and SIGINT stay blocked through exec until the node host has its handlers
+         * (it unblocks them then): a stop that comes while a node is still starting then stops
+         * it in order, where the default action killed it and it counted as failed. */
+        sigset_t stops;
+        sigemptyset(&stops);
+        sigaddset(&stops, SIGTERM);
+        sigaddset(&stops, SIGINT);
+        sigprocmask(SIG_SETMASK, &stops, NULL);
         xmemi_node_logs_child(&l->observers.logs, i);
         execv(a->argv[0], a->argv);
         fprintf(stderr, "xmem run: cannot start node '%s': exec %s: %s\n", l->g->nodes[i].name,

@@ -51,6 +51,13 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The launcher starts nodes with these blocked, so that one sent before this point waits
+     * for the handlers above instead of killing the node half-started. */
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &stops, NULL);
 }
 
 void xmemi_node_config_init(xmemi_node_config *cfg)

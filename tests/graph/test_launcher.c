@@ -416,6 +416,30 @@ Test(launcher, a_second_run_of_a_pool_is_refused_naming_the_first)
     assert_clean();
 }
 
+/* A stop that comes while the nodes are still starting (Ctrl-C right after `xmem run`) stops
+ * them in order: a node that had no handler yet used to die of the SIGTERM and fail the run. */
+Test(launcher, a_stop_while_nodes_start_is_a_clean_stop)
+{
+    write_example("fanout.yaml");
+    for (int round = 0; round < 5; round++) {
+        char log[256];
+        snprintf(log, sizeof log, "%s/early-%d.log", dir, round);
+        pid_t run = start_xmem_to((const char *[]){"run", graph, NULL}, log);
+        pid_t pids[16];
+        int n = 0;
+        for (int i = 0; i < 20000 && n < 6; i++) {
+            n = node_pids(pids, 16);
+            if (n < 6)
+                xf_sleep_ms(1);
+        }
+        cr_assert(eq(int, n, 6), "the run started its nodes:\n%s", read_file(log));
+        kill(run, SIGINT);
+        cr_assert(eq(int, xf_wait(run), 0), "%s", read_file(log));
+        cr_assert(eq(ptr, strstr(read_file(log), "failed"), NULL), "%s", read_file(log));
+        assert_clean();
+    }
+}
+
 /* ---- graphs from pipes, and what is no graph text ---------------------------------------- */
 
 /* Runs `xmem ARGS...` with `total` bytes piped into its descriptor `as`: `text` once, then
