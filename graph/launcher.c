@@ -31,6 +31,7 @@
 #include "common/plural.h"
 #include "mps.h"
 #include "nodes/node_stats.h"
+#include "run_edges.h"
 #include "run_observers.h"
 #include "run_report.h"
 #include "runtime_dir.h"
@@ -39,6 +40,7 @@
 
 #define TICK_MS 20
 #define KILL_GRACE_NS (2ull * 1000000000ull)
+#define EDGES_EVERY_NS (50ull * 1000000ull) /* the edge figures sampled */
 
 typedef struct launcher {
     xmemi_graph *g;
@@ -54,8 +56,10 @@ typedef struct launcher {
     bool stopping;
     uint64_t drain_deadline_ns, kill_deadline_ns;
     bool terminated_all, killed_all;
-    uint64_t next_table_ns;
-    xmemi_run_observers observers; /* node logs, live table, run.json, metrics, dot */
+    uint64_t next_table_ns, next_edges_ns;
+    xmemi_run_observers observers;       /* node logs, live table, run.json, metrics, dot */
+    uint32_t gen[XMEMI_GRAPH_MAX_NODES]; /* processes started per node */
+    xmemi_run_edges edges;               /* per-edge figures over the whole run */
 } launcher;
 
 void xmemi_run_options_init(xmemi_run_options *o)
@@ -182,6 +186,10 @@ static bool spawn(launcher *l, uint32_t i)
         free(a);
         return false;
     }
+    /* The edge table of a previous process goes: the new one starts its figures again. */
+    l->stats.file->nodes[i].edges.n_out = 0;
+    l->stats.file->nodes[i].edges.n_in = 0;
+    l->gen[i]++;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -256,6 +264,8 @@ static void on_death(launcher *l, uint32_t i, int status, uint64_t noticed_ns)
     bool started = __atomic_load_n(&l->stats.file->nodes[i].watch.inits, __ATOMIC_ACQUIRE) !=
                    r->inits_at_spawn;
     r->ever_started |= started;
+    /* Its figures on its edges, before its publishers forget its subscriptions. */
+    xmemi_run_edges_take(&l->edges, l->dir.path, l->pool, l->gen);
     if (r->n_deaths < XMEMI_MAX_DEATHS)
         r->deaths[r->n_deaths++] = (xmemi_death){
             .pid = r->pid,
@@ -471,6 +481,10 @@ static void supervise(launcher *l)
             l->killed_all = true;
         }
         stop_orphans(l, now);
+        if (now >= l->next_edges_ns) { /* before a dead consumer's publisher forgets it */
+            xmemi_run_edges_take(&l->edges, l->dir.path, l->pool, l->gen);
+            l->next_edges_ns = now + EDGES_EVERY_NS;
+        }
         if (interval > 0 && now >= l->next_table_ns) {
             /* The tick's own time: a late wake-up does not shift the labels. */
             view.elapsed_s = (double)(l->next_table_ns - l->start_ns) / 1e9;
@@ -602,6 +616,20 @@ int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
         if (!taps_hold)
             status = XMEMI_EXIT_FAILED;
     }
+    xmemi_run_edges_take(&l.edges, l.dir.path, l.pool, l.gen);
+    view.edges = &l.edges;
+    for (uint32_t k = 0; k < l.edges.n; k++) {
+        const xmemi_run_edge_total *e = &l.edges.e[k];
+        uint64_t lost = xmemi_run_edge_lost(e);
+        if (!lost)
+            continue;
+        char why[64];
+        xmemi_run_edge_lost_why(e, why, sizeof why);
+        fprintf(stderr,
+                "xmem run: edge %s/%s -> %s (block) lost %llu frame%s (%s): the run fails\n",
+                e->from, e->from_port, e->to, (unsigned long long)lost, xmemi_s(lost), why);
+        status = XMEMI_EXIT_FAILED;
+    }
     xmemi_report_final(stdout, &view);
     if (o->summary_path && !xmemi_report_summary(o->summary_path, &view, status, free_at_end))
         status = XMEMI_EXIT_FAILED;
@@ -609,6 +637,7 @@ int xmemi_launch(xmemi_graph *g, const xmemi_run_options *o)
         status = XMEMI_EXIT_FAILED;
 out:
     xmemi_run_observers_finish(&l.observers, NULL);
+    xmemi_run_edges_close(&l.edges);
     if (l.sfd >= 0)
         close(l.sfd);
     xmemi_stats_close(&l.stats);

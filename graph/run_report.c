@@ -131,6 +131,35 @@ static void describe_status(char *buf, size_t len, int status)
         snprintf(buf, len, "status %d", status);
 }
 
+/* Every graph edge that dropped frames: who lost what, and why. */
+static void final_edges(FILE *out, const xmemi_run_view *v)
+{
+    bool head = false;
+    for (uint32_t k = 0; v->edges && k < v->edges->n; k++) {
+        const xmemi_run_edge_total *e = &v->edges->e[k];
+        if (!xmemi_run_edge_has_drops(e))
+            continue;
+        if (!head)
+            fprintf(out, "   %-30s %-11s %10s  %s\n", "edge", "policy", "delivered", "dropped");
+        head = true;
+        char name[256], drops[256];
+        snprintf(name, sizeof name, "%s/%s -> %s", e->from, e->from_port, e->to);
+        size_t used = 0;
+        drops[0] = '\0';
+        for (int d = 0; d < XMEMI_EDGE_REASONS && used < sizeof drops; d++)
+            if (e->dropped[d]) {
+                int w = snprintf(drops + used, sizeof drops - used, "%s%llu %s", used ? ", " : "",
+                                 (unsigned long long)e->dropped[d], xmem_drop_name((xmem_drop)d));
+                used += w > 0 ? (size_t)w : 0;
+            }
+        if (e->dropped_oldest && used < sizeof drops)
+            snprintf(drops + used, sizeof drops - used, "%s%llu oldest (by the consumer)",
+                     used ? ", " : "", (unsigned long long)e->dropped_oldest);
+        fprintf(out, "   %-30s %-11s %10llu  %s\n", name, e->policy,
+                (unsigned long long)e->delivered, drops);
+    }
+}
+
 void xmemi_report_final(FILE *out, const xmemi_run_view *v)
 {
     fprintf(out, "== summary: %.1f s, pool '%s': %u of %u buffers free\n", v->elapsed_s,
@@ -156,6 +185,7 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
                 (unsigned long long)t.in, (unsigned long long)t.out, t.rate, p50, p99, max,
                 (unsigned long long)t.dropped, status, work);
     }
+    final_edges(out, v);
     for (uint32_t i = 0; i < v->g->n_nodes; i++)
         for (uint32_t k = 0; k < XMEM_NODE_FILES_MAX; k++) {
             xmemi_file_stat file;
@@ -256,6 +286,21 @@ bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_st
                     x->stuck ? "true" : "false", x->started ? "true" : "false");
         }
         fprintf(f, "]}%s\n", i + 1 < v->g->n_nodes ? "," : "");
+    }
+    fprintf(f, "  ],\n  \"edges\": [\n");
+    for (uint32_t k = 0; v->edges && k < v->edges->n; k++) {
+        const xmemi_run_edge_total *e = &v->edges->e[k];
+        fprintf(f,
+                "    {\"from\": \"%s/%s\", \"to\": \"%s/%s\", \"policy\": \"%s\", "
+                "\"delivered\": %llu, \"received\": %llu, \"lost\": %llu, \"dropped\": {",
+                e->from, e->from_port, e->to, e->to_port, e->policy,
+                (unsigned long long)e->delivered, (unsigned long long)e->received,
+                (unsigned long long)xmemi_run_edge_lost(e));
+        for (int d = 0; d < XMEMI_EDGE_REASONS; d++)
+            fprintf(f, "\"%s\": %llu, ", xmem_drop_name((xmem_drop)d),
+                    (unsigned long long)e->dropped[d]);
+        fprintf(f, "\"oldest\": %llu}}%s\n", (unsigned long long)e->dropped_oldest,
+                k + 1 < v->edges->n ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     bool ok = fclose(f) == 0;

@@ -11,6 +11,7 @@
 #include "launcher.h"
 #include "nodes/node_stats.h"
 #include "nodes/stats_figures.h"
+#include "run_edges.h"
 
 typedef struct xmemi_run_view {
     const xmemi_graph *g;
@@ -18,7 +19,8 @@ typedef struct xmemi_run_view {
     const xmemi_stats_file *stats;
     xmem_pool_t *pool;
     double elapsed_s;
-    const char *dir; /* the runtime directory (taps are listed from there), or NULL */
+    const char *dir;              /* the runtime directory (taps are listed from there), or NULL */
+    const xmemi_run_edges *edges; /* per graph edge, at the end; or NULL */
 } xmemi_run_view;
 
 const char *xmemi_node_state_name(xmemi_node_state s);

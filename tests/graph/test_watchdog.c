@@ -2,7 +2,8 @@
  * consumer stopped with SIGSTOP is found stuck within its limit + 1 s, killed and restarted while
  * the other consumer loses nothing; a consumer spinning forever in `process` is killed; a
  * launcher killed while a node spins takes that node with it within 2 s and the next run starts;
- * a consumer whose init fails does not hold its source. The test consumer is the `slow` test
+ * a consumer whose init fails does not hold its source; a loss on a `block` edge fails the run
+ * (and verify counts it), drops under drop_oldest do not. The test consumer is the `slow` test
  * plugin (tests/nodes/plugins/slow.c: hang_at, fail_init). */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -49,9 +50,9 @@ static pid_t node_pid(const char *name)
     return 0;
 }
 
-/* A source at 100 fps, a lossless verifier and the test consumer `victim` (both `block`) with
- * `victim_extra` in its node mapping. */
-static void write_graph(const char *victim_extra)
+/* A source at 100 fps, a lossless verifier and the test consumer `victim` (both `block`, the
+ * victim's input with `victim_in` added) with `victim_extra` in its node mapping. */
+static void write_graph_in(const char *victim_in, const char *victim_extra)
 {
     char yaml[2048];
     snprintf(yaml, sizeof yaml,
@@ -63,10 +64,38 @@ static void write_graph(const char *victim_extra)
              "    inputs: {in: {from: src/out, policy: block}}\n"
              "  - name: victim\n"
              "    plugin: %s\n"
-             "    inputs: {in: {from: src/out, policy: block}}\n"
+             "    inputs: {in: {from: src/out, %s}}\n"
              "%s",
-             pool, PLUGIN_SLOW, victim_extra);
+             pool, PLUGIN_SLOW, victim_in, victim_extra);
     write_yaml(yaml);
+}
+
+static void write_graph(const char *victim_extra)
+{
+    write_graph_in("policy: block", victim_extra);
+}
+
+/* The edge of the summary's "edges" array that ends at `to` ("victim/in"), or -1. */
+static int edge_to(struct fy_document *doc, const char *to)
+{
+    for (int k = 0; k < 16; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/edges/%d/to", k);
+        struct fy_node *n = fy_node_by_path(fy_document_root(doc), path, FY_NT, FYNWF_DONT_FOLLOW);
+        const char *t = n ? fy_node_get_scalar0(n) : NULL;
+        if (!t)
+            return -1;
+        if (strcmp(t, to) == 0)
+            return k;
+    }
+    return -1;
+}
+
+static long edge_num(struct fy_document *doc, int k, const char *field)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/edges/%d/%s", k, field);
+    return summary_num(doc, path);
 }
 
 /* Milliseconds until the log has `text`, polled from `t0_ms`; -1 after `limit_ms`. */
@@ -80,17 +109,28 @@ static long ms_until_logged(const char *text, long t0_ms, long limit_ms)
     return -1;
 }
 
+/* Starts a run of `duration_s` seconds and stops its `victim` (SIGSTOP) 1 s after it runs. */
+static pid_t start_and_stop_victim(const char *duration_s, pid_t *victim)
+{
+    pid_t run = start_xmem((const char *[]){"run", "--duration", duration_s, "--interval", "0",
+                                            "--summary", summary, graph, NULL});
+    pid_t pid = node_pid("victim");
+    cr_assert(pid > 0, "victim never ran: %s", read_file(log_path));
+    xf_sleep_ms(1000);
+    cr_assert(eq(int, kill(pid, SIGSTOP), 0));
+    *victim = pid;
+    return run;
+}
+
 Test(watchdog, a_stopped_block_consumer_is_found_stuck_killed_and_restarted)
 {
-    write_graph("    params: {delay_ms: 0}\n"
-                "    stuck_after_ms: 2500\n"
-                "    restart: {policy: on-failure, limit: 2}\n");
-    pid_t run = start_xmem((const char *[]){"run", "--duration", "9", "--interval", "0",
-                                            "--summary", summary, graph, NULL});
-    pid_t victim = node_pid("victim");
-    cr_assert(victim > 0, "victim never ran: %s", read_file(log_path));
-    xf_sleep_ms(1000);
-    cr_assert(eq(int, kill(victim, SIGSTOP), 0));
+    /* Its publisher stops waiting for it after 200 ms: the source runs on at its rate. */
+    write_graph_in("policy: block, block_timeout_ms: 200",
+                   "    params: {delay_ms: 0}\n"
+                   "    stuck_after_ms: 2500\n"
+                   "    restart: {policy: on-failure, limit: 2}\n");
+    pid_t victim;
+    pid_t run = start_and_stop_victim("9", &victim);
     long t0 = xf_now_ms();
     long detected = ms_until_logged("is stuck", t0, 10000);
     cr_log_info("a stopped consumer found stuck after %ld ms (limit 2500)", detected);
@@ -99,9 +139,18 @@ Test(watchdog, a_stopped_block_consumer_is_found_stuck_killed_and_restarted)
     cr_assert(log_has("is stuck: stopped (SIGSTOP)"), "%s", read_file(log_path));
     xf_sleep_ms(300);
     cr_assert(eq(int, xmemi_proc_alive(victim, 0), 0), "the stuck consumer was killed");
-    cr_assert(eq(int, xf_wait(run), 0), "%s", read_file(log_path));
+    /* The victim lost frames on a block edge while it was stopped: the run fails, saying so. */
+    cr_assert(eq(int, xf_wait(run), 1), "%s", read_file(log_path));
+    cr_assert(log_has("edge src/out -> victim (block) lost"), "%s", read_file(log_path));
     struct fy_document *doc = fy_document_build_from_file(NULL, summary);
     cr_assert(doc != NULL);
+    /* 100 fps for 9 s, less a second for the start and the drain: the 2.5 s stop cost the source
+     * its 200 ms wait, not its rate. */
+    long out = summary_num(doc, "/nodes/0/out");
+    cr_log_info("source: %ld frames in 9 s, longest pause %.0f ms", out,
+                (double)summary_num(doc, "/nodes/0/max_stall_ms"));
+    cr_assert(out >= (long)(0.9 * 100 * 8), "the source kept above 90 %% of its rate: %ld", out);
+    cr_assert(lt(long, summary_num(doc, "/nodes/0/max_stall_ms"), 1000));
     cr_assert(eq(long, summary_num(doc, "/nodes/2/restarts"), 1), "restarted once");
     cr_assert(eq(long, summary_num(doc, "/nodes/2/stuck"), 1));
     cr_assert(eq(str, (char *)summary_str(doc, "/nodes/2/deaths/0/stuck"), "true"));
@@ -111,6 +160,98 @@ Test(watchdog, a_stopped_block_consumer_is_found_stuck_killed_and_restarted)
     cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), summary_num(doc, "/nodes/0/out")),
               "the other block consumer lost nothing");
     cr_assert(eq(long, summary_num(doc, "/pool/free_at_end"), summary_num(doc, "/pool/buffers")));
+    fy_document_destroy(doc);
+}
+
+/* A 5 s run of the graph whose `victim` is stopped for 2 s from 1 s in, then continued; the
+ * launcher's pid once the victim runs again. */
+static pid_t run_stopping_victim(void)
+{
+    pid_t victim;
+    pid_t run = start_and_stop_victim("5", &victim);
+    xf_sleep_ms(2000);
+    cr_assert(eq(int, kill(victim, SIGCONT), 0));
+    return run;
+}
+
+/* A `block` consumer stopped for 2 s past its 100 ms block timeout, then let go on: it loses
+ * frames (block-timeout), the run exits 1 naming the edge, the summary lists the edge's drops and
+ * the other consumer lost nothing. */
+Test(watchdog, a_loss_on_a_block_edge_fails_the_run)
+{
+    write_graph_in("policy: block, block_timeout_ms: 100", "    params: {delay_ms: 0}\n"
+                                                           "    stuck_after_ms: 30000\n");
+    pid_t run = run_stopping_victim();
+    cr_assert(eq(int, xf_wait(run), 1), "%s", read_file(log_path));
+    cr_assert(log_has("edge src/out -> victim (block) lost "), "%s", read_file(log_path));
+    cr_assert(log_has("(block-timeout): the run fails"), "%s", read_file(log_path));
+    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
+    cr_assert(doc != NULL);
+    cr_assert(eq(long, summary_num(doc, "/exit_status"), 1));
+    int v = edge_to(doc, "victim/in"), c = edge_to(doc, "check/in");
+    cr_assert(v >= 0 && c >= 0, "both edges in the summary: %s", read_file(summary));
+    cr_assert(eq(str, (char *)summary_str(doc, "/edges/0/from"), "src/out"));
+    cr_assert(gt(long, edge_num(doc, v, "dropped/block-timeout"), 50), "%s", read_file(summary));
+    cr_assert(eq(long, edge_num(doc, v, "lost"), edge_num(doc, v, "dropped/block-timeout")));
+    cr_assert(eq(long, edge_num(doc, c, "lost"), 0), "%s", read_file(summary));
+    cr_assert(eq(long, edge_num(doc, c, "dropped/block-timeout"), 0));
+    cr_assert(eq(long, summary_num(doc, "/nodes/1/in"), summary_num(doc, "/nodes/0/out")),
+              "the other block consumer lost nothing");
+    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/state"), "done"), "verify found no gap");
+    cr_assert(eq(long, summary_num(doc, "/pool/free_at_end"), summary_num(doc, "/pool/buffers")));
+    fy_document_destroy(doc);
+}
+
+/* `verify` as the stopped `block` consumer: its own line counts the frames it never got, as many
+ * as the edge lost, and the run fails. */
+Test(watchdog, verify_reports_the_frames_a_block_edge_lost)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "pool: {name: %s}\n"
+             "nodes:\n"
+             "  - {name: src, plugin: testsrc, rate: 100, params: {width: 64, height: 8}}\n"
+             "  - name: victim\n"
+             "    plugin: verify\n"
+             "    stuck_after_ms: 30000\n"
+             "    inputs: {in: {from: src/out, policy: block, block_timeout_ms: 100}}\n",
+             pool);
+    write_yaml(yaml);
+    pid_t run = run_stopping_victim();
+    cr_assert(eq(int, xf_wait(run), 1), "%s", read_file(log_path));
+    cr_assert(log_has("edge src/out -> victim (block) lost "), "%s", read_file(log_path));
+    const char *line = strstr(log_text(), "frames missing)");
+    cr_assert(line != NULL, "verify's line: %s", read_file(log_path));
+    while (line > log_text() && line[-1] != '(')
+        line--;
+    long missing = strtol(line, NULL, 10);
+    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
+    cr_assert(doc != NULL);
+    int v = edge_to(doc, "victim/in");
+    cr_assert(v >= 0, "%s", read_file(summary));
+    long lost = edge_num(doc, v, "lost");
+    cr_log_info("the edge lost %ld frames, verify found %ld missing", lost, missing);
+    cr_assert(gt(long, missing, 50), "%s", read_file(log_path));
+    cr_assert(eq(long, missing, lost), "%s", read_file(log_path));
+    fy_document_destroy(doc);
+}
+
+/* The same stop on a drop_oldest consumer: its drops are its policy's, the run succeeds. */
+Test(watchdog, drops_under_drop_oldest_do_not_fail_the_run)
+{
+    write_graph_in("policy: drop_oldest, depth: 2", "    params: {delay_ms: 0}\n"
+                                                    "    stuck_after_ms: 30000\n");
+    pid_t run = run_stopping_victim();
+    cr_assert(eq(int, xf_wait(run), 0), "%s", read_file(log_path));
+    cr_assert(eq(int, log_has("the run fails"), 0), "%s", read_file(log_path));
+    struct fy_document *doc = fy_document_build_from_file(NULL, summary);
+    cr_assert(doc != NULL);
+    int v = edge_to(doc, "victim/in");
+    cr_assert(v >= 0, "%s", read_file(summary));
+    cr_assert(eq(long, edge_num(doc, v, "lost"), 0));
+    cr_assert(
+        gt(long, edge_num(doc, v, "dropped/queue-full") + edge_num(doc, v, "dropped/oldest"), 0),
+        "the stopped consumer's drops are listed: %s", read_file(summary));
     fy_document_destroy(doc);
 }
 
