@@ -9,6 +9,14 @@
 
 #define PROC_LOOK_NS 100000000ull /* /proc at most every 100 ms per node */
 
+/* What one callback of node n may wait by itself: its acquire timeout, then a publish blocked
+ * on a `block` subscriber. */
+static int own_waits_ms(const xmemi_graph_node *n)
+{
+    return (n->acquire_timeout_ms ? n->acquire_timeout_ms : XMEMI_HOST_WAIT_MS) +
+           XMEMI_HOST_WAIT_MS;
+}
+
 uint64_t xmemi_watchdog_limit_ms(const xmemi_graph_node *n, xmemi_callback cb)
 {
     if (cb == XMEMI_CB_INIT)
@@ -17,16 +25,14 @@ uint64_t xmemi_watchdog_limit_ms(const xmemi_graph_node *n, xmemi_callback cb)
     if (n->stuck_after_ms)
         return (uint64_t)n->stuck_after_ms;
     /* A node given a long acquire timeout may legitimately wait that long in one callback. */
-    uint64_t waits =
-        (uint64_t)(n->acquire_timeout_ms ? n->acquire_timeout_ms : XMEMI_HOST_WAIT_MS) +
-        XMEMI_HOST_WAIT_MS;
+    uint64_t waits = (uint64_t)own_waits_ms(n);
     return waits + 1000 > XMEMI_STUCK_AFTER_MS ? waits + 1000 : XMEMI_STUCK_AFTER_MS;
 }
 
 xmem_err xmemi_watchdog_check(const xmemi_graph *g, const xmemi_graph_node *n, xmem_error_t *err)
 {
-    int acquire = n->acquire_timeout_ms ? n->acquire_timeout_ms : XMEMI_HOST_WAIT_MS;
-    int waits = acquire + XMEMI_HOST_WAIT_MS;
+    int waits = own_waits_ms(n);
+    int acquire = waits - XMEMI_HOST_WAIT_MS;
     if (n->stuck_after_ms && n->stuck_after_ms <= waits)
         return xmemi_graph_fail(g, err, n->stuck_at,
                                 "node '%s': stuck_after_ms %d is not above the %d ms one callback "
