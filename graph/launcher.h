@@ -53,6 +53,7 @@ typedef struct xmemi_node_run {
     uint32_t n_deaths;
     xmemi_stats_window window; /* live table: figures at the previous line */
     uint64_t prev_work;        /* and the plugin's own work then */
+    uint64_t prev_link_bytes;  /* and a bridge's link bytes then */
     /* sources: the longest time without a new frame while running */
     uint64_t last_out, last_progress_ns, max_stall_ns;
     /* every input's upstream ended for good: stopped (SIGTERM) at this time unless it ends

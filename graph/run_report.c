@@ -54,6 +54,60 @@ static void fmt_work_rate(char *buf, size_t len, const xmemi_node_stats *s, uint
     *prev = n;
 }
 
+/* A bridge's link (xmem_node_report_link), copied out of the slot; false for other nodes. */
+static bool link_of(const xmemi_node_stats *s, xmemi_link_stat *out)
+{
+    const xmemi_link_stat *l = &s->link;
+    if (!__atomic_load_n(&l->present, __ATOMIC_ACQUIRE))
+        return false;
+    out->state = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+    out->frames = xmemi_stats_read(&l->frames);
+    out->bytes = xmemi_stats_read(&l->bytes);
+    out->rtt_ns = xmemi_stats_read(&l->rtt_ns);
+    out->reconnects = xmemi_stats_read(&l->reconnects);
+    out->refused = xmemi_stats_read(&l->refused);
+    for (int i = 0; i < XMEM_LINK_DROP_COUNT_; i++)
+        out->dropped[i] = xmemi_stats_read(&l->dropped[i]);
+    memcpy(out->peer, l->peer, sizeof out->peer);
+    out->peer[sizeof out->peer - 1] = '\0';
+    return true;
+}
+
+/* ", 3 link-down, 1 lost" for the non-zero drop reasons, or "". */
+static void fmt_link_drops(char *buf, size_t len, const xmemi_link_stat *l)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < XMEM_LINK_DROP_COUNT_ && used < len; i++)
+        if (l->dropped[i]) {
+            int n = snprintf(buf + used, len - used, ", %llu %s", (unsigned long long)l->dropped[i],
+                             xmem_link_drop_name((xmem_link_drop)i));
+            used += n > 0 ? (size_t)n : 0;
+        }
+}
+
+/* "link up 10.0.0.2:7400  186.2 MB/s  rtt 0.41 ms, 2 reconnects, 3 link-down": under a bridge's
+ * line of the live table. */
+static void link_line(FILE *out, const xmemi_node_stats *s, uint64_t *prev_bytes, double interval_s)
+{
+    xmemi_link_stat l;
+    if (!link_of(s, &l))
+        return;
+    char drops[256];
+    fmt_link_drops(drops, sizeof drops, &l);
+    double rate = interval_s > 0 && l.bytes >= *prev_bytes
+                      ? (double)(l.bytes - *prev_bytes) / interval_s / 1e6
+                      : 0.0;
+    *prev_bytes = l.bytes;
+    char extra[96] = "";
+    if (l.reconnects || l.refused)
+        snprintf(extra, sizeof extra, ", %llu reconnects, %llu peers refused",
+                 (unsigned long long)l.reconnects, (unsigned long long)l.refused);
+    fprintf(out, "     link %-10s %-24s %8.1f MB/s  rtt %.2f ms%s%s\n",
+            xmem_link_state_name((xmem_link_state)l.state), l.peer, rate, (double)l.rtt_ns / 1e6,
+            extra, drops);
+}
+
 void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
 {
     fprintf(out, "-- %.1f s  pool '%s': %u of %u buffers free\n", v->elapsed_s,
@@ -79,6 +133,7 @@ void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
                 (unsigned long long)in, (unsigned long long)out_n,
                 interval_s > 0 ? (double)moved / interval_s : 0.0, p50, p99,
                 (unsigned long long)xmemi_stats_read(&s->dropped), (unsigned long long)held, work);
+        link_line(out, s, &r->prev_link_bytes, interval_s);
     }
     xmemi_taps_report(out, v->dir, v->g, v->stats);
     fflush(out);
@@ -160,6 +215,28 @@ static void final_edges(FILE *out, const xmemi_run_view *v)
     }
 }
 
+/* Every bridge's link over the whole run. */
+static void final_links(FILE *out, const xmemi_run_view *v)
+{
+    bool header = false;
+    for (uint32_t i = 0; i < v->g->n_nodes; i++) {
+        xmemi_link_stat l;
+        if (!link_of(&v->stats->nodes[i], &l))
+            continue;
+        if (!header)
+            fprintf(out, "   %-30s %-10s %-24s %10s %10s %9s  %s\n", "link (bridge)", "state",
+                    "peer", "frames", "MB", "MB/s", "reconnects, refused, drops");
+        header = true;
+        char drops[256];
+        fmt_link_drops(drops, sizeof drops, &l);
+        fprintf(out, "   %-30s %-10s %-24s %10llu %10.1f %9.1f  %llu, %llu%s\n",
+                v->g->nodes[i].name, xmem_link_state_name((xmem_link_state)l.state), l.peer,
+                (unsigned long long)l.frames, (double)l.bytes / 1e6,
+                v->elapsed_s > 0 ? (double)l.bytes / 1e6 / v->elapsed_s : 0.0,
+                (unsigned long long)l.reconnects, (unsigned long long)l.refused, drops);
+    }
+}
+
 void xmemi_report_final(FILE *out, const xmemi_run_view *v)
 {
     fprintf(out, "== summary: %.1f s, pool '%s': %u of %u buffers free\n", v->elapsed_s,
@@ -186,6 +263,7 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
                 (unsigned long long)t.dropped, status, work);
     }
     final_edges(out, v);
+    final_links(out, v);
     for (uint32_t i = 0; i < v->g->n_nodes; i++)
         for (uint32_t k = 0; k < XMEM_NODE_FILES_MAX; k++) {
             xmemi_file_stat file;
@@ -236,6 +314,28 @@ static void summary_work_files(FILE *f, const xmemi_node_stats *s, double elapse
     fprintf(f, "], ");
 }
 
+/* "link": {...} or null, followed by ", ". */
+static void summary_link(FILE *f, const xmemi_node_stats *s)
+{
+    xmemi_link_stat l;
+    if (!link_of(s, &l)) {
+        fprintf(f, "\"link\": null, ");
+        return;
+    }
+    fprintf(f, "\"link\": {\"state\": \"%s\", \"peer\": ",
+            xmem_link_state_name((xmem_link_state)l.state));
+    xmemi_json_string(f, l.peer);
+    fprintf(f,
+            ", \"frames\": %llu, \"bytes\": %llu, \"rtt_us\": %.1f, \"reconnects\": %llu, "
+            "\"refused\": %llu, \"dropped\": {",
+            (unsigned long long)l.frames, (unsigned long long)l.bytes, (double)l.rtt_ns / 1e3,
+            (unsigned long long)l.reconnects, (unsigned long long)l.refused);
+    for (int i = 0; i < XMEM_LINK_DROP_COUNT_; i++)
+        fprintf(f, "%s\"%s\": %llu", i ? ", " : "", xmem_link_drop_name((xmem_link_drop)i),
+                (unsigned long long)l.dropped[i]);
+    fprintf(f, "}}, ");
+}
+
 bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_status,
                           uint32_t free_at_end)
 {
@@ -270,6 +370,7 @@ bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_st
         if (n->n_inputs == 0)
             fprintf(f, "\"max_stall_ms\": %.1f, ", (double)r->max_stall_ns / 1e6);
         summary_work_files(f, &v->stats->nodes[i], v->elapsed_s);
+        summary_link(f, &v->stats->nodes[i]);
         fprintf(f, "\"deaths\": [");
         for (uint32_t d = 0; d < r->n_deaths; d++) {
             const xmemi_death *x = &r->deaths[d];

@@ -207,3 +207,19 @@ uint64_t xmem_node_clock_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+xmem_err xmem_node_watch(xmem_node_t *node, void *zmq_socket, int fd, xmem_error_t *err)
+{
+    if (!node->plugin->wake || node->plugin->n_inputs == 0)
+        return xmemi_fail(err, XMEM_EINVAL, 0,
+                          "node '%s' (plugin '%s'): xmem_node_watch needs a plugin with inputs "
+                          "and a wake callback",
+                          node->name, node->plugin->name);
+    if (!zmq_socket && fd < 0)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "node '%s': xmem_node_watch of nothing", node->name);
+    if (node->n_watched == XMEM_NODE_MAX_WATCHED)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "node '%s': more than %u watched sockets",
+                          node->name, XMEM_NODE_MAX_WATCHED);
+    node->watched[node->n_watched++] = (xmem_wait_item){.zmq_socket = zmq_socket, .fd = fd};
+    return XMEM_OK;
+}

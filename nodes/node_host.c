@@ -22,6 +22,7 @@
 #include "plugin_loader.h"
 
 #define EDGE_SYNC_NS (20ull * 1000000ull)
+#define WAKE_EVERY_NS (100ull * 1000000ull) /* a plugin's wake, at least this often */
 
 static volatile sig_atomic_t signalled;
 static pid_t parent;        /* at start: a stop signal after it has gone is its death's */
@@ -103,6 +104,7 @@ typedef struct host {
     xmemi_node_stats *stats;           /* this node's slot, or NULL */
     uint64_t synced_out, synced_drops; /* what the slot has been told so far */
     uint64_t next_edges_ns;            /* when the slot's edge table is rewritten next */
+    uint64_t next_wake_ns;             /* when the plugin's wake is due without a reason */
     bool ran;                          /* init succeeded: fini was called */
 } host;
 
@@ -414,30 +416,58 @@ static void note_kept(input *in, xmem_buf_ref ref)
         in->kept[in->n_kept++] = ref;
 }
 
+/* The plugin's wake (xmem_node_plugin): when something it watches is readable, and at least every
+ * WAKE_EVERY_NS besides. False when it failed (the node stops). */
+static bool wake(host *h, bool due_only)
+{
+    const xmem_node_plugin *p = &h->plugin.desc;
+    uint64_t now = xmem_node_clock_ns();
+    if (!p->wake || (due_only && now < h->next_wake_ns))
+        return true;
+    h->next_wake_ns = now + WAKE_EVERY_NS;
+    xmem_error_t err = {0};
+    enter(h, XMEMI_CB_WAKE);
+    xmem_err rc = p->wake(&h->node, h->state, &err);
+    leave(h);
+    sync_stats(h);
+    if (rc)
+        callback_failed(h, "wake", rc, &err);
+    return rc == XMEM_OK;
+}
+
 static void run_filter(host *h)
 {
     const xmem_node_plugin *p = &h->plugin.desc;
+    xmem_node_t *node = &h->node;
     uint32_t next_first = 0;
-    while (!xmem_node_stopping(&h->node)) {
+    int idle_ms = p->wake ? (int)(WAKE_EVERY_NS / 1000000) : 200;
+    while (!xmem_node_stopping(node)) {
         if (h->n_waiting == 0) {
             h->why_stopped = "every input ended";
-            xmem_node_finish(&h->node);
+            xmem_node_finish(node);
             break;
         }
         uint32_t w;
         xmem_error_t err = {0};
-        xmem_err rc =
-            xmem_sub_wait_any(h->waiting, h->n_waiting, next_first % h->n_waiting, 200, &w, &err);
+        xmem_err rc = xmem_sub_wait_any_or(h->waiting, h->n_waiting, next_first % h->n_waiting,
+                                           node->watched, node->n_watched, idle_ms, &w, &err);
         if (rc == XMEM_ETIMEDOUT || rc == XMEM_EINTERRUPTED) {
-            for (uint32_t i = 0; i < h->node.n_outputs; i++) /* welcome new subscribers */
-                if (h->node.outputs[i].pub)
-                    xmem_pub_poll(h->node.outputs[i].pub, 0, NULL);
+            for (uint32_t i = 0; i < node->n_outputs; i++) /* welcome new subscribers */
+                if (node->outputs[i].pub)
+                    xmem_pub_poll(node->outputs[i].pub, 0, NULL);
             sync_edges(h, false);
+            if (!wake(h, false))
+                break;
             continue;
         }
         if (rc) {
             callback_failed(h, "receive", rc, &err);
             break;
+        }
+        if (w == h->n_waiting) { /* something the plugin watches */
+            if (!wake(h, false))
+                break;
+            continue;
         }
         next_first = w + 1;
         input *in = &h->inputs[h->waiting_input[w]];
@@ -450,14 +480,14 @@ static void run_filter(host *h)
         if (rc == XMEM_ETIMEDOUT)
             continue;
         if (rc) {
-            xmem_node_log(&h->node, XMEM_LOG_WARN, "input '%s': %s", in->port->name, err.msg);
+            xmem_node_log(node, XMEM_LOG_WARN, "input '%s': %s", in->port->name, err.msg);
             continue;
         }
         in->received++;
         count_input(h, &g);
         xmem_buf_ref ref = xmem_guard_ref(&g);
         enter(h, XMEMI_CB_PROCESS);
-        rc = p->process(&h->node, h->state, in->port->name, &g, &err);
+        rc = p->process(node, h->state, in->port->name, &g, &err);
         leave(h);
         if (!xmem_guard_valid(&g))
             note_kept(in, ref);
@@ -466,7 +496,10 @@ static void run_filter(host *h)
             callback_failed(h, "process", rc, &err);
             break;
         }
+        if (!wake(h, true)) /* a node kept busy by its inputs still gets its wakes */
+            break;
     }
+    node->n_watched = 0; /* fini closes what was watched */
 }
 
 /* References of an attachment: all of them, summed over buffers. */

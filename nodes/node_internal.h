@@ -41,6 +41,9 @@ struct xmem_node {
     bool failed;                      /* xmem_node_fail was called: exit non-zero */
     bool finished;                    /* xmem_node_finish was called: end the stream */
     struct xmemi_node_stats *stats; /* the launcher's slot for this node (node_stats.h), or NULL */
+    xmem_wait_item watched[XMEM_NODE_MAX_WATCHED]; /* xmem_node_watch */
+    uint32_t n_watched;
+    xmem_node_link link_said; /* the link's totals as last reported: the slot gets increments */
     char fail_msg[XMEM_ERROR_MSG_MAX];
 };
 

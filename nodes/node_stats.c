@@ -98,6 +98,6 @@ void xmemi_stats_latency(xmemi_node_stats *s, uint64_t ns)
 
 const char *xmemi_callback_name(xmemi_callback cb)
 {
-    static const char *const names[] = {"none", "init", "tick", "process", "fini"};
+    static const char *const names[] = {"none", "init", "tick", "process", "fini", "wake"};
     return (unsigned)cb < sizeof names / sizeof names[0] ? names[cb] : "?";
 }

@@ -17,7 +17,7 @@
 #include "node_watch.h"
 
 #define XMEMI_STATS_MAGIC 0x54534d58u /* "XMST" */
-#define XMEMI_STATS_VERSION 4u
+#define XMEMI_STATS_VERSION 5u
 
 /* A file a node writes (xmem_node_report_file). Only the node's one process writes its slot; the
  * path is written before `state` leaves XMEMI_FILE_UNUSED (release), and never changes after. */
@@ -28,6 +28,17 @@ typedef struct xmemi_file_stat {
     uint32_t state;                         /* XMEMI_FILE_* */
     char path[XMEM_NODE_FILE_PATH_MAX + 1]; /* NUL-terminated */
 } xmemi_file_stat;
+
+/* A network link the node carries frames over (xmem_node_report_link): counters summed over the
+ * node's lives, state, peer and round trip as last said. `peer` is written before `present`
+ * (release). */
+typedef struct xmemi_link_stat {
+    uint32_t present; /* 1 once the node reported a link */
+    uint32_t state;   /* xmem_link_state */
+    uint64_t frames, bytes, rtt_ns, reconnects, refused;
+    uint64_t dropped[XMEM_LINK_DROP_COUNT_];
+    char peer[64];
+} xmemi_link_stat;
 
 typedef struct xmemi_node_stats {
     uint64_t in;              /* buffers received, all inputs */
@@ -43,6 +54,7 @@ typedef struct xmemi_node_stats {
     xmemi_node_watch watch;  /* the watchdog's (node_watch.h) */
     uint64_t latency_sum_ns; /* of every sample: a histogram's sum (metrics) */
     xmemi_edge_table edges;  /* this process's edges (edge_stats.h) */
+    xmemi_link_stat link;    /* a bridge's link, or present 0 */
 } xmemi_node_stats;
 
 typedef struct xmemi_stats_file {

@@ -16,6 +16,7 @@ typedef enum xmemi_callback {
     XMEMI_CB_TICK,
     XMEMI_CB_PROCESS,
     XMEMI_CB_FINI,
+    XMEMI_CB_WAKE,
 } xmemi_callback;
 
 typedef struct xmemi_node_watch {

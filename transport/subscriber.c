@@ -453,22 +453,34 @@ static bool has_news(xmem_sub_t *sub)
 
 #define MAX_POLL_ITEMS 256
 
-static xmem_err wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, int timeout_ms,
-                         uint32_t *ready, xmem_error_t *err)
+/* Waits for news on one of the subscribers or for one of the extra items to be readable. */
+static xmem_err wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, xmem_wait_item *extra,
+                         uint32_t n_extra, int timeout_ms, uint32_t *ready, xmem_error_t *err)
 {
-    if (n == 0 || !subs || !ready)
-        return xmemi_fail(err, XMEM_EINVAL, 0, "xmem_sub_wait_any: no subscriber to wait on");
+    if ((n == 0 && n_extra == 0) || (n && !subs) || !ready)
+        return xmemi_fail(err, XMEM_EINVAL, 0, "xmem_sub_wait_any: nothing to wait on");
     zmq_pollitem_t many[MAX_POLL_ITEMS];
-    zmq_pollitem_t *items = n == 1 ? subs[0]->items : many; /* receive's path copies nothing */
-    uint32_t nitems = n == 1 ? subs[0]->nsocks : 0;
-    for (uint32_t i = 0; i < n && n > 1; i++) {
-        if (nitems + subs[i]->nsocks > MAX_POLL_ITEMS)
+    bool direct = n == 1 && n_extra == 0; /* receive's path copies nothing */
+    zmq_pollitem_t *items = direct ? subs[0]->items : many;
+    uint32_t nitems = direct ? subs[0]->nsocks : 0;
+    for (uint32_t i = 0; i < n && !direct; i++) {
+        if (nitems + subs[i]->nsocks + n_extra > MAX_POLL_ITEMS)
             return xmemi_fail(err, XMEM_EINVAL, 0,
                               "xmem_sub_wait_any: more than %d connections in all", MAX_POLL_ITEMS);
         memcpy(many + nitems, subs[i]->items, subs[i]->nsocks * sizeof *items);
         nitems += subs[i]->nsocks;
     }
-    const char *name = xmem_pool_name(subs[0]->pool);
+    uint32_t first_extra = nitems;
+    for (uint32_t i = 0; i < n_extra; i++) {
+        if (nitems == MAX_POLL_ITEMS)
+            return xmemi_fail(err, XMEM_EINVAL, 0,
+                              "xmem_sub_wait_any: more than %d connections in all", MAX_POLL_ITEMS);
+        extra[i].ready = false;
+        many[nitems++] = (zmq_pollitem_t){.socket = extra[i].zmq_socket,
+                                          .fd = extra[i].zmq_socket ? 0 : extra[i].fd,
+                                          .events = ZMQ_POLLIN};
+    }
+    const char *name = n ? xmem_pool_name(subs[0]->pool) : "(none)";
     uint64_t deadline = 0; /* set once the first look finds nothing */
     for (;;) {
         for (uint32_t k = 0; k < n; k++) {
@@ -478,7 +490,7 @@ static xmem_err wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, in
                 return XMEM_OK;
             }
         }
-        int heartbeat_ms = subs[0]->opts.heartbeat_ms;
+        int heartbeat_ms = n ? subs[0]->opts.heartbeat_ms : 1000;
         for (uint32_t i = 0; i < n; i++) {
             refresh(subs[i]);
             if (subs[i]->opts.heartbeat_ms < heartbeat_ms)
@@ -501,15 +513,29 @@ static xmem_err wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, in
                                   "subscriber of pool '%s': interrupted by a signal", name);
             return xmemi_zmq_fail(err, "zmq_poll for subscriber of pool", name);
         }
+        bool any = false;
+        for (uint32_t i = 0; i < n_extra; i++)
+            any |= extra[i].ready = (many[first_extra + i].revents & ZMQ_POLLIN) != 0;
+        if (any) {
+            *ready = n;
+            return XMEM_OK;
+        }
     }
 }
 
 xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first, int timeout_ms,
                            uint32_t *ready, xmem_error_t *err)
 {
+    return xmem_sub_wait_any_or(subs, n, first, NULL, 0, timeout_ms, ready, err);
+}
+
+xmem_err xmem_sub_wait_any_or(xmem_sub_t *const *subs, uint32_t n, uint32_t first,
+                              xmem_wait_item *items, uint32_t n_items, int timeout_ms,
+                              uint32_t *ready, xmem_error_t *err)
+{
     for (uint32_t i = 0; subs && i < n; i++)
         xmemi_enter(&subs[i]->one_thread, "subscriber of pool", xmem_pool_name(subs[i]->pool));
-    xmem_err rc = wait_any(subs, n, first, timeout_ms, ready, err);
+    xmem_err rc = wait_any(subs, n, first, items, n_items, timeout_ms, ready, err);
     for (uint32_t i = 0; subs && i < n; i++)
         xmemi_leave(&subs[i]->one_thread);
     return rc;
@@ -522,7 +548,7 @@ static xmem_err receive(xmem_sub_t *sub, int timeout_ms, xmem_guard_t *out, xmem
                           "subscriber of pool '%s': receive needs an empty guard",
                           xmem_pool_name(sub->pool));
     uint32_t ready;
-    xmem_err rc = wait_any(&sub, 1, 0, timeout_ms, &ready, err);
+    xmem_err rc = wait_any(&sub, 1, 0, NULL, 0, timeout_ms, &ready, err);
     if (rc)
         return rc;
     if (sub->qhead == sub->qtail) {

@@ -123,6 +123,12 @@ typedef struct xmem_node_plugin {
 
     /* ---- appended after ABI version 1's first release: older plugins read these as zero ---- */
     uint32_t flags; /* XMEM_NODE_USES_CUDA ... */
+
+    /* Main thread, for nodes with inputs that also talk to something else (a network link, a
+     * device): called when a socket or descriptor the node watches (xmem_node_watch) is
+     * readable, and at least every 100 ms besides, between process calls. Should not block for
+     * long, as process. Optional (a source's tick waits on its own sockets, briefly). */
+    xmem_err (*wake)(xmem_node_t *node, void *state, xmem_error_t *err);
 } xmem_node_plugin;
 
 /* The node works on CUDA buffers: a graph running it needs CUDA buffers in its pool (pool.cuda),
@@ -249,6 +255,56 @@ XMEM_EXPORT void xmem_node_count_work(xmem_node_t *node, const char *what, uint6
  * longer than XMEM_NODE_FILE_PATH_MAX is listed cut short, with "..." at its end. */
 XMEM_EXPORT void xmem_node_report_file(xmem_node_t *node, const char *path, uint64_t frames,
                                        bool finished);
+
+/* Has the host call the plugin's `wake` when `zmq_socket` (a libzmq socket, or NULL) or `fd` (a
+ * file descriptor, or -1) is readable, as well as when an input has a buffer. Call from init; at
+ * most XMEM_NODE_MAX_WATCHED per node. The plugin keeps owning the socket or descriptor and
+ * closes it in fini (the host stops watching before fini). XMEM_EINVAL for a plugin without
+ * `wake`, a source, or one too many. */
+#define XMEM_NODE_MAX_WATCHED 8
+XMEM_EXPORT xmem_err xmem_node_watch(xmem_node_t *node, void *zmq_socket, int fd,
+                                     xmem_error_t *err);
+
+/* ---- A node that carries frames over a network link (the bridges of a graph across hosts,
+ * docs/MULTIHOST.md) says how the link does: the live table shows its state, bytes/s and
+ * round-trip time, the summary its totals. ---- */
+
+typedef enum xmem_link_state {
+    XMEM_LINK_CONNECTING = 0, /* no peer yet */
+    XMEM_LINK_UP = 1,         /* the peer answers */
+    XMEM_LINK_DOWN = 2,       /* it answered once and has gone silent */
+    XMEM_LINK_REFUSED = 3,    /* the peer refused this side (another graph, a wrong key) */
+} xmem_link_state;
+
+/* "connecting", "up", "down", "refused"; static storage. */
+XMEM_EXPORT const char *xmem_link_state_name(xmem_link_state state);
+
+typedef enum xmem_link_drop {
+    XMEM_LINK_DROP_DOWN = 0, /* not sent: the link was down */
+    XMEM_LINK_DROP_FULL,     /* not sent: the far side held its depth (drop_oldest) */
+    XMEM_LINK_DROP_LOST,     /* sent, never delivered: lost with a broken connection */
+    XMEM_LINK_DROP_FAR,      /* delivered, dropped on the far side (its pool had no buffer) */
+    XMEM_LINK_DROP_COUNT_
+} xmem_link_drop;
+
+/* "link-down", "remote-full", "lost", "remote-no-buffer"; static storage. */
+XMEM_EXPORT const char *xmem_link_drop_name(xmem_link_drop reason);
+
+typedef struct xmem_node_link {
+    xmem_link_state state;
+    char peer[64];                           /* the other side's address, "10.0.0.2:7400" */
+    uint64_t frames;                         /* frames carried (sent, or received), all time */
+    uint64_t bytes;                          /* their payload bytes */
+    uint64_t rtt_ns;                         /* the latest round trip, 0 when not known */
+    uint64_t reconnects;                     /* times the link came back after being down */
+    uint64_t refused;                        /* peers refused (wrong or no key, another graph) */
+    uint64_t dropped[XMEM_LINK_DROP_COUNT_]; /* frames not delivered, by reason, all time */
+} xmem_node_link;
+
+/* Publishes the link's figures (totals since the node started, not increments); a few atomic
+ * stores into the launcher's stats file, fine several times a second. `size`: sizeof the
+ * caller's struct. */
+XMEM_EXPORT void xmem_node_report_link(xmem_node_t *node, const xmem_node_link *link, size_t size);
 
 #ifdef __cplusplus
 }

@@ -207,6 +207,21 @@ XMEM_EXPORT xmem_err xmem_sub_receive(xmem_sub_t *sub, int timeout_ms, xmem_guar
 XMEM_EXPORT xmem_err xmem_sub_wait_any(xmem_sub_t *const *subs, uint32_t n, uint32_t first,
                                        int timeout_ms, uint32_t *ready, xmem_error_t *err);
 
+/* Something else to wait on with the subscribers (xmem_sub_wait_any_or): a libzmq socket the
+ * caller owns (`zmq_socket`, else NULL) or a file descriptor (`fd`, else -1); `ready` is set when
+ * it is readable. */
+typedef struct xmem_wait_item {
+    void *zmq_socket;
+    int fd;
+    bool ready;
+} xmem_wait_item;
+
+/* xmem_sub_wait_any that also returns when one of the `n_items` items is readable: then *ready is
+ * n (past the subscribers) and each readable item has `ready` set. n may be 0 (items only). */
+XMEM_EXPORT xmem_err xmem_sub_wait_any_or(xmem_sub_t *const *subs, uint32_t n, uint32_t first,
+                                          xmem_wait_item *items, uint32_t n_items, int timeout_ms,
+                                          uint32_t *ready, xmem_error_t *err);
+
 /* The descriptor of the buffer last returned by xmem_sub_receive (its sequence and timestamp; its
  * owner is the subscriber's own owner id, where the reference now is, not the inbox it was
  * addressed to); owned by the subscriber, overwritten by the next receive. */

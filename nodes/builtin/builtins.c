@@ -1,11 +1,13 @@
-/* The table of built-in nodes. The video nodes (nodes/video/) are built-ins kept in a module of
- * their own, opened the first time one of them is asked for: they link FFmpeg, some two hundred
- * libraries that would otherwise cost every node process 0.1 s and 40 MB at start. */
+/* The table of built-in nodes. Nodes that link a large library are built-ins kept in a module of
+ * their own, opened the first time one of them is asked for: the video nodes (nodes/video/) link
+ * FFmpeg, some two hundred libraries that would otherwise cost every node process 0.1 s and 40 MB
+ * at start; the bridges of graphs across hosts (nodes/bridge/) link czmq. */
 #define _GNU_SOURCE
 #include "builtins.h"
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,28 +21,62 @@ static const xmem_node_plugin *const table[] = {
 };
 #define N_TABLE (sizeof table / sizeof table[0])
 
+/* A module of built-ins: its file, where an install puts it (relative to the program's prefix),
+ * where this build made it, and the name and exported descriptor symbol of each of its nodes. */
+typedef struct module {
+    const char *file, *install_dir, *build_path;
+    const char *const (*nodes)[2];
+    size_t n_nodes;
+    bool tried;
+    void *handle;
+    char why[4 * PATH_MAX]; /* why it could not be opened */
+    char path[PATH_MAX + 64];
+} module;
+
 #ifdef XMEM_HAVE_FFMPEG
-/* Name and exported descriptor symbol of each node of the video module. */
 static const char *const video_nodes[][2] = {
     {"videosrc", "xmemi_node_videosrc"},
     {"videosink", "xmemi_node_videosink"},
     {"imagesink", "xmemi_node_imagesink"},
 };
-#define N_VIDEO (sizeof video_nodes / sizeof video_nodes[0])
-#else
-#define N_VIDEO 0
+#endif
+#ifdef XMEM_HAVE_CZMQ
+static const char *const bridge_nodes[][2] = {
+    {"bridge_send", "xmemi_node_bridge_send"},
+    {"bridge_recv", "xmemi_node_bridge_recv"},
+};
 #endif
 
-static const xmem_node_plugin *all[N_TABLE + N_VIDEO + 1];
-static uint32_t n_all;
-static char video_why[4 * PATH_MAX];   /* why the video module could not be opened */
-static char video_path[PATH_MAX + 64]; /* the one opened */
-
+static module modules[] = {
 #ifdef XMEM_HAVE_FFMPEG
+    {.file = XMEM_VIDEO_MODULE,
+     .install_dir = XMEM_MODULE_DIR,
+     .build_path = XMEM_VIDEO_MODULE_BUILD_PATH,
+     .nodes = video_nodes,
+     .n_nodes = sizeof video_nodes / sizeof video_nodes[0]},
+#endif
+#ifdef XMEM_HAVE_CZMQ
+    {.file = XMEM_BRIDGE_MODULE,
+     .install_dir = XMEM_MODULE_DIR,
+     .build_path = XMEM_BRIDGE_MODULE_BUILD_PATH,
+     .nodes = bridge_nodes,
+     .n_nodes = sizeof bridge_nodes / sizeof bridge_nodes[0]},
+#endif
+    {.file = NULL},
+};
+#define N_MODULES (sizeof modules / sizeof modules[0] - 1)
+
+static const xmem_node_plugin *all[N_TABLE + 8 * (N_MODULES + 1)];
+static uint32_t n_all;
+
 /* The module beside the program (a build tree), where an install puts it (relative to the
- * program, so a moved prefix works), then where this build made it (for test programs). */
-static void *open_video_module(void)
+ * program, so a moved prefix works), then where this build made it (for test programs). Opened
+ * once; its nodes are added to `all`. */
+static void open_module(module *m)
 {
+    if (m->tried)
+        return;
+    m->tried = true;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
@@ -48,73 +84,70 @@ static void *open_video_module(void)
     if (slash)
         *slash = '\0';
     char paths[3][PATH_MAX + 64];
-    snprintf(paths[0], sizeof paths[0], "%s/%s", exe, XMEM_VIDEO_MODULE);
-    snprintf(paths[1], sizeof paths[1], "%s/../%s/%s", exe, XMEM_VIDEO_MODULE_DIR,
-             XMEM_VIDEO_MODULE);
-    snprintf(paths[2], sizeof paths[2], "%s", XMEM_VIDEO_MODULE_BUILD_PATH);
-    for (int i = 0; i < 3; i++) {
-        if (access(paths[i], F_OK) != 0)
-            continue;
-        void *h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-            snprintf(video_why, sizeof video_why, "%s", dlerror());
-        else
-            memcpy(video_path, paths[i], sizeof video_path);
-        return h;
+    snprintf(paths[0], sizeof paths[0], "%s/%s", exe, m->file);
+    snprintf(paths[1], sizeof paths[1], "%s/../%s/%s", exe, m->install_dir, m->file);
+    snprintf(paths[2], sizeof paths[2], "%s", m->build_path);
+    int found = -1;
+    for (int i = 0; i < 3 && found < 0; i++)
+        if (access(paths[i], F_OK) == 0)
+            found = i;
+    if (found < 0) {
+        snprintf(m->why, sizeof m->why, "%s is in none of %s, %s, %s", m->file, paths[0], paths[1],
+                 paths[2]);
+        return;
     }
-    snprintf(video_why, sizeof video_why, "%s is in none of %s, %s, %s", XMEM_VIDEO_MODULE,
-             paths[0], paths[1], paths[2]);
+    m->handle = dlopen(paths[found], RTLD_NOW | RTLD_LOCAL);
+    if (!m->handle) {
+        snprintf(m->why, sizeof m->why, "%s", dlerror());
+        return;
+    }
+    memcpy(m->path, paths[found], sizeof m->path);
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const xmem_node_plugin *p = dlsym(m->handle, m->nodes[i][1]);
+        if (p && n_all < sizeof all / sizeof all[0])
+            all[n_all++] = p;
+        else
+            snprintf(m->why, sizeof m->why, "%s: no %s", m->file, m->nodes[i][1]);
+    }
+}
+
+/* The module that holds node `name`, or NULL. */
+static module *module_of(const char *name)
+{
+    for (size_t k = 0; k < N_MODULES; k++)
+        for (size_t i = 0; i < modules[k].n_nodes; i++)
+            if (strcmp(modules[k].nodes[i][0], name) == 0)
+                return &modules[k];
     return NULL;
 }
-#endif
 
-/* One of the video module's nodes, by name. */
-static bool is_video_node(const char *name)
-{
-#ifdef XMEM_HAVE_FFMPEG
-    for (size_t i = 0; i < N_VIDEO; i++)
-        if (strcmp(video_nodes[i][0], name) == 0)
-            return true;
-#endif
-    (void)name;
-    return false;
-}
-
-/* Fills `all` once: the table, then the video nodes if their module opens. */
-static void fill(void)
+static void fill_table(void)
 {
     if (n_all)
         return;
     memcpy(all, table, sizeof table);
     n_all = N_TABLE;
-#ifdef XMEM_HAVE_FFMPEG
-    void *h = open_video_module();
-    for (size_t i = 0; h && i < N_VIDEO; i++) {
-        const xmem_node_plugin *p = dlsym(h, video_nodes[i][1]);
-        if (p)
-            all[n_all++] = p;
-        else
-            snprintf(video_why, sizeof video_why, "%s: no %s", XMEM_VIDEO_MODULE,
-                     video_nodes[i][1]);
-    }
-#endif
 }
 
 const xmem_node_plugin *const *xmemi_builtins(uint32_t *n)
 {
-    fill();
+    fill_table();
+    for (size_t k = 0; k < N_MODULES; k++)
+        open_module(&modules[k]);
     *n = n_all;
     return all;
 }
 
 const xmem_node_plugin *xmemi_builtin_find(const char *name)
 {
-    for (size_t i = 0; i < N_TABLE; i++) /* without opening the video module */
+    for (size_t i = 0; i < N_TABLE; i++) /* without opening a module */
         if (strcmp(table[i]->name, name) == 0)
             return table[i];
-    if (!is_video_node(name)) /* a plugin's name: no reason to load FFmpeg */
+    module *m = module_of(name);
+    if (!m) /* a plugin's name: no reason to load FFmpeg or czmq */
         return NULL;
-    fill();
+    fill_table();
+    open_module(m);
     for (uint32_t i = N_TABLE; i < n_all; i++)
         if (strcmp(all[i]->name, name) == 0)
             return all[i];
@@ -123,15 +156,16 @@ const xmem_node_plugin *xmemi_builtin_find(const char *name)
 
 const char *xmemi_builtin_origin(const char *name)
 {
-    static char origin[sizeof video_path + 16];
-    for (size_t i = 0; i < N_TABLE; i++)
-        if (strcmp(table[i]->name, name) == 0)
-            return "built-in";
-    snprintf(origin, sizeof origin, "built-in, %s", video_path);
-    return video_path[0] ? origin : "built-in";
+    static char origin[PATH_MAX + 96];
+    module *m = module_of(name);
+    if (!m || !m->path[0])
+        return "built-in";
+    snprintf(origin, sizeof origin, "built-in, %s", m->path);
+    return origin;
 }
 
 const char *xmemi_builtin_missing(const char *name)
 {
-    return is_video_node(name) && !xmemi_builtin_find(name) ? video_why : NULL;
+    module *m = module_of(name);
+    return m && !xmemi_builtin_find(name) ? m->why : NULL;
 }
