@@ -42,10 +42,12 @@ xmem_err xmemi_graph_streams(const xmemi_graph *g, xmemi_stream **out, uint32_t 
             if (r < 0 || g->nodes[r].host == c->host)
                 continue;
             uint32_t t = 0;
-            while (t < used && !(s[t].producer == (uint32_t)r && strcmp(s[t].port, e->from_port) == 0))
+            while (t < used &&
+                   !(s[t].producer == (uint32_t)r && strcmp(s[t].port, e->from_port) == 0))
                 t++;
             if (t == used) {
-                s[t] = (xmemi_stream){.producer = (uint32_t)r, .port = e->from_port, .at = e->from_at};
+                s[t] =
+                    (xmemi_stream){.producer = (uint32_t)r, .port = e->from_port, .at = e->from_at};
                 snprintf(s[t].key, sizeof s[t].key, "%s.%s@%s", e->from_node, e->from_port,
                          g->hosts[g->nodes[r].host].name);
                 used++;
@@ -69,7 +71,8 @@ uint32_t xmemi_stream_port(const xmemi_graph *g, const xmemi_stream *streams, ui
     return g->hosts[h].port_first + before;
 }
 
-/* ---- building the bridge nodes ---------------------------------------------------------------- */
+/* ---- building the bridge nodes ----------------------------------------------------------------
+ */
 
 typedef struct plan {
     xmemi_graph *g;
@@ -86,16 +89,15 @@ static xmem_err no_memory(const plan *pl)
     return xmemi_fail(pl->err, XMEM_ENOMEM, 0, "%s: no memory", pl->g->path);
 }
 
-static xmem_err add_param(const plan *pl, xmemi_graph_node *b, const char *name,
-                          const char *value)
+static xmem_err add_param(const plan *pl, xmemi_graph_node *b, const char *name, const char *value)
 {
     xmemi_graph_param *more = realloc(b->params, (b->n_params + 1) * sizeof *more);
     if (!more)
         return no_memory(pl);
     b->params = more;
     xmemi_graph_param *q = &b->params[b->n_params];
-    *q = (xmemi_graph_param){.name = strdup(name), .value = strdup(value), .key_at = b->at,
-                             .value_at = b->at};
+    *q = (xmemi_graph_param){
+        .name = strdup(name), .value = strdup(value), .key_at = b->at, .value_at = b->at};
     if (!q->name || !q->value) {
         free(q->name);
         free(q->value);
@@ -121,7 +123,9 @@ static xmem_err new_bridge(plan *pl, const char *name, const char *plugin, xmemi
                                 "edges to other hosts",
                                 g->hosts[pl->host].name, XMEMI_GRAPH_MAX_NODES);
     xmemi_graph_node *b = &pl->bridges[pl->n_bridges];
-    *b = (xmemi_graph_node){.at = at, .plugin_at = at, .host = pl->host,
+    *b = (xmemi_graph_node){.at = at,
+                            .plugin_at = at,
+                            .host = pl->host,
                             .restart = XMEMI_RESTART_ON_FAILURE,
                             .restart_limit = XMEMI_BRIDGE_RESTART_LIMIT};
     if (!(b->name = strdup(name)) || !(b->plugin = strdup(plugin))) {
@@ -140,8 +144,7 @@ static const char *key_of(const plan *pl, uint32_t h)
 }
 
 /* The parameters both ends of a link share. */
-static xmem_err link_params(const plan *pl, xmemi_graph_node *b, const xmemi_stream *s,
-                            uint32_t to)
+static xmem_err link_params(const plan *pl, xmemi_graph_node *b, const xmemi_stream *s, uint32_t to)
 {
     const xmemi_graph *g = pl->g;
     char link[4 * XMEMI_GRAPH_NAME_MAX], max[32];
@@ -340,7 +343,8 @@ xmem_err xmemi_graph_for_host(xmemi_graph *g, const char *host, xmem_error_t *er
     xmem_err rc;
     if (!g->insecure_network && (rc = xmemi_host_key_check_secret(g, &g->hosts[h], err)))
         return rc;
-    plan pl = {.g = g, .err = err, .host = (uint32_t)h, .max_bridges = XMEMI_GRAPH_MAX_NODES - local};
+    plan pl = {
+        .g = g, .err = err, .host = (uint32_t)h, .max_bridges = XMEMI_GRAPH_MAX_NODES - local};
     xmemi_stream *streams = NULL;
     if ((rc = xmemi_graph_streams(g, &streams, &pl.n_streams, err)))
         return rc;

@@ -64,10 +64,10 @@ void xmemi_graph_node_cuda(const xmemi_graph *g, const xmemi_graph_node *n, uint
 
 /* One output port consumed on other hosts than its producer's: a stream across the network. */
 typedef struct xmemi_stream {
-    uint32_t producer;     /* node index */
-    const char *port;      /* the producer's output port (an edge's from_port) */
-    uint32_t to_hosts;     /* bit h: host h has consumers of it */
-    xmemi_mark at;         /* the first consuming edge's source, in file order */
+    uint32_t producer;                  /* node index */
+    const char *port;                   /* the producer's output port (an edge's from_port) */
+    uint32_t to_hosts;                  /* bit h: host h has consumers of it */
+    xmemi_mark at;                      /* the first consuming edge's source, in file order */
     char key[3 * XMEMI_GRAPH_NAME_MAX]; /* "NODE.PORT@HOST": the order of ports on a host */
 } xmemi_stream;
 

@@ -57,14 +57,16 @@ static void write_keys(const char *name, mode_t secret_mode)
     char p[256], text[512];
     snprintf(p, sizeof p, "%s/keys", dir);
     mkdir(p, 0700);
-    const char *pub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", *sec = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
-    snprintf(text, sizeof text, "metadata\n    name = \"%s\"\ncurve\n    public-key = \"%s\"\n", name,
-             pub);
+    const char *pub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+               *sec = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+    snprintf(text, sizeof text, "metadata\n    name = \"%s\"\ncurve\n    public-key = \"%s\"\n",
+             name, pub);
     snprintf(p, sizeof p, "keys/%s.key", name);
     write_text(p, text, 0644);
-    snprintf(text, sizeof text,
-             "metadata\n    name = \"%s\"\ncurve\n    public-key = \"%s\"\n    secret-key = \"%s\"\n",
-             name, pub, sec);
+    snprintf(
+        text, sizeof text,
+        "metadata\n    name = \"%s\"\ncurve\n    public-key = \"%s\"\n    secret-key = \"%s\"\n",
+        name, pub, sec);
     snprintf(p, sizeof p, "keys/%s.key_secret", name);
     write_text(p, text, secret_mode);
 }
@@ -124,8 +126,9 @@ Test(graph_hosts, bad_addresses_are_refused)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char yaml[256];
         snprintf(yaml, sizeof yaml,
-                 "hosts:\n  - {name: cam, address: '%s'}\nnodes: [{name: s, plugin: testsrc}]\n"
-                 INSECURE, bad[i]);
+                 "hosts:\n  - {name: cam, address: '%s'}\nnodes: [{name: s, plugin: "
+                 "testsrc}]\n" INSECURE,
+                 bad[i]);
         refused(yaml, false, 2, 27, "expected an IPv4 or IPv6 address or a host name");
     }
     /* and what is good */
@@ -165,8 +168,9 @@ Test(graph_hosts, a_host_with_too_few_ports_says_how_many_it_needs)
             "  - {name: a, plugin: testsrc, host: cam}\n  - {name: b, plugin: testsrc, host: cam}\n"
             "  - {name: x, plugin: verify, host: gpu, inputs: {in: a/out}}\n"
             "  - {name: y, plugin: verify, host: gpu, inputs: {in: b/out}}\n",
-            false, 3, 43, "host 'gpu' receives 2 streams from other hosts, one port each, but "
-                          "its ports 7400-7400 are 1: it needs 2");
+            false, 3, 43,
+            "host 'gpu' receives 2 streams from other hosts, one port each, but "
+            "its ports 7400-7400 are 1: it needs 2");
 }
 
 Test(graph_hosts, a_missing_key_is_refused)
@@ -210,11 +214,13 @@ Test(graph_hosts, a_cuda_node_on_a_host_without_cuda_is_refused)
             "nodes:\n  - {name: s, plugin: testsrc, host: cam}\n"
             "  - {name: up, plugin: cuda_upload, host: gpu, inputs: {in: s/out}}\n"
             "  - {name: inv, plugin: cuda_invert, host: cam, inputs: {in: up/out}}\n",
-            true, 8, 25, "node 'inv' (plugin 'cuda_invert') works on CUDA buffers, but the pool "
-                         "of its host 'cam' has none");
+            true, 8, 25,
+            "node 'inv' (plugin 'cuda_invert') works on CUDA buffers, but the pool "
+            "of its host 'cam' has none");
 }
 
-/* ---- one host's part -------------------------------------------------------------------------- */
+/* ---- one host's part --------------------------------------------------------------------------
+ */
 
 /* cam makes frames; gpu inverts them and takes their statistics (two consumers of src/out, one
  * deeper and blocking); rec checks both the frames and the inverted ones. */
@@ -419,8 +425,8 @@ Test(graph_hosts, a_host_without_nodes_or_unknown_is_refused)
     snprintf(want, sizeof want, "host 'gpu' has no nodes in %s", path);
     cr_assert(eq(str, err.msg, want));
     cr_assert(eq(int, xmemi_graph_for_host(&g, "tpu", &err), XMEM_ECONFIG));
-    cr_assert(not(eq(ptr, strstr(err.msg, "there is no host 'tpu' (hosts: cam, gpu)"), NULL)),
-              "%s", err.msg);
+    cr_assert(not(eq(ptr, strstr(err.msg, "there is no host 'tpu' (hosts: cam, gpu)"), NULL)), "%s",
+              err.msg);
     /* a node without host: is the first host's */
     xmemi_graph_free(&g);
     cr_assert(eq(int, parse(TWO_HOSTS "nodes: [{name: s, plugin: testsrc}]\n", &g, &err), XMEM_OK));
@@ -519,11 +525,98 @@ Test(graph_hosts, a_bridge_name_too_long_is_refused_at_its_edge)
     cr_assert(eq(int, strncmp(err.msg, want, strlen(want)), 0), "%s", err.msg);
     xmemi_graph_free(&g);
     snprintf(yaml, sizeof yaml,
-             "hosts:\n  - {name: cam, address: 'fd00::1'}\n  - {name: gpu, address: 'fd00::2'}\n"
-             INSECURE "nodes:\n  - {name: s, plugin: testsrc}\n"
+             "hosts:\n  - {name: cam, address: 'fd00::1'}\n  - {name: gpu, address: "
+             "'fd00::2'}\n" INSECURE "nodes:\n  - {name: s, plugin: testsrc}\n"
              "  - {name: v, plugin: verify, host: gpu, inputs: {in: s/out}}\n");
     cr_assert(eq(int, parse(yaml, &g, &err), XMEM_OK), "%s", err.msg);
     cr_assert(eq(int, xmemi_graph_for_host(&g, "cam", &err), XMEM_OK), "%s", err.msg);
     assert_param(node(&g, 1, "s.out-to-gpu", "bridge_send"), "peer", "[fd00::2]:7400");
     xmemi_graph_free(&g);
+}
+
+/* ---- xmem keygen ------------------------------------------------------------------------------
+ */
+
+/* Runs `xmem keygen ARGS...` with its output into DIR/keygen.log; its exit status. */
+static int keygen(const char *a1, const char *a2, const char *a3)
+{
+    char log[256];
+    snprintf(log, sizeof log, "%s/keygen.log", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(XMEM_CLI, XMEM_CLI, "keygen", a1, a2, a3, (char *)NULL);
+        _exit(127);
+    }
+    return xf_wait(pid);
+}
+
+static void read_whole(const char *p, char *buf, size_t len)
+{
+    FILE *f = fopen(p, "r");
+    cr_assert(f != NULL, "%s", p);
+    buf[fread(buf, 1, len - 1, f)] = '\0';
+    fclose(f);
+}
+
+Test(graph_hosts, keygen_writes_a_pair_czmq_reads_and_never_overwrites_it)
+{
+    char pub[256], secret[256], name[256];
+    snprintf(name, sizeof name, "%s/cam", dir);
+    snprintf(pub, sizeof pub, "%s/cam.key", dir);
+    snprintf(secret, sizeof secret, "%s/cam.key_secret", dir);
+#ifndef XMEM_HAVE_CZMQ
+    cr_assert(eq(int, keygen(name, NULL, NULL), 1));
+    cr_assert(ne(int, access(pub, F_OK), 0));
+    cr_skip("built without czmq: keygen refuses, as checked");
+#else
+    cr_assert(eq(int, keygen(name, NULL, NULL), 0));
+    struct stat st;
+    cr_assert(eq(int, stat(secret, &st), 0));
+    cr_assert(eq(int, st.st_mode & 0777, 0600), "mode %o", st.st_mode & 0777);
+    cr_assert(eq(int, stat(pub, &st), 0));
+    cr_assert(eq(int, st.st_mode & 0077 & ~0044, 0), "the public half is no one's to write");
+    zsys_handler_set(NULL);
+    zcert_t *both = zcert_load(pub); /* reads cam.key_secret when there */
+    cr_assert(both != NULL);
+    cr_assert(ne(str, (char *)zcert_secret_txt(both), "0000000000000000000000000000000000000000"));
+    cr_assert(eq(str, (char *)zcert_meta(both, "name"), "cam"));
+    char before_pub[4096], before_secret[4096], after[4096];
+    read_whole(pub, before_pub, sizeof before_pub);
+    read_whole(secret, before_secret, sizeof before_secret);
+    cr_assert(not(eq(ptr, strstr(before_pub, zcert_public_txt(both)), NULL)));
+    cr_assert(eq(ptr, strstr(before_pub, zcert_secret_txt(both)), NULL), "no secret in public");
+    char log[256];
+    snprintf(log, sizeof log, "%s/keygen.log", dir);
+    read_whole(log, after, sizeof after);
+    cr_assert(not(eq(ptr, strstr(after, zcert_public_txt(both)), NULL)), "prints the public key");
+    zcert_destroy(&both);
+    /* the graph's own check takes them */
+    xmemi_graph g;
+    xmem_error_t err = {0};
+    cr_assert(eq(int,
+                 parse("hosts: [{name: cam, address: 10.0.0.1, key: cam.key}]\n"
+                       "nodes: [{name: s, plugin: testsrc}]\n",
+                       &g, &err),
+                 XMEM_OK),
+              "%s", err.msg);
+    cr_assert(eq(int, xmemi_graph_for_host(&g, "cam", &err), XMEM_OK), "%s", err.msg);
+    xmemi_graph_free(&g);
+    /* a second time: refused, both files as they were */
+    cr_assert(eq(int, keygen(name, NULL, NULL), 1));
+    read_whole(pub, after, sizeof after);
+    cr_assert(eq(str, after, before_pub));
+    read_whole(secret, after, sizeof after);
+    cr_assert(eq(str, after, before_secret));
+    /* --force: a new pair */
+    cr_assert(eq(int, keygen("--force", name, NULL), 0));
+    read_whole(pub, after, sizeof after);
+    cr_assert(ne(str, after, before_pub));
+    /* -d DIR */
+    cr_assert(eq(int, keygen("-d", dir, "gpu"), 0));
+    snprintf(pub, sizeof pub, "%s/gpu.key_secret", dir);
+    cr_assert(eq(int, access(pub, F_OK), 0));
+#endif
 }
