@@ -18,17 +18,18 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: xmem keygen [options] NAME\n"
-                 "\n"
-                 "Writes a CURVE key pair for one host of a graph across hosts (hosts: in the\n"
-                 "graph file, docs/MULTIHOST.md): NAME.key, the public certificate every host's\n"
-                 "graph names as that host's key:, and NAME.key_secret, the secret one, mode 0600,\n"
-                 "to be copied to that host only. Prints both paths and the public key.\n"
-                 "Existing files are left as they are (exit 1) unless --force.\n"
-                 "\n"
-                 "  -d, --dir DIR   write into DIR (default: NAME's own directory)\n"
-                 "  -f, --force     overwrite existing key files\n"
-                 "  -h, --help      this text\n");
+    fprintf(out,
+            "usage: xmem keygen [options] NAME\n"
+            "\n"
+            "Writes a CURVE key pair for one host of a graph across hosts (hosts: in the\n"
+            "graph file, docs/MULTIHOST.md): NAME.key, the public certificate every host's\n"
+            "graph names as that host's key:, and NAME.key_secret, the secret one, mode 0600,\n"
+            "to be copied to that host only. Prints both paths and the public key.\n"
+            "Existing files are left as they are (exit 1) unless --force.\n"
+            "\n"
+            "  -d, --dir DIR   write into DIR (default: NAME's own directory)\n"
+            "  -f, --force     overwrite existing key files\n"
+            "  -h, --help      this text\n");
 }
 
 /* Refuses to go on when either file is there, unless forced. */

@@ -24,9 +24,8 @@ static bool local_address(const struct ifaddrs *ifs, const struct sockaddr *sa)
         const struct sockaddr *a = i->ifa_addr;
         if (!a || a->sa_family != sa->sa_family)
             continue;
-        if (a->sa_family == AF_INET &&
-            ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-                ((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+        if (a->sa_family == AF_INET && ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+                                           ((const struct sockaddr_in *)sa)->sin_addr.s_addr)
             return true;
         if (a->sa_family == AF_INET6 &&
             memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
