@@ -43,6 +43,29 @@ static bool free_to_write(const char *pub, const char *secret, bool force)
     return true;
 }
 
+/* Makes the directories of `path` that are missing (a fresh keys/ directory), as `mkdir -p`. */
+static bool make_parents(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return true;
+    *slash = '\0';
+    for (char *p = dir + 1; p <= dir + strlen(dir); p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char keep = *p;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "xmem keygen: making %s: %s\n", dir, strerror(errno));
+            return false;
+        }
+        *p = keep;
+    }
+    return true;
+}
+
 /* Writes the pair under umask 077, then makes the public file readable by all and checks the
  * secret one is the owner's alone. */
 static int write_pair(zcert_t *cert, const char *pub, const char *secret)
@@ -100,7 +123,7 @@ int xmemi_cmd_keygen(int argc, char **argv)
         return XMEMI_EXIT_USAGE;
     }
     snprintf(secret, sizeof secret, "%s_secret", pub);
-    if (!free_to_write(pub, secret, force))
+    if (!free_to_write(pub, secret, force) || !make_parents(pub))
         return XMEMI_EXIT_FAILED;
     /* czmq would otherwise take over SIGINT and SIGTERM, and log to the terminal. */
     zsys_handler_set(NULL);

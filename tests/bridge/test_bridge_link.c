@@ -81,7 +81,7 @@ static void write_bridge_graph(const char *src_params, const char *tx_extra, con
 
 static struct fy_document *run_graph(const char *duration, int want_status)
 {
-    const char *args[] = {"run", graph, "-i", "0", "-s", summary, duration ? "-d" : NULL,
+    const char *args[] = {"run",    graph, "-i", "0", "-s", summary, duration ? "-d" : NULL,
                           duration, NULL};
     int st = run_xmem(args);
     cr_assert(eq(int, st, want_status), "exit %d; log:\n%s", st, log_text());
@@ -159,8 +159,8 @@ Test(bridge_link, a_sender_of_another_link_is_refused_naming_both)
     struct fy_document *doc = run_graph("2", 0);
     cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/link/state"), "refused"), "%s",
               log_text());
-    cr_assert(log_has("it sends 'other.out@a->b' to this port, which carries 'src.out@a->b'"),
-              "%s", log_text());
+    cr_assert(log_has("it sends 'other.out@a->b' to this port, which carries 'src.out@a->b'"), "%s",
+              log_text());
     fy_document_destroy(doc);
 }
 
@@ -181,9 +181,9 @@ Test(bridge_link, a_secret_key_others_can_read_is_refused_with_the_chmod_to_run)
 
 Test(bridge_link, a_receiver_killed_mid_run_comes_back_and_the_sender_carries_on_to_it)
 {
-    write_bridge_graph("rate: 50, params: {width: 320, height: 240}", "policy: drop_oldest", key_a,
-                       "src.out@a->b",
-                       "{name: check, plugin: verify, inputs: {in: {from: rx/out, policy: block}}}");
+    write_bridge_graph(
+        "rate: 50, params: {width: 320, height: 240}", "policy: drop_oldest", key_a, "src.out@a->b",
+        "{name: check, plugin: verify, inputs: {in: {from: rx/out, policy: block}}}");
     const char *args[] = {"run", graph, "-i", "0", "-s", summary, "-d", "5", NULL};
     pid_t launcher = start_xmem(args);
     usleep(2000 * 1000);
