@@ -397,6 +397,9 @@ Test(node_run, plugins_lists_builtins, .init = setup, .fini = teardown, .timeout
 #ifdef XMEM_HAVE_FFMPEG /* built with FFmpeg's libraries */
         "videosrc",    "videosink",   "imagesink",
 #endif
+#ifdef XMEM_HAVE_CZMQ /* built with czmq */
+        "bridge_send", "bridge_recv",
+#endif
     };
     int n = (int)(sizeof names / sizeof names[0]), lines = 0;
     for (const char *p = c.out; *p; p++)

@@ -165,6 +165,9 @@ static builtin_name builtin_names[] = {
 #ifdef XMEM_HAVE_FFMPEG /* built with FFmpeg's libraries: their module, opened when asked for */
     {"videosrc"},    {"videosink"},   {"imagesink"},
 #endif
+#ifdef XMEM_HAVE_CZMQ /* built with czmq: the bridges' module, opened when asked for */
+    {"bridge_send"}, {"bridge_recv"},
+#endif
 };
 #define N_BUILTINS (sizeof builtin_names / sizeof builtin_names[0])
 
