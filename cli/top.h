@@ -3,6 +3,7 @@
 #ifndef XMEM_CLI_TOP_H
 #define XMEM_CLI_TOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -31,6 +32,10 @@ void xmemi_top_node_row(char *buf, size_t len, const xmemi_obs_node *n);
 
 void xmemi_top_edge_header(char *buf, size_t len);
 void xmemi_top_edge_row(char *buf, size_t len, const xmemi_obs_edge *e);
+
+/* The bridges' links (docs/MULTIHOST.md): a row per bridge node; row is false for other nodes. */
+void xmemi_top_link_header(char *buf, size_t len);
+bool xmemi_top_link_row(char *buf, size_t len, const xmemi_obs_node *n);
 
 void xmemi_top_class_header(char *buf, size_t len);
 void xmemi_top_class_row(char *buf, size_t len, const xmemi_obs *o, const xmem_pool_class_usage *c);

@@ -70,6 +70,20 @@ static int draw_edges(const screen *s, int y, const char *node)
         xmemi_top_edge_row(line, sizeof line, e);
         line_at(y++, line, 0);
     }
+    bool header = false;
+    for (uint32_t i = 0; i < s->o->n_nodes; i++) {
+        const xmemi_obs_node *n = &s->o->nodes[i];
+        if ((node && strcmp(n->run->name, node) != 0) || !xmemi_top_link_row(line, sizeof line, n))
+            continue;
+        if (!header) {
+            char head[512];
+            xmemi_top_link_header(head, sizeof head);
+            line_at(y++, "", 0);
+            line_at(y++, head, A_BOLD);
+            header = true;
+        }
+        line_at(y++, line, 0);
+    }
     return y;
 }
 

@@ -121,6 +121,29 @@ void xmemi_top_edge_row(char *buf, size_t len, const xmemi_obs_edge *e)
              e->connected ? "" : "  (not subscribed)");
 }
 
+void xmemi_top_link_header(char *buf, size_t len)
+{
+    snprintf(buf, len, "%-24s %-10s %-24s %10s %9s %8s %5s %5s %8s %8s %8s %8s", "LINK (BRIDGE)",
+             "STATE", "PEER", "FRAMES", "MB/s", "RTT ms", "RECON", "REFUS", "DOWN", "FULL", "LOST",
+             "FAR");
+}
+
+bool xmemi_top_link_row(char *buf, size_t len, const xmemi_obs_node *n)
+{
+    if (!n->have_link)
+        return false;
+    const xmemi_link_stat *l = &n->link;
+    snprintf(buf, len, "%-24s %-10s %-24s %10llu %9.1f %8.2f %5llu %5llu %8llu %8llu %8llu %8llu",
+             n->run->name, xmem_link_state_name((xmem_link_state)l->state), l->peer,
+             (unsigned long long)l->frames, n->link_bytes_rate / 1e6, (double)l->rtt_ns / 1e6,
+             (unsigned long long)l->reconnects, (unsigned long long)l->refused,
+             (unsigned long long)l->dropped[XMEM_LINK_DROP_DOWN],
+             (unsigned long long)l->dropped[XMEM_LINK_DROP_FULL],
+             (unsigned long long)l->dropped[XMEM_LINK_DROP_LOST],
+             (unsigned long long)l->dropped[XMEM_LINK_DROP_FAR]);
+    return true;
+}
+
 void xmemi_top_who(char *buf, size_t len, const xmemi_obs *o, pid_t pid)
 {
     for (uint32_t i = 0; i < o->n_nodes; i++)
@@ -188,6 +211,18 @@ void xmemi_top_print(FILE *out, const xmemi_obs *o, xmemi_top_sort sort)
         for (uint32_t i = 0; i < o->n_edges; i++) {
             xmemi_top_edge_row(line, sizeof line, &o->edges[i]);
             fprintf(out, "%s\n", line);
+        }
+        bool header = false;
+        for (uint32_t i = 0; i < o->n_nodes; i++) {
+            char row[512];
+            if (!xmemi_top_link_row(row, sizeof row, &o->nodes[i]))
+                continue;
+            if (!header) {
+                xmemi_top_link_header(line, sizeof line);
+                fprintf(out, "\n%s\n", line);
+                header = true;
+            }
+            fprintf(out, "%s\n", row);
         }
     }
     xmemi_top_class_header(line, sizeof line);

@@ -77,6 +77,52 @@ static void node_family(FILE *f, const xmemi_obs *o, const char *name, const cha
     }
 }
 
+/* The bridges' links (docs/MULTIHOST.md): one series per bridge node, only for bridges. */
+static void link_families(FILE *f, const xmemi_obs *o)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } families[] = {
+        {"xmem_link_up", "gauge", "1 while the bridge's link is up"},
+        {"xmem_link_frames_total", "counter", "Frames the bridge carried"},
+        {"xmem_link_bytes_total", "counter", "Payload bytes the bridge carried"},
+        {"xmem_link_rtt_seconds", "gauge", "The link's latest round trip"},
+        {"xmem_link_reconnects_total", "counter", "Times the link came back after being down"},
+        {"xmem_link_refused_total", "counter", "Peers refused (wrong key, another graph)"},
+        {"xmem_link_dropped_total", "counter", "Frames not delivered across the link, by reason"},
+    };
+    bool any = false;
+    for (uint32_t i = 0; i < o->n_nodes; i++)
+        any |= o->nodes[i].have_link;
+    for (size_t k = 0; any && k < sizeof families / sizeof families[0]; k++) {
+        head(f, families[k].name, families[k].type, families[k].help);
+        for (uint32_t i = 0; i < o->n_nodes; i++) {
+            const xmemi_obs_node *n = &o->nodes[i];
+            if (!n->have_link)
+                continue;
+            const xmemi_link_stat *l = &n->link;
+            if (k == 6) {
+                for (int r = 0; r < XMEM_LINK_DROP_COUNT_; r++) {
+                    node_series(f, families[k].name, o, n);
+                    fprintf(f, ",reason=\"%s\"} %llu\n", xmem_link_drop_name((xmem_link_drop)r),
+                            (unsigned long long)l->dropped[r]);
+                }
+                continue;
+            }
+            double v = k == 0   ? (l->state == XMEM_LINK_UP)
+                       : k == 1 ? (double)l->frames
+                       : k == 2 ? (double)l->bytes
+                       : k == 3 ? (double)l->rtt_ns / 1e9
+                       : k == 4 ? (double)l->reconnects
+                                : (double)l->refused;
+            node_series(f, families[k].name, o, n);
+            fprintf(f, ",peer=\"");
+            label(f, l->peer);
+            fprintf(f, "\"} %.17g\n", v);
+        }
+    }
+}
+
 static const double latency_bounds_s[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
                                           0.0025,  0.005,  0.01,    0.025,  0.05,
                                           0.1,     0.25,   0.5,     1,      2.5};
@@ -193,6 +239,7 @@ void xmemi_metrics_render(FILE *f, const xmemi_obs *o)
     node_family(f, o, "xmem_node_resident_memory_bytes", "gauge",
                 "Resident memory of the node's process, the pool pages it maps included", RSS);
     edge_families(f, o);
+    link_families(f, o);
     pool_families(f, o);
     head(f, "xmem_taps", "gauge", "Taps (xmem tap) attached to the graph");
     fprintf(f, "xmem_taps{graph=\"");

@@ -209,6 +209,11 @@ static void sample_node(xmemi_obs *o, uint32_t i, double window_s)
     xmemi_stats_window_step(s, &n->prev, &n->window);
     uint64_t moved = n->source ? n->window.out : n->window.in;
     n->rate = window_s > 0 ? (double)moved / window_s : 0;
+    uint64_t link_bytes = n->have_link ? n->link.bytes : 0;
+    n->have_link = xmemi_link_read(s, &n->link);
+    n->link_bytes_rate = n->have_link && window_s > 0 && n->link.bytes >= link_bytes
+                             ? (double)(n->link.bytes - link_bytes) / window_s
+                             : 0;
     bool running = strcmp(n->run->state, "running") == 0 && n->run->pid > 0;
     n->held = running ? xmem_pool_held_by_pid(o->pool, n->run->pid) : 0;
     xmemi_proc_usage_t u;
@@ -391,8 +396,25 @@ static void json_node(FILE *f, const xmemi_obs_node *n)
         fprintf(f, "%.1f", n->cpu_percent);
     else
         fprintf(f, "null");
-    fprintf(f, ", \"rss_bytes\": %llu}",
+    fprintf(f, ", \"rss_bytes\": %llu, \"link\": ",
             (unsigned long long)(n->have_usage ? n->usage.rss_bytes : 0));
+    if (!n->have_link) {
+        fprintf(f, "null}");
+        return;
+    }
+    const xmemi_link_stat *l = &n->link;
+    fprintf(f, "{\"state\": \"%s\", \"peer\": ", xmem_link_state_name((xmem_link_state)l->state));
+    xmemi_json_string(f, l->peer);
+    fprintf(f,
+            ", \"frames\": %llu, \"bytes\": %llu, \"bytes_per_s\": %.0f, \"rtt_us\": %.1f, "
+            "\"reconnects\": %llu, \"refused\": %llu, \"dropped\": {",
+            (unsigned long long)l->frames, (unsigned long long)l->bytes, n->link_bytes_rate,
+            (double)l->rtt_ns / 1e3, (unsigned long long)l->reconnects,
+            (unsigned long long)l->refused);
+    for (int i = 0; i < XMEM_LINK_DROP_COUNT_; i++)
+        fprintf(f, "%s\"%s\": %llu", i ? ", " : "", xmem_link_drop_name((xmem_link_drop)i),
+                (unsigned long long)l->dropped[i]);
+    fprintf(f, "}}}");
 }
 
 static void json_edge(FILE *f, const xmemi_obs_edge *e)

@@ -33,6 +33,9 @@ typedef struct xmemi_obs_node {
     xmemi_proc_usage_t usage; /* of its current process */
     xmemi_stats_window prev;
     pid_t prev_pid;
+    bool have_link; /* a bridge: its link (xmem_node_report_link) */
+    xmemi_link_stat link;
+    double link_bytes_rate; /* per second in the window */
 } xmemi_obs_node;
 
 /* One subscription: a graph edge, or a subscriber outside the graph (a tap, or a subscriber

@@ -54,25 +54,6 @@ static void fmt_work_rate(char *buf, size_t len, const xmemi_node_stats *s, uint
     *prev = n;
 }
 
-/* A bridge's link (xmem_node_report_link), copied out of the slot; false for other nodes. */
-static bool link_of(const xmemi_node_stats *s, xmemi_link_stat *out)
-{
-    const xmemi_link_stat *l = &s->link;
-    if (!__atomic_load_n(&l->present, __ATOMIC_ACQUIRE))
-        return false;
-    out->state = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
-    out->frames = xmemi_stats_read(&l->frames);
-    out->bytes = xmemi_stats_read(&l->bytes);
-    out->rtt_ns = xmemi_stats_read(&l->rtt_ns);
-    out->reconnects = xmemi_stats_read(&l->reconnects);
-    out->refused = xmemi_stats_read(&l->refused);
-    for (int i = 0; i < XMEM_LINK_DROP_COUNT_; i++)
-        out->dropped[i] = xmemi_stats_read(&l->dropped[i]);
-    memcpy(out->peer, l->peer, sizeof out->peer);
-    out->peer[sizeof out->peer - 1] = '\0';
-    return true;
-}
-
 /* ", 3 link-down, 1 lost" for the non-zero drop reasons, or "". */
 static void fmt_link_drops(char *buf, size_t len, const xmemi_link_stat *l)
 {
@@ -91,7 +72,7 @@ static void fmt_link_drops(char *buf, size_t len, const xmemi_link_stat *l)
 static void link_line(FILE *out, const xmemi_node_stats *s, uint64_t *prev_bytes, double interval_s)
 {
     xmemi_link_stat l;
-    if (!link_of(s, &l))
+    if (!xmemi_link_read(s, &l))
         return;
     char drops[256];
     fmt_link_drops(drops, sizeof drops, &l);
@@ -232,7 +213,7 @@ static void final_links(FILE *out, const xmemi_run_view *v)
     bool header = false;
     for (uint32_t i = 0; i < v->g->n_nodes; i++) {
         xmemi_link_stat l;
-        if (!link_of(&v->stats->nodes[i], &l))
+        if (!xmemi_link_read(&v->stats->nodes[i], &l))
             continue;
         if (!header)
             fprintf(out, "   %-30s %-10s %-24s %10s %10s %9s  %s\n", "link (bridge)", "state",
@@ -330,7 +311,7 @@ static void summary_work_files(FILE *f, const xmemi_node_stats *s, double elapse
 static void summary_link(FILE *f, const xmemi_node_stats *s)
 {
     xmemi_link_stat l;
-    if (!link_of(s, &l)) {
+    if (!xmemi_link_read(s, &l)) {
         fprintf(f, "\"link\": null, ");
         return;
     }

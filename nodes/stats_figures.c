@@ -1,6 +1,8 @@
 /* Figures of a node's stats slot (stats_figures.h). */
 #include "stats_figures.h"
 
+#include <string.h>
+
 void xmemi_stats_totals_read(const xmemi_node_stats *s, xmemi_stats_totals *out)
 {
     uint64_t counts[XMEMI_HIST_BUCKETS];
@@ -58,4 +60,23 @@ void xmemi_stats_latency_cumulative(const xmemi_node_stats *s, const uint64_t *b
     while (k < n)
         counts[k++] = seen;
     *total = seen;
+}
+
+bool xmemi_link_read(const xmemi_node_stats *s, xmemi_link_stat *out)
+{
+    const xmemi_link_stat *l = &s->link;
+    if (!__atomic_load_n(&l->present, __ATOMIC_ACQUIRE))
+        return false;
+    out->present = 1;
+    out->state = __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+    out->frames = xmemi_stats_read(&l->frames);
+    out->bytes = xmemi_stats_read(&l->bytes);
+    out->rtt_ns = xmemi_stats_read(&l->rtt_ns);
+    out->reconnects = xmemi_stats_read(&l->reconnects);
+    out->refused = xmemi_stats_read(&l->refused);
+    for (int i = 0; i < XMEM_LINK_DROP_COUNT_; i++)
+        out->dropped[i] = xmemi_stats_read(&l->dropped[i]);
+    memcpy(out->peer, l->peer, sizeof out->peer);
+    out->peer[sizeof out->peer - 1] = '\0';
+    return true;
 }

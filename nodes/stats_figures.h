@@ -4,6 +4,7 @@
 #ifndef XMEM_NODES_STATS_FIGURES_H
 #define XMEM_NODES_STATS_FIGURES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "node_stats.h"
@@ -37,5 +38,8 @@ void xmemi_stats_window_step(const xmemi_node_stats *s, xmemi_stats_window *prev
  * whose every value is at most the bound; *total gets all samples counted (a histogram's +Inf). */
 void xmemi_stats_latency_cumulative(const xmemi_node_stats *s, const uint64_t *bounds_ns,
                                     uint32_t n, uint64_t *counts, uint64_t *total);
+
+/* A bridge's link (xmem_node_report_link), copied out of the slot; false for other nodes. */
+bool xmemi_link_read(const xmemi_node_stats *s, xmemi_link_stat *out);
 
 #endif
