@@ -282,8 +282,7 @@ static int run_send(const options *o)
         if (period) {
             uint64_t now = now_ns();
             if (next > now) {
-                struct timespec ts = {(time_t)(next / 1000000000ull),
-                                      (long)(next % 1000000000ull)};
+                struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
                 clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
             }
         }
@@ -365,13 +364,17 @@ int main(int argc, char **argv)
                  .size = FRAME_BYTES,
                  .hwm_send = 4 * 2 + 64,
                  .hwm_recv = 1000};
-    static const struct option longs[] = {
-        {"copy", no_argument, NULL, 'c'},           {"push", no_argument, NULL, 'p'},
-        {"key", required_argument, NULL, 'k'},      {"peer-key", required_argument, NULL, 'K'},
-        {"seconds", required_argument, NULL, 's'},  {"rate", required_argument, NULL, 'r'},
-        {"size", required_argument, NULL, 'z'},     {"hwm-send", required_argument, NULL, 'H'},
-        {"hwm-recv", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"copy", no_argument, NULL, 'c'},
+                                          {"push", no_argument, NULL, 'p'},
+                                          {"key", required_argument, NULL, 'k'},
+                                          {"peer-key", required_argument, NULL, 'K'},
+                                          {"seconds", required_argument, NULL, 's'},
+                                          {"rate", required_argument, NULL, 'r'},
+                                          {"size", required_argument, NULL, 'z'},
+                                          {"hwm-send", required_argument, NULL, 'H'},
+                                          {"hwm-recv", required_argument, NULL, 'R'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     optind = 3;
     for (int c; (c = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
         switch (c) {
