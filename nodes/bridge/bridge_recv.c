@@ -6,12 +6,14 @@
  * the sender it may send one more. A publish that blocks (a `block` consumer here is full)
  * holds the credit back, so the sender, and through it the far publisher, waits too. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "bridge_link.h"
@@ -38,6 +40,7 @@ typedef struct rx {
     uint64_t last_heard_ns, next_report_ns;
     bool ever_up;
     char peer_addr[64];
+    char accepted[80]; /* the peer of the last connection accepted: "10.0.0.1:51234" */
     xmem_node_link fig;
 } rx;
 
@@ -281,19 +284,50 @@ static xmem_err read_messages(rx *r, xmem_error_t *err)
     return XMEM_OK;
 }
 
+/* The address of the peer on libzmq's accepted socket `fd` (its ACCEPTED event's value), read
+ * as soon as the event is: libzmq's events name the listening endpoint, not the peer. */
+static void accepted_from(int fd, char *out, size_t len)
+{
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof sa;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0) {
+        snprintf(out, len, "an address gone before it was read");
+        return;
+    }
+    if (sa.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof host);
+        port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    } else if (sa.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof host);
+        port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    }
+    snprintf(out, len, "%s:%d", host, port);
+}
+
 static void read_monitor(rx *r)
 {
     uint16_t ev;
     uint32_t value;
     char addr[256];
     while (xmemi_bridge_monitor_read(r->mon, &ev, &value, addr, sizeof addr)) {
-        if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-            ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        if (ev == ZMQ_EVENT_ACCEPTED) {
+            accepted_from((int)value, r->accepted, sizeof r->accepted);
+            xmem_node_log(r->node, XMEM_LOG_DEBUG, "connection from %s", r->accepted);
+        } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+            /* The handshake follows its connection's acceptance: the last one accepted is the
+             * peer (zauth's lines, for a key it judged, name it too). */
             r->fig.refused++;
             xmem_node_log(r->node, XMEM_LOG_ERROR,
-                          "refused a peer connecting to %s: %s (status %u); zauth's lines "
-                          "above name its address and key",
-                          addr, xmemi_bridge_event_name(ev), value);
+                          "refused a peer from %s (connecting to %s): %s (status %u)%s",
+                          r->accepted[0] ? r->accepted : "?", addr, xmemi_bridge_event_name(ev),
+                          value,
+                          ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                              ? ""
+                              : "; a peer without this host's key, or sending in plaintext");
         }
     }
 }

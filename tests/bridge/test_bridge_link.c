@@ -149,6 +149,22 @@ Test(bridge_link, a_key_the_receiver_does_not_allow_is_refused_and_named)
     cr_assert(ge(long, summary_num(doc, "/nodes/2/link/refused"), 1));
     cr_assert(log_has("ipaddress=127.0.0.1") && log_has("denied (CURVE)"), "%s", log_text());
     cr_assert(log_has("refused this host: authentication failed"), "%s", log_text());
+    cr_assert(log_has("refused a peer from 127.0.0.1:"), "%s", log_text());
+    fy_document_destroy(doc);
+}
+
+Test(bridge_link, a_peer_without_a_key_is_refused_with_its_address)
+{
+    write_bridge_graph("rate: 30, params: {width: 64, height: 64}",
+                       "policy: drop_oldest, insecure: true", key_a, "src.out@a->b",
+                       "{name: sink, plugin: null, inputs: {in: rx/out}}");
+    struct fy_document *doc = run_graph("2", 0);
+    cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/link/state"), "refused"), "%s",
+              log_text());
+    cr_assert(eq(long, summary_num(doc, "/nodes/2/link/frames"), 0));
+    cr_assert(ge(long, summary_num(doc, "/nodes/2/link/refused"), 1));
+    cr_assert(log_has("refused a peer from 127.0.0.1:"), "%s", log_text());
+    cr_assert(log_has("without this host's key, or sending in plaintext"), "%s", log_text());
     fy_document_destroy(doc);
 }
 
