@@ -12,6 +12,7 @@
 #include "graph/graph.h"
 #include "graph/launcher.h"
 #include "graph/metrics.h"
+#include "host_pick.h"
 
 static void usage(FILE *out)
 {
@@ -36,44 +37,46 @@ static void usage(FILE *out)
         "validate.\n"
         "\n");
     xmemi_cli_graph_help(out);
-    fprintf(out,
-            "\n"
-            "  -d, --duration S     stop after S seconds (default: the graph's options.duration,\n"
-            "                       else until stopped or every node ended)\n"
-            "  -s, --summary FILE   write the summary (per node: state, restarts, frames in and\n"
-            "                       out, rate, latency p50/p99/max, drops, deaths) as JSON\n"
-            "  -i, --interval S     seconds between live tables, 0 for none (default 1)\n"
-            "  -l, --log-level L    nodes' log level: error, warn, info (default), debug\n"
-            "  -p, --pool NAME      the pool's name instead of the graph's pool.name (and so the\n"
-            "                       runtime directory's): two runs of one graph side by side\n"
-            "  -m, --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
-            "                       (ADDR 127.0.0.1 unless given; port 0 picks one; overrides the\n"
-            "                       graph's options.metrics)\n"
-            "      --dot FILE       write the graph, with every node's and edge's figures, as a\n"
-            "                       Graphviz dot file at the end\n"
-            "  -h, --help           this text\n");
+    fprintf(
+        out,
+        "\n"
+        "  -d, --duration S     stop after S seconds (default: the graph's options.duration,\n"
+        "                       else until stopped or every node ended)\n"
+        "  -s, --summary FILE   write the summary (per node: state, restarts, frames in and\n"
+        "                       out, rate, latency p50/p99/max, drops, deaths) as JSON\n"
+        "  -i, --interval S     seconds between live tables, 0 for none (default 1)\n"
+        "  -l, --log-level L    nodes' log level: error, warn, info (default), debug\n"
+        "  -p, --pool NAME      the pool's name instead of the graph's pool.name (and so the\n"
+        "                       runtime directory's): two runs of one graph side by side\n"
+        "  -m, --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+        "                       (ADDR 127.0.0.1 unless given; port 0 picks one; overrides the\n"
+        "                       graph's options.metrics)\n"
+        "      --dot FILE       write the graph, with every node's and edge's figures, as a\n"
+        "                       Graphviz dot file at the end\n"
+        "  -H, --host NAME      a graph across hosts (hosts:): run host NAME's part, its nodes\n"
+        "                       and the bridges of its edges to other hosts (default: the\n"
+        "                       host whose address is this machine's, when exactly one is;\n"
+        "                       its pool: xmem-<file stem>-NAME unless the file names one).\n"
+        "                       Each host runs `xmem run GRAPH --host NAME` (docs/MULTIHOST.md)\n"
+        "  -h, --help           this text\n");
 }
 
 int xmemi_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"duration", required_argument, 0, 'd'},
-        {"summary", required_argument, 0, 's'},
-        {"interval", required_argument, 0, 'i'},
-        {"log-level", required_argument, 0, 'l'},
-        {"pool", required_argument, 0, 'p'},
-        {"metrics", required_argument, 0, 'm'},
-        {"dot", required_argument, 0, 'D'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"duration", required_argument, 0, 'd'}, {"summary", required_argument, 0, 's'},
+        {"interval", required_argument, 0, 'i'}, {"log-level", required_argument, 0, 'l'},
+        {"pool", required_argument, 0, 'p'},     {"metrics", required_argument, 0, 'm'},
+        {"dot", required_argument, 0, 'D'},      {"host", required_argument, 0, 'H'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
     xmemi_run_options ro;
     xmemi_run_options_init(&ro);
     xmem_error_t err;
     int c;
     optind = 1;
-    const char *pool = NULL;
-    while ((c = getopt_long(argc, argv, "d:s:i:l:p:m:h", opts, NULL)) != -1) {
+    const char *pool = NULL, *host = NULL;
+    while ((c = getopt_long(argc, argv, "d:s:i:l:p:m:H:h", opts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
         case 'd': ok = xmemi_cli_double("--duration", optarg, 0, 31536000, &ro.duration_s); break;
@@ -103,6 +106,7 @@ int xmemi_cmd_run(int argc, char **argv)
             break;
         }
         case 'D': ro.dot_path = optarg; break;
+        case 'H': host = optarg; break;
         case 'h': usage(stdout); return XMEMI_EXIT_OK;
         default: usage(stderr); return XMEMI_EXIT_USAGE;
         }
@@ -115,6 +119,16 @@ int xmemi_cmd_run(int argc, char **argv)
     }
     static xmemi_graph g;
     xmem_err rc = xmemi_graph_parse(argv[optind], &g, &err);
+    if (!rc && g.insecure_network) /* at every start, so that nobody forgets it is on */
+        fprintf(stderr, "xmem run: WARNING: options.insecure_network is true: frames cross the "
+                        "network in plaintext, and any peer that reaches the ports is accepted\n");
+    if (!rc) {
+        int status = xmemi_cli_host_part(&g, host, "xmem run");
+        if (status != XMEMI_EXIT_OK) {
+            xmemi_graph_free(&g);
+            return status;
+        }
+    }
     if (!rc && pool)
         snprintf(g.pool_name, sizeof g.pool_name, "%s", pool);
     if (!rc)

@@ -10,10 +10,11 @@
 #include "common/exit_status.h"
 #include "common/size_text.h"
 #include "graph/graph.h"
+#include "host_pick.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: xmem validate GRAPH.yaml\n"
+    fprintf(out, "usage: xmem validate [--host NAME] GRAPH.yaml\n"
                  "\n"
                  "Checks a graph without running it: YAML syntax, known keys and value types,\n"
                  "plugins (loaded and ABI-checked), parameters (names, types, ranges), inputs\n"
@@ -25,16 +26,45 @@ static void usage(FILE *out)
                  "failed (no room in /dev/shm for the pool, no memory).\n"
                  "\n");
     xmemi_cli_graph_help(out);
-    fprintf(out, "\n"
-                 "  -h, --help   this text\n");
+    fprintf(out,
+            "\n"
+            "A graph across hosts (hosts:) is checked whole: every node's host, the hosts'\n"
+            "addresses, ports and public keys, every plugin, parameter and edge, CUDA nodes on\n"
+            "hosts with CUDA buffers. Each host's pool is checked with its part:\n"
+            "\n"
+            "  -H, --host NAME   check host NAME's part as `xmem run --host NAME` runs it: its\n"
+            "                    nodes and bridges, its pool, and its secret key (KEY_secret,\n"
+            "                    mode 0600)\n"
+            "  -h, --help        this text\n");
+}
+
+/* A graph across hosts, whole: which nodes each host runs. */
+static void print_hosts(const xmemi_graph *g)
+{
+    printf("%s: valid: %u nodes on %u hosts (each host's pool: xmem validate --host NAME)\n",
+           g->path, g->n_nodes, g->n_hosts);
+    for (uint32_t h = 0; h < g->n_hosts; h++) {
+        printf("  %s (%s, ports %u-%u):", g->hosts[h].name, g->hosts[h].address,
+               g->hosts[h].port_first, g->hosts[h].port_last);
+        for (uint32_t i = 0; i < g->n_nodes; i++)
+            if (g->nodes[g->order[i]].host == h)
+                printf(" %s", g->nodes[g->order[i]].name);
+        printf("\n");
+    }
 }
 
 int xmemi_cmd_validate(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"host", required_argument, 0, 'H'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *host = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "H:h", opts, NULL)) != -1) {
+        if (c == 'H') {
+            host = optarg;
+            continue;
+        }
         if (c == 'h') {
             usage(stdout);
             return XMEMI_EXIT_OK;
@@ -49,12 +79,24 @@ int xmemi_cmd_validate(int argc, char **argv)
     xmemi_graph g;
     xmem_error_t err;
     xmem_err rc = xmemi_graph_parse(argv[optind], &g, &err);
+    if (!rc && host) {
+        int status = xmemi_cli_host_part(&g, host, "xmem validate");
+        if (status != XMEMI_EXIT_OK) {
+            xmemi_graph_free(&g);
+            return status;
+        }
+    }
     if (!rc)
         rc = xmemi_graph_check(&g, &err);
     if (rc) {
         fprintf(stderr, "xmem validate: %s\n", err.msg);
         xmemi_graph_free(&g);
         return xmemi_exit_for(rc);
+    }
+    if (g.n_hosts && !g.planned) {
+        print_hosts(&g);
+        xmemi_graph_free(&g);
+        return XMEMI_EXIT_OK;
     }
     char detail[1024];
     uint32_t need = xmemi_graph_buffers_needed(&g, detail, sizeof detail);

@@ -13,5 +13,6 @@ int xmemi_cmd_ps(int argc, char **argv);
 int xmemi_cmd_top(int argc, char **argv);
 int xmemi_cmd_tap(int argc, char **argv);
 int xmemi_cmd_logs(int argc, char **argv);
+int xmemi_cmd_keygen(int argc, char **argv);
 
 #endif

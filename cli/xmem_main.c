@@ -25,6 +25,7 @@ static const struct {
     {"top", xmemi_cmd_top, "watch a running graph (or a pool): nodes, edges, buffers"},
     {"tap", xmemi_cmd_tap, "join a running graph as a consumer of one output: print, save frames"},
     {"logs", xmemi_cmd_logs, "print what a node of a running graph wrote"},
+    {"keygen", xmemi_cmd_keygen, "write a CURVE key pair for a host of a graph across hosts"},
 };
 
 #ifdef XMEM_SANITIZE

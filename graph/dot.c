@@ -1,5 +1,6 @@
-/* Graphviz output of a sampled graph (dot.h). Names are [a-z0-9_], so they are valid dot IDs;
- * labels are quoted, with the graph file's path escaped. */
+/* Graphviz output of a sampled graph (dot.h). Node IDs are quoted: a graph across hosts has
+ * bridge nodes named NODE.PORT-to-HOST, which are no bare dot IDs; labels are quoted, with the
+ * graph file's path escaped. */
 #include "dot.h"
 
 #include <string.h>
@@ -19,7 +20,7 @@ static void node(FILE *f, const xmemi_obs *o, const xmemi_obs_node *n)
 {
     uint64_t moved = n->source ? n->total.out : n->total.in;
     double rate = o->uptime_s > 0 ? (double)moved / o->uptime_s : 0;
-    fprintf(f, "  %s [label=\"%s\\n%s\\n%s, %u restart%s\\nin %llu, out %llu, %.1f/s\\n",
+    fprintf(f, "  \"%s\" [label=\"%s\\n%s\\n%s, %u restart%s\\nin %llu, out %llu, %.1f/s\\n",
             n->run->name, n->run->name, n->run->plugin, n->run->state, n->run->restarts,
             n->run->restarts == 1 ? "" : "s", (unsigned long long)n->total.in,
             (unsigned long long)n->total.out, rate);
@@ -37,11 +38,12 @@ static void edge(FILE *f, const xmemi_obs_edge *e)
         dropped += e->dropped[r];
     if (e->external)
         fprintf(f, "  \"%s\" [shape=note];\n", e->to);
-    fprintf(
-        f, "  %s -> \"%s\" [label=\"%s -> %s\\n%s, depth %u\\ndelivered %llu, dropped %llu\"%s];\n",
-        e->from, e->to, e->from_port, e->to_port[0] ? e->to_port : "tap", e->policy, e->depth,
-        (unsigned long long)e->delivered, (unsigned long long)dropped,
-        e->external ? ", style=dashed" : "");
+    fprintf(f,
+            "  \"%s\" -> \"%s\" [label=\"%s -> %s\\n%s, depth %u\\ndelivered %llu, dropped "
+            "%llu\"%s];\n",
+            e->from, e->to, e->from_port, e->to_port[0] ? e->to_port : "tap", e->policy, e->depth,
+            (unsigned long long)e->delivered, (unsigned long long)dropped,
+            e->external ? ", style=dashed" : "");
 }
 
 void xmemi_dot_write(FILE *f, const xmemi_obs *o)

@@ -6,6 +6,9 @@
  *   nodes:
  *     - {name: src, plugin: testsrc, rate: 30, params: {width: 1920, height: 1080}}
  *     - {name: check, plugin: verify, inputs: {in: src/out}}
+ *
+ * A graph across machines lists them under hosts: and places each node on one (host:); each
+ * machine runs its own part of it (graph_hosts.h).
  */
 #ifndef XMEM_GRAPH_GRAPH_H
 #define XMEM_GRAPH_GRAPH_H
@@ -21,6 +24,7 @@
 
 #define XMEMI_GRAPH_MAX_NODES 64
 #define XMEMI_GRAPH_NAME_MAX 64
+#define XMEMI_GRAPH_MAX_HOSTS 32
 
 /* Where something was written: 1-based line and column. */
 typedef struct xmemi_mark {
@@ -50,8 +54,37 @@ typedef enum xmemi_restart {
     XMEMI_RESTART_ALWAYS,     /* also after a clean exit, unless the graph is stopping */
 } xmemi_restart;
 
+/* What a pool: mapping sets: the top-level one, or a host's own, whose settings replace the
+ * top-level ones on that host. A setting not given has its mark's line 0. */
+typedef struct xmemi_graph_pool_set {
+    char name[XMEMI_GRAPH_NAME_MAX];
+    uint32_t buffers;
+    uint64_t prealloc_size;
+    uint32_t prealloc_count;
+    uint64_t shm_limit;
+    uint64_t cuda_size;
+    uint32_t cuda_count;
+    int cuda_device;
+    xmemi_mark name_at, buffers_at, cuda_at, prealloc_at, shm_limit_at;
+} xmemi_graph_pool_set;
+
+/* One machine of a graph across hosts (hosts:). */
+typedef struct xmemi_graph_host {
+    char *name;
+    char *address;                  /* an IPv4 or IPv6 literal, or a host name */
+    char *key;                      /* its public certificate, relative paths resolved against the
+                                       graph's directory; NULL when not given */
+    uint32_t port_first, port_last; /* what its bridge receivers bind; default 7400-7499 */
+    xmemi_graph_pool_set pool;      /* its own pool: settings */
+    bool has_pool;
+    xmemi_mark at, address_at, ports_at, key_at, pool_at;
+} xmemi_graph_host;
+
 typedef struct xmemi_graph_node {
     char *name, *plugin;
+    char *host_name;    /* host: as written, NULL when not given */
+    uint32_t host;      /* index into the graph's hosts (the first when not given); 0 without */
+    xmemi_mark host_at; /* line 0 when not given */
     xmemi_graph_param *params;
     uint32_t n_params;
     xmemi_graph_edge *inputs;
@@ -84,6 +117,13 @@ typedef struct xmemi_graph {
     double drain_timeout_s; /* options.drain_timeout: default 5 */
     char metrics[96];       /* options.metrics: "ADDR:PORT" of a Prometheus endpoint, or "" */
     xmemi_mark pool_at, buffers_at, cuda_at, prealloc_at, shm_limit_at;
+    bool pool_named; /* pool.name was given: no default name per host */
+    xmemi_graph_host hosts[XMEMI_GRAPH_MAX_HOSTS];
+    uint32_t n_hosts;      /* 0: a graph on one machine, as before hosts: existed */
+    bool insecure_network; /* options.insecure_network: plaintext links, no keys */
+    xmemi_mark hosts_at, insecure_at;
+    bool planned;        /* rewritten into one host's part (xmemi_graph_for_host) */
+    uint32_t local_host; /* planned: the host it is the part of */
     xmemi_graph_node nodes[XMEMI_GRAPH_MAX_NODES];
     uint32_t n_nodes;
     uint32_t order[XMEMI_GRAPH_MAX_NODES]; /* filled by the check: upstream before downstream */
@@ -127,6 +167,9 @@ uint64_t xmemi_graph_default_shm_limit(void);
 /* Buffers the graph needs: per edge its queue (depth, twice that under drop_oldest) and per node
  * one per output being filled; `detail` (may be NULL) gets a line per edge. */
 uint32_t xmemi_graph_buffers_needed(const xmemi_graph *g, char *detail, size_t len);
+
+/* Frees what one node holds (names, parameters, inputs, its plugin) and zeroes it. */
+void xmemi_graph_node_free(xmemi_graph_node *n);
 
 void xmemi_graph_free(xmemi_graph *g);
 

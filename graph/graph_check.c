@@ -10,6 +10,7 @@
 #include "common/fail.h"
 #include "common/plural.h"
 #include "graph.h"
+#include "graph_hosts.h"
 #include "watchdog.h"
 #include "nodes/node_internal.h"
 #include "runtime_dir.h"
@@ -220,6 +221,41 @@ static xmem_err check_limits(const xmemi_graph *g, xmem_error_t *err)
     return XMEM_OK;
 }
 
+/* The CUDA nodes have CUDA buffers on their device: the pool's, or (a graph across hosts, whole)
+ * the pool of each node's host. */
+static xmem_err check_cuda(const xmemi_graph *g, xmem_error_t *err)
+{
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        const xmemi_graph_node *n = &g->nodes[i];
+        if (!(n->loaded.desc.flags & XMEM_NODE_USES_CUDA))
+            continue;
+        uint32_t count;
+        int device;
+        xmemi_graph_node_cuda(g, n, &count, &device);
+        bool per_host = g->n_hosts && !g->planned;
+        for (uint32_t k = 0; k < n->n_params; k++)
+            if (strcmp(n->params[k].name, "device") == 0 && atoi(n->params[k].value) != device)
+                return xmemi_graph_fail(
+                    g, err, n->params[k].value_at,
+                    "node '%s': device %s, but the pool's CUDA buffers are on device "
+                    "%d (%s)",
+                    n->name, n->params[k].value, device,
+                    per_host ? "its host's pool.cuda.device" : "pool.cuda.device");
+        if (!count && per_host)
+            return xmemi_graph_fail(g, err, n->plugin_at,
+                                    "node '%s' (plugin '%s') works on CUDA buffers, but the pool "
+                                    "of its host '%s' has none: give it some (pool: {cuda: "
+                                    "{size: BYTES, count: N, device: 0}} in its hosts: entry)",
+                                    n->name, n->loaded.desc.name, g->hosts[n->host].name);
+        if (!count)
+            return xmemi_graph_fail(g, err, n->plugin_at,
+                                    "node '%s' (plugin '%s') works on CUDA buffers: give the pool "
+                                    "some (pool: {cuda: {size: BYTES, count: N, device: 0}})",
+                                    n->name, n->loaded.desc.name);
+    }
+    return XMEM_OK;
+}
+
 xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
 {
     xmem_err rc;
@@ -238,25 +274,14 @@ xmem_err xmemi_graph_check(xmemi_graph *g, xmem_error_t *err)
             return rc;
     if ((rc = order_nodes(g, err)))
         return rc;
+    if ((rc = check_cuda(g, err)))
+        return rc;
+    /* A graph across hosts, whole: each host's pool and sockets hold only that host's part (and
+     * its bridges), and are checked when the host runs it (or validates with --host). */
+    if (g->n_hosts && !g->planned)
+        return XMEM_OK;
     if ((rc = check_limits(g, err)))
         return rc;
-    for (uint32_t i = 0; i < g->n_nodes; i++)
-        for (uint32_t k = 0; k < g->nodes[i].n_params; k++) /* the CUDA nodes' `device` */
-            if ((g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) &&
-                strcmp(g->nodes[i].params[k].name, "device") == 0 &&
-                atoi(g->nodes[i].params[k].value) != g->cuda_device)
-                return xmemi_graph_fail(
-                    g, err, g->nodes[i].params[k].value_at,
-                    "node '%s': device %s, but the pool's CUDA buffers are on device "
-                    "%d (pool.cuda.device)",
-                    g->nodes[i].name, g->nodes[i].params[k].value, g->cuda_device);
-    for (uint32_t i = 0; i < g->n_nodes; i++)
-        if ((g->nodes[i].loaded.desc.flags & XMEM_NODE_USES_CUDA) && !g->cuda_count)
-            return xmemi_graph_fail(
-                g, err, g->nodes[i].plugin_at,
-                "node '%s' (plugin '%s') works on CUDA buffers: give the pool some "
-                "(pool: {cuda: {size: BYTES, count: N, device: 0}})",
-                g->nodes[i].name, g->nodes[i].loaded.desc.name);
     char detail[1024];
     uint32_t need = xmemi_graph_buffers_needed(g, detail, sizeof detail);
     if (g->buffers == 0)

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "graph.h"
 #include "graph_file.h"
+#include "graph_hosts.h"
 #include "metrics_addr.h"
 
 #include <errno.h>
@@ -344,17 +345,12 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
     xmem_err rc = expect_mapping(p, n, node->at, "a node");
     if (rc)
         return rc;
-    static const char *const keys[] = {"name",
-                                       "plugin",
-                                       "params",
-                                       "inputs",
-                                       "rate",
-                                       "restart",
-                                       "log_level",
-                                       "acquire_timeout_ms",
-                                       "stuck_after_ms",
-                                       "init_stuck_after_ms",
-                                       NULL};
+    static const char *const keys[] = {"name",           "plugin",
+                                       "params",         "inputs",
+                                       "rate",           "restart",
+                                       "log_level",      "acquire_timeout_ms",
+                                       "stuck_after_ms", "init_stuck_after_ms",
+                                       "host",           NULL};
     void *it = NULL;
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(n, &it))) {
@@ -417,6 +413,10 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
             *(key[0] == 's' ? &node->stuck_after_ms : &node->init_stuck_after_ms) = (int)d;
             if (key[0] == 's')
                 node->stuck_at = mark_of(v);
+        } else if (strcmp(key, "host") == 0) {
+            node->host_at = mark_or_here(p, v);
+            if ((rc = dup_scalar(p, v, "host", &node->host_name)))
+                return rc;
         }
     }
     if (!node->name)
@@ -426,11 +426,11 @@ static xmem_err parse_node(parser *p, struct fy_node *n)
     return XMEM_OK;
 }
 
-static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
+/* A pool: mapping into *set; `where` names it in messages ("pool", "host 'cam' pool"). */
+static xmem_err parse_pool_set(parser *p, struct fy_node *v, xmemi_mark key_at, const char *where,
+                               xmemi_graph_pool_set *set)
 {
-    xmemi_graph *g = p->g;
-    g->pool_at = key_at;
-    xmem_err rc = expect_mapping(p, v, key_at, "pool");
+    xmem_err rc = expect_mapping(p, v, key_at, where);
     if (rc)
         return rc;
     static const char *const keys[] = {"name", "buffers", "preallocate", "cuda", "shm_limit", NULL};
@@ -442,7 +442,7 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
         const char *key, *s;
         struct fy_node *val = value_of(p, pair);
         double d;
-        if ((rc = known_key(p, fy_node_pair_key(pair), "pool", keys, &key)))
+        if ((rc = known_key(p, fy_node_pair_key(pair), where, keys, &key)))
             return rc;
         if (strcmp(key, "name") == 0) {
             if ((rc = scalar(p, val, "pool name", &s)))
@@ -450,21 +450,22 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
             xmem_error_t why;
             if (xmem_pool_check_name(s, &why))
                 return fail_at(p, val, "%s", why.msg);
-            snprintf(g->pool_name, sizeof g->pool_name, "%s", s);
+            snprintf(set->name, sizeof set->name, "%s", s);
+            set->name_at = mark_of(val);
         } else if (strcmp(key, "buffers") == 0) {
-            g->buffers_at = mark_of(val);
+            set->buffers_at = mark_of(val);
             if ((rc = number(p, val, "buffers", 1, 1 << 20, true, &d)))
                 return rc;
-            g->buffers = (uint32_t)d;
+            set->buffers = (uint32_t)d;
         } else if (strcmp(key, "shm_limit") == 0) {
-            g->shm_limit_at = mark_of(val);
+            set->shm_limit_at = mark_of(val);
             /* 2^62: beyond any machine, and still exact enough as a double to mean what it says */
             if ((rc = number(p, val, "shm_limit", 1, 0x1p62, true, &d)))
                 return rc;
-            g->shm_limit = (uint64_t)d;
+            set->shm_limit = (uint64_t)d;
         } else if (strcmp(key, "cuda") == 0) {
-            g->cuda_at = mark_of(fy_node_pair_key(pair));
-            if ((rc = expect_mapping(p, val, g->cuda_at, "cuda")))
+            set->cuda_at = mark_of(fy_node_pair_key(pair));
+            if ((rc = expect_mapping(p, val, set->cuda_at, "cuda")))
                 return rc;
             void *jt = NULL;
             struct fy_node_pair *q;
@@ -478,17 +479,17 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
                                  &d)))
                     return rc;
                 if (strcmp(key, "size") == 0)
-                    g->cuda_size = (uint64_t)d;
+                    set->cuda_size = (uint64_t)d;
                 else if (strcmp(key, "count") == 0)
-                    g->cuda_count = (uint32_t)d;
+                    set->cuda_count = (uint32_t)d;
                 else
-                    g->cuda_device = (int)d;
+                    set->cuda_device = (int)d;
             }
-            if (!g->cuda_size || !g->cuda_count)
+            if (!set->cuda_size || !set->cuda_count)
                 return fail_at(p, val, "cuda: give size (bytes) and count (device: default 0)");
         } else {
-            g->prealloc_at = mark_of(fy_node_pair_key(pair));
-            if ((rc = expect_mapping(p, val, g->prealloc_at, "preallocate")))
+            set->prealloc_at = mark_of(fy_node_pair_key(pair));
+            if ((rc = expect_mapping(p, val, set->prealloc_at, "preallocate")))
                 return rc;
             void *jt = NULL;
             struct fy_node_pair *q;
@@ -500,15 +501,25 @@ static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
                                  size ? (double)XMEM_BUFFER_SIZE_MAX : 65536, true, &d)))
                     return rc;
                 if (size)
-                    g->prealloc_size = (uint64_t)d;
+                    set->prealloc_size = (uint64_t)d;
                 else
-                    g->prealloc_count = (uint32_t)d;
+                    set->prealloc_count = (uint32_t)d;
             }
-            if (!g->prealloc_size || !g->prealloc_count)
+            if (!set->prealloc_size || !set->prealloc_count)
                 return fail_at(p, val, "preallocate: give both size (bytes) and count");
         }
     }
     return XMEM_OK;
+}
+
+static xmem_err parse_pool(parser *p, struct fy_node *v, xmemi_mark key_at)
+{
+    xmemi_graph_pool_set set = {0};
+    p->g->pool_at = key_at;
+    xmem_err rc = parse_pool_set(p, v, key_at, "pool", &set);
+    if (rc == XMEM_OK)
+        xmemi_graph_pool_apply(p->g, &set);
+    return rc;
 }
 
 /* options.metrics: the address of the run's Prometheus endpoint (metrics.h). */
@@ -531,20 +542,24 @@ static xmem_err parse_options(parser *p, struct fy_node *v, xmemi_mark key_at)
     xmem_err rc = expect_mapping(p, v, key_at, "options");
     if (rc)
         return rc;
-    static const char *const keys[] = {"duration", "drain_timeout", "mps", "metrics", NULL};
+    static const char *const keys[] = {"duration", "drain_timeout",    "mps",
+                                       "metrics",  "insecure_network", NULL};
     void *it = NULL;
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(v, &it))) {
         const char *key;
         if ((rc = known_key(p, fy_node_pair_key(pair), "options", keys, &key)))
             return rc;
-        if (strcmp(key, "mps") == 0) {
+        if (strcmp(key, "mps") == 0 || strcmp(key, "insecure_network") == 0) {
             const char *s;
-            if ((rc = scalar(p, value_of(p, pair), "mps", &s)))
+            bool mps = key[0] == 'm';
+            if ((rc = scalar(p, value_of(p, pair), key, &s)))
                 return rc;
             if (strcmp(s, "true") && strcmp(s, "false"))
-                return fail_at(p, value_of(p, pair), "mps '%s': expected true or false", s);
-            p->g->mps = strcmp(s, "true") == 0;
+                return fail_at(p, value_of(p, pair), "%s '%s': expected true or false", key, s);
+            *(mps ? &p->g->mps : &p->g->insecure_network) = strcmp(s, "true") == 0;
+            if (!mps)
+                p->g->insecure_at = mark_of(value_of(p, pair));
             continue;
         }
         if (strcmp(key, "metrics") == 0) {
@@ -559,12 +574,111 @@ static xmem_err parse_options(parser *p, struct fy_node *v, xmemi_mark key_at)
     return XMEM_OK;
 }
 
+/* ports: "FIRST-LAST" or one port. */
+static xmem_err parse_ports(parser *p, struct fy_node *v, xmemi_graph_host *h)
+{
+    const char *s;
+    xmem_err rc = scalar(p, v, "ports", &s);
+    if (rc)
+        return rc;
+    h->ports_at = mark_of(v);
+    if (!xmemi_host_ports_parse(s, &h->port_first, &h->port_last))
+        return fail_at(
+            p, v, "ports '%s': expected FIRST-LAST (1 <= FIRST <= LAST <= 65535) or one port", s);
+    return XMEM_OK;
+}
+
+static xmem_err parse_host(parser *p, struct fy_node *n)
+{
+    xmemi_graph *g = p->g;
+    if (g->n_hosts == XMEMI_GRAPH_MAX_HOSTS)
+        return fail_at(p, n, "more than %d hosts", XMEMI_GRAPH_MAX_HOSTS);
+    xmemi_graph_host *h = &g->hosts[g->n_hosts++];
+    h->at = mark_of(n);
+    h->port_first = XMEMI_HOST_PORTS_FIRST;
+    h->port_last = XMEMI_HOST_PORTS_LAST;
+    xmem_err rc = expect_mapping(p, n, h->at, "a host");
+    if (rc)
+        return rc;
+    static const char *const keys[] = {"name", "address", "ports", "key", "pool", NULL};
+    char *key_text = NULL;
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while (rc == XMEM_OK && (pair = fy_node_mapping_iterate(n, &it))) {
+        const char *key;
+        struct fy_node *v = value_of(p, pair);
+        xmemi_mark key_at = mark_of(fy_node_pair_key(pair));
+        if ((rc = known_key(p, fy_node_pair_key(pair), "a host", keys, &key)))
+            break;
+        if (strcmp(key, "name") == 0) {
+            if ((rc = dup_scalar(p, v, "host name", &h->name)))
+                break;
+            if (!xmemi_valid_name(h->name))
+                rc = fail_at(p, v, "host name '%s': expected [a-z0-9_]+ (63 at most)", h->name);
+            for (uint32_t i = 0; rc == XMEM_OK && i + 1 < g->n_hosts; i++)
+                if (g->hosts[i].name && strcmp(g->hosts[i].name, h->name) == 0)
+                    rc = fail_at(p, v, "host name '%s' is used twice (first at line %d)", h->name,
+                                 g->hosts[i].at.line);
+        } else if (strcmp(key, "address") == 0) {
+            h->address_at = mark_of(v);
+            if ((rc = dup_scalar(p, v, "address", &h->address)))
+                break;
+            if (!xmemi_host_address_ok(h->address))
+                rc = fail_at(p, v,
+                             "address '%s': expected an IPv4 or IPv6 address or a host name "
+                             "(letters, digits and '-' in labels of 63 at most, split by '.')",
+                             h->address);
+        } else if (strcmp(key, "ports") == 0) {
+            rc = parse_ports(p, v, h);
+        } else if (strcmp(key, "key") == 0) {
+            h->key_at = mark_of(v);
+            free(key_text);
+            key_text = NULL;
+            rc = dup_scalar(p, v, "key", &key_text);
+        } else {
+            h->pool_at = key_at;
+            h->has_pool = true;
+            rc = parse_pool_set(p, v, key_at, "a host's pool", &h->pool);
+        }
+    }
+    if (rc == XMEM_OK && key_text) {
+        /* Relative to the graph file, as plugin paths are. */
+        if (key_text[0] == '/')
+            h->key = key_text, key_text = NULL;
+        else if (asprintf(&h->key, "%s/%s", g->dir, key_text) < 0)
+            h->key = NULL, rc = xmemi_fail(p->err, XMEM_ENOMEM, 0, "%s: no memory", g->path);
+    }
+    free(key_text);
+    if (rc)
+        return rc;
+    if (!h->name)
+        return fail_mark(p, h->at, "a host without 'name'");
+    if (!h->address)
+        return fail_mark(p, h->at, "host '%s' has no 'address' (where the other hosts reach it)",
+                         h->name);
+    return XMEM_OK;
+}
+
+static xmem_err parse_hosts(parser *p, struct fy_node *v, xmemi_mark key_at)
+{
+    p->g->hosts_at = key_at;
+    if (!v || !fy_node_is_sequence(v) || fy_node_sequence_item_count(v) == 0)
+        return fail_mark(p, v && mark_of(v).line ? mark_of(v) : key_at,
+                         "hosts: expected a list of hosts (- {name: N, address: A, key: FILE})");
+    void *it = NULL;
+    struct fy_node *n;
+    xmem_err rc = XMEM_OK;
+    while (rc == XMEM_OK && (n = fy_node_sequence_iterate(v, &it)))
+        rc = parse_host(p, n);
+    return rc;
+}
+
 static xmem_err parse_root(parser *p, struct fy_node *root)
 {
     xmem_err rc = expect_mapping(p, root, (xmemi_mark){1, 1}, "the graph file");
     if (rc)
         return rc;
-    static const char *const keys[] = {"pool", "nodes", "options", NULL};
+    static const char *const keys[] = {"pool", "nodes", "options", "hosts", NULL};
     struct fy_node *nodes = NULL;
     void *it = NULL;
     struct fy_node_pair *pair;
@@ -578,6 +692,8 @@ static xmem_err parse_root(parser *p, struct fy_node *root)
             rc = parse_pool(p, v, key_at);
         else if (strcmp(key, "options") == 0)
             rc = parse_options(p, v, key_at);
+        else if (strcmp(key, "hosts") == 0)
+            rc = parse_hosts(p, v, key_at);
         else if (!v || !fy_node_is_sequence(v))
             rc = fail_mark(p, v ? mark_of(v) : key_at, "nodes: expected a list of nodes");
         else
@@ -592,7 +708,8 @@ static xmem_err parse_root(parser *p, struct fy_node *root)
     while ((n = fy_node_sequence_iterate(nodes, &it)))
         if ((rc = parse_node(p, n)))
             return rc;
-    return XMEM_OK;
+    /* hosts:, nodes: and options: may come in any order: placed and checked once all are read */
+    return xmemi_graph_check_hosts(p->g, p->err);
 }
 
 /* A mapping's key, for finding those written twice. */
@@ -796,24 +913,34 @@ xmem_err xmemi_graph_parse(const char *path, xmemi_graph *g, xmem_error_t *err)
     return rc;
 }
 
+void xmemi_graph_node_free(xmemi_graph_node *n)
+{
+    free(n->name);
+    free(n->plugin);
+    free(n->host_name);
+    for (uint32_t k = 0; k < n->n_params; k++) {
+        free(n->params[k].name);
+        free(n->params[k].value);
+    }
+    free(n->params);
+    for (uint32_t k = 0; k < n->n_inputs; k++) {
+        free(n->inputs[k].port);
+        free(n->inputs[k].from_node);
+        free(n->inputs[k].from_port);
+    }
+    free(n->inputs);
+    xmemi_plugin_close(&n->loaded);
+    memset(n, 0, sizeof *n);
+}
+
 void xmemi_graph_free(xmemi_graph *g)
 {
-    for (uint32_t i = 0; i < g->n_nodes; i++) {
-        xmemi_graph_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->plugin);
-        for (uint32_t k = 0; k < n->n_params; k++) {
-            free(n->params[k].name);
-            free(n->params[k].value);
-        }
-        free(n->params);
-        for (uint32_t k = 0; k < n->n_inputs; k++) {
-            free(n->inputs[k].port);
-            free(n->inputs[k].from_node);
-            free(n->inputs[k].from_port);
-        }
-        free(n->inputs);
-        xmemi_plugin_close(&n->loaded);
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        xmemi_graph_node_free(&g->nodes[i]);
+    for (uint32_t i = 0; i < g->n_hosts; i++) {
+        free(g->hosts[i].name);
+        free(g->hosts[i].address);
+        free(g->hosts[i].key);
     }
     free(g->path);
     free(g->dir);

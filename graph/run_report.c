@@ -108,11 +108,22 @@ static void link_line(FILE *out, const xmemi_node_stats *s, uint64_t *prev_bytes
             extra, drops);
 }
 
+/* The node column's width: 12, or the longest name (a bridge's, "src.out-to-gpu"). */
+static int name_width(const xmemi_graph *g)
+{
+    int w = 12;
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        if ((int)strlen(g->nodes[i].name) > w)
+            w = (int)strlen(g->nodes[i].name);
+    return w;
+}
+
 void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
 {
+    int nw = name_width(v->g);
     fprintf(out, "-- %.1f s  pool '%s': %u of %u buffers free\n", v->elapsed_s,
             xmem_pool_name(v->pool), xmem_pool_free_count(v->pool), xmem_pool_capacity(v->pool));
-    fprintf(out, "   %-12s %-10s %7s %3s %10s %10s %9s %9s %9s %8s %5s  %s\n", "node", "state",
+    fprintf(out, "   %-*s %-10s %7s %3s %10s %10s %9s %9s %9s %8s %5s  %s\n", nw, "node", "state",
             "pid", "rst", "in", "out", "rate/s", "p50 us", "p99 us", "dropped", "held", "work");
     for (uint32_t i = 0; i < v->g->n_nodes; i++) {
         xmemi_node_run *r = &v->runs[i];
@@ -128,7 +139,7 @@ void xmemi_report_table(FILE *out, const xmemi_run_view *v, double interval_s)
         uint64_t held = r->state == XMEMI_NODE_RUNNING ? xmem_pool_held_by_pid(v->pool, r->pid) : 0;
         char work[48];
         fmt_work_rate(work, sizeof work, s, &r->prev_work, interval_s);
-        fprintf(out, "   %-12s %-10s %7d %3u %10llu %10llu %9.1f %9s %9s %8llu %5llu  %s\n",
+        fprintf(out, "   %-*s %-10s %7d %3u %10llu %10llu %9.1f %9s %9s %8llu %5llu  %s\n", nw,
                 v->g->nodes[i].name, xmemi_node_state_name(r->state), (int)r->pid, r->restarts,
                 (unsigned long long)in, (unsigned long long)out_n,
                 interval_s > 0 ? (double)moved / interval_s : 0.0, p50, p99,
@@ -239,9 +250,10 @@ static void final_links(FILE *out, const xmemi_run_view *v)
 
 void xmemi_report_final(FILE *out, const xmemi_run_view *v)
 {
+    int nw = name_width(v->g);
     fprintf(out, "== summary: %.1f s, pool '%s': %u of %u buffers free\n", v->elapsed_s,
             xmem_pool_name(v->pool), xmem_pool_free_count(v->pool), xmem_pool_capacity(v->pool));
-    fprintf(out, "   %-12s %-10s %3s %10s %10s %9s %9s %9s %9s %8s  %-12s %s\n", "node", "state",
+    fprintf(out, "   %-*s %-10s %3s %10s %10s %9s %9s %9s %9s %8s  %-12s %s\n", nw, "node", "state",
             "rst", "in", "out", "rate/s", "p50 us", "p99 us", "max us", "dropped", "last exit",
             "work");
     for (uint32_t i = 0; i < v->g->n_nodes; i++) {
@@ -257,7 +269,7 @@ void xmemi_report_final(FILE *out, const xmemi_run_view *v)
         if (work_of(&v->stats->nodes[i], &units, what))
             snprintf(work, sizeof work, "%s %llu (%.1f/s)", what, (unsigned long long)units,
                      v->elapsed_s > 0 ? (double)units / v->elapsed_s : 0.0);
-        fprintf(out, "   %-12s %-10s %3u %10llu %10llu %9.1f %9s %9s %9s %8llu  %-12s %s\n",
+        fprintf(out, "   %-*s %-10s %3u %10llu %10llu %9.1f %9s %9s %9s %8llu  %-12s %s\n", nw,
                 v->g->nodes[i].name, xmemi_node_state_name(r->state), r->restarts,
                 (unsigned long long)t.in, (unsigned long long)t.out, t.rate, p50, p99, max,
                 (unsigned long long)t.dropped, status, work);

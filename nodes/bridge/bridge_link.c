@@ -113,8 +113,7 @@ xmem_err xmemi_bridge_monitor(zsock_t *s, const char *name, zsock_t **out, xmem_
     *out = zsock_new(ZMQ_PAIR);
     if (!*out || zsock_connect(*out, "%s", ep) != 0) {
         zsock_destroy(out);
-        return xmemi_fail(err, XMEM_ETRANSPORT, errno, "monitor %s: %s", ep,
-                          zmq_strerror(errno));
+        return xmemi_fail(err, XMEM_ETRANSPORT, errno, "monitor %s: %s", ep, zmq_strerror(errno));
     }
     return XMEM_OK;
 }

@@ -47,8 +47,8 @@ static const xmem_node_param params[] = {
     {"link", XMEM_PARAM_STRING, NULL, "the edge's name, the same on both sides", 0, 0, NULL},
     {"key", XMEM_PARAM_STRING, "", "this host's public key file (KEY_secret beside it)", 0, 0,
      NULL},
-    {"allow", XMEM_PARAM_STRING, "", "public key files of the senders let in, comma-separated",
-     0, 0, NULL},
+    {"allow", XMEM_PARAM_STRING, "", "public key files of the senders let in, comma-separated", 0,
+     0, NULL},
     {"insecure", XMEM_PARAM_BOOL, "false", "plaintext, any peer", 0, 0, NULL},
     {"max_message", XMEM_PARAM_INT, "268435456", "the largest frame in bytes", 1, 4e9, NULL},
 };
@@ -76,7 +76,8 @@ static void report(rx *r, bool force)
     if (!force && now < r->next_report_ns)
         return;
     r->next_report_ns = now + REPORT_EVERY_NS;
-    if (r->fig.state == XMEM_LINK_UP && now - r->last_heard_ns > XMEMI_BRIDGE_DEAD_MS * 1000000ull) {
+    if (r->fig.state == XMEM_LINK_UP &&
+        now - r->last_heard_ns > XMEMI_BRIDGE_DEAD_MS * 1000000ull) {
         r->fig.state = XMEM_LINK_DOWN;
         xmem_node_log(r->node, XMEM_LOG_WARN, "link from %s down: nothing heard for 2 s",
                       r->peer_addr);
@@ -174,8 +175,8 @@ static int rest(void *raw, zmq_msg_t *payload, const zmq_msg_t *head)
     return n;
 }
 
-static xmem_err on_message(rx *r, zmq_msg_t *who, zmq_msg_t *head, zmq_msg_t *payload,
-                           int n_after, xmem_error_t *err)
+static xmem_err on_message(rx *r, zmq_msg_t *who, zmq_msg_t *head, zmq_msg_t *payload, int n_after,
+                           xmem_error_t *err)
 {
     const char *addr = zmq_msg_gets(head, "Peer-Address");
     char from[96];
@@ -249,8 +250,7 @@ static xmem_err on_message(rx *r, zmq_msg_t *who, zmq_msg_t *head, zmq_msg_t *pa
     }
     if (m.type == XMEMI_BRIDGE_END) {
         xmem_node_log(r->node, XMEM_LOG_INFO,
-                      "%s ended its stream after %" PRIu64 " frames: ending this one", from,
-                      m.seq);
+                      "%s ended its stream after %" PRIu64 " frames: ending this one", from, m.seq);
         xmem_node_finish(r->node);
     }
     return XMEM_OK;
@@ -370,16 +370,14 @@ static xmem_err setup(rx *r, xmem_error_t *err)
         return rc;
     r->sock = zsock_new(ZMQ_ROUTER);
     if (!r->sock)
-        return xmemi_fail(err, XMEM_ETRANSPORT, errno, "a ROUTER socket: %s",
-                          zmq_strerror(errno));
+        return xmemi_fail(err, XMEM_ETRANSPORT, errno, "a ROUTER socket: %s", zmq_strerror(errno));
     xmemi_bridge_tune(r->sock, max_message, 1000, ipv6);
     zsock_set_router_handover(r->sock, 1);
     if (!insecure) {
         if (!key[0] || !allow[0])
             return xmemi_fail(err, XMEM_ECONFIG, 0,
                               "key and allow are needed unless insecure is true");
-        if ((rc = xmemi_bridge_load_secret(key, &r->cert, err)) ||
-            (rc = start_auth(r, allow, err)))
+        if ((rc = xmemi_bridge_load_secret(key, &r->cert, err)) || (rc = start_auth(r, allow, err)))
             return rc;
         zcert_apply(r->cert, r->sock);
         zsock_set_curve_server(r->sock, 1);

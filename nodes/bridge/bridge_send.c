@@ -25,7 +25,7 @@
 #define HELLO_EVERY_NS (500ull * 1000000ull)
 #define PING_EVERY_NS (250ull * 1000000ull)
 #define REPORT_EVERY_NS (100ull * 1000000ull)
-#define FLUSH_NS (3000ull * 1000000ull) /* fini's wait for the last frames to be done */
+#define FLUSH_NS (3000ull * 1000000ull)      /* fini's wait for the last frames to be done */
 #define START_WAIT_NS (2000ull * 1000000ull) /* init's wait for the link */
 
 typedef struct tx tx;
@@ -73,8 +73,8 @@ static const xmem_node_param params[] = {
     {"link", XMEM_PARAM_STRING, NULL, "the edge's name, the same on both sides", 0, 0, NULL},
     {"depth", XMEM_PARAM_INT, "4", "frames on their way at once (the far input's depth)", 1, 65536,
      NULL},
-    {"policy", XMEM_PARAM_ENUM, "drop_oldest", "when the far side is full or the link down",
-     0, 0, policies},
+    {"policy", XMEM_PARAM_ENUM, "drop_oldest", "when the far side is full or the link down", 0, 0,
+     policies},
     {"key", XMEM_PARAM_STRING, "", "this host's public key file (KEY_secret beside it)", 0, 0,
      NULL},
     {"peer_key", XMEM_PARAM_STRING, "", "the far host's public key file", 0, 0, NULL},
@@ -271,8 +271,7 @@ static void on_message(tx *t, const xmemi_bridge_msg *m, uint64_t now)
         if (strcmp(t->refused_why, m->text) != 0)
             xmem_node_log(t->node, XMEM_LOG_ERROR, "%s refused this link: %.*s", t->peer,
                           (int)sizeof m->text, m->text);
-        snprintf(t->refused_why, sizeof t->refused_why, "%.*s", (int)sizeof m->text - 1,
-                 m->text);
+        snprintf(t->refused_why, sizeof t->refused_why, "%.*s", (int)sizeof m->text - 1, m->text);
         set_state(t, XMEM_LINK_REFUSED, m->text);
         return;
     }
@@ -437,8 +436,7 @@ static xmem_err setup(tx *t, xmem_error_t *err)
         return rc;
     t->sock = zsock_new(ZMQ_DEALER);
     if (!t->sock)
-        return xmemi_fail(err, XMEM_ETRANSPORT, errno, "a DEALER socket: %s",
-                          zmq_strerror(errno));
+        return xmemi_fail(err, XMEM_ETRANSPORT, errno, "a DEALER socket: %s", zmq_strerror(errno));
     xmemi_bridge_tune(t->sock, t->max_message, (int)t->depth * 2 + 64, ipv6);
     zsock_set_immediate(t->sock, 1); /* never queue frames for a connection not there */
     if (!insecure) {
@@ -456,8 +454,7 @@ static xmem_err setup(tx *t, xmem_error_t *err)
     if ((rc = xmemi_bridge_monitor(t->sock, xmem_node_name(node), &t->mon, err)))
         return rc;
     if (zsock_connect(t->sock, "%s", ep) != 0)
-        return xmemi_fail(err, XMEM_ETRANSPORT, errno, "connect %s: %s", ep,
-                          zmq_strerror(errno));
+        return xmemi_fail(err, XMEM_ETRANSPORT, errno, "connect %s: %s", ep, zmq_strerror(errno));
     if ((rc = xmem_node_watch(node, zsock_resolve(t->sock), -1, err)) ||
         (rc = xmem_node_watch(node, zsock_resolve(t->mon), -1, err)) ||
         (rc = xmem_node_watch(node, NULL, t->efd, err)))
@@ -489,8 +486,7 @@ static xmem_err init(xmem_node_t *node, void **state, xmem_error_t *err)
     t->returned = calloc(t->cap, sizeof *t->returned);
     t->pending = calloc(t->cap, sizeof *t->pending);
     snprintf(t->fig.peer, sizeof t->fig.peer, "%s", t->peer);
-    if (t->efd < 0 || !t->flying || !t->flights || !t->free_slots || !t->returned ||
-        !t->pending) {
+    if (t->efd < 0 || !t->flying || !t->flights || !t->free_slots || !t->returned || !t->pending) {
         destroy(t);
         return xmem_node_fail(node, err, "out of memory (or eventfd)");
     }
@@ -579,8 +575,7 @@ static void fini(xmem_node_t *node, void *state)
         send_control(t, &m);
     }
     for (uint32_t i = 0; i < t->p_count; i++) /* never sent */
-        t->fig.dropped[t->fig.state == XMEM_LINK_UP ? XMEM_LINK_DROP_FULL
-                                                    : XMEM_LINK_DROP_DOWN]++;
+        t->fig.dropped[t->fig.state == XMEM_LINK_UP ? XMEM_LINK_DROP_FULL : XMEM_LINK_DROP_DOWN]++;
     drain_returned(t);
     report(t, true);
     xmem_node_log(node, XMEM_LOG_INFO,

@@ -60,8 +60,7 @@ xmemi_bridge_msg xmemi_bridge_msg_make(xmemi_bridge_type type);
 
 /* Checks `len` bytes received as a header: size, magic (naming a peer of the other byte order),
  * version, type. XMEM_ETRANSPORT with what is wrong; `from` names the peer in the message. */
-xmem_err xmemi_bridge_msg_check(const void *data, size_t len, const char *from,
-                                xmem_error_t *err);
+xmem_err xmemi_bridge_msg_check(const void *data, size_t len, const char *from, xmem_error_t *err);
 
 const char *xmemi_bridge_type_name(uint16_t type);
 

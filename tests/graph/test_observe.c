@@ -171,7 +171,7 @@ Test(observe, logs_and_dot)
     cr_assert(text && strncmp(text, "digraph", 7) == 0, "dot file:\n%s", text ? text : "none");
     for (int i = 0; i < N_NODES; i++) {
         char decl[64];
-        snprintf(decl, sizeof decl, "  %s [label=\"%s\\n", names[i], names[i]);
+        snprintf(decl, sizeof decl, "  \"%s\" [label=\"%s\\n", names[i], names[i]);
         cr_assert(strstr(text, decl) != NULL, "no node %s in:\n%s", names[i], text);
     }
     int arrows = 0;
