@@ -90,6 +90,12 @@ sweep_stale() {
   done
 }
 
+# Sleeps $1 s; a signal's trap runs at once, where bash would run it after a foreground sleep.
+pause() {
+  sleep "$1" &
+  wait $!
+}
+
 # Whether process $1 lives (a zombie does not).
 alive() {
   [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
@@ -129,7 +135,7 @@ make_hosts() {
     for ((i = 0; i < 50; i++)); do
       [[ $(cat "/proc/${holder[$h]}/comm" 2>/dev/null) == sleep ]] && break
       alive "${holder[$h]}" || skip "no private /dev/shm for $h (mount namespaces?)"
-      sleep 0.1
+      pause 0.1
     done
   done
 }
@@ -192,13 +198,13 @@ declare -A run_rc
 wait_run() {
   local key=$1 limit=$2 pid=${run_pid[$1]} t=0
   while alive "$pid" && ((t < limit * 10)); do
-    sleep 0.1
+    pause 0.1
     t=$((t + 1))
   done
   if alive "$pid"; then
     fail "$key still running after ${limit} s: stopped"
     kill -TERM "$pid"
-    sleep 5
+    pause 5
     kill -KILL "$pid" 2>/dev/null
   fi
   wait "$pid"
@@ -293,7 +299,7 @@ receiver=src.out-from-cam
 # gpu first (its bridge_recv listens), cam for $1 s; gpu ends when cam's stream does.
 run_both() {
   start_run gpu 1
-  sleep 1
+  pause 1
   start_run cam 1 --duration "$1"
   wait_run cam.1 $(($1 + 40))
   wait_run gpu.1 20
@@ -404,12 +410,12 @@ scenario_cut() {
   make_hosts
   prepare_graph drop_oldest
   start_run gpu 1
-  sleep 1
+  pause 1
   start_run cam 1 --duration 10
-  sleep 3
+  pause 3
   say "link down for 3 s"
   in_host cam ip link set "${veth[cam]}" down
-  sleep 3
+  pause 3
   in_host cam ip link set "${veth[cam]}" up
   say "link up"
   wait_run cam.1 50
@@ -440,9 +446,9 @@ scenario_kill() {
   make_hosts
   prepare_graph drop_oldest
   start_run gpu 1
-  sleep 1
+  pause 1
   start_run cam 1 --duration 12
-  sleep 4
+  pause 4
   local table pids
   table=$(echo "$work"/gpu/rt/*/nodes)
   pids=$(awk '{print $2}' "$table" 2>/dev/null)
@@ -457,10 +463,10 @@ scenario_kill() {
       alive "$p" && left="$left $p"
     done
     [[ -z $left ]] && break
-    sleep 0.1
+    pause 0.1
   done
   [[ -z $left ]] || fail "gpu's nodes$left still alive 1.5 s after their launcher was killed"
-  sleep 1
+  pause 1
   start_run gpu 2
   wait_run cam.1 50
   wait_run gpu.2 20
@@ -491,7 +497,7 @@ scenario_wrong-key() {
   sed 's|keys/cam.key|keys/other.key|' "$graph" >"$work/gpu-view/multihost.yaml"
   graph_of[gpu]=$work/gpu-view/multihost.yaml
   start_run gpu 1
-  sleep 1
+  pause 1
   start_run cam 1 --duration 4
   wait_run cam.1 40
   # Nothing crossed, so no END either: gpu runs until stopped.
