@@ -83,10 +83,11 @@ static void refused(const char *yaml, bool check, int line, int column, const ch
     xmemi_graph g;
     xmem_error_t err = {0};
     xmem_err rc = parse(yaml, &g, &err);
-    if (rc == XMEM_OK && check && (rc = xmemi_graph_check(&g, &err)) == XMEM_OK)
+    if (rc == XMEM_OK) { /* parsed: checked or not, the graph is ours to free */
+        if (check)
+            rc = xmemi_graph_check(&g, &err);
         xmemi_graph_free(&g);
-    else if (rc == XMEM_OK && !check)
-        xmemi_graph_free(&g);
+    }
     cr_assert(eq(int, rc, XMEM_ECONFIG), "accepted (or failed otherwise: %s):\n%s", err.msg, yaml);
     char where[300];
     snprintf(where, sizeof where, "%s:%d:%d: ", path, line, column);

@@ -276,6 +276,17 @@ expect_verified() {
   [[ ${3:-} != nogaps ]] || ((gaps == 0)) || fail "$1 $2: $gaps gaps ($missing frames missing)"
 }
 
+# Both runs $1 (cam's) and $2 (gpu's) ended well (exit 0, every buffer back, nothing left), and
+# every frame each verified was good ($3 "nogaps": gpu's with no gap either).
+expect_both_good() {
+  expect_rc "$1" 0
+  expect_rc "$2" 0
+  expect_clean "$1"
+  expect_clean "$2"
+  expect_verified "$1" check_cam
+  expect_verified "$2" check_gpu "${3:-}"
+}
+
 # The sender's and receiver's link figures, said.
 say_link() {
   say "$1 $2 link: $(node "$1" "$2" '.link | tojson')"
@@ -316,12 +327,7 @@ source_kept_rate() {
 
 # Every frame cam made went to gpu and verified there; nothing dropped on the way.
 expect_lossless() {
-  expect_rc cam.1 0
-  expect_rc gpu.1 0
-  expect_clean cam.1
-  expect_clean gpu.1
-  expect_verified cam.1 check_cam
-  expect_verified gpu.1 check_gpu nogaps
+  expect_both_good cam.1 gpu.1 nogaps
   say_link cam.1 $sender
   local made got
   made=$(node cam.1 src .out) got=$(node gpu.1 check_gpu .in)
@@ -364,12 +370,7 @@ scenario_slow-drop() {
   prepare_graph drop_oldest
   shape_link
   run_both 6
-  expect_rc cam.1 0
-  expect_rc gpu.1 0
-  expect_clean cam.1
-  expect_clean gpu.1
-  expect_verified cam.1 check_cam
-  expect_verified gpu.1 check_gpu
+  expect_both_good cam.1 gpu.1
   say_link cam.1 $sender
   local full
   full=$(node cam.1 $sender '.link.dropped["remote-full"]')
@@ -420,12 +421,7 @@ scenario_cut() {
   say "link up"
   wait_run cam.1 50
   wait_run gpu.1 20
-  expect_rc cam.1 0
-  expect_rc gpu.1 0
-  expect_clean cam.1
-  expect_clean gpu.1
-  expect_verified cam.1 check_cam
-  expect_verified gpu.1 check_gpu
+  expect_both_good cam.1 gpu.1
   say_link cam.1 $sender
   say_link gpu.1 $receiver
   local state reconnects down lost
@@ -470,12 +466,7 @@ scenario_kill() {
   start_run gpu 2
   wait_run cam.1 50
   wait_run gpu.2 20
-  expect_rc cam.1 0
-  expect_rc gpu.2 0
-  expect_clean cam.1
-  expect_clean gpu.2
-  expect_verified cam.1 check_cam
-  expect_verified gpu.2 check_gpu
+  expect_both_good cam.1 gpu.2
   grep -q "cleaned up the runtime directory .* left by a dead run" "${run_log[gpu.2]}" ||
     fail "gpu's second run did not say it cleaned up after the dead one"
   say_link cam.1 $sender
