@@ -125,6 +125,13 @@ int xmemi_cmd_keygen(int argc, char **argv)
     snprintf(secret, sizeof secret, "%s_secret", pub);
     if (!free_to_write(pub, secret, force) || !make_parents(pub))
         return XMEMI_EXIT_FAILED;
+    /* --force: the old files go first, so the new secret is written into a file made under the
+     * umask below, never into an old one someone made readable. */
+    if (force &&
+        ((unlink(secret) != 0 && errno != ENOENT) || (unlink(pub) != 0 && errno != ENOENT))) {
+        fprintf(stderr, "xmem keygen: removing the old %s: %s\n", secret, strerror(errno));
+        return XMEMI_EXIT_FAILED;
+    }
     /* czmq would otherwise take over SIGINT and SIGTERM, and log to the terminal. */
     zsys_handler_set(NULL);
     zcert_t *cert = zcert_new();

@@ -116,9 +116,12 @@ static void link_families(FILE *f, const xmemi_obs *o)
                        : k == 4 ? (double)l->reconnects
                                 : (double)l->refused;
             node_series(f, families[k].name, o, n);
-            fprintf(f, ",peer=\"");
-            label(f, l->peer);
-            fprintf(f, "\"} %.17g\n", v);
+            if (k == 0) { /* the peer changes (a receiver learns it): on the gauge only */
+                fprintf(f, ",peer=\"");
+                label(f, l->peer);
+                fputc('"', f);
+            }
+            fprintf(f, "} %.17g\n", v);
         }
     }
 }

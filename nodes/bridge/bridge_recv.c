@@ -40,7 +40,8 @@ typedef struct rx {
     uint64_t last_heard_ns, next_report_ns;
     bool ever_up;
     char peer_addr[64];
-    char accepted[80]; /* the peer of the last connection accepted: "10.0.0.1:51234" */
+    char accepted[80];        /* the peer of the last connection accepted: "10.0.0.1:51234" */
+    uint64_t refused_session; /* the last sender refused for another link: said once */
     xmem_node_link fig;
 } rx;
 
@@ -191,6 +192,7 @@ static xmem_err on_message(rx *r, zmq_msg_t *who, zmq_msg_t *head, zmq_msg_t *pa
     }
     xmemi_bridge_msg m;
     memcpy(&m, zmq_msg_data(head), sizeof m);
+    m.text[sizeof m.text - 1] = '\0'; /* the peer's text, whatever it sent */
     uint64_t now = xmem_node_clock_ns();
     if (m.type == XMEMI_BRIDGE_HELLO) {
         xmemi_bridge_msg a = xmemi_bridge_msg_make(XMEMI_BRIDGE_WELCOME);
@@ -199,11 +201,15 @@ static xmem_err on_message(rx *r, zmq_msg_t *who, zmq_msg_t *head, zmq_msg_t *pa
             a.type = XMEMI_BRIDGE_REFUSED;
             snprintf(a.text, sizeof a.text, "this port carries '%.60s', not '%.60s'", r->link,
                      m.text);
-            xmem_node_log(r->node, XMEM_LOG_ERROR,
-                          "refused %s: it sends '%.*s' to this port, which carries '%s' (do "
-                          "both hosts run the same graph file?)",
-                          from, (int)sizeof m.text - 1, m.text, r->link);
-            r->fig.refused++;
+            /* It says hello twice a second until it is fixed: said and counted once per sender. */
+            if (m.session != r->refused_session) {
+                xmem_node_log(r->node, XMEM_LOG_ERROR,
+                              "refused %s: it sends '%.*s' to this port, which carries '%s' (do "
+                              "both hosts run the same graph file?)",
+                              from, (int)sizeof m.text - 1, m.text, r->link);
+                r->fig.refused++;
+                r->refused_session = m.session;
+            }
             reply(r, who, &a);
             return XMEM_OK;
         }
@@ -351,6 +357,10 @@ static xmem_err start_auth(rx *r, const char *allow, xmem_error_t *err)
         return xmemi_fail(err, XMEM_ESYS, errno, "mkdtemp %s: %s", dir, strerror(errno));
     xmem_err rc = XMEM_OK;
     char *list = strdup(allow);
+    if (!list) {
+        nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+        return xmemi_fail(err, XMEM_ENOMEM, 0, "no memory for the allowed keys");
+    }
     int n = 0;
     for (char *save = NULL, *p = strtok_r(list, ",", &save); p && !rc;
          p = strtok_r(NULL, ",", &save)) {

@@ -27,6 +27,11 @@
 #define REPORT_EVERY_NS (100ull * 1000000ull)
 #define FLUSH_NS (3000ull * 1000000ull)      /* fini's wait for the last frames to be done */
 #define START_WAIT_NS (2000ull * 1000000ull) /* init's wait for the link */
+#define PAST_LIVES 4
+/* Silence that makes the link down without libzmq closing the connection: longer than a far
+ * `block` consumer may hold the receiver in one publish (its block timeout), since the
+ * connection itself is watched by libzmq's heartbeats (a closed one is down at once). */
+#define SILENT_NS (10000ull * 1000000ull)
 
 typedef struct tx tx;
 
@@ -57,6 +62,8 @@ struct tx {
     uint32_t p_head, p_count;
     /* the protocol (bridge_wire.h) */
     uint64_t session, incarnation, sent_seq, acked_seq;
+    uint64_t past[PAST_LIVES]; /* receivers' lives before the current one */
+    uint32_t n_past;
     uint64_t done_base, done_cur, far_base, far_cur; /* per receiver life, and before it */
     uint64_t last_heard_ns, next_hello_ns, next_ping_ns, next_report_ns;
     int64_t offset_ns; /* receiver clock - this clock */
@@ -91,11 +98,12 @@ static void on_sent(void *data, void *hint)
     (void)data;
     flight *f = hint;
     tx *t = f->t;
+    uint64_t one = 1;
+    /* All under the lock: once the node's thread has seen the slot back it may free t. */
     pthread_mutex_lock(&t->lock);
     t->returned[t->n_returned++] = f->slot;
-    pthread_mutex_unlock(&t->lock);
-    uint64_t one = 1;
     ssize_t n = write(t->efd, &one, sizeof one);
+    pthread_mutex_unlock(&t->lock);
     (void)n;
 }
 
@@ -212,15 +220,20 @@ static bool send_frame(tx *t, xmem_guard_t *g, xmem_error_t *err, xmem_err *rc)
     *g = (xmem_guard_t)XMEM_GUARD_INIT;
     t->n_flying++;
     zmq_msg_t payload;
-    /* The rest of a message whose first part was taken always goes. */
     if (meta.size == 0) {
         zmq_msg_init(&payload);
-        zmq_msg_send(&payload, raw, 0);
-        on_sent(NULL, &t->flights[slot]);
+        on_sent(NULL, &t->flights[slot]); /* nothing of the buffer goes out */
     } else {
         zmq_msg_init_data(&payload, (void *)data, meta.size, on_sent, &t->flights[slot]);
-        if (zmq_msg_send(&payload, raw, 0) < 0)
-            zmq_msg_close(&payload); /* calls on_sent */
+    }
+    /* The rest of a message whose first part was taken is taken too; if it is not, the
+     * connection holds half a message that the next frame would complete wrongly: start again. */
+    if (zmq_msg_send(&payload, raw, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&payload); /* calls on_sent */
+        *rc = xmem_node_fail(t->node, err, "sending frame %" PRIu64 " to %s failed mid-message: %s",
+                             t->sent_seq + 1, t->peer, zmq_strerror(e));
+        return false;
     }
     t->sent_seq++;
     t->fig.frames++;
@@ -263,33 +276,51 @@ static void clock_sample(tx *t, const xmemi_bridge_msg *m, uint64_t now)
     }
 }
 
-static void on_message(tx *t, const xmemi_bridge_msg *m, uint64_t now)
+/* A receiver's life this sender talked to before the current one: its late messages (credits
+ * still queued when it died) must neither count nor make the link look up. */
+static bool past_incarnation(const tx *t, uint64_t incarnation)
 {
+    for (int i = 0; i < PAST_LIVES; i++)
+        if (t->past[i] == incarnation)
+            return true;
+    return false;
+}
+
+/* A receiver we have not talked to (a first one, or one restarted): whatever was on its way to
+ * the last one is done or lost. */
+static void new_incarnation(tx *t, const xmemi_bridge_msg *m)
+{
+    if (t->incarnation) {
+        xmem_node_log(t->node, XMEM_LOG_INFO, "%s restarted: %" PRIu64 " frames to it lost",
+                      t->peer, t->sent_seq - t->acked_seq);
+        t->past[t->n_past++ % PAST_LIVES] = t->incarnation;
+    }
+    t->done_base += t->done_cur;
+    t->far_base += t->far_cur;
+    t->done_cur = t->far_cur = 0;
+    t->acked_seq = t->sent_seq;
+    t->incarnation = m->incarnation;
+}
+
+static void on_message(tx *t, xmemi_bridge_msg *m, uint64_t now)
+{
+    m->text[sizeof m->text - 1] = '\0'; /* the peer's text, whatever it sent */
     if (m->session != t->session)
         return; /* meant for an earlier life of this node */
     if (m->type == XMEMI_BRIDGE_REFUSED) {
         if (strcmp(t->refused_why, m->text) != 0)
-            xmem_node_log(t->node, XMEM_LOG_ERROR, "%s refused this link: %.*s", t->peer,
-                          (int)sizeof m->text, m->text);
-        snprintf(t->refused_why, sizeof t->refused_why, "%.*s", (int)sizeof m->text - 1, m->text);
+            xmem_node_log(t->node, XMEM_LOG_ERROR, "%s refused this link: %s", t->peer, m->text);
+        snprintf(t->refused_why, sizeof t->refused_why, "%s", m->text);
         set_state(t, XMEM_LINK_REFUSED, m->text);
         return;
     }
-    t->last_heard_ns = now;
-    if (m->type == XMEMI_BRIDGE_WELCOME && m->incarnation != t->incarnation) {
-        /* A receiver we have not talked to (a first one, or one restarted): whatever was on its
-         * way to the last one is done or lost. */
-        if (t->incarnation)
-            xmem_node_log(t->node, XMEM_LOG_INFO, "%s restarted: %" PRIu64 " frames to it lost",
-                          t->peer, t->sent_seq - t->acked_seq);
-        t->done_base += t->done_cur;
-        t->far_base += t->far_cur;
-        t->done_cur = t->far_cur = 0;
-        t->acked_seq = t->sent_seq;
-        t->incarnation = m->incarnation;
-    }
-    if (m->incarnation != t->incarnation)
+    if (!m->incarnation || past_incarnation(t, m->incarnation))
         return;
+    /* Any message of a life not seen before means the receiver restarted, a WELCOME or not (a
+     * reconnection may carry frames to the new one before its WELCOME arrives). */
+    if (m->incarnation != t->incarnation)
+        new_incarnation(t, m);
+    t->last_heard_ns = now;
     t->refused_why[0] = '\0';
     if (m->type == XMEMI_BRIDGE_CREDIT || m->type == XMEMI_BRIDGE_PONG) {
         if (m->seq > t->acked_seq && m->seq <= t->sent_seq)
@@ -356,7 +387,11 @@ static void read_monitor(tx *t)
         } else if (ev == ZMQ_EVENT_DISCONNECTED && t->fig.state == XMEM_LINK_UP) {
             set_state(t, XMEM_LINK_DOWN, "the connection closed");
         } else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-            t->next_hello_ns = 0; /* say hello now */
+            /* A new connection, maybe to a new receiver: hello now, whatever the state. */
+            xmemi_bridge_msg m = xmemi_bridge_msg_make(XMEMI_BRIDGE_HELLO);
+            snprintf(m.text, sizeof m.text, "%s", t->link);
+            send_control(t, &m);
+            t->next_hello_ns = xmem_node_clock_ns() + HELLO_EVERY_NS;
         }
     }
 }
@@ -368,8 +403,8 @@ static xmem_err pump(tx *t, xmem_error_t *err)
     read_monitor(t);
     read_messages(t);
     uint64_t now = xmem_node_clock_ns();
-    if (t->fig.state == XMEM_LINK_UP && now - t->last_heard_ns > XMEMI_BRIDGE_DEAD_MS * 1000000ull)
-        set_state(t, XMEM_LINK_DOWN, "nothing heard for 2 s");
+    if (t->fig.state == XMEM_LINK_UP && now - t->last_heard_ns > SILENT_NS)
+        set_state(t, XMEM_LINK_DOWN, "nothing heard for 10 s");
     if (t->fig.state != XMEM_LINK_UP && now >= t->next_hello_ns) {
         xmemi_bridge_msg m = xmemi_bridge_msg_make(XMEMI_BRIDGE_HELLO);
         snprintf(m.text, sizeof m.text, "%s", t->link);
@@ -413,6 +448,9 @@ static void destroy(tx *t)
                       "%u frames still with libzmq at exit; the pool takes them back", t->n_flying);
         return;
     }
+    pthread_mutex_lock(&t->lock); /* the last on_sent has let go of t */
+    pthread_mutex_unlock(&t->lock);
+    pthread_mutex_destroy(&t->lock);
     if (t->efd >= 0)
         close(t->efd);
     free(t->flying);

@@ -66,6 +66,26 @@ static module modules[] = {
 };
 #define N_MODULES (sizeof modules / sizeof modules[0] - 1)
 
+/* Built-ins of a module this build left out: asked for by name (a graph across hosts plans
+ * bridges whatever the build), they are refused with what the build lacks. */
+static const char *const unbuilt[][2] = {
+#ifndef XMEM_HAVE_FFMPEG
+    {"videosrc", "this xmem was built without FFmpeg's libraries (libav*-dev: install them and "
+                 "build again)"},
+    {"videosink", "this xmem was built without FFmpeg's libraries (libav*-dev: install them and "
+                  "build again)"},
+    {"imagesink", "this xmem was built without FFmpeg's libraries (libav*-dev: install them and "
+                  "build again)"},
+#endif
+#ifndef XMEM_HAVE_CZMQ
+    {"bridge_send", "this xmem was built without czmq, which graphs across hosts need "
+                    "(libczmq-dev: install it and build again)"},
+    {"bridge_recv", "this xmem was built without czmq, which graphs across hosts need "
+                    "(libczmq-dev: install it and build again)"},
+#endif
+    {NULL, NULL},
+};
+
 static const xmem_node_plugin *all[N_TABLE + 8 * (N_MODULES + 1)];
 static uint32_t n_all;
 
@@ -166,6 +186,9 @@ const char *xmemi_builtin_origin(const char *name)
 
 const char *xmemi_builtin_missing(const char *name)
 {
+    for (size_t i = 0; unbuilt[i][0]; i++)
+        if (strcmp(unbuilt[i][0], name) == 0)
+            return unbuilt[i][1];
     module *m = module_of(name);
     return m && !xmemi_builtin_find(name) ? m->why : NULL;
 }

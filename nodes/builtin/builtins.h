@@ -41,8 +41,8 @@ const xmem_node_plugin *xmemi_builtin_find(const char *name);
  * storage. */
 const char *xmemi_builtin_origin(const char *name);
 
-/* For a built-in of a module that could not be opened: why (the module's path and dlerror);
- * NULL for any other name. */
+/* For a built-in of a module that could not be opened: why (the module's path and dlerror); for
+ * one of a module this build left out: what the build lacks; NULL for any other name. */
 const char *xmemi_builtin_missing(const char *name);
 
 #endif
