@@ -108,11 +108,17 @@ field() {
         head -1
 }
 
-# One raw case: raw_case NAME COPY(0|1) CURVE(0|1) RATE(0 flat out); writes $tmp/NAME.res.
+# One raw case: raw_case NAME COPY(0|1) CURVE(0|1) RATE(0 flat out) [HWM]; writes $tmp/NAME.res.
+# HWM, when given, bounds both sides' queues to that many frames: the bridge's window (its
+# credits), where raw ZeroMQ alone lets the receiver queue up to its receive HWM of 1000.
 raw_case() {
-    local name=$1 copy=$2 curve=$3 rate=$4
+    local name=$1 copy=$2 curve=$3 rate=$4 hwm=${5:-}
     port=$((port + 1))
     local rargs=() sargs=(--seconds "$duration")
+    if [ -n "$hwm" ]; then
+        rargs+=(--hwm-send "$hwm" --hwm-recv "$hwm")
+        sargs+=(--hwm-send "$hwm" --hwm-recv "$hwm")
+    fi
     [ "$copy" = 1 ] && rargs+=(--copy)
     if [ "$curve" = 1 ]; then
         rargs+=(--key "$tmp/b.key")
@@ -245,6 +251,7 @@ for curve in 0 1; do
     echo "bridge_netns: throughput, CURVE $([ $curve = 1 ] && echo on || echo off)" >&2
     raw_case "raw$curve" 0 "$curve" 0
     raw_case "rawcopy$curve" 1 "$curve" 0
+    raw_case "rawwin$curve" 1 "$curve" 0 "$depth"
     xmem_case "xmem$curve" "$curve" 0
 done
 for curve in 0 1; do
@@ -258,18 +265,19 @@ read_res() { cat "$tmp/$1.res"; }
 echo
 echo "Throughput, 1920x1080x3 frames flat out, $duration s a case (bridge depth $depth, block):"
 echo
-echo "| case | CURVE | frames/s | MB/s | xmem / raw+copy | CPU ms per MB (send + recv) |"
+echo "| case | CURVE | frames/s | MB/s | xmem / it | CPU ms per MB (send + recv) |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for curve in 0 1; do
     on=$([ $curve = 1 ] && echo on || echo off)
     read -r rf rm rc _ _ < <(read_res "raw$curve")
     read -r cf cm cc _ _ < <(read_res "rawcopy$curve")
+    read -r wf wm wc _ _ < <(read_res "rawwin$curve")
     read -r xf xm xc _ _ _ _ xall < <(read_res "xmem$curve")
-    ratio=$(awk -v x="$xf" -v c="$cf" 'BEGIN { printf "%.2f", (c > 0 ? x / c : 0) }')
-    ratio_raw=$(awk -v x="$xf" -v c="$rf" 'BEGIN { printf "%.2f", (c > 0 ? x / c : 0) }')
-    echo "| raw ZeroMQ, no copy | $on | $rf | $rm | | $rc |"
-    echo "| raw ZeroMQ + copy | $on | $cf | $cm | | $cc |"
-    echo "| xmem bridge | $on | $xf | $xm | **$ratio** ($ratio_raw of no-copy) | $xc (all 4 nodes: $xall) |"
+    ratio() { awk -v x="$xf" -v c="$1" 'BEGIN { printf "%.2f", (c > 0 ? x / c : 0) }'; }
+    echo "| raw ZeroMQ, no copy | $on | $rf | $rm | $(ratio "$rf") | $rc |"
+    echo "| raw ZeroMQ + copy | $on | $cf | $cm | $(ratio "$cf") | $cc |"
+    echo "| raw ZeroMQ + copy, window $depth (HWM) | $on | $wf | $wm | **$(ratio "$wf")** | $wc |"
+    echo "| xmem bridge | $on | $xf | $xm | | $xc (all 4 nodes: $xall) |"
 done
 echo
 echo "Cost of CURVE (CPU ms per MB with it minus without; throughput with / without):"
