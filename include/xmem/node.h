@@ -292,12 +292,13 @@ XMEM_EXPORT const char *xmem_link_drop_name(xmem_link_drop reason);
 
 typedef struct xmem_node_link {
     xmem_link_state state;
-    char peer[64];                           /* the other side's address, "10.0.0.2:7400" */
-    uint64_t frames;                         /* frames carried (sent, or received), all time */
-    uint64_t bytes;                          /* their payload bytes */
-    uint64_t rtt_ns;                         /* the latest round trip, 0 when not known */
-    uint64_t reconnects;                     /* times the link came back after being down */
-    uint64_t refused;                        /* peers refused (wrong or no key, another graph) */
+    char peer[64];       /* the other side's address, "10.0.0.2:7400" */
+    uint64_t frames;     /* frames carried (sent, or received), all time */
+    uint64_t bytes;      /* their payload bytes */
+    uint64_t rtt_ns;     /* the latest round trip, 0 when not known */
+    uint64_t reconnects; /* times the link came back after being down */
+    uint64_t refused;    /* a receiver: peers it refused (wrong or no key, another graph); a sender:
+                            times its peer refused it */
     uint64_t dropped[XMEM_LINK_DROP_COUNT_]; /* frames not delivered, by reason, all time */
 } xmem_node_link;
 

@@ -433,7 +433,7 @@ static xmem_err setup(rx *r, xmem_error_t *err)
                           "bind %s: %s (is another run of this graph's host, or another "
                           "program, listening there? the port comes from the host's ports:)",
                           ep, zmq_strerror(errno));
-    snprintf(r->fig.peer, sizeof r->fig.peer, "%s", r->bind);
+    snprintf(r->fig.peer, sizeof r->fig.peer, "(listening at %.40s)", r->bind);
     xmem_node_log(node, XMEM_LOG_INFO, "receiving %s at %s (%s)", r->link, ep,
                   insecure ? "PLAINTEXT, any peer" : "CURVE, the graph's key only");
     return XMEM_OK;

@@ -152,6 +152,8 @@ static void set_state(tx *t, xmem_link_state s, const char *why)
         return;
     xmem_link_state was = t->fig.state;
     t->fig.state = s;
+    if (s == XMEM_LINK_REFUSED)
+        t->fig.refused++; /* a sender counts the times its peer refused it */
     if (s == XMEM_LINK_UP) {
         if (t->ever_up && was == XMEM_LINK_DOWN)
             t->fig.reconnects++;

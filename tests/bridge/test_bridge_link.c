@@ -147,6 +147,7 @@ Test(bridge_link, a_key_the_receiver_does_not_allow_is_refused_and_named)
     cr_assert(eq(str, (char *)summary_str(doc, "/nodes/1/link/state"), "refused"), "%s",
               log_text());
     cr_assert(eq(long, summary_num(doc, "/nodes/1/link/frames"), 0));
+    cr_assert(ge(long, summary_num(doc, "/nodes/1/link/refused"), 1));
     cr_assert(ge(long, summary_num(doc, "/nodes/2/link/refused"), 1));
     cr_assert(log_has("ipaddress=127.0.0.1") && log_has("denied (CURVE)"), "%s", log_text());
     cr_assert(log_has("refused this host: authentication failed"), "%s", log_text());
