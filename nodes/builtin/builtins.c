@@ -22,9 +22,13 @@ static const xmem_node_plugin *const table[] = {
 #define N_TABLE (sizeof table / sizeof table[0])
 
 /* A module of built-ins: its file, where an install puts it (relative to the program's prefix),
- * where this build made it, and the name and exported descriptor symbol of each of its nodes. */
+ * where this build made it, and the name and exported descriptor symbol of each of its nodes. A
+ * module this build left out is listed all the same, with what the build lacks (`not_built`): a
+ * node of it asked for by name (a graph across hosts plans bridges whatever the build) is refused
+ * with that. */
 typedef struct module {
     const char *file, *install_dir, *build_path;
+    const char *not_built;
     const char *const (*nodes)[2];
     size_t n_nodes;
     bool tried;
@@ -33,60 +37,41 @@ typedef struct module {
     char path[PATH_MAX + 64];
 } module;
 
-#ifdef XMEM_HAVE_FFMPEG
 static const char *const video_nodes[][2] = {
     {"videosrc", "xmemi_node_videosrc"},
     {"videosink", "xmemi_node_videosink"},
     {"imagesink", "xmemi_node_imagesink"},
 };
-#endif
-#ifdef XMEM_HAVE_CZMQ
 static const char *const bridge_nodes[][2] = {
     {"bridge_send", "xmemi_node_bridge_send"},
     {"bridge_recv", "xmemi_node_bridge_recv"},
 };
-#endif
 
 static module modules[] = {
+    {.nodes = video_nodes,
+     .n_nodes = sizeof video_nodes / sizeof video_nodes[0],
 #ifdef XMEM_HAVE_FFMPEG
-    {.file = XMEM_VIDEO_MODULE,
+     .file = XMEM_VIDEO_MODULE,
      .install_dir = XMEM_MODULE_DIR,
-     .build_path = XMEM_VIDEO_MODULE_BUILD_PATH,
-     .nodes = video_nodes,
-     .n_nodes = sizeof video_nodes / sizeof video_nodes[0]},
+     .build_path = XMEM_VIDEO_MODULE_BUILD_PATH},
+#else
+     .not_built = "this xmem was built without FFmpeg's libraries (libav*-dev: install them and "
+                  "build again)"},
 #endif
+    {.nodes = bridge_nodes,
+     .n_nodes = sizeof bridge_nodes / sizeof bridge_nodes[0],
 #ifdef XMEM_HAVE_CZMQ
-    {.file = XMEM_BRIDGE_MODULE,
+     .file = XMEM_BRIDGE_MODULE,
      .install_dir = XMEM_MODULE_DIR,
-     .build_path = XMEM_BRIDGE_MODULE_BUILD_PATH,
-     .nodes = bridge_nodes,
-     .n_nodes = sizeof bridge_nodes / sizeof bridge_nodes[0]},
+     .build_path = XMEM_BRIDGE_MODULE_BUILD_PATH},
+#else
+     .not_built = "this xmem was built without czmq, which graphs across hosts need "
+                  "(libczmq-dev: install it and build again)"},
 #endif
-    {.file = NULL},
 };
-#define N_MODULES (sizeof modules / sizeof modules[0] - 1)
+#define N_MODULES (sizeof modules / sizeof modules[0])
 
-/* Built-ins of a module this build left out: asked for by name (a graph across hosts plans
- * bridges whatever the build), they are refused with what the build lacks. */
-static const char *const unbuilt[][2] = {
-#ifndef XMEM_HAVE_FFMPEG
-    {"videosrc", "this xmem was built without FFmpeg's libraries (libav*-dev: install them and "
-                 "build again)"},
-    {"videosink", "this xmem was built without FFmpeg's libraries (libav*-dev: install them and "
-                  "build again)"},
-    {"imagesink", "this xmem was built without FFmpeg's libraries (libav*-dev: install them and "
-                  "build again)"},
-#endif
-#ifndef XMEM_HAVE_CZMQ
-    {"bridge_send", "this xmem was built without czmq, which graphs across hosts need "
-                    "(libczmq-dev: install it and build again)"},
-    {"bridge_recv", "this xmem was built without czmq, which graphs across hosts need "
-                    "(libczmq-dev: install it and build again)"},
-#endif
-    {NULL, NULL},
-};
-
-static const xmem_node_plugin *all[N_TABLE + 8 * (N_MODULES + 1)];
+static const xmem_node_plugin *all[N_TABLE + 8 * N_MODULES];
 static uint32_t n_all;
 
 /* The module beside the program (a build tree), where an install puts it (relative to the
@@ -97,6 +82,10 @@ static void open_module(module *m)
     if (m->tried)
         return;
     m->tried = true;
+    if (m->not_built) {
+        snprintf(m->why, sizeof m->why, "%s", m->not_built);
+        return;
+    }
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
@@ -186,9 +175,6 @@ const char *xmemi_builtin_origin(const char *name)
 
 const char *xmemi_builtin_missing(const char *name)
 {
-    for (size_t i = 0; unbuilt[i][0]; i++)
-        if (strcmp(unbuilt[i][0], name) == 0)
-            return unbuilt[i][1];
     module *m = module_of(name);
     return m && !xmemi_builtin_find(name) ? m->why : NULL;
 }
