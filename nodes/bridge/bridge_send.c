@@ -179,6 +179,16 @@ static void send_control(tx *t, xmemi_bridge_msg *m)
     zmq_send(zsock_resolve(t->sock), m, sizeof *m, ZMQ_DONTWAIT); /* none: no connection yet */
 }
 
+/* HELLO names the link, so that the receiver refuses a sender of another one; answered by
+ * WELCOME. */
+static void say_hello(tx *t, uint64_t now)
+{
+    xmemi_bridge_msg m = xmemi_bridge_msg_make(XMEMI_BRIDGE_HELLO);
+    snprintf(m.text, sizeof m.text, "%s", t->link);
+    send_control(t, &m);
+    t->next_hello_ns = now + HELLO_EVERY_NS;
+}
+
 /* Hands one frame to libzmq, moving the guard into the flight table. False when it cannot go
  * now (no connection): the guard stays with the caller. */
 static bool send_frame(tx *t, xmem_guard_t *g, xmem_error_t *err, xmem_err *rc)
@@ -247,6 +257,14 @@ static void drop(tx *t, xmem_guard_t *g)
 {
     t->fig.dropped[t->fig.state == XMEM_LINK_UP ? XMEM_LINK_DROP_FULL : XMEM_LINK_DROP_DOWN]++;
     xmem_guard_release(g, NULL);
+}
+
+/* The oldest frame waiting for credit, never sent: dropped as drop() counts it. */
+static void drop_oldest_pending(tx *t)
+{
+    drop(t, &t->pending[t->p_head]);
+    t->p_head = (t->p_head + 1) % t->cap;
+    t->p_count--;
 }
 
 /* Sends what waits, as credit allows. */
@@ -390,10 +408,7 @@ static void read_monitor(tx *t)
             set_state(t, XMEM_LINK_DOWN, "the connection closed");
         } else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             /* A new connection, maybe to a new receiver: hello now, whatever the state. */
-            xmemi_bridge_msg m = xmemi_bridge_msg_make(XMEMI_BRIDGE_HELLO);
-            snprintf(m.text, sizeof m.text, "%s", t->link);
-            send_control(t, &m);
-            t->next_hello_ns = xmem_node_clock_ns() + HELLO_EVERY_NS;
+            say_hello(t, xmem_node_clock_ns());
         }
     }
 }
@@ -407,12 +422,8 @@ static xmem_err pump(tx *t, xmem_error_t *err)
     uint64_t now = xmem_node_clock_ns();
     if (t->fig.state == XMEM_LINK_UP && now - t->last_heard_ns > SILENT_NS)
         set_state(t, XMEM_LINK_DOWN, "nothing heard for 10 s");
-    if (t->fig.state != XMEM_LINK_UP && now >= t->next_hello_ns) {
-        xmemi_bridge_msg m = xmemi_bridge_msg_make(XMEMI_BRIDGE_HELLO);
-        snprintf(m.text, sizeof m.text, "%s", t->link);
-        send_control(t, &m);
-        t->next_hello_ns = now + HELLO_EVERY_NS;
-    }
+    if (t->fig.state != XMEM_LINK_UP && now >= t->next_hello_ns)
+        say_hello(t, now);
     if (t->fig.state == XMEM_LINK_UP && now >= t->next_ping_ns) {
         xmemi_bridge_msg m = xmemi_bridge_msg_make(XMEMI_BRIDGE_PING);
         m.seq = t->sent_seq;
@@ -421,14 +432,20 @@ static xmem_err pump(tx *t, xmem_error_t *err)
         t->next_ping_ns = now + PING_EVERY_NS;
     }
     if (t->fig.state != XMEM_LINK_UP && !t->block) /* drop_oldest keeps only the newest */
-        while (t->p_count > 1) {
-            drop(t, &t->pending[t->p_head]);
-            t->p_head = (t->p_head + 1) % t->cap;
-            t->p_count--;
-        }
+        while (t->p_count > 1)
+            drop_oldest_pending(t);
     xmem_err rc = send_pending(t, err);
     report(t, false);
     return rc;
+}
+
+/* Outside the host's loop (init's wait for the link, fini's flush): up to 20 ms for the
+ * connection or its monitor to say something. */
+static void wait_briefly(tx *t)
+{
+    zmq_pollitem_t items[] = {{zsock_resolve(t->sock), 0, ZMQ_POLLIN, 0},
+                              {zsock_resolve(t->mon), 0, ZMQ_POLLIN, 0}};
+    zmq_poll(items, 2, 20);
 }
 
 static void destroy(tx *t)
@@ -548,9 +565,7 @@ static xmem_err init(xmem_node_t *node, void **state, xmem_error_t *err)
             destroy(t);
             return rc;
         }
-        zmq_pollitem_t items[] = {{zsock_resolve(t->sock), 0, ZMQ_POLLIN, 0},
-                                  {zsock_resolve(t->mon), 0, ZMQ_POLLIN, 0}};
-        zmq_poll(items, 2, 20);
+        wait_briefly(t);
     }
     if (t->fig.state != XMEM_LINK_UP)
         xmem_node_log(node, XMEM_LOG_WARN, "%s is not there yet; frames are %s until it is",
@@ -573,11 +588,8 @@ static xmem_err process(xmem_node_t *node, void *state, const char *port, xmem_g
         if (send_frame(t, in, err, &rc) || rc)
             return rc;
     }
-    if (!t->block && t->p_count) { /* drop_oldest: the newest waits, alone */
-        drop(t, &t->pending[t->p_head]);
-        t->p_head = (t->p_head + 1) % t->cap;
-        t->p_count--;
-    }
+    if (!t->block && t->p_count) /* drop_oldest: the newest waits, alone */
+        drop_oldest_pending(t);
     if (t->p_count == t->cap) { /* cannot happen while the pool holds cap buffers */
         drop(t, in);
         return XMEM_OK;
@@ -605,8 +617,7 @@ static void fini(xmem_node_t *node, void *state)
            xmem_node_clock_ns() < deadline) {
         if (pump(t, &err))
             break;
-        zmq_pollitem_t items[] = {{zsock_resolve(t->sock), 0, ZMQ_POLLIN, 0}};
-        zmq_poll(items, 1, 20);
+        wait_briefly(t);
     }
     if (t->fig.state == XMEM_LINK_UP) {
         xmemi_bridge_msg m = xmemi_bridge_msg_make(XMEMI_BRIDGE_END);
@@ -614,8 +625,8 @@ static void fini(xmem_node_t *node, void *state)
         zsock_set_linger(t->sock, 1000); /* END must leave before the socket closes */
         send_control(t, &m);
     }
-    for (uint32_t i = 0; i < t->p_count; i++) /* never sent */
-        t->fig.dropped[t->fig.state == XMEM_LINK_UP ? XMEM_LINK_DROP_FULL : XMEM_LINK_DROP_DOWN]++;
+    while (t->p_count) /* never sent */
+        drop_oldest_pending(t);
     drain_returned(t);
     report(t, true);
     xmem_node_log(node, XMEM_LOG_INFO,
