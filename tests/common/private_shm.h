@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "skip_main.h"
 
 /* Puts the calling process (a forked child: it is never undone) and its future children in a
  * mount namespace of their own whose /dev/shm is an empty tmpfs of `bytes`. Mounts made here
@@ -44,24 +45,11 @@ static inline bool xf_private_shm_works(void)
            WEXITSTATUS(status) == 0;
 }
 
-/* The main() of a test program whose every test needs xf_private_shm. Visible: Criterion's
- * workers run the tests by finding main in the dynamic symbols and patching it, and the build
- * hides every symbol by default (a hidden main would run whole in each worker). */
+/* The main() of a test program whose every test needs xf_private_shm. */
 #define XF_PRIVATE_SHM_MAIN                                                                        \
-    __attribute__((visibility("default"))) int main(int argc, char *argv[])                        \
-    {                                                                                              \
-        if (!xf_private_shm_works()) {                                                             \
-            fprintf(stderr, "no private /dev/shm here (needs root and mount namespaces): these "   \
-                            "tests are skipped (exit 77)\n");                                      \
-            return 77;                                                                             \
-        }                                                                                          \
-        struct criterion_test_set *tests = criterion_initialize();                                 \
-        int result = 0;                                                                            \
-        if (criterion_handle_args(argc, argv, true))                                               \
-            result = !criterion_run_all_tests(tests);                                              \
-        criterion_finalize(tests);                                                                 \
-        return result;                                                                             \
-    }
+    XF_MAIN_SKIPPED_UNLESS(xf_private_shm_works(),                                                 \
+                           "no private /dev/shm here (needs root and mount namespaces): these "    \
+                           "tests are skipped (exit 77)")
 
 /* xf_in_private_shm's result when the child could not have its own /dev/shm. */
 #define XF_NO_PRIVATE_SHM 99

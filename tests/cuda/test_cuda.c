@@ -19,6 +19,7 @@
 
 #include "fixture.h"
 #include "kernels.h"
+#include "skip_main.h"
 
 #define FRAME (8u << 20)
 #define NBUF 8u
@@ -327,16 +328,4 @@ static bool have_gpu(void)
     return pid > 0 && xf_wait(pid) == 0;
 }
 
-int main(int argc, char *argv[])
-{
-    if (!have_gpu()) {
-        fprintf(stderr, "no CUDA device here: the CUDA tests are skipped (exit 77)\n");
-        return 77;
-    }
-    struct criterion_test_set *tests = criterion_initialize();
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+XF_MAIN_SKIPPED_UNLESS(have_gpu(), "no CUDA device here: the CUDA tests are skipped (exit 77)")

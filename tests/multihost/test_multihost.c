@@ -6,6 +6,7 @@
  * with every buffer back. They need root and namespaces: without them the program exits 77
  * (skipped). */
 #include "harness.h"
+#include "skip_main.h"
 
 TestSuite(multihost, .timeout = MH_TIMEOUT);
 
@@ -60,18 +61,5 @@ static bool namespaces_work(void)
            WEXITSTATUS(status) == 0;
 }
 
-/* Visible: Criterion's workers find main among the dynamic symbols (see private_shm.h). */
-__attribute__((visibility("default"))) int main(int argc, char *argv[])
-{
-    if (!namespaces_work()) {
-        fprintf(stderr, "no network and mount namespaces here (needs root): these tests are "
-                        "skipped (exit 77)\n");
-        return 77;
-    }
-    struct criterion_test_set *tests = criterion_initialize();
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
+XF_MAIN_SKIPPED_UNLESS(namespaces_work(), "no network and mount namespaces here (needs root): "
+                                          "these tests are skipped (exit 77)")
