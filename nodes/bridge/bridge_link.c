@@ -146,6 +146,13 @@ bool xmemi_bridge_monitor_read(zsock_t *mon, uint16_t *event, uint32_t *value, c
     return ok;
 }
 
+bool xmemi_bridge_event_refused(uint16_t event)
+{
+    return event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+           event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+           event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+}
+
 const char *xmemi_bridge_event_name(uint16_t event)
 {
     switch (event) {

@@ -47,6 +47,9 @@ xmem_err xmemi_bridge_monitor(zsock_t *s, const char *name, zsock_t **out, xmem_
 bool xmemi_bridge_monitor_read(zsock_t *mon, uint16_t *event, uint32_t *value, char *addr,
                                size_t len);
 
+/* A handshake that failed: the peer refused, or was refused (wrong or no key). */
+bool xmemi_bridge_event_refused(uint16_t event);
+
 /* The event's meaning for a log line ("authentication failed", "disconnected"). */
 const char *xmemi_bridge_event_name(uint16_t event);
 

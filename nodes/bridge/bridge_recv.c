@@ -321,9 +321,7 @@ static void read_monitor(rx *r)
         if (ev == ZMQ_EVENT_ACCEPTED) {
             accepted_from((int)value, r->accepted, sizeof r->accepted);
             xmem_node_log(r->node, XMEM_LOG_DEBUG, "connection from %s", r->accepted);
-        } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
-                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        } else if (xmemi_bridge_event_refused(ev)) {
             /* The handshake follows its connection's acceptance: the last one accepted is the
              * peer (zauth's lines, for a key it judged, name it too). */
             r->fig.refused++;

@@ -393,8 +393,7 @@ static void read_monitor(tx *t)
     uint32_t value;
     char addr[256];
     while (xmemi_bridge_monitor_read(t->mon, &ev, &value, addr, sizeof addr)) {
-        if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-            ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        if (xmemi_bridge_event_refused(ev)) {
             char why[XMEMI_BRIDGE_TEXT_MAX];
             snprintf(why, sizeof why, "%s (status %u)", xmemi_bridge_event_name(ev), value);
             if (strcmp(t->refused_why, why) != 0)
