@@ -398,23 +398,8 @@ static void json_node(FILE *f, const xmemi_obs_node *n)
         fprintf(f, "null");
     fprintf(f, ", \"rss_bytes\": %llu, \"link\": ",
             (unsigned long long)(n->have_usage ? n->usage.rss_bytes : 0));
-    if (!n->have_link) {
-        fprintf(f, "null}");
-        return;
-    }
-    const xmemi_link_stat *l = &n->link;
-    fprintf(f, "{\"state\": \"%s\", \"peer\": ", xmem_link_state_name((xmem_link_state)l->state));
-    xmemi_json_string(f, l->peer);
-    fprintf(f,
-            ", \"frames\": %llu, \"bytes\": %llu, \"bytes_per_s\": %.0f, \"rtt_us\": %.1f, "
-            "\"reconnects\": %llu, \"refused\": %llu, \"dropped\": {",
-            (unsigned long long)l->frames, (unsigned long long)l->bytes, n->link_bytes_rate,
-            (double)l->rtt_ns / 1e3, (unsigned long long)l->reconnects,
-            (unsigned long long)l->refused);
-    for (int i = 0; i < XMEM_LINK_DROP_COUNT_; i++)
-        fprintf(f, "%s\"%s\": %llu", i ? ", " : "", xmem_link_drop_name((xmem_link_drop)i),
-                (unsigned long long)l->dropped[i]);
-    fprintf(f, "}}}");
+    xmemi_json_link(f, n->have_link ? &n->link : NULL, &n->link_bytes_rate);
+    fprintf(f, "}");
 }
 
 static void json_edge(FILE *f, const xmemi_obs_edge *e)

@@ -311,22 +311,10 @@ static void summary_work_files(FILE *f, const xmemi_node_stats *s, double elapse
 static void summary_link(FILE *f, const xmemi_node_stats *s)
 {
     xmemi_link_stat l;
-    if (!xmemi_link_read(s, &l)) {
-        fprintf(f, "\"link\": null, ");
-        return;
-    }
-    fprintf(f, "\"link\": {\"state\": \"%s\", \"peer\": ",
-            xmem_link_state_name((xmem_link_state)l.state));
-    xmemi_json_string(f, l.peer);
-    fprintf(f,
-            ", \"frames\": %llu, \"bytes\": %llu, \"rtt_us\": %.1f, \"reconnects\": %llu, "
-            "\"refused\": %llu, \"dropped\": {",
-            (unsigned long long)l.frames, (unsigned long long)l.bytes, (double)l.rtt_ns / 1e3,
-            (unsigned long long)l.reconnects, (unsigned long long)l.refused);
-    for (int i = 0; i < XMEM_LINK_DROP_COUNT_; i++)
-        fprintf(f, "%s\"%s\": %llu", i ? ", " : "", xmem_link_drop_name((xmem_link_drop)i),
-                (unsigned long long)l.dropped[i]);
-    fprintf(f, "}}, ");
+    bool have = xmemi_link_read(s, &l);
+    fprintf(f, "\"link\": ");
+    xmemi_json_link(f, have ? &l : NULL, NULL);
+    fprintf(f, ", ");
 }
 
 bool xmemi_report_summary(const char *path, const xmemi_run_view *v, int exit_status,
