@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "common/exit_status.h"
+#include "common/make_dirs.h"
 
 static void usage(FILE *out)
 {
@@ -40,29 +41,6 @@ static bool free_to_write(const char *pub, const char *secret, bool force)
             fprintf(stderr, "xmem keygen: %s exists (give --force to overwrite it)\n", p);
             return false;
         }
-    return true;
-}
-
-/* Makes the directories of `path` that are missing (a fresh keys/ directory), as `mkdir -p`. */
-static bool make_parents(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return true;
-    *slash = '\0';
-    for (char *p = dir + 1; p <= dir + strlen(dir); p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char keep = *p;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "xmem keygen: making %s: %s\n", dir, strerror(errno));
-            return false;
-        }
-        *p = keep;
-    }
     return true;
 }
 
@@ -123,8 +101,13 @@ int xmemi_cmd_keygen(int argc, char **argv)
         return XMEMI_EXIT_USAGE;
     }
     snprintf(secret, sizeof secret, "%s_secret", pub);
-    if (!free_to_write(pub, secret, force) || !make_parents(pub))
+    if (!free_to_write(pub, secret, force))
         return XMEMI_EXIT_FAILED;
+    xmem_error_t err;
+    if (xmemi_make_parents(pub, 0755, &err)) { /* a fresh keys/ directory */
+        fprintf(stderr, "xmem keygen: %s\n", err.msg);
+        return XMEMI_EXIT_FAILED;
+    }
     /* --force: the old files go first, so the new secret is written into a file made under the
      * umask below, never into an old one someone made readable. */
     if (force &&

@@ -16,32 +16,18 @@
 #include <unistd.h>
 
 #include "common/fail.h"
+#include "common/make_dirs.h"
 #include "common/proc.h"
 #include "common/user_name.h"
-
-/* Creates PATH's missing parents, each 0700 (the umask cannot widen that); an existing one is
- * left as it is. */
-static xmem_err make_parents(const char *path, xmem_error_t *err)
-{
-    char walk[256];
-    snprintf(walk, sizeof walk, "%s", path);
-    for (char *slash = strchr(walk + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(walk, 0700) != 0 && errno != EEXIST)
-            return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s: cannot create %s", path,
-                              walk);
-        *slash = '/';
-    }
-    return XMEM_OK;
-}
 
 /* The directory must be ours and closed to others: ipc sockets there accept whoever can reach
  * them. Made 0700 when missing; one that exists is never changed, only explained. */
 static xmem_err ensure_private_dir(const char *path, xmem_error_t *err)
 {
-    xmem_err rc = make_parents(path, err);
+    /* Each parent 0700: the umask cannot widen that. */
+    xmem_err rc = xmemi_make_parents(path, 0700, err);
     if (rc)
-        return rc;
+        return xmemi_fail_cause(err, rc, err, "runtime directory %s", path);
     if (mkdir(path, 0700) == 0) {
         if (chmod(path, 0700) != 0) /* a umask that took the owner's bits */
             return xmemi_fail(err, XMEM_ESYS, errno, "runtime directory %s", path);
