@@ -33,6 +33,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench_clock.h"
+
 #define FRAME_BYTES (1920 * 1080 * 3)
 #define MAX_SAMPLES (1 << 20)
 #define IDLE_END_MS 1000
@@ -61,13 +63,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* User + system time of every thread of this process, libzmq's I/O thread included. */

@@ -22,6 +22,7 @@
 #include <xmem/xmem.h>
 
 #include "cuda_bench_kernels.h"
+#include "bench_clock.h"
 
 #define MAX_ITERS 2000
 #define WARMUP 10 /* frames not measured: the consumer's first opens its handles (~130 ms) */
@@ -32,13 +33,6 @@ typedef struct shared {
     uint64_t bad;
     int failed;
 } shared;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {

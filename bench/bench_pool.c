@@ -22,6 +22,7 @@
 #include <xmem/xmem.h>
 
 #include "syscall_counter.h"
+#include "bench_clock.h"
 
 #define RING_SLOTS 256u
 
@@ -50,13 +51,6 @@ typedef struct result {
 
 static syscall_counter counter;
 static bool have_counter;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static long minor_faults(void)
 {

@@ -11,15 +11,9 @@
 #include <time.h>
 
 #include "nodes/builtin/testframe.h"
+#include "bench_clock.h"
 
 #define ROTATE_BYTES (96u << 20) /* more than any last-level cache here */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 typedef struct frames {
     size_t size, count;

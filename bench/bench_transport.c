@@ -21,6 +21,8 @@
 
 #include <xmem/xmem.h>
 
+#include "bench_clock.h"
+
 #define MAX_CONSUMERS 4
 #define MAX_SAMPLES 4000
 
@@ -39,13 +41,6 @@ typedef enum mode { MODE_XMEM, MODE_ZMQ_SMALL, MODE_ZMQ_COPY } mode;
 static shared *sh;
 static char endpoint[128];
 static char pool_name[64];
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static long status_kb(const char *key)
 {
